@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Crucible",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "crucible", targets: ["CrucibleCLI"]),
+        .executable(name: "crucible-tools", targets: ["CrucibleTools"]),
+        .library(name: "TensorIO", targets: ["TensorIO"]),
+        //TMP .library(name: "MergeEngine", targets: ["MergeEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries from Debian (scripts/bootstrap installs them).
+        .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+
+        // Checkpoint I/O: safetensors files, Hugging Face folders, dtype conversions.
+        .target(name: "TensorIO"),
+        // Counter-based randomness and the numeric kernels shared by merges and sweeps.
+        .target(name: "CrucibleMath"),
+        // Merge configs, the method registry, planning and execution.
+        //TMP .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "Yams"]),
+
+        .executableTarget(
+            name: "CrucibleCLI",
+            dependencies: [
+                "TensorIO", "CZMQ", "CLZ4",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "CrucibleTools",
+            dependencies: [
+                "TensorIO", "CrucibleMath",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "SystemLibrariesTests", dependencies: ["CZMQ", "CLZ4"]),
+        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"]),
+        .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath"]),
+        //TMP .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "TensorIO"]),
+    ]
+)

@@ -1,0 +1,27 @@
+import ArgumentParser
+import CLZ4
+import CZMQ
+
+@main
+struct Crucible: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "crucible",
+        abstract: "Merge and stress-test large language model checkpoints, on one machine or a cluster.",
+        discussion: """
+            Crucible reads mergekit YAML configs and Hugging Face safetensors checkpoints.
+            Start with `crucible inspect MODEL` to look at a checkpoint.
+            """,
+        version: Crucible.versionString,
+        subcommands: [Inspect.self]
+    )
+
+    /// `crucible 0.1.0 (libzmq 4.3.4, liblz4 1.9.4)`: the libraries actually linked.
+    static var versionString: String {
+        var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+        zmq_version(&major, &minor, &patch)
+        let lz4 = LZ4_versionNumber()
+        return "crucible \(version) (libzmq \(major).\(minor).\(patch), liblz4 \(lz4 / 10000).\(lz4 / 100 % 100).\(lz4 % 100))"
+    }
+}

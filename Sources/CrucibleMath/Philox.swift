@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011):
+/// a counter-based generator. Output block `i` depends only on the key and the counter `i`,
+/// never on what was drawn before, so any element of any tensor can be drawn independently
+/// by any thread or worker and the result is the same.
+///
+/// Crucible's convention: the key is derived from (seed, model index, tensor name) by
+/// `Philox.key(seed:stream:name:)`; the counter is the element index (four 32-bit words per
+/// block, so block `i` covers elements `4i ..< 4i+4`).
+public struct Philox: Sendable, Equatable {
+    public let key: (UInt32, UInt32)
+
+    public init(key: (UInt32, UInt32)) { self.key = key }
+
+    public static func == (a: Philox, b: Philox) -> Bool { a.key == b.key }
+
+    /// A key from a seed, a stream number (the model's index) and a tensor name, mixed with
+    /// SplitMix64 over the name's FNV-1a hash so that nearby inputs give unrelated keys.
+    public init(seed: UInt64, stream: UInt64, name: String) {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        let mixed = Philox.splitMix(Philox.splitMix(seed ^ Philox.splitMix(stream &+ 0x9E37_79B9_7F4A_7C15)) ^ h)
+        key = (UInt32(truncatingIfNeeded: mixed), UInt32(truncatingIfNeeded: mixed >> 32))
+    }
+
+    @inline(__always)
+    static func splitMix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The four 32-bit words of block `counter` (a 128-bit counter given as two 64-bit halves).
+    @inline(__always)
+    public func block(_ counter: UInt64, high: UInt64 = 0) -> SIMD4<UInt32> {
+        var c0 = UInt32(truncatingIfNeeded: counter)
+        var c1 = UInt32(truncatingIfNeeded: counter >> 32)
+        var c2 = UInt32(truncatingIfNeeded: high)
+        var c3 = UInt32(truncatingIfNeeded: high >> 32)
+        var k0 = key.0
+        var k1 = key.1
+        for _ in 0..<10 {
+            let p0 = UInt64(0xD251_1F53) &* UInt64(c0)
+            let p1 = UInt64(0xCD9E_8D57) &* UInt64(c2)
+            let hi0 = UInt32(truncatingIfNeeded: p0 >> 32), lo0 = UInt32(truncatingIfNeeded: p0)
+            let hi1 = UInt32(truncatingIfNeeded: p1 >> 32), lo1 = UInt32(truncatingIfNeeded: p1)
+            (c0, c1, c2, c3) = (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0)
+            k0 &+= 0x9E37_79B9
+            k1 &+= 0xBB67_AE85
+        }
+        return SIMD4(c0, c1, c2, c3)
+    }
+
+    /// A uniform Float in [0, 1) from 24 random bits.
+    @inline(__always)
+    public static func unitFloat(_ word: UInt32) -> Float { Float(word >> 8) * 0x1p-24 }
+
+    /// Fills `destination` with uniform values in [0, 1) for elements `first ..< first + count`.
+    public func uniform(first: Int, into destination: UnsafeMutableBufferPointer<Float>) {
+        var i = 0
+        while i < destination.count {
+            let element = first + i
+            let words = block(UInt64(element / 4))
+            var lane = element % 4
+            while lane < 4 && i < destination.count {
+                destination[i] = Philox.unitFloat(words[lane])
+                lane += 1
+                i += 1
+            }
+        }
+    }
+
+    /// Fills `destination` with standard normal values for elements `first ..< first + count`.
+    /// Element `e` uses block `e / 2` of the stream at `high = 1` (Box-Muller over two
+    /// 32-bit words each), so it is the same however the range is split.
+    public func normal(first: Int, into destination: UnsafeMutableBufferPointer<Float>) {
+        for i in 0..<destination.count {
+            destination[i] = normal(element: first + i)
+        }
+    }
+
+    /// The standard normal draw for one element (Box-Muller in Double, exact for any split).
+    @inline(__always)
+    public func normal(element: Int) -> Float {
+        let words = block(UInt64(element >> 1), high: 1)
+        let pair = element & 1 == 0 ? (words[0], words[1]) : (words[2], words[3])
+        // u1 in (0, 1], u2 in [0, 1)
+        let u1 = (Double(pair.0) + 1) * 0x1p-32
+        let u2 = Double(pair.1) * 0x1p-32
+        let radius = (-2 * _log(u1)).squareRoot()
+        return Float(radius * _cos(2 * Double.pi * u2))
+    }
+}
+
+@inline(__always) func _log(_ x: Double) -> Double { log(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { cos(x) }

@@ -1,0 +1,154 @@
+/// A model's weights as Hugging Face lays them out: a folder with `model.safetensors`, or
+/// shards plus `model.safetensors.index.json`, or a single `.safetensors` file. The index's
+/// weight map is checked against the shard headers when the checkpoint is opened.
+public final class Checkpoint: Sendable {
+    public static let indexFileName = "model.safetensors.index.json"
+    public static let singleFileName = "model.safetensors"
+
+    /// The folder (or file) as given.
+    public let path: String
+    /// The folder holding the weights and config (the file's folder for a single file).
+    public let directory: String
+    /// Opened safetensors files, in shard order.
+    public let files: [SafeTensorsFile]
+    /// `config.json`, when the folder has one.
+    public let config: JSONObject?
+    /// Every tensor name, in shard then header order.
+    public let tensorNames: [String]
+    private let fileIndex: [String: Int]
+
+    /// Opens and validates a checkpoint folder or file.
+    public init(path: String) throws(SafeTensorsError) {
+        self.path = path
+        var files: [SafeTensorsFile] = []
+        var names: [String] = []
+        var fileIndex: [String: Int] = [:]
+
+        if !FileSystem.isDirectory(path) {
+            guard FileSystem.exists(path) else { throw SafeTensorsError(file: path, .cannotOpen("no such file or directory")) }
+            directory = FileSystem.parent(of: path)
+            let file = try SafeTensorsFile(path: path)
+            files = [file]
+            for t in file.tensors { names.append(t.name); fileIndex[t.name] = 0 }
+        } else {
+            directory = path
+            let indexPath = FileSystem.join(path, Checkpoint.indexFileName)
+            let singlePath = FileSystem.join(path, Checkpoint.singleFileName)
+            if FileSystem.exists(indexPath) {
+                (files, names, fileIndex) = try Checkpoint.openSharded(indexPath: indexPath, directory: path)
+            } else if FileSystem.exists(singlePath) {
+                let file = try SafeTensorsFile(path: singlePath)
+                files = [file]
+                for t in file.tensors { names.append(t.name); fileIndex[t.name] = 0 }
+            } else {
+                let candidates = try FileSystem.contents(of: path).filter { $0.hasSuffix(".safetensors") }
+                guard !candidates.isEmpty else {
+                    let hasBin = try FileSystem.contents(of: path).contains { $0.hasSuffix(".bin") || $0.hasSuffix(".pt") }
+                    throw SafeTensorsError(file: path, .cannotOpen(hasBin
+                        ? "only PyTorch .bin weights found; convert them to safetensors first"
+                        : "no .safetensors weights in this folder"))
+                }
+                for name in candidates {
+                    let file = try SafeTensorsFile(path: FileSystem.join(path, name))
+                    for t in file.tensors {
+                        guard fileIndex[t.name] == nil else {
+                            throw SafeTensorsError(file: file.path, tensor: t.name, .duplicateTensor)
+                        }
+                        names.append(t.name)
+                        fileIndex[t.name] = files.count
+                    }
+                    files.append(file)
+                }
+            }
+        }
+        self.files = files
+        self.tensorNames = names
+        self.fileIndex = fileIndex
+
+        let configPath = FileSystem.join(directory, "config.json")
+        if FileSystem.exists(configPath) {
+            let bytes = try FileSystem.readFile(configPath)
+            let parsed: JSONValue
+            do {
+                parsed = try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in try JSONParser.parse(buffer) }
+            } catch {
+                throw SafeTensorsError(file: configPath, .invalidJSON(error.description))
+            }
+            guard case .object(let object) = parsed else { throw SafeTensorsError(file: configPath, .headerNotObject) }
+            config = object
+        } else {
+            config = nil
+        }
+    }
+
+    private static func openSharded(indexPath: String, directory: String) throws(SafeTensorsError)
+        -> ([SafeTensorsFile], [String], [String: Int])
+    {
+        func invalid(_ why: String) -> SafeTensorsError { SafeTensorsError(file: indexPath, .indexInvalid(why)) }
+        let bytes = try FileSystem.readFile(indexPath)
+        let root: JSONValue
+        do {
+            root = try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in try JSONParser.parse(buffer) }
+        } catch {
+            throw invalid(error.description)
+        }
+        guard case .object(let object) = root, case .object(let weightMap)? = object["weight_map"] else {
+            throw invalid("no \"weight_map\" object")
+        }
+        var shardOrder: [String] = []
+        var shardOf: [(tensor: String, shard: String)] = []
+        for entry in weightMap.entries {
+            guard case .string(let shard) = entry.value else { throw invalid("weight_map value for \"\(entry.key)\" is not a string") }
+            guard !shard.contains("/"), shard != "..", shard != ".", !shard.isEmpty else {
+                throw invalid("shard name \"\(shard)\" is not a plain file name")
+            }
+            if !shardOrder.contains(shard) { shardOrder.append(shard) }
+            shardOf.append((entry.key, shard))
+        }
+        shardOrder.sort()
+        var files: [SafeTensorsFile] = []
+        var fileIndexByShard: [String: Int] = [:]
+        for shard in shardOrder {
+            let shardPath = FileSystem.join(directory, shard)
+            guard FileSystem.exists(shardPath) else { throw SafeTensorsError(file: indexPath, .missingShard(shard)) }
+            fileIndexByShard[shard] = files.count
+            files.append(try SafeTensorsFile(path: shardPath))
+        }
+        var fileIndex: [String: Int] = [:]
+        for (tensor, shard) in shardOf {
+            let index = fileIndexByShard[shard]!
+            guard files[index].info(tensor) != nil else {
+                throw SafeTensorsError(file: files[index].path, tensor: tensor, .missingTensor)
+            }
+            fileIndex[tensor] = index
+        }
+        // Names in shard then header order, for stable listings.
+        var names: [String] = []
+        for (i, file) in files.enumerated() {
+            for t in file.tensors where fileIndex[t.name] == i { names.append(t.name) }
+        }
+        return (files, names, fileIndex)
+    }
+
+    public func contains(_ name: String) -> Bool { fileIndex[name] != nil }
+
+    public func info(_ name: String) -> TensorInfo? {
+        fileIndex[name].flatMap { files[$0].info(name) }
+    }
+
+    /// The file holding `name`.
+    public func file(for name: String) -> SafeTensorsFile? { fileIndex[name].map { files[$0] } }
+
+    public func tensor(_ name: String) throws(SafeTensorsError) -> TensorView {
+        guard let index = fileIndex[name] else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
+        return try files[index].tensor(name)
+    }
+
+    /// Total bytes of tensor data.
+    public var totalTensorBytes: Int { tensorNames.reduce(0) { $0 + (info($1)?.byteCount ?? 0) } }
+
+    /// Number of transformer layers, from tensor names (highest layer index + 1).
+    public var detectedLayerCount: Int {
+        (tensorNames.compactMap { LayerName($0)?.index }.max()).map { $0 + 1 } ?? 0
+    }
+}

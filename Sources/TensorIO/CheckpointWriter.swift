@@ -1,0 +1,124 @@
+/// Writes a Hugging Face checkpoint folder: tensors split into shards by a byte budget
+/// (`model-00001-of-00003.safetensors` + `model.safetensors.index.json`, or a single
+/// `model.safetensors`), plus any side files (config, tokenizer, model card).
+///
+/// Everything is written inside `<directory>.partial`; `finish()` verifies that every tensor
+/// is complete, fsyncs, and renames that folder to `directory` in one step, so an
+/// interrupted job never leaves an output that looks finished.
+public final class CheckpointWriter: Sendable {
+    public static let defaultShardBudget: UInt64 = 5_000_000_000
+
+    /// The final folder.
+    public let directory: String
+    /// The folder written into until `finish()`.
+    public let temporaryDirectory: String
+    /// Shard file names, in order.
+    public let shardNames: [String]
+    private let shards: [SafeTensorsWriter]
+    private let shardOfTensor: [String: Int]
+    private let specs: [SafeTensorsLayout.Spec]
+
+    /// Plans shards for `specs` (kept in the given order) and creates the files.
+    /// Fails if `directory` already exists.
+    public init(directory: String, tensors specs: [SafeTensorsLayout.Spec], shardBudget: UInt64 = defaultShardBudget,
+                metadata: [(key: String, value: String)] = [("format", "pt")]) throws(SafeTensorsError) {
+        self.directory = directory
+        self.temporaryDirectory = directory + ".partial"
+        self.specs = specs
+        guard !FileSystem.exists(directory) else {
+            throw SafeTensorsError(file: directory, .ioFailure("output folder already exists"))
+        }
+        FileSystem.remove(temporaryDirectory)
+        try FileSystem.makeDirectory(temporaryDirectory)
+
+        let groups = CheckpointWriter.planShards(specs, budget: shardBudget)
+        let names = groups.count == 1
+            ? [Checkpoint.singleFileName]
+            : (1...groups.count).map { CheckpointWriter.shardName($0, of: groups.count) }
+        var shards: [SafeTensorsWriter] = []
+        var shardOf: [String: Int] = [:]
+        do {
+            for (i, group) in groups.enumerated() {
+                let layout = try SafeTensorsLayout(group, metadata: metadata)
+                shards.append(try SafeTensorsWriter(path: FileSystem.join(temporaryDirectory, names[i]), layout: layout))
+                for spec in group { shardOf[spec.name] = i }
+            }
+        } catch {
+            shards.forEach { $0.abandon() }
+            FileSystem.remove(temporaryDirectory)
+            throw error
+        }
+        self.shardNames = names
+        self.shards = shards
+        self.shardOfTensor = shardOf
+    }
+
+    /// `model-0000i-of-0000n.safetensors`.
+    public static func shardName(_ i: Int, of n: Int) -> String {
+        func pad(_ x: Int) -> String { let s = String(x); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
+        return "model-\(pad(i))-of-\(pad(n)).safetensors"
+    }
+
+    /// Groups tensors in order, starting a new shard when the next tensor would push the
+    /// current one past `budget` (a tensor larger than the budget gets a shard of its own).
+    public static func planShards(_ specs: [SafeTensorsLayout.Spec], budget: UInt64) -> [[SafeTensorsLayout.Spec]] {
+        var groups: [[SafeTensorsLayout.Spec]] = [[]]
+        var size: UInt64 = 0
+        for spec in specs {
+            let bytes = UInt64(spec.byteCount)
+            if !groups[groups.count - 1].isEmpty && size + bytes > budget {
+                groups.append([])
+                size = 0
+            }
+            groups[groups.count - 1].append(spec)
+            size += bytes
+        }
+        return groups
+    }
+
+    /// The layout entry for `name` (dtype, shape, byte size).
+    public func info(_ name: String) -> TensorInfo? {
+        shardOfTensor[name].flatMap { shards[$0].layout.info(name) }
+    }
+
+    /// Writes `bytes` at `byteOffset` inside tensor `name`.
+    public func write(_ name: String, at byteOffset: Int = 0, bytes: UnsafeRawBufferPointer) throws(SafeTensorsError) {
+        guard let shard = shardOfTensor[name] else { throw SafeTensorsError(file: temporaryDirectory, tensor: name, .missingTensor) }
+        try shards[shard].write(name, at: byteOffset, bytes: bytes)
+    }
+
+    /// Writes a side file (config.json, README.md, ...) into the folder.
+    public func writeFile(_ name: String, contents: String) throws(SafeTensorsError) {
+        try FileSystem.writeFile(FileSystem.join(temporaryDirectory, name), Array(contents.utf8))
+    }
+
+    /// Copies a side file (tokenizer files, ...) into the folder.
+    public func copyFile(from source: String, as name: String) throws(SafeTensorsError) {
+        try FileSystem.copyFile(from: source, to: FileSystem.join(temporaryDirectory, name))
+    }
+
+    /// Completes every shard, writes the index for sharded output, and renames the folder into place.
+    public func finish() throws(SafeTensorsError) {
+        for shard in shards { try shard.finish() }
+        if shards.count > 1 {
+            var weightMap: [(String, String)] = []
+            for spec in specs { weightMap.append((spec.name, shardNames[shardOfTensor[spec.name]!])) }
+            weightMap.sort { $0.0 < $1.0 }
+            let total = specs.reduce(0) { $0 + $1.byteCount }
+            let index = JSONValue.object(JSONObject([
+                "metadata": .object(JSONObject(["total_size": .integer(total)])),
+                "weight_map": .object(JSONObject(weightMap.map { .init(key: $0.0, value: .string($0.1)) })),
+            ]))
+            try writeFile(Checkpoint.indexFileName, contents: index.serialized(indent: 2) + "\n")
+        }
+        FileSystem.syncDirectory(temporaryDirectory)
+        try FileSystem.rename(temporaryDirectory, directory)
+        FileSystem.syncDirectory(FileSystem.parent(of: directory))
+    }
+
+    /// Deletes everything written so far.
+    public func abandon() {
+        shards.forEach { $0.abandon() }
+        FileSystem.remove(temporaryDirectory)
+    }
+}

@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A whole file mapped read-only into memory. This type owns the raw pointer; everything
+/// else in Crucible reads tensor bytes through it. The mapping lives as long as the object.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    /// The file's bytes (empty for an empty file).
+    public let bytes: UnsafeRawBufferPointer
+
+    /// Maps `path`. Throws `.cannotOpen` naming the system error.
+    public init(path: String) throws(SafeTensorsError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SafeTensorsError(file: path, .cannotOpen(String(cString: strerror(errno)))) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SafeTensorsError(file: path, .cannotOpen(String(cString: strerror(errno)))) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SafeTensorsError(file: path, .cannotOpen("not a regular file")) }
+        let size = Int(info.st_size)
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw SafeTensorsError(file: path, .cannotOpen("mmap failed: \(String(cString: strerror(errno)))"))
+        }
+        bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    /// Tells the kernel the range will be read sequentially soon (readahead).
+    public func willNeed(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), range.upperBound - start, MADV_WILLNEED)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}

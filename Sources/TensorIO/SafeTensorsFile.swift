@@ -1,0 +1,90 @@
+/// A validated, memory-mapped safetensors file. Tensor bytes are served zero-copy from the
+/// mapping; nothing is read until a tensor's bytes are touched.
+public final class SafeTensorsFile: Sendable {
+    public let path: String
+    public let header: SafeTensorsHeader
+    private let mapping: MappedFile
+    private let indexByName: [String: Int]
+
+    /// Maps and validates `path`; every problem is a `SafeTensorsError` naming the file.
+    public init(path: String) throws(SafeTensorsError) {
+        self.path = path
+        mapping = try MappedFile(path: path)
+        header = try SafeTensorsHeader.parse(file: mapping.bytes, path: path)
+        var index: [String: Int] = [:]
+        index.reserveCapacity(header.tensors.count)
+        for (i, tensor) in header.tensors.enumerated() { index[tensor.name] = i }
+        indexByName = index
+    }
+
+    /// Tensors in header order.
+    public var tensors: [TensorInfo] { header.tensors }
+    public var metadata: [(key: String, value: String)] { header.metadata }
+    /// Size of the file in bytes.
+    public var fileSize: Int { mapping.bytes.count }
+
+    public func info(_ name: String) -> TensorInfo? {
+        indexByName[name].map { header.tensors[$0] }
+    }
+
+    /// The tensor called `name`, or `.missingTensor` naming the file and tensor.
+    public func tensor(_ name: String) throws(SafeTensorsError) -> TensorView {
+        guard let info = info(name) else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
+        return view(info)
+    }
+
+    func view(_ info: TensorInfo) -> TensorView {
+        let start = header.dataStart + Int(info.dataOffsets.lowerBound)
+        return TensorView(info: info, bytes: UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + info.byteCount)]), owner: mapping, file: path)
+    }
+
+    /// Hints the kernel to read `name`'s bytes ahead of use.
+    public func prefetch(_ name: String) {
+        guard let info = info(name) else { return }
+        let start = header.dataStart + Int(info.dataOffsets.lowerBound)
+        mapping.willNeed(start..<(start + info.byteCount))
+    }
+}
+
+/// A tensor's bytes inside a mapped file, with its dtype and shape. Holds the mapping alive.
+public struct TensorView: @unchecked Sendable {
+    public let info: TensorInfo
+    /// The raw little-endian bytes (possibly unaligned).
+    public let bytes: UnsafeRawBufferPointer
+    let owner: AnyObject?
+    /// The file the tensor came from (for error messages).
+    public let file: String
+
+    public init(info: TensorInfo, bytes: UnsafeRawBufferPointer, owner: AnyObject?, file: String) {
+        self.info = info
+        self.bytes = bytes
+        self.owner = owner
+        self.file = file
+    }
+
+    public var name: String { info.name }
+    public var dtype: DType { info.dtype }
+    public var shape: [Int] { info.shape }
+    public var elementCount: Int { info.elementCount }
+
+    /// Converts elements `range` to Float32 into `destination` (which must hold `range.count`).
+    public func readFloat32(_ range: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) throws(SafeTensorsError) {
+        guard dtype.isFloatingPoint else {
+            throw SafeTensorsError(file: file, tensor: name, .wrongDType(expected: "a floating-point type", actual: dtype.rawValue))
+        }
+        let width = dtype.bitWidth / 8
+        let source = UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound * width)..<(range.upperBound * width)])
+        Conversion.toFloat32(source, dtype: dtype, into: destination)
+    }
+
+    /// All elements as Float32.
+    public func float32() throws(SafeTensorsError) -> [Float] {
+        guard dtype.isFloatingPoint else {
+            throw SafeTensorsError(file: file, tensor: name, .wrongDType(expected: "a floating-point type", actual: dtype.rawValue))
+        }
+        return [Float](unsafeUninitializedCapacity: elementCount) { buffer, initialized in
+            Conversion.toFloat32(bytes, dtype: dtype, into: buffer)
+            initialized = buffer.count
+        }
+    }
+}
