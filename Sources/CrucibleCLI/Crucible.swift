@@ -11,10 +11,10 @@ struct Crucible: ParsableCommand {
         abstract: "Merge and stress-test large language model checkpoints, on one machine or a cluster.",
         discussion: """
             Crucible reads mergekit YAML configs and Hugging Face safetensors checkpoints.
-            Start with `crucible inspect MODEL` to look at a checkpoint.
+            Start with `crucible merge CONFIG OUT_DIR`, `crucible methods`, or `crucible inspect MODEL`.
             """,
         version: Crucible.versionString,
-        subcommands: [Inspect.self]
+        subcommands: [Merge.self, Methods.self, Inspect.self]
     )
 
     /// `crucible 0.1.0 (libzmq 4.3.4, liblz4 1.9.4)`: the libraries actually linked.

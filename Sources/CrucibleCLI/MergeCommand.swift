@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import MergeEngine
+import TensorIO
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge models as a mergekit YAML config describes.",
+        discussion: """
+            Reads a mergekit config (models:/slices:, merge_method, parameters, base_model, dtype, ...),
+            validates the whole plan before reading a single weight, then merges tensor by tensor on
+            all cores and writes a Hugging Face folder to OUT_DIR. Model paths are relative to the
+            current directory, as in mergekit. OUT_DIR appears only once everything is written.
+
+            Examples:
+              crucible merge examples/ties.yml out/ties
+              crucible merge config.yml out --dry-run
+              crucible merge config.yml out -j 8 --random-seed 7 --out-shard-size 2B
+            """
+    )
+
+    @Argument(help: "The mergekit YAML config.")
+    var config: String
+
+    @Argument(help: "The output folder (must not exist).")
+    var outDir: String
+
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: [.short, .customLong("threads")], help: "Threads to compute with (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Seed for the random methods (dare_*, della*): same seed, same bytes.")
+    var randomSeed: UInt64 = 0
+
+    @Flag(help: "Allow merging models of different architectures.")
+    var allowCrimes = false
+
+    @Flag(help: "Print the plan (tensors, bytes to read and write, peak memory) and exit.")
+    var dryRun = false
+
+    @Flag(name: .shortAndLong, help: "No progress bar and no summary.")
+    var quiet = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: config, encoding: .utf8)
+        } catch {
+            throw CLIError("\(config): cannot read the config: \(error.localizedDescription)")
+        }
+        let plan = try CLIError.wrap {
+            try Planner.plan(try ConfigParser.parse(text, source: config), source: config,
+                             options: PlanOptions(allowCrimes: allowCrimes, outputDType: try output.dtype()))
+        }
+        if dryRun {
+            print(PlanSummary(plan, threads: threads).text)
+            return
+        }
+        guard !FileSystem.exists(outDir) else { throw CLIError("\(outDir): the output folder already exists; remove it or choose another") }
+
+        let bar = ProgressBar(enabled: !quiet, unit: "tensors")
+        let options = MergeOptions(threads: threads, seed: randomSeed, shardBudget: try output.shardBudget(),
+                                   copyTokenizer: !output.noCopyTokenizer)
+        let report = try CLIError.wrap {
+            try MergeRunner.run(plan, to: outDir, options: options) { p in
+                bar.update(done: p.tensorsDone, total: p.tensorsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal)
+            }
+        }
+        bar.finish()
+        if !quiet { print(PlanSummary.report(report, plan: plan, threads: threads)) }
+    }
+}
+
+/// Options shared by every command that writes a checkpoint.
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Maximum shard size in bytes; K, M, B suffixes (decimal), e.g. 5B, 500M.")
+    var outShardSize = "5B"
+
+    @Option(help: "Output dtype: float32, bfloat16, float16 or float64 (default: the config's out_dtype or dtype, else the inputs').")
+    var outDtype: String?
+
+    @Flag(help: "Do not copy tokenizer files into the output.")
+    var noCopyTokenizer = false
+
+    func shardBudget() throws -> UInt64 {
+        guard let bytes = ByteCount.parse(outShardSize) else {
+            throw ValidationError("--out-shard-size \"\(outShardSize)\" is not a size (examples: 5B, 500M, 64K, 1000000)")
+        }
+        return bytes
+    }
+
+    func dtype() throws -> DType? {
+        guard let outDtype else { return nil }
+        guard let dtype = DType(torchName: outDtype) else {
+            throw ValidationError("--out-dtype \"\(outDtype)\" is not one of float32, bfloat16, float16, float64")
+        }
+        return dtype
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Synchronization
+import TensorIO
+
+/// A one-line progress bar on standard error: count, bytes, throughput and ETA. It draws only
+/// when standard error is a terminal (and not `--quiet`), at most ten times a second.
+final class ProgressBar: Sendable {
+    private struct State {
+        var lastDraw = 0.0
+        var drawn = false
+    }
+
+    private let enabled: Bool
+    private let unit: String
+    private let start = Date()
+    private let state = Mutex(State())
+
+    init(enabled: Bool, unit: String) {
+        self.enabled = enabled && isatty(STDERR_FILENO) != 0
+        self.unit = unit
+    }
+
+    func update(done: Int, total: Int, bytesDone: Int, bytesTotal: Int) {
+        guard enabled else { return }
+        let elapsed = Date().timeIntervalSince(start)
+        let draw = state.withLock { s -> Bool in
+            guard elapsed - s.lastDraw >= 0.1 || done == total else { return false }
+            s.lastDraw = elapsed
+            s.drawn = true
+            return true
+        }
+        guard draw else { return }
+        let fraction = bytesTotal > 0 ? Double(bytesDone) / Double(bytesTotal) : Double(done) / Double(max(total, 1))
+        let width = 28
+        let filled = Int(fraction * Double(width))
+        let rate = elapsed > 0 ? Double(bytesDone) / elapsed : 0
+        let eta = rate > 0 ? Double(bytesTotal - bytesDone) / rate : 0
+        let line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            + "\(done)/\(total) \(unit)  \(ByteCount.format(bytesDone))/\(ByteCount.format(bytesTotal))  "
+            + "\(ByteCount.format(Int(rate)))/s  ETA \(Int(eta.rounded()))s"
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+    }
+
+    func finish() {
+        guard enabled, state.withLock({ $0.drawn }) else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}

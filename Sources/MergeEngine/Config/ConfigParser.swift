@@ -1,0 +1,216 @@
+import Yams
+
+/// Reads a mergekit YAML config into a `MergeConfig`, collecting every structural problem
+/// (unknown keys, wrong types, bad layer ranges) rather than stopping at the first.
+/// Method-specific checks (parameters, input counts) happen in `ConfigValidator`.
+public enum ConfigParser {
+    static let topLevelKeys = ["merge_method", "slices", "models", "base_model", "parameters", "dtype",
+                               "out_dtype", "tokenizer_source", "chat_template"]
+    static let sourceKeys = ["model", "layer_range", "parameters"]
+    static let modelKeys = ["model", "parameters"]
+    static let sliceKeys = ["sources", "parameters"]
+
+    /// Parses `text`; `source` names the file in error messages.
+    public static func parse(_ text: String, source: String = "config") throws(ConfigError) -> MergeConfig {
+        var problems: [ConfigError.Problem] = []
+        func problem(_ location: String, _ message: String) { problems.append(.init(location, message)) }
+
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw ConfigError(source: source, problems: [.init("", "the config is empty")])
+            }
+            root = node
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw ConfigError(source: source, problems: [.init("", "not valid YAML: \(error)")])
+        }
+        guard let mapping = root.mapping else {
+            throw ConfigError(source: source, problems: [.init("", "the config must be a mapping of keys such as merge_method and models")])
+        }
+
+        var config = MergeConfig(mergeMethod: "", text: text)
+        var sawMethod = false
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? "?"
+            switch key {
+            case "merge_method":
+                if let s = scalarString(value) { config.mergeMethod = s; sawMethod = true } else { problem(key, "must be a method name") }
+            case "base_model":
+                if isNull(value) { break }
+                if let s = modelName(value, at: key, problem) { config.baseModel = s }
+            case "dtype":
+                if let s = scalarString(value) { config.dtype = s } else { problem(key, "must be a dtype name such as bfloat16") }
+            case "out_dtype":
+                if let s = scalarString(value) { config.outDtype = s } else { problem(key, "must be a dtype name such as bfloat16") }
+            case "chat_template":
+                if isNull(value) { break }
+                if let s = scalarString(value) { config.chatTemplate = s } else { problem(key, "must be a string") }
+            case "tokenizer_source":
+                if isNull(value) { break }
+                guard let s = scalarString(value) else { problem(key, "must be \"base\" or a model path"); break }
+                if s == "base" {
+                    config.tokenizerSource = .base
+                } else if s == "union" || s.hasPrefix("model:") {
+                    problem(key, "\"\(s)\" is not supported; use \"base\" or the path of one input model")
+                } else {
+                    config.tokenizerSource = .model(s)
+                }
+            case "parameters":
+                config.parameters = parameterSet(value, at: key, problem)
+            case "models":
+                guard let items = value.sequence else { problem(key, "must be a list of {model, parameters}"); break }
+                config.models = items.enumerated().compactMap { i, item in
+                    parseSource(item, at: "models[\(i)]", allowed: modelKeys, problem)
+                }
+            case "slices":
+                guard let items = value.sequence else { problem(key, "must be a list of {sources: [...]}"); break }
+                config.slices = items.enumerated().compactMap { i, item in slice(item, at: "slices[\(i)]", problem) }
+            default:
+                problem(key, "unknown key; allowed: \(topLevelKeys.joined(separator: ", "))")
+            }
+        }
+        if !sawMethod { problem("merge_method", "missing; name one of the methods listed by `crucible methods`") }
+        if config.models == nil && config.slices == nil {
+            problem("models", "a config needs either `models:` or `slices:`")
+        }
+        if config.models != nil && config.slices != nil {
+            problem("slices", "use either `models:` or `slices:`, not both")
+        }
+        if config.models?.isEmpty == true { problem("models", "the list is empty") }
+        if config.slices?.isEmpty == true { problem("slices", "the list is empty") }
+        if !problems.isEmpty { throw ConfigError(source: source, problems: problems) }
+        return config
+    }
+
+    /// The resolved YAML tag of a node (`tag:yaml.org,2002:int`, ...).
+    private static func kind(_ node: Node) -> Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
+
+    private static func isNull(_ node: Node) -> Bool { node.scalar != nil && kind(node) == .null }
+
+    private static func scalarString(_ node: Node) -> String? {
+        guard let scalar = node.scalar, kind(node) != .null else { return nil }
+        return scalar.string
+    }
+
+    private static func modelName(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> String? {
+        guard let name = scalarString(node), !name.isEmpty else { problem(location, "must be a model path"); return nil }
+        if name.contains("+") && !name.hasPrefix("/") && name.split(separator: "+").count == 2 {
+            problem(location, "\"\(name)\": LoRA adapters (model+lora) are not supported")
+            return nil
+        }
+        return name
+    }
+
+    private static func parseSource(_ node: Node, at location: String, allowed: [String],
+                               _ problem: (String, String) -> Void) -> MergeConfig.Source? {
+        if let name = scalarString(node) { return MergeConfig.Source(model: name) }
+        guard let mapping = node.mapping else { problem(location, "must be {model: PATH, parameters: {...}}"); return nil }
+        var result = MergeConfig.Source(model: "")
+        var hasModel = false
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? "?"
+            switch key {
+            case "model":
+                if let name = modelName(value, at: "\(location).model", problem) { result.model = name; hasModel = true }
+            case "parameters" where allowed.contains("parameters"):
+                result.parameters = parameterSet(value, at: "\(location).parameters", problem)
+            case "layer_range" where allowed.contains("layer_range"):
+                let bounds = value.sequence?.compactMap { kind($0) == .int ? $0.int : nil } ?? []
+                guard bounds.count == 2, value.sequence?.count == 2 else {
+                    problem("\(location).layer_range", "must be two integers [start, end]"); continue
+                }
+                guard bounds[0] >= 0, bounds[1] > bounds[0] else {
+                    problem("\(location).layer_range", "[\(bounds[0]), \(bounds[1])] is empty or negative; need 0 <= start < end"); continue
+                }
+                result.layerRange = bounds[0]..<bounds[1]
+            default:
+                problem("\(location).\(key)", "unknown key; allowed: \(allowed.joined(separator: ", "))")
+            }
+        }
+        if !hasModel { problem(location, "missing `model`"); return nil }
+        return result
+    }
+
+    private static func slice(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> MergeConfig.Slice? {
+        guard let mapping = node.mapping else { problem(location, "must be {sources: [...]}"); return nil }
+        var sources: [MergeConfig.Source] = []
+        var parameters = ParameterSet()
+        var hasSources = false
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? "?"
+            switch key {
+            case "sources":
+                guard let items = value.sequence, !items.isEmpty else { problem("\(location).sources", "must be a non-empty list"); continue }
+                hasSources = true
+                sources = items.enumerated().compactMap { i, item in
+                    parseSource(item, at: "\(location).sources[\(i)]", allowed: sourceKeys, problem)
+                }
+            case "parameters":
+                parameters = parameterSet(value, at: "\(location).parameters", problem)
+            default:
+                problem("\(location).\(key)", "unknown key; allowed: \(sliceKeys.joined(separator: ", "))")
+            }
+        }
+        if !hasSources { problem(location, "missing `sources`"); return nil }
+        for (i, s) in sources.enumerated() where s.layerRange == nil {
+            problem("\(location).sources[\(i)]", "missing `layer_range` (every source of a slice needs one)")
+        }
+        let spans = Set(sources.compactMap { $0.layerRange?.count })
+        if spans.count > 1 {
+            problem(location, "all sources of a slice must span the same number of layers (found \(spans.sorted().map(String.init).joined(separator: ", ")))")
+        }
+        return MergeConfig.Slice(sources: sources, parameters: parameters)
+    }
+
+    private static func parameterSet(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> ParameterSet {
+        var set = ParameterSet()
+        if isNull(node) { return set }
+        guard let mapping = node.mapping else { problem(location, "must be a mapping of parameter names to values"); return set }
+        for (keyNode, value) in mapping {
+            let name = keyNode.string ?? "?"
+            if let parsed = parameterValue(value, at: "\(location).\(name)", problem) { set[name] = parsed }
+        }
+        return set
+    }
+
+    static func parameterValue(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> ParameterValue? {
+        if node.scalar != nil {
+            switch kind(node) {
+            case .int, .float: return node.float.map(ParameterValue.number)
+            case .bool: return node.bool.map(ParameterValue.bool)
+            case .null: problem(location, "has no value"); return nil
+            default: return node.string.map(ParameterValue.string)
+            }
+        }
+        if let items = node.sequence {
+            guard !items.isEmpty else { problem(location, "is an empty list"); return nil }
+            if items.allSatisfy({ $0.scalar != nil && (kind($0) == .int || kind($0) == .float) }) {
+                return .gradient(items.compactMap(\.float))
+            }
+            if items.allSatisfy({ $0.mapping != nil }) {
+                var entries: [ParameterValue.FilteredEntry] = []
+                for (i, item) in items.enumerated() {
+                    let here = "\(location)[\(i)]"
+                    var filter: String?
+                    var value: ParameterValue?
+                    for (keyNode, v) in item.mapping! {
+                        switch keyNode.string {
+                        case "filter": filter = scalarString(v)
+                        case "value": value = parameterValue(v, at: "\(here).value", problem)
+                        default: problem("\(here).\(keyNode.string ?? "?")", "unknown key; allowed: filter, value")
+                        }
+                    }
+                    guard let value else { problem(here, "missing `value`"); continue }
+                    entries.append(.init(filter: filter, value: value))
+                }
+                return .filtered(entries)
+            }
+            let values = items.enumerated().compactMap { i, item in parameterValue(item, at: "\(location)[\(i)]", problem) }
+            return .list(values)
+        }
+        problem(location, "must be a number, a boolean, a list (gradient) or a list of {filter, value}")
+        return nil
+    }
+}

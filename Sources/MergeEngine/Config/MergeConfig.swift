@@ -1,0 +1,71 @@
+/// A merge job as written in a mergekit YAML config.
+public struct MergeConfig: Sendable {
+    /// One input of a slice: a model, optionally a layer range, and per-model parameters.
+    public struct Source: Sendable, Equatable {
+        public var model: String
+        /// Half-open `[start, end)` layer range, as in mergekit's `layer_range: [start, end]`.
+        public var layerRange: Range<Int>?
+        public var parameters: ParameterSet
+        public init(model: String, layerRange: Range<Int>? = nil, parameters: ParameterSet = ParameterSet()) {
+            self.model = model
+            self.layerRange = layerRange
+            self.parameters = parameters
+        }
+    }
+
+    /// One output slice: layers built from its sources, with slice-level parameters.
+    public struct Slice: Sendable, Equatable {
+        public var sources: [Source]
+        public var parameters: ParameterSet
+        public init(sources: [Source], parameters: ParameterSet = ParameterSet()) {
+            self.sources = sources
+            self.parameters = parameters
+        }
+    }
+
+    public enum TokenizerSource: Sendable, Equatable {
+        case base
+        case model(String)
+    }
+
+    public var mergeMethod: String
+    /// `models:` form (sugar for one slice over all layers); nil when `slices:` is used.
+    public var models: [Source]?
+    public var slices: [Slice]?
+    public var baseModel: String?
+    public var parameters: ParameterSet
+    /// Compute dtype as written (`dtype:`); Crucible computes in Float32 and uses it as the
+    /// default output dtype.
+    public var dtype: String?
+    public var outDtype: String?
+    public var tokenizerSource: TokenizerSource?
+    public var chatTemplate: String?
+    /// The config text as given, copied into the output folder.
+    public var text: String
+
+    public init(mergeMethod: String, models: [Source]? = nil, slices: [Slice]? = nil, baseModel: String? = nil,
+                parameters: ParameterSet = ParameterSet(), dtype: String? = nil, outDtype: String? = nil,
+                tokenizerSource: TokenizerSource? = nil, chatTemplate: String? = nil, text: String = "") {
+        self.mergeMethod = mergeMethod
+        self.models = models
+        self.slices = slices
+        self.baseModel = baseModel
+        self.parameters = parameters
+        self.dtype = dtype
+        self.outDtype = outDtype
+        self.tokenizerSource = tokenizerSource
+        self.chatTemplate = chatTemplate
+        self.text = text
+    }
+
+    /// Every model named anywhere in the config, base first, then in order of appearance.
+    public var modelReferences: [String] {
+        var seen: [String] = []
+        func add(_ m: String) { if !seen.contains(m) { seen.append(m) } }
+        if let baseModel { add(baseModel) }
+        models?.forEach { add($0.model) }
+        slices?.forEach { $0.sources.forEach { add($0.model) } }
+        if case .model(let m)? = tokenizerSource { add(m) }
+        return seen
+    }
+}

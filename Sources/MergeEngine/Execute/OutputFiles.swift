@@ -1,0 +1,50 @@
+import Foundation
+import TensorIO
+
+/// The files that go with merged weights: `config.json` (from the reference model, with the
+/// layer count and dtype updated), the tokenizer, a model card and the merge config itself.
+enum OutputFiles {
+    static let tokenizerFiles = [
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+        "added_tokens.json", "merges.txt", "vocab.json", "chat_template.jinja", "generation_config.json",
+    ]
+
+    static func write(_ plan: MergePlan, options: MergeOptions, into writer: CheckpointWriter) throws {
+        if var config = plan.checkpoints[plan.referenceModel].config {
+            config["num_hidden_layers"] = .integer(plan.layerCount)
+            if let torchName = plan.outputDType.torchName {
+                if config["dtype"] != nil { config["dtype"] = .string(torchName) }
+                config["torch_dtype"] = .string(torchName)
+            }
+            try writer.writeFile("config.json", contents: JSONValue.object(config).serialized(indent: 2) + "\n")
+        }
+        if options.copyTokenizer {
+            let directory = plan.checkpoints[plan.tokenizerModel].directory
+            for name in tokenizerFiles where FileSystem.exists(FileSystem.join(directory, name)) {
+                try writer.copyFile(from: FileSystem.join(directory, name), as: name)
+            }
+        }
+        if let template = plan.config.chatTemplate, template != "auto" {
+            try writer.writeFile("chat_template.jinja", contents: template)
+        }
+        try writer.writeFile("mergekit_config.yml", contents: plan.config.text)
+        try writer.writeFile("README.md", contents: modelCard(plan, options: options))
+    }
+
+    static func modelCard(_ plan: MergePlan, options: MergeOptions) -> String {
+        let base = plan.config.baseModel
+        var card = "---\nbase_model:\n"
+        for path in plan.modelPaths { card += "- \(path)\n" }
+        card += "library_name: transformers\ntags:\n- crucible\n- mergekit\n- merge\n---\n"
+        card += "# Merged model\n\nThis model was merged with Crucible using the "
+        card += "**\(plan.method.name)** method (\(plan.method.summary.lowercased().trimmingCharacters(in: .punctuationCharacters))).\n\n"
+        card += "## Models\n\n"
+        for path in plan.modelPaths {
+            card += "- \(path)\(path == base ? " (base)" : "")\n"
+        }
+        card += "\nOutput: \(plan.tensors.count) tensors, \(plan.layerCount) layers, \(plan.outputDType.rawValue)"
+        if plan.method.isRandomized { card += ", random seed \(options.seed)" }
+        card += ".\n\n## Configuration\n\n```yaml\n\(plan.config.text.trimmingCharacters(in: .newlines))\n```\n"
+        return card
+    }
+}

@@ -1,0 +1,147 @@
+import Dispatch
+import CrucibleMath
+import Synchronization
+import TensorIO
+
+/// One input tensor of a job: where its bytes are, which model it comes from, its resolved
+/// per-model parameters, and its random stream (keyed by seed, model and tensor name).
+public struct JobInput: Sendable {
+    public let view: TensorView
+    /// Index of the model in the job's model list (the random stream number).
+    public let model: Int
+    public let parameters: [String: ResolvedValue]
+    public let random: Philox
+
+    public init(view: TensorView, model: Int, parameters: [String: ResolvedValue], random: Philox) {
+        self.view = view
+        self.model = model
+        self.parameters = parameters
+        self.random = random
+    }
+
+    /// A numeric parameter (validation guarantees presence and type).
+    public func number(_ name: String) -> Double { parameters[name]?.number ?? .nan }
+    public func bool(_ name: String) -> Bool { parameters[name]?.bool ?? false }
+}
+
+/// A contiguous piece of one tensor, loaded as Float32: the unit a method's inner loop sees.
+public struct Chunk {
+    /// Position of this chunk in the job's chunk order.
+    public let index: Int
+    /// Element range within the flattened tensor.
+    public let range: Range<Int>
+    public let base: UnsafeBufferPointer<Float>?
+    public let inputs: [UnsafeBufferPointer<Float>]
+    /// Where the method writes its result for `range` (only in `apply`).
+    public let output: UnsafeMutableBufferPointer<Float>
+    public var count: Int { range.count }
+}
+
+/// Everything needed to compute one output tensor, and the chunked, parallel, deterministic
+/// loops that methods use to do it.
+///
+/// Chunks have a fixed size (`chunkElements`, or whole rows) that does not depend on the
+/// thread count, and `map` returns per-chunk results in chunk order, so reductions combine in
+/// the same order and outputs are byte-identical for any `-j`.
+public final class TensorJob: Sendable {
+    /// Elements per chunk for element-wise passes.
+    public static let chunkElements = 1 << 18
+
+    public let name: String
+    public let shape: [Int]
+    public let base: JobInput?
+    /// Non-base inputs, in config order.
+    public let inputs: [JobInput]
+    /// Resolved global parameters.
+    public let parameters: [String: ResolvedValue]
+    let threads: Int
+    let sink: @Sendable (Range<Int>, UnsafeBufferPointer<Float>) throws -> Void
+
+    public init(name: String, shape: [Int], base: JobInput?, inputs: [JobInput], parameters: [String: ResolvedValue],
+                threads: Int, sink: @escaping @Sendable (Range<Int>, UnsafeBufferPointer<Float>) throws -> Void) {
+        self.name = name
+        self.shape = shape
+        self.base = base
+        self.inputs = inputs
+        self.parameters = parameters
+        self.threads = max(1, threads)
+        self.sink = sink
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+    /// Length of the last dimension (the whole tensor for 0-D and 1-D tensors).
+    public var rowLength: Int { shape.count >= 2 ? max(shape[shape.count - 1], 1) : max(count, 1) }
+    public var rowCount: Int { count / rowLength }
+
+    public func number(_ name: String) -> Double { parameters[name]?.number ?? .nan }
+    public func bool(_ name: String) -> Bool { parameters[name]?.bool ?? false }
+
+    /// The chunk ranges: fixed-size element ranges, or whole rows when `byRows`.
+    public func chunkRanges(byRows: Bool) -> [Range<Int>] {
+        let n = count
+        guard n > 0 else { return [] }
+        let step = byRows ? max(1, TensorJob.chunkElements / rowLength) * rowLength : TensorJob.chunkElements
+        return stride(from: 0, to: n, by: step).map { $0..<min(n, $0 + step) }
+    }
+
+    /// Runs `body` on every chunk (in parallel) and returns the results in chunk order.
+    public func map<T: Sendable>(byRows: Bool = false, _ body: @Sendable (Chunk) throws -> T) throws -> [T] {
+        let ranges = chunkRanges(byRows: byRows)
+        let results = Mutex<[Int: T]>([:])
+        try forEach(ranges) { index, chunk in
+            let value = try body(chunk)
+            results.withLock { $0[index] = value }
+        }
+        return results.withLock { dict in (0..<ranges.count).map { dict[$0]! } }
+    }
+
+    /// Runs `body` on every chunk (in parallel); `body` fills `chunk.output`, which is then
+    /// converted and written to the output tensor.
+    public func apply(byRows: Bool = false, _ body: @Sendable (Chunk) throws -> Void) throws {
+        try forEach(chunkRanges(byRows: byRows)) { _, chunk in
+            try body(chunk)
+            try sink(chunk.range, UnsafeBufferPointer(chunk.output))
+        }
+    }
+
+    /// Writes already-computed values for `range` (for methods that build a tensor themselves).
+    public func write(_ range: Range<Int>, _ values: UnsafeBufferPointer<Float>) throws {
+        try sink(range, values)
+    }
+
+    /// Loads all of one input as Float32 (for methods that need the whole tensor at once).
+    public func load(_ input: JobInput) throws -> [Float] { try input.view.float32() }
+
+    private func forEach(_ ranges: [Range<Int>], _ body: @Sendable (Int, Chunk) throws -> Void) throws {
+        let next = Atomic<Int>(0)
+        let failure = Mutex<(any Error)?>(nil)
+        let workers = min(threads, ranges.count)
+        let sources = (base.map { [$0] } ?? []) + inputs
+        let hasBase = base != nil
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let capacity = ranges.first?.count ?? 0
+            let buffers = (0...sources.count).map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity) }
+            defer { buffers.forEach { $0.deallocate() } }
+            while failure.withLock({ $0 == nil }) {
+                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard index < ranges.count else { break }
+                let range = ranges[index]
+                do {
+                    var loaded: [UnsafeBufferPointer<Float>] = []
+                    for (i, source) in sources.enumerated() {
+                        let slot = UnsafeMutableBufferPointer(rebasing: buffers[i][0..<range.count])
+                        try source.view.readFloat32(range, into: slot)
+                        loaded.append(UnsafeBufferPointer(slot))
+                    }
+                    let chunk = Chunk(index: index, range: range, base: hasBase ? loaded[0] : nil,
+                                      inputs: Array(loaded.dropFirst(hasBase ? 1 : 0)),
+                                      output: UnsafeMutableBufferPointer(rebasing: buffers[sources.count][0..<range.count]))
+                    try body(index, chunk)
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+}

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CrucibleMath
+
+/// Arcee Fusion: keeps the other model's changes only where they matter. Per row (last
+/// dimension), `KL(softmax(x) ‖ softmax(b))` with 1e-8 added to both distributions; the
+/// importance of an element is `|x − b|·KL(row)`. Changes whose importance reaches
+/// `median + 1.5·IQR` (quantiles at index ⌊q·(n−1)⌋ of the sorted importances, computed
+/// exactly over the whole tensor) are applied: `b + (x − b)·[importance ≥ threshold]`.
+struct ArceeFusion: MergeMethod {
+    let name = "arcee_fusion"
+    let summary = "Apply the other model's changes only where they are important (KL-weighted outliers)."
+    let baseModel = BaseModelUse.required
+    let inputCount = 1...1
+    let parameters: [ParameterSpec] = []
+
+    func merge(_ job: TensorJob) throws {
+        let rowLength = job.rowLength
+        // Pass 1: KL divergence of each row.
+        let rowKL = try job.map(byRows: true) { chunk -> [Float] in
+            let x = chunk.inputs[0], b = chunk.base!
+            return stride(from: 0, to: chunk.count, by: rowLength).map { start in
+                ArceeFusion.divergence(UnsafeBufferPointer(rebasing: x[start..<(start + rowLength)]),
+                                       UnsafeBufferPointer(rebasing: b[start..<(start + rowLength)]))
+            }
+        }.flatMap { $0 }
+
+        @Sendable func key(_ chunk: Chunk, _ i: Int) -> UInt32 {
+            let e = chunk.range.lowerBound + i
+            return TopKSelection.magnitudeKey(abs(chunk.inputs[0][i] - chunk.base![i]) * rowKL[e / rowLength])
+        }
+        // Passes 2-4: the three quantiles by radix selection (q-quantile = (n − ⌊q(n−1)⌋)-th largest).
+        let n = job.count
+        var quantiles = [0.25, 0.5, 0.75].map { TopKSelection(k: n - Int(($0 * Double(n - 1)).rounded(.down)), total: n) }
+        while quantiles.contains(where: { !$0.isDone }) {
+            let current = quantiles
+            let histograms = try job.map(byRows: true) { chunk -> [[Int]] in
+                current.map { selection in
+                    var histogram = [Int](repeating: 0, count: TopKSelection.binCount)
+                    guard !selection.isDone else { return histogram }
+                    for i in 0..<chunk.count {
+                        let bin = selection.bin(key(chunk, i))
+                        if bin >= 0 { histogram[bin] += 1 }
+                    }
+                    return histogram
+                }
+            }
+            for q in quantiles.indices where !quantiles[q].isDone {
+                var total = [Int](repeating: 0, count: TopKSelection.binCount)
+                for h in histograms { for i in total.indices { total[i] += h[q][i] } }
+                quantiles[q].consume(total)
+            }
+        }
+        let values = quantiles.map { $0.selectsAll ? Float(0) : Float(bitPattern: $0.threshold) }
+        let threshold = values[1] + 1.5 * (values[2] - values[0])
+
+        try job.apply(byRows: true) { chunk in
+            let x = chunk.inputs[0], b = chunk.base!, out = chunk.output
+            for i in 0..<chunk.count {
+                let importance = Float(bitPattern: key(chunk, i))
+                out[i] = importance >= threshold ? x[i] : b[i]
+            }
+        }
+    }
+
+    /// KL(p ‖ q) with p = softmax(x) + 1e-8, q = softmax(b) + 1e-8, in Float64.
+    ///
+    /// The sum cancels heavily (its terms are ~100× the result), so mergekit's Float32
+    /// evaluation carries ~0.1% noise that depends on PyTorch's reduction order; elements whose
+    /// importance lies that close to the threshold can land on the other side. Crucible
+    /// evaluates it accurately instead (see docs/methods.md).
+    static func divergence(_ x: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float {
+        func softmax(_ v: UnsafeBufferPointer<Float>) -> [Double] {
+            let top = Double(v.max() ?? 0)
+            let e = v.map { exp(Double($0) - top) }
+            let s = e.reduce(0, +)
+            return e.map { $0 / s + 1e-8 }
+        }
+        let p = softmax(x), q = softmax(b)
+        var kl = 0.0
+        for i in p.indices { kl += p[i] * log(p[i] / q[i]) }
+        return Float(kl)
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// One parameter a merge method accepts, as declared by the method. Config validation,
+/// `crucible methods` and docs/methods.md are all generated from these declarations.
+public struct ParameterSpec: Sendable {
+    public enum Scope: String, Sendable {
+        /// One value per tensor (top-level or slice `parameters:`), e.g. slerp's `t`.
+        case global
+        /// One value per input model (`models[].parameters`), e.g. `weight`, `density`.
+        case perModel = "per-model"
+    }
+
+    public enum Kind: String, Sendable {
+        case number, bool
+    }
+
+    public let name: String
+    public let scope: Scope
+    public let kind: Kind
+    /// nil means the parameter is required.
+    public let defaultValue: ResolvedValue?
+    public let help: String
+
+    public init(_ name: String, _ scope: Scope, _ kind: Kind, default defaultValue: ResolvedValue?, _ help: String) {
+        self.name = name
+        self.scope = scope
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.help = help
+    }
+
+    public var isRequired: Bool { defaultValue == nil }
+}
+
+/// How a method uses `base_model`.
+public enum BaseModelUse: String, Sendable {
+    case required, optional
+    /// The method treats every model alike; a base model, if listed among the models, is an ordinary input.
+    case unused
+}
+
+/// A merge method: what it accepts (declarations) and how it computes one output tensor.
+/// Methods are small value types registered in `MethodRegistry`.
+public protocol MergeMethod: Sendable {
+    /// The name used in `merge_method:`.
+    var name: String { get }
+    /// One line for `crucible methods`.
+    var summary: String { get }
+    var parameters: [ParameterSpec] { get }
+    var baseModel: BaseModelUse { get }
+    /// How many non-base input models the method accepts per tensor.
+    var inputCount: ClosedRange<Int> { get }
+    /// True when the method reads randomness (its output depends on `--random-seed`).
+    var isRandomized: Bool { get }
+    /// Computes the output tensor of `job`, writing it through `job.apply` / `job.write`.
+    func merge(_ job: TensorJob) throws
+}
+
+extension MergeMethod {
+    public var isRandomized: Bool { false }
+    public var inputCount: ClosedRange<Int> { 1...Int.max }
+
+    /// A readable statement of the input contract ("a base model and exactly 1 other model").
+    public var inputContract: String {
+        let others: String
+        switch (inputCount.lowerBound, inputCount.upperBound) {
+        case (let a, let b) where a == b: others = "exactly \(a) other model\(a == 1 ? "" : "s")"
+        case (let a, Int.max): others = "at least \(a) other model\(a == 1 ? "" : "s")"
+        case (let a, let b): others = "\(a) to \(b) other models"
+        }
+        switch baseModel {
+        case .required: return "a base_model and " + others
+        case .optional: return "an optional base_model and " + others
+        case .unused: return others.replacingOccurrences(of: "other ", with: "")
+        }
+    }
+}

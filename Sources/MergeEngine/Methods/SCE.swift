@@ -1,0 +1,102 @@
+import CrucibleMath
+
+/// SCE (select, calculate, erase): keep the positions where the models' task vectors vary
+/// most (top `select_topk` share of nonzero population variances), erase minority signs
+/// (TIES rule on the unweighted task vectors), and weight each model by its mean squared
+/// task vector: `b + Σ τᵢ·wᵢ·maskᵢ / max(Σ wᵢ·maskᵢ, 1e-6)`.
+struct SCE: MergeMethod {
+    let name = "sce"
+    let summary = "Select high-variance positions, weight models by task-vector energy, erase sign conflicts."
+    let baseModel = BaseModelUse.required
+    let parameters = [
+        ParameterSpec("select_topk", .global, .number, default: .number(1), "Share of the highest-variance positions kept."),
+        ParameterSpec("int8_mask", .global, .bool, default: .bool(false), "Accepted for mergekit compatibility (no effect)."),
+    ]
+
+    /// Population variance of the task vectors at element `i`, as a selection key.
+    @inline(__always)
+    static func varianceKey(_ chunk: Chunk, _ i: Int) -> UInt32 {
+        let k = chunk.inputs.count
+        var mean: Float = 0
+        for m in 0..<k { mean += chunk.inputs[m][i] - chunk.base![i] }
+        mean /= Float(k)
+        var variance: Float = 0
+        for m in 0..<k { let d = chunk.inputs[m][i] - chunk.base![i] - mean; variance += d * d }
+        return TopKSelection.magnitudeKey(variance / Float(k))
+    }
+
+    func merge(_ job: TensorJob) throws {
+        let k = job.inputs.count
+        let topk = job.number("select_topk")
+        let selection: (TopKSelection, [Int])? = topk < 1 ? try SCE.selectPositions(job, share: topk) : nil
+
+        // Model weights: mean of squared (selected) task vectors.
+        let energies = try job.map { chunk -> [Double] in
+            var tiesSeen = selection.map { $0.1.isEmpty ? 0 : $0.1[chunk.index] } ?? 0
+            var sums = [Double](repeating: 0, count: k)
+            for i in 0..<chunk.count {
+                if let (s, _) = selection {
+                    let key = SCE.varianceKey(chunk, i)
+                    let keep = s.selects(key, tiesBefore: tiesSeen)
+                    if key == s.threshold { tiesSeen += 1 }
+                    if !keep { continue }
+                }
+                for m in 0..<k { let d = Double(chunk.inputs[m][i] - chunk.base![i]); sums[m] += d * d }
+            }
+            return sums
+        }
+        var weights = (0..<k).map { m in energies.reduce(0.0) { $0 + $1[m] } / Double(max(job.count, 1)) }
+        let total = weights.reduce(0, +)
+        weights = total < 1e-6 ? [Double](repeating: 1 / Double(k), count: k) : weights.map { $0 / total }
+        let w = weights.map(Float.init)
+
+        try job.apply { chunk in
+            var tiesSeen = selection.map { $0.1.isEmpty ? 0 : $0.1[chunk.index] } ?? 0
+            let b = chunk.base!, out = chunk.output
+            for i in 0..<chunk.count {
+                if let (s, _) = selection {
+                    let key = SCE.varianceKey(chunk, i)
+                    let keep = s.selects(key, tiesBefore: tiesSeen)
+                    if key == s.threshold { tiesSeen += 1 }
+                    if !keep { out[i] = b[i]; continue }
+                }
+                var sum: Float = 0
+                for m in 0..<k { sum += chunk.inputs[m][i] - b[i] }
+                let positive = sum >= 0
+                var mixed: Float = 0, divisor: Float = 0
+                for m in 0..<k {
+                    let d = chunk.inputs[m][i] - b[i]
+                    if d != 0 && (d > 0) == positive { mixed += d * w[m]; divisor += w[m] }
+                }
+                out[i] = b[i] + mixed / max(divisor, 1e-6)
+            }
+        }
+    }
+
+    /// The top `int(nnz(variance)·share)` positions by variance, with per-chunk tie offsets.
+    static func selectPositions(_ job: TensorJob, share: Double) throws -> (TopKSelection, [Int]) {
+        let nonzero = try job.map { chunk -> Int in
+            (0..<chunk.count).reduce(0) { $0 + (varianceKey(chunk, $1) != 0 ? 1 : 0) }
+        }.reduce(0, +)
+        var selection = TopKSelection(k: Int(Double(nonzero) * share), total: job.count)
+        while !selection.isDone {
+            let current = selection
+            let histograms = try job.map { chunk -> [Int] in
+                var histogram = [Int](repeating: 0, count: TopKSelection.binCount)
+                for i in 0..<chunk.count {
+                    let bin = current.bin(varianceKey(chunk, i))
+                    if bin >= 0 { histogram[bin] += 1 }
+                }
+                return histogram
+            }
+            selection.consume(histograms.reduce(into: [Int](repeating: 0, count: TopKSelection.binCount)) { total, h in
+                for i in h.indices { total[i] += h[i] }
+            })
+        }
+        guard !selection.keepsAllTies else { return (selection, []) }
+        let final = selection
+        let counts = try job.map { chunk in (0..<chunk.count).reduce(0) { $0 + (varianceKey(chunk, $1) == final.threshold ? 1 : 0) } }
+        var running = 0
+        return (selection, counts.map { c in defer { running += c }; return running })
+    }
+}

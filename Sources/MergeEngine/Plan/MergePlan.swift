@@ -1,0 +1,53 @@
+import TensorIO
+
+/// One input of a planned tensor: which model, which of its tensors, and the resolved
+/// per-model parameters.
+public struct PlannedInput: Sendable, Codable, Equatable {
+    /// Index into `MergePlan.models`.
+    public let model: Int
+    public let tensor: String
+    public let parameters: [String: ResolvedValue]
+}
+
+/// The unit of work: one output tensor, fully resolved. It names its inputs by model index
+/// and tensor name, so it can be shipped to another process as it is.
+public struct PlannedTensor: Sendable, Codable, Equatable {
+    public let name: String
+    public let shape: [Int]
+    public let base: PlannedInput?
+    public let inputs: [PlannedInput]
+    public let parameters: [String: ResolvedValue]
+    /// Bytes this tensor takes in the output.
+    public let outputBytes: Int
+    /// Bytes read from the inputs to compute it.
+    public let inputBytes: Int
+}
+
+/// A validated merge: models opened, every output tensor planned, every parameter resolved.
+/// Building a plan reads headers only, never a weight.
+public struct MergePlan: Sendable {
+    public let config: MergeConfig
+    public let method: any MergeMethod
+    /// Model paths as written in the config, base first (the index is the model's random stream).
+    public let modelPaths: [String]
+    public let checkpoints: [Checkpoint]
+    public let tensors: [PlannedTensor]
+    public let outputDType: DType
+    /// Number of transformer layers in the output.
+    public let layerCount: Int
+    /// The model whose config.json the output starts from (base, else first).
+    public let referenceModel: Int
+    /// The model whose tokenizer is copied.
+    public let tokenizerModel: Int
+
+    public var bytesToRead: Int { tensors.reduce(0) { $0 + $1.inputBytes } }
+    public var bytesToWrite: Int { tensors.reduce(0) { $0 + $1.outputBytes } }
+
+    /// Peak working memory for `threads` threads: each holds one chunk of every input plus the
+    /// output in Float32 (inputs themselves are memory-mapped and paged by the kernel).
+    public func peakMemoryEstimate(threads: Int) -> Int {
+        let widest = tensors.map { ($0.inputs.count + ($0.base == nil ? 0 : 1)) + 2 }.max() ?? 0
+        let rowChunk = tensors.map { max($0.shape.last ?? 1, TensorJob.chunkElements) }.max() ?? 0
+        return threads * widest * rowChunk * MemoryLayout<Float>.size
+    }
+}

@@ -1,0 +1,315 @@
+import TensorIO
+
+/// Options that shape a plan (not the config itself).
+public struct PlanOptions: Sendable {
+    /// Merge models of different architectures anyway.
+    public var allowCrimes = false
+    /// Output dtype override (`--out-dtype`); else the config's `out_dtype`, then `dtype`,
+    /// then the reference model's own dtype.
+    public var outputDType: DType?
+    /// Folder that relative model paths are resolved against (the current directory when nil,
+    /// as in mergekit).
+    public var workingDirectory: String?
+
+    public init(allowCrimes: Bool = false, outputDType: DType? = nil, workingDirectory: String? = nil) {
+        self.allowCrimes = allowCrimes
+        self.outputDType = outputDType
+        self.workingDirectory = workingDirectory
+    }
+
+    /// Where the model at `path` (as written in the config) is on disk.
+    public func location(of path: String) -> String {
+        guard let workingDirectory, !path.hasPrefix("/") else { return path }
+        return FileSystem.join(workingDirectory, path)
+    }
+}
+
+/// Turns a config into a `MergePlan`: validates it against the method's declarations, opens
+/// every model (headers only), lays out the output tensors, resolves every parameter for
+/// every tensor, and reports every problem at once.
+public struct Planner {
+    let config: MergeConfig
+    let source: String
+    let options: PlanOptions
+    private var problems: [ConfigError.Problem] = []
+    private var seenProblems = Set<String>()
+
+    public static func plan(_ config: MergeConfig, source: String = "config", options: PlanOptions = PlanOptions()) throws(ConfigError) -> MergePlan {
+        var planner = Planner(config: config, source: source, options: options)
+        return try planner.build()
+    }
+
+    private init(config: MergeConfig, source: String, options: PlanOptions) {
+        self.config = config
+        self.source = source
+        self.options = options
+    }
+
+    private mutating func problem(_ location: String, _ message: String) {
+        let p = ConfigError.Problem(location, message)
+        if seenProblems.insert(p.description).inserted { problems.append(p) }
+    }
+
+    private func failIfProblems() throws(ConfigError) {
+        if !problems.isEmpty { throw ConfigError(source: source, problems: Array(problems.prefix(50))) }
+    }
+
+    private mutating func build() throws(ConfigError) -> MergePlan {
+        let method = MethodRegistry.method(named: config.mergeMethod)
+        guard let method else {
+            problem("merge_method", "unknown method \"\(config.mergeMethod)\"; available: \(MethodRegistry.names.joined(separator: ", "))")
+            for path in config.modelReferences where !FileSystem.exists(options.location(of: path)) {
+                problem("model \(path)", "no such file or folder")
+            }
+            try failIfProblems()
+            fatalError("unreachable: an unknown method is always a problem")
+        }
+        validateParameters(method)
+        if method.baseModel == .required && config.baseModel == nil {
+            problem("base_model", "\(method.name) needs a base_model (it takes \(method.inputContract))")
+        }
+        if method.baseModel == .unused, let base = config.baseModel,
+           !(config.models?.contains { $0.model == base } ?? true) {
+            problem("base_model", "\(method.name) does not use a base model; list \"\(base)\" under models: with a weight, or remove base_model")
+        }
+
+        // Open every model: headers and config.json only.
+        let paths = config.modelReferences
+        var checkpoints: [Checkpoint?] = []
+        for path in paths {
+            do {
+                checkpoints.append(try Checkpoint(path: options.location(of: path)))
+            } catch {
+                problem("model \(path)", error.description)
+                checkpoints.append(nil)
+            }
+        }
+        try failIfProblems()
+        let models = checkpoints.map { $0! }
+        let layouts = models.map(ModelLayout.init)
+        func index(of path: String) -> Int { paths.firstIndex(of: path)! }
+
+        checkArchitectures(models, paths: paths)
+
+        // Slices, with the base added where the method uses one and the config left it out.
+        let slices = normalizedSlices(method: method, layouts: layouts, index: index)
+        for (s, slice) in slices.enumerated() {
+            for (i, src) in slice.sources.enumerated() {
+                guard let range = src.layerRange else { continue }
+                let available = layouts[index(of: src.model)].layerCount
+                if range.upperBound > available {
+                    problem("slices[\(s)].sources[\(i)].layer_range",
+                            "[\(range.lowerBound), \(range.upperBound)] is past the \(available) layers of \(src.model)")
+                }
+            }
+            let others = slice.sources.filter { method.baseModel == .unused || $0.model != config.baseModel }
+            if !method.inputCount.contains(others.count) {
+                problem(config.slices == nil ? "models" : "slices[\(s)]",
+                        "\(method.name) takes \(method.inputContract); this has \(others.count) model\(others.count == 1 ? "" : "s") besides the base")
+            }
+        }
+        try failIfProblems()
+
+        let referenceModel = config.baseModel.map(index) ?? index(of: slices[0].sources[0].model)
+        var tensors: [PlannedTensor] = []
+        let outputDType = resolveOutputDType(models[referenceModel])
+
+        // Pre-layer weights: first slice, t = 0. Layers: their slice, t = idx/(n-1).
+        // Post-layer weights: last slice, t = 0.
+        let reference = layouts[referenceModel]
+        for name in reference.pre {
+            if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[0], t: 0, method: method,
+                                  models: models, layouts: layouts, index: index, dtype: outputDType) { tensors.append(t) }
+        }
+        var outputLayer = 0
+        for slice in slices {
+            let span = slice.sources[0].layerRange!.count
+            let first = slice.sources[0]
+            let firstLayout = layouts[index(of: first.model)]
+            for j in 0..<span {
+                let t = span > 1 ? Double(j) / Double(span - 1) : 1
+                let sourceLayer = first.layerRange!.lowerBound + j
+                for name in firstLayout.layers[sourceLayer] ?? [] {
+                    guard let layerName = LayerName(name) else { continue }
+                    let output = layerName.renumbered(outputLayer)
+                    let planned = planTensor(
+                        output: output,
+                        inputs: { src in layerName.renumbered(src.layerRange!.lowerBound + j) },
+                        slice: slice, t: t, method: method, models: models, layouts: layouts, index: index, dtype: outputDType)
+                    if let planned { tensors.append(planned) }
+                }
+                outputLayer += 1
+            }
+        }
+        for name in reference.post {
+            if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[slices.count - 1], t: 0, method: method,
+                                  models: models, layouts: layouts, index: index, dtype: outputDType) { tensors.append(t) }
+        }
+        if tensors.isEmpty { problem("", "the plan has no tensors to write") }
+
+        var tokenizerModel = referenceModel
+        if case .model(let path)? = config.tokenizerSource { tokenizerModel = index(of: path) }
+        try failIfProblems()
+        return MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models, tensors: tensors,
+                         outputDType: outputDType, layerCount: outputLayer, referenceModel: referenceModel,
+                         tokenizerModel: tokenizerModel)
+    }
+
+    // MARK: - Parameters
+
+    /// Every parameter named in the config must be one the method declares, in the right
+    /// place (global ones not under a model) and of the right type.
+    private mutating func validateParameters(_ method: any MergeMethod) {
+        let specs = Dictionary(uniqueKeysWithValues: method.parameters.map { ($0.name, $0) })
+        let allowed = method.parameters.isEmpty ? "none" : method.parameters.map(\.name).joined(separator: ", ")
+        func check(_ set: ParameterSet, at location: String, perModelOnly: Bool) {
+            for (name, value) in set.entries {
+                guard let spec = specs[name] else {
+                    problem("\(location).\(name)", "unknown parameter for \(method.name); allowed: \(allowed)")
+                    continue
+                }
+                if perModelOnly && spec.scope == .global {
+                    problem("\(location).\(name)", "\(name) is a global parameter of \(method.name); set it under the top-level or slice `parameters:`")
+                }
+                if let wrong = typeProblem(value, spec) { problem("\(location).\(name)", wrong) }
+            }
+        }
+        check(config.parameters, at: "parameters", perModelOnly: false)
+        for (i, m) in (config.models ?? []).enumerated() { check(m.parameters, at: "models[\(i)].parameters", perModelOnly: true) }
+        for (s, slice) in (config.slices ?? []).enumerated() {
+            check(slice.parameters, at: "slices[\(s)].parameters", perModelOnly: false)
+            for (i, src) in slice.sources.enumerated() {
+                check(src.parameters, at: "slices[\(s)].sources[\(i)].parameters", perModelOnly: true)
+            }
+        }
+    }
+
+    private func typeProblem(_ value: ParameterValue, _ spec: ParameterSpec) -> String? {
+        switch (value, spec.kind) {
+        case (.number, .number), (.gradient, .number), (.bool, .bool): return nil
+        case (.list(let items), _):
+            return items.lazy.compactMap { typeProblem($0, spec) }.first
+        case (.filtered(let entries), _):
+            return entries.lazy.compactMap { typeProblem($0.value, spec) }.first
+        case (_, .number): return "must be a number or a list of numbers (gradient), found \(value)"
+        case (_, .bool): return "must be true or false, found \(value)"
+        }
+    }
+
+    /// Resolves `spec` for one tensor: source (matched on the input name) > slice > top-level
+    /// (matched on the output name) > the method's default.
+    private mutating func resolve(_ spec: ParameterSpec, source: MergeConfig.Source?, inputName: String,
+                                  slice: MergeConfig.Slice, outputName: String, t: Double) -> ResolvedValue? {
+        if let source, let v = source.parameters[spec.name]?.resolve(tensor: inputName, t: t) { return v }
+        if let v = slice.parameters[spec.name]?.resolve(tensor: outputName, t: t) { return v }
+        if let v = config.parameters[spec.name]?.resolve(tensor: outputName, t: t) { return v }
+        return spec.defaultValue
+    }
+
+    // MARK: - Tensors
+
+    private mutating func planTensor(output: String, inputs inputName: (MergeConfig.Source) -> String,
+                                     slice: MergeConfig.Slice, t: Double, method: any MergeMethod,
+                                     models: [Checkpoint], layouts: [ModelLayout], index: (String) -> Int,
+                                     dtype: DType) -> PlannedTensor? {
+        var base: PlannedInput?
+        var planned: [PlannedInput] = []
+        var shapes: [(String, [Int])] = []
+        var inputBytes = 0
+        for src in slice.sources {
+            let m = index(src.model)
+            var name = inputName(src)
+            if !models[m].contains(name), ModelLayout.isOutputHead(name), let embedding = layouts[m].embedding {
+                name = embedding  // tied embeddings: lm_head falls back to the input embedding
+            }
+            guard let info = models[m].info(name) else {
+                problem("tensor \(output)", "missing from model \(src.model) (looked for \"\(name)\")")
+                continue
+            }
+            if !info.dtype.isFloatingPoint {
+                problem("tensor \(output)", "\(src.model) stores it as \(info.dtype.rawValue), which cannot be merged")
+            }
+            shapes.append((src.model, info.shape))
+            inputBytes += info.byteCount
+            let isBase = method.baseModel != .unused && src.model == config.baseModel
+            var params: [String: ResolvedValue] = [:]
+            for spec in method.parameters where spec.scope == .perModel {
+                if let v = resolve(spec, source: src, inputName: name, slice: slice, outputName: output, t: t) {
+                    params[spec.name] = v
+                } else if !isBase {
+                    problem("tensor \(output)", "no value for per-model parameter \"\(spec.name)\" of model \(src.model) (required by \(method.name))")
+                }
+            }
+            let input = PlannedInput(model: m, tensor: name, parameters: params)
+            if isBase { base = input } else { planned.append(input) }
+        }
+        if Set(shapes.map { $0.1 }).count > 1 {
+            problem("tensor \(output)", "shapes disagree: " + shapes.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+        }
+        var globals: [String: ResolvedValue] = [:]
+        for spec in method.parameters where spec.scope == .global {
+            if let v = resolve(spec, source: nil, inputName: output, slice: slice, outputName: output, t: t) {
+                globals[spec.name] = v
+            } else {
+                problem("tensor \(output)", "no value for parameter \"\(spec.name)\" (required by \(method.name))")
+            }
+        }
+        guard let shape = shapes.first?.1 else { return nil }
+        let count = shape.reduce(1, *)
+        return PlannedTensor(name: output, shape: shape, base: base, inputs: planned, parameters: globals,
+                             outputBytes: count * dtype.bitWidth / 8, inputBytes: inputBytes)
+    }
+
+    private mutating func normalizedSlices(method: any MergeMethod, layouts: [ModelLayout],
+                                           index: (String) -> Int) -> [MergeConfig.Slice] {
+        let usesBase = method.baseModel != .unused
+        if let models = config.models {
+            var sources = models.map { m in
+                MergeConfig.Source(model: m.model, layerRange: 0..<layouts[index(m.model)].layerCount, parameters: m.parameters)
+            }
+            if usesBase, let base = config.baseModel, !sources.contains(where: { $0.model == base }) {
+                sources.append(MergeConfig.Source(model: base, layerRange: 0..<layouts[index(base)].layerCount))
+            }
+            let counts = Set(sources.map { $0.layerRange!.count })
+            if counts.count > 1 {
+                problem("models", "the models have different layer counts (" +
+                        sources.map { "\($0.model): \($0.layerRange!.count)" }.joined(separator: ", ") + "); use slices: with layer_range")
+            }
+            return [MergeConfig.Slice(sources: sources)]
+        }
+        return (config.slices ?? []).map { slice in
+            var slice = slice
+            if usesBase, let base = config.baseModel, !slice.sources.contains(where: { $0.model == base }),
+               let range = slice.sources.first?.layerRange {
+                slice.sources.append(MergeConfig.Source(model: base, layerRange: range))
+            }
+            return slice
+        }
+    }
+
+    private mutating func checkArchitectures(_ models: [Checkpoint], paths: [String]) {
+        guard !options.allowCrimes else { return }
+        func architecture(_ c: Checkpoint) -> String? {
+            c.config?["architectures"]?.arrayValue?.first?.stringValue ?? c.config?["model_type"]?.stringValue
+        }
+        let named = zip(paths, models).compactMap { p, c in architecture(c).map { (p, $0) } }
+        if Set(named.map(\.1)).count > 1 {
+            problem("models", "architectures differ (" + named.map { "\($0.0): \($0.1)" }.joined(separator: ", ") +
+                    "); pass --allow-crimes to merge them anyway")
+        }
+    }
+
+    private mutating func resolveOutputDType(_ reference: Checkpoint) -> DType {
+        if let forced = options.outputDType { return forced }
+        for (key, name) in [("out_dtype", config.outDtype), ("dtype", config.dtype)] {
+            guard let name else { continue }
+            guard let dtype = DType(torchName: name) else {
+                problem(key, "unknown dtype \"\(name)\"; use float32, bfloat16, float16 or float64")
+                return .f32
+            }
+            return dtype
+        }
+        let firstFloat = reference.tensorNames.lazy.compactMap { reference.info($0)?.dtype }.first { $0.isWritableFromFloat32 }
+        return firstFloat ?? .f32
+    }
+}
