@@ -28,6 +28,10 @@ public final class CheckpointWriter: Sendable {
         guard !FileSystem.exists(directory) else {
             throw SafeTensorsError(file: directory, .ioFailure("output folder already exists"))
         }
+        var seen = Set<String>()
+        for spec in specs where !seen.insert(spec.name).inserted {
+            throw SafeTensorsError(file: directory, tensor: spec.name, .duplicateTensor)
+        }
         FileSystem.remove(temporaryDirectory)
         try FileSystem.makeDirectory(temporaryDirectory)
 

@@ -8,6 +8,8 @@ public struct JSONError: Error, Equatable, CustomStringConvertible, Sendable {
     public let kind: Kind
     /// Byte offset of the problem in the text.
     public let offset: Int
+    /// Nesting depth of the object holding a duplicate key (0 = the top-level object).
+    public var depth: Int = 0
 
     public var description: String {
         switch kind {
@@ -92,7 +94,7 @@ public struct JSONParser {
             let keyStart = position
             let key = try parseString()
             guard seen.insert(key).inserted else {
-                throw JSONError(kind: .duplicateKey(key), offset: keyStart)
+                throw JSONError(kind: .duplicateKey(key), offset: keyStart, depth: depth)
             }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw error(.syntax("expected ':'")) }

@@ -13,12 +13,6 @@ public enum JSONValue: Sendable, Equatable {
     /// A number value from an integer.
     public static func integer<I: BinaryInteger>(_ value: I) -> JSONValue { .number(String(value)) }
 
-    /// A number value from a double, in the shortest text that round-trips.
-    public static func double(_ value: Double) -> JSONValue {
-        if value.rounded() == value, abs(value) < 1e15 { return .number(String(Int64(value)) + ".0") }
-        return .number(String(value))
-    }
-
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }

@@ -31,7 +31,7 @@ public struct SafeTensorsHeader: Sendable {
         do {
             root = try JSONParser.parse(utf8)
         } catch {
-            if case .duplicateKey(let name) = error.kind { throw fail(.duplicateTensor, name) }
+            if case .duplicateKey(let name) = error.kind, error.depth == 0 { throw fail(.duplicateTensor, name) }
             throw fail(.invalidJSON(error.description))
         }
         guard case .object(let object) = root else { throw fail(.headerNotObject) }
@@ -77,7 +77,7 @@ public struct SafeTensorsHeader: Sendable {
             let d = try nonNegativeInteger(dim, field: "shape", fail: fail)
             guard d <= UInt64(Int.max) else { throw fail(.shapeOverflow) }
             let (product, overflow) = elements.multipliedReportingOverflow(by: d)
-            guard !overflow else { throw fail(.shapeOverflow) }
+            guard !overflow, product <= UInt64(Int.max) else { throw fail(.shapeOverflow) }
             elements = product
             shape.append(Int(d))
         }

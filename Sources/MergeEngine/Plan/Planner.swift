@@ -123,13 +123,15 @@ public struct Planner {
         }
         var outputLayer = 0
         for slice in slices {
-            let span = slice.sources[0].layerRange!.count
-            let first = slice.sources[0]
-            let firstLayout = layouts[index(of: first.model)]
+            // Layer tensors are enumerated from the base model's source (else the first), so a
+            // tensor another model lacks is reported rather than silently skipped.
+            let reference = slice.sources.first { $0.model == config.baseModel } ?? slice.sources[0]
+            let span = reference.layerRange!.count
+            let referenceLayout = layouts[index(of: reference.model)]
             for j in 0..<span {
                 let t = span > 1 ? Double(j) / Double(span - 1) : 1
-                let sourceLayer = first.layerRange!.lowerBound + j
-                for name in firstLayout.layers[sourceLayer] ?? [] {
+                let sourceLayer = reference.layerRange!.lowerBound + j
+                for name in referenceLayout.layers[sourceLayer] ?? [] {
                     guard let layerName = LayerName(name) else { continue }
                     let output = layerName.renumbered(outputLayer)
                     let planned = planTensor(

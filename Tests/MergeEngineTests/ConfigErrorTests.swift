@@ -1,0 +1,177 @@
+import Foundation
+import MergeEngine
+import Testing
+import TensorIO
+
+/// Every config or plan rule rejects with a message that names the key (or tensor/model)
+/// and what is allowed, and all problems are reported together.
+@Suite struct ConfigErrorTests {
+    /// The problems reported for `yaml`, planned against the golden fixture models.
+    func problems(_ yaml: String, allowCrimes: Bool = false, root: String = GoldenFixtures.root) -> [String] {
+        do {
+            let config = try ConfigParser.parse(yaml, source: "test.yml")
+            _ = try Planner.plan(config, source: "test.yml", options: PlanOptions(allowCrimes: allowCrimes, workingDirectory: root))
+            return []
+        } catch {
+            return error.problems.map(\.description)
+        }
+    }
+
+    func expectProblem(_ yaml: String, _ fragments: String..., allowCrimes: Bool = false, root: String = GoldenFixtures.root) {
+        let found = problems(yaml, allowCrimes: allowCrimes, root: root)
+        #expect(found.contains { p in fragments.allSatisfy { p.contains($0) } }, "expected a problem with \(fragments), got \(found)")
+    }
+
+    let ties = """
+        models:
+          - model: models/ft0
+            parameters: {weight: 1.0, density: 0.5}
+        merge_method: ties
+        base_model: models/base
+        """
+
+    @Test func validConfigHasNoProblems() { #expect(problems(ties).isEmpty) }
+
+    @Test func unknownTopLevelKey() {
+        expectProblem(ties + "\nmerge_methd: ties", "merge_methd", "unknown key", "allowed: merge_method")
+    }
+
+    @Test func unknownMethodListsTheMethods() {
+        expectProblem(ties.replacingOccurrences(of: "merge_method: ties", with: "merge_method: tie"),
+                      "unknown method \"tie\"", "available:", "dare_ties")
+    }
+
+    @Test func unknownParameterNamesTheAllowedOnes() {
+        expectProblem(ties.replacingOccurrences(of: "density: 0.5", with: "densty: 0.5"),
+                      "models[0].parameters.densty", "unknown parameter for ties", "allowed: weight, density")
+    }
+
+    @Test func mistypedParameter() {
+        expectProblem(ties.replacingOccurrences(of: "weight: 1.0", with: "weight: heavy"),
+                      "models[0].parameters.weight", "must be a number")
+        expectProblem(ties + "\nparameters: {normalize: 3}", "parameters.normalize", "must be true or false")
+    }
+
+    @Test func globalParameterUnderAModel() {
+        expectProblem(ties.replacingOccurrences(of: "density: 0.5", with: "density: 0.5, normalize: true"),
+                      "models[0].parameters.normalize", "global parameter")
+    }
+
+    @Test func missingRequiredParameter() {
+        expectProblem(ties.replacingOccurrences(of: "weight: 1.0, ", with: ""), "per-model parameter \"weight\"", "models/ft0")
+        expectProblem("""
+            models: [{model: models/base}, {model: models/ft0}]
+            merge_method: slerp
+            base_model: models/base
+            """, "no value for parameter \"t\"")
+    }
+
+    @Test func wrongInputCounts() {
+        expectProblem("""
+            models: [{model: models/ft0}, {model: models/ft1}]
+            merge_method: slerp
+            base_model: models/base
+            parameters: {t: 0.5}
+            """, "slerp takes a base_model and exactly 1 other model", "has 2")
+        expectProblem("""
+            models: [{model: models/ft0}]
+            merge_method: model_stock
+            base_model: models/base
+            """, "model_stock takes a base_model and at least 2 other models")
+        expectProblem("""
+            slices:
+              - sources:
+                  - {model: models/ft0, layer_range: [0, 2]}
+                  - {model: models/ft1, layer_range: [0, 2]}
+            merge_method: passthrough
+            """, "passthrough takes exactly 1 model")
+    }
+
+    @Test func baseModelRequired() {
+        expectProblem("""
+            models: [{model: models/ft0, parameters: {weight: 1}}]
+            merge_method: task_arithmetic
+            """, "base_model", "task_arithmetic needs a base_model")
+    }
+
+    @Test func unsupportedTokenizerSource() {
+        expectProblem(ties + "\ntokenizer_source: union", "tokenizer_source", "\"union\" is not supported")
+    }
+
+    @Test func differentArchitecturesNeedAllowCrimes() throws {
+        let root = TestModels.directory()
+        let tensors: [(String, [Int], [Float])] = [("model.layers.0.w", [2], [1, 2])]
+        try TestModels.write(root, "a", tensors, architecture: "LlamaForCausalLM")
+        try TestModels.write(root, "b", tensors, architecture: "MistralForCausalLM")
+        let yaml = "models: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 1}}]\nmerge_method: linear"
+        expectProblem(yaml, "architectures differ", "a: LlamaForCausalLM", "--allow-crimes", root: root)
+        #expect(problems(yaml, allowCrimes: true, root: root).isEmpty)
+    }
+
+    @Test func layerRangeErrors() {
+        expectProblem("""
+            slices:
+              - sources: [{model: models/ft0, layer_range: [2, 1]}]
+            merge_method: passthrough
+            """, "layer_range", "need 0 <= start < end")
+        expectProblem("""
+            slices:
+              - sources: [{model: models/ft0, layer_range: [0, 9]}]
+            merge_method: passthrough
+            """, "layer_range", "past the 4 layers of models/ft0")
+        expectProblem("""
+            slices:
+              - sources:
+                  - {model: models/ft0, layer_range: [0, 2]}
+                  - {model: models/ft1, layer_range: [0, 3]}
+            merge_method: slerp
+            base_model: models/ft0
+            parameters: {t: 0.5}
+            """, "same number of layers")
+    }
+
+    @Test func missingModelAndUnknownDtypeReportedTogether() {
+        let found = problems("""
+            models:
+              - model: models/nope
+                parameters: {weight: 1}
+            merge_method: linear
+            dtype: float8
+            """)
+        // The missing model stops planning before dtype resolution, but is named with its path.
+        #expect(found.contains { $0.contains("model models/nope") && $0.contains("no such file") })
+    }
+
+    @Test func unknownDtype() {
+        expectProblem(ties + "\ndtype: float8", "dtype", "unknown dtype \"float8\"")
+    }
+
+    @Test("missing tensors and shape mismatches are all reported before any weight is read")
+    func planProblemsReportedTogether() throws {
+        let root = TestModels.directory()
+        try TestModels.write(root, "base", [("model.layers.0.a", [2], [1, 2]), ("model.layers.0.b", [2], [1, 2])])
+        try TestModels.write(root, "x", [("model.layers.0.a", [3], [1, 2, 3])])
+        let found = problems("models: [{model: x, parameters: {weight: 1}}]\nmerge_method: task_arithmetic\nbase_model: base", root: root)
+        #expect(found.contains { $0.contains("tensor model.layers.0.a") && $0.contains("shapes disagree") })
+        #expect(found.contains { $0.contains("tensor model.layers.0.b") && $0.contains("missing from model x") })
+    }
+
+    @Test func malformedModelFileIsNamed() throws {
+        let root = TestModels.directory()
+        try FileManager.default.createDirectory(atPath: root + "/bad", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/bad/model.safetensors", contents: Data([1, 2, 3]))
+        expectProblem("models: [{model: bad, parameters: {weight: 1}}]\nmerge_method: linear", "bad/model.safetensors", "shorter than the 8-byte", root: root)
+    }
+
+    @Test func invalidYAML() {
+        expectProblem("models: [unclosed", "not valid YAML")
+        expectProblem("- just\n- a list", "must be a mapping")
+    }
+}
+
+extension Error {
+    /// The problems of a ConfigError, or the error itself as one problem.
+    var problems: [ConfigError.Problem] {
+        (self as? ConfigError)?.problems ?? [ConfigError.Problem("", "\(self)")]
+    }
+}

@@ -1,0 +1,81 @@
+import CrucibleMath
+import Foundation
+import MergeEngine
+import TensorIO
+
+/// Small checkpoint folders written in-process for merge tests.
+enum TestModels {
+    /// A fresh temporary folder.
+    static func directory() -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crucible-models-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Writes `tensors` as DIR/name (model.safetensors + config.json).
+    static func write(_ root: String, _ name: String, _ tensors: [(String, [Int], [Float])], dtype: DType = .f32,
+                      architecture: String = "LlamaForCausalLM", layers: Int = 1, extraFiles: [String: String] = [:]) throws {
+        let specs = tensors.map { SafeTensorsLayout.Spec(name: $0.0, dtype: dtype, shape: $0.1) }
+        let writer = try CheckpointWriter(directory: root + "/" + name, tensors: specs)
+        for (tensorName, _, values) in tensors {
+            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: values.count * dtype.bitWidth / 8, alignment: 16)
+            defer { bytes.deallocate() }
+            values.withUnsafeBufferPointer { Conversion.fromFloat32($0, to: dtype, into: bytes) }
+            try writer.write(tensorName, bytes: UnsafeRawBufferPointer(bytes))
+        }
+        try writer.writeFile("config.json", contents: """
+            {"architectures": ["\(architecture)"], "model_type": "llama", "num_hidden_layers": \(layers), "torch_dtype": "float32"}
+            """)
+        for (file, text) in extraFiles { try writer.writeFile(file, contents: text) }
+        try writer.finish()
+    }
+
+    /// Deterministic N(0, σ²) values.
+    static func normal(_ count: Int, sigma: Float, seed: UInt64, name: String = "t") -> [Float] {
+        let philox = Philox(seed: seed, stream: 99, name: name)
+        return (0..<count).map { sigma * philox.normal(element: $0) }
+    }
+
+    /// A base and `fineTunes` fine-tunes with one large tensor `big.weight` ([rows, cols]) in
+    /// layer 0 plus an embedding and a norm; fine-tunes add N(0, 0.01²) to every element.
+    static func family(rows: Int = 512, cols: Int = 1024, fineTunes: Int = 2) throws -> String {
+        let root = directory()
+        let n = rows * cols
+        let base = normal(n, sigma: 0.02, seed: 1, name: "big")
+        let embed = normal(64 * 16, sigma: 0.02, seed: 1, name: "embed")
+        let norm = [Float](repeating: 1, count: 16)
+        try write(root, "base", [("model.embed_tokens.weight", [64, 16], embed),
+                                 ("model.layers.0.mlp.big.weight", [rows, cols], base),
+                                 ("model.norm.weight", [16], norm)])
+        for f in 1...fineTunes {
+            let d = normal(n, sigma: 0.01, seed: UInt64(10 + f), name: "big")
+            let de = normal(64 * 16, sigma: 0.01, seed: UInt64(10 + f), name: "embed")
+            try write(root, "ft\(f)", [("model.embed_tokens.weight", [64, 16], zip(embed, de).map(+)),
+                                       ("model.layers.0.mlp.big.weight", [rows, cols], zip(base, d).map(+)),
+                                       ("model.norm.weight", [16], norm.map { $0 + 0.001 * Float(f) })])
+        }
+        return root
+    }
+
+    /// Plans and runs `yaml` with models resolved against `root`; returns the output folder.
+    @discardableResult
+    static func merge(_ yaml: String, root: String, threads: Int = 2, seed: UInt64 = 0, shardBudget: UInt64 = 5_000_000_000) throws -> String {
+        let config = try ConfigParser.parse(yaml, source: "test.yml")
+        let plan = try Planner.plan(config, source: "test.yml", options: PlanOptions(workingDirectory: root))
+        let output = root + "/out-\(UUID().uuidString)"
+        _ = try MergeRunner.run(plan, to: output, options: MergeOptions(threads: threads, seed: seed, shardBudget: shardBudget))
+        return output
+    }
+
+    /// The raw bytes of every tensor of a checkpoint, by name.
+    static func tensorBytes(_ path: String) throws -> [String: [UInt8]] {
+        let checkpoint = try Checkpoint(path: path)
+        var result: [String: [UInt8]] = [:]
+        for name in checkpoint.tensorNames { result[name] = Array(try checkpoint.tensor(name).bytes) }
+        return result
+    }
+
+    static func values(_ path: String, _ tensor: String) throws -> [Float] {
+        try Checkpoint(path: path).tensor(tensor).float32()
+    }
+}
