@@ -27,7 +27,7 @@ struct Merge: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    @Option(name: [.short, .customLong("threads")], help: "Threads to compute with (default: all cores).")
+    @Option(name: [.customShort("j"), .customLong("threads")], help: "Threads to compute with (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Seed for the random methods (dare_*, della*): same seed, same bytes.")

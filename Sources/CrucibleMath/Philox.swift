@@ -37,7 +37,7 @@ public struct Philox: Sendable, Equatable {
     }
 
     /// The four 32-bit words of block `counter` (a 128-bit counter given as two 64-bit halves).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func block(_ counter: UInt64, high: UInt64 = 0) -> SIMD4<UInt32> {
         var c0 = UInt32(truncatingIfNeeded: counter)
         var c1 = UInt32(truncatingIfNeeded: counter >> 32)
@@ -58,21 +58,35 @@ public struct Philox: Sendable, Equatable {
     }
 
     /// A uniform Float in [0, 1) from 24 random bits.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func unitFloat(_ word: UInt32) -> Float { Float(word >> 8) * 0x1p-24 }
 
-    /// Fills `destination` with uniform values in [0, 1) for elements `first ..< first + count`.
+    /// The uniform [0, 1) draw of one element: word `e mod 4` of block `e / 4`.
+    @inlinable @inline(__always)
+    public func uniform(element: Int) -> Float {
+        Philox.unitFloat(block(UInt64(element >> 2))[element & 3])
+    }
+
+    /// Fills `destination` with the uniform draws of elements `first ..< first + count`
+    /// (the same values as `uniform(element:)`, one block per four elements).
     public func uniform(first: Int, into destination: UnsafeMutableBufferPointer<Float>) {
+        let count = destination.count
         var i = 0
-        while i < destination.count {
-            let element = first + i
-            let words = block(UInt64(element / 4))
-            var lane = element % 4
-            while lane < 4 && i < destination.count {
-                destination[i] = Philox.unitFloat(words[lane])
-                lane += 1
-                i += 1
-            }
+        while i < count && (first + i) & 3 != 0 {
+            destination[i] = uniform(element: first + i)
+            i += 1
+        }
+        while i + 4 <= count {
+            let words = block(UInt64((first + i) >> 2))
+            destination[i] = Philox.unitFloat(words[0])
+            destination[i + 1] = Philox.unitFloat(words[1])
+            destination[i + 2] = Philox.unitFloat(words[2])
+            destination[i + 3] = Philox.unitFloat(words[3])
+            i += 4
+        }
+        while i < count {
+            destination[i] = uniform(element: first + i)
+            i += 1
         }
     }
 
@@ -86,7 +100,7 @@ public struct Philox: Sendable, Equatable {
     }
 
     /// The standard normal draw for one element (Box-Muller in Double, exact for any split).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func normal(element: Int) -> Float {
         let words = block(UInt64(element >> 1), high: 1)
         let pair = element & 1 == 0 ? (words[0], words[1]) : (words[2], words[3])
@@ -98,5 +112,5 @@ public struct Philox: Sendable, Equatable {
     }
 }
 
-@inline(__always) func _log(_ x: Double) -> Double { log(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { cos(x) }
+@usableFromInline @inline(__always) func _log(_ x: Double) -> Double { log(x) }
+@usableFromInline @inline(__always) func _cos(_ x: Double) -> Double { cos(x) }

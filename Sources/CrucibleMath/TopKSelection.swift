@@ -8,13 +8,23 @@
 /// `== threshold` and among the first `tiesToKeep` such keys in index order.
 public struct TopKSelection: Sendable, Equatable {
     public static let binCount = 2048
-    static let shifts: [UInt32] = [21, 10, 0]
-    static let masks: [UInt32] = [0x7FF, 0x7FF, 0x3FF]
+
+    /// Per pass: where its bits start, how many bins, and which high bits must equal the prefix.
+    @usableFromInline static func pass(_ level: Int) -> (shift: UInt32, mask: UInt32, matchShift: UInt32) {
+        switch level {
+        case 0: return (21, 0x7FF, 31)  // keys are < 2³¹: bit 31 is always 0
+        case 1: return (10, 0x7FF, 21)
+        default: return (0, 0x3FF, 10)
+        }
+    }
 
     public let k: Int
     public let total: Int
     /// The bits fixed so far (high bits of the threshold).
     public private(set) var prefix: UInt32 = 0
+    @usableFromInline var shift: UInt32 = 21
+    @usableFromInline var mask: UInt32 = 0x7FF
+    @usableFromInline var matchShift: UInt32 = 31
     /// Current pass, 0 ..< 3; 3 when done.
     public private(set) var level: Int
     /// How many keys equal to the current prefix range are still to be taken.
@@ -43,33 +53,29 @@ public struct TopKSelection: Sendable, Equatable {
 
     /// The histogram bin of `key` in the current pass, or -1 if it lies outside the range
     /// still being searched.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func bin(_ key: UInt32) -> Int {
-        let shift = TopKSelection.shifts[level]
-        if level > 0 {
-            let above = shift + (level == 1 ? 11 : 10)
-            if key >> above != prefix >> above { return -1 }
-        }
-        return Int((key >> shift) & TopKSelection.masks[level])
+        key &>> matchShift != prefix &>> matchShift ? -1 : Int((key &>> shift) & mask)
     }
 
     /// Takes the histogram of the current pass and narrows the search.
     public mutating func consume(_ histogram: [Int]) {
         precondition(!isDone && histogram.count >= TopKSelection.binCount)
-        let bins = Int(TopKSelection.masks[level]) + 1
+        let bins = Int(mask) + 1
         var chosen = 0
         for b in stride(from: bins - 1, through: 0, by: -1) {
             if histogram[b] >= remaining { chosen = b; break }
             remaining -= histogram[b]
         }
-        prefix |= UInt32(chosen) << TopKSelection.shifts[level]
+        prefix |= UInt32(chosen) << shift
         if level == 2 { countAtThreshold = histogram[chosen] }
         level += 1
+        (shift, mask, matchShift) = TopKSelection.pass(level)
     }
 
     /// Whether `key` is selected, given how many keys equal to the threshold came before it
     /// in index order (`tiesBefore`; ignored when `keepsAllTies`).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func selects(_ key: UInt32, tiesBefore: Int) -> Bool {
         if selectsAll { return true }
         if selectsNothing { return false }
@@ -77,7 +83,15 @@ public struct TopKSelection: Sendable, Equatable {
         return keepsAllTies || tiesBefore < remaining
     }
 
+    /// The smallest selected key when every tie is kept (select iff `key >= cutoff`); nil
+    /// when ties must be broken by index.
+    public var cutoff: UInt32? {
+        if selectsAll { return 0 }
+        if selectsNothing { return UInt32.max }
+        return keepsAllTies ? prefix : nil
+    }
+
     /// The key of a float's magnitude.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func magnitudeKey(_ x: Float) -> UInt32 { x.bitPattern & 0x7FFF_FFFF }
 }

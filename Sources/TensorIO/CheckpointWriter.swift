@@ -2,7 +2,8 @@
 /// (`model-00001-of-00003.safetensors` + `model.safetensors.index.json`, or a single
 /// `model.safetensors`), plus any side files (config, tokenizer, model card).
 ///
-/// Everything is written inside `<directory>.partial`; `finish()` verifies that every tensor
+/// Writes (`write`, `fill`) may come from any thread; `finish()` and `abandon()` must not
+/// race with them. Everything is written inside `<directory>.partial`; `finish()` verifies that every tensor
 /// is complete, fsyncs, and renames that folder to `directory` in one step, so an
 /// interrupted job never leaves an output that looks finished.
 public final class CheckpointWriter: Sendable {
@@ -89,6 +90,13 @@ public final class CheckpointWriter: Sendable {
     public func write(_ name: String, at byteOffset: Int = 0, bytes: UnsafeRawBufferPointer) throws(SafeTensorsError) {
         guard let shard = shardOfTensor[name] else { throw SafeTensorsError(file: temporaryDirectory, tensor: name, .missingTensor) }
         try shards[shard].write(name, at: byteOffset, bytes: bytes)
+    }
+
+    /// Lets `body` produce `count` bytes at `byteOffset` inside tensor `name` in place.
+    public func fill(_ name: String, at byteOffset: Int, count: Int,
+                     _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(SafeTensorsError) {
+        guard let shard = shardOfTensor[name] else { throw SafeTensorsError(file: temporaryDirectory, tensor: name, .missingTensor) }
+        try shards[shard].fill(name, at: byteOffset, count: count, body)
     }
 
     /// Writes a side file (config.json, README.md, ...) into the folder.

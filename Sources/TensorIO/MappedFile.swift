@@ -34,9 +34,26 @@ public final class MappedFile: @unchecked Sendable {
     /// Tells the kernel the range will be read sequentially soon (readahead).
     public func willNeed(_ range: Range<Int>) {
         guard let base = bytes.baseAddress, !range.isEmpty else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = range.lowerBound / page * page
+        let start = range.lowerBound / MappedFile.pageSize * MappedFile.pageSize
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), range.upperBound - start, MADV_WILLNEED)
+    }
+
+    /// Drops the pages wholly inside `range` from this process's resident set. The mapping
+    /// stays valid: touching them again reads them back from the page cache or the file.
+    public func release(_ range: Range<Int>) {
+        MappedFile.release(bytes, range)
+    }
+
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// MADV_DONTNEED on the pages of `buffer` wholly inside `range`.
+    static func release(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        guard let base = buffer.baseAddress, !range.isEmpty else { return }
+        let address = Int(bitPattern: base)
+        let start = (address + range.lowerBound + pageSize - 1) / pageSize * pageSize
+        let end = (address + range.upperBound) / pageSize * pageSize
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
     }
 
     deinit {

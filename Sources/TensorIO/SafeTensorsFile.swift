@@ -67,6 +67,16 @@ public struct TensorView: @unchecked Sendable {
     public var shape: [Int] { info.shape }
     public var elementCount: Int { info.elementCount }
 
+    /// Drops the bytes of elements `range` (all when nil) from the resident set; they are
+    /// read back from the page cache if touched again. Bounds memory on long jobs.
+    public func release(_ range: Range<Int>? = nil) {
+        guard let mapping = owner as? MappedFile, let base = bytes.baseAddress, let start = mapping.bytes.baseAddress else { return }
+        let width = max(dtype.bitWidth / 8, 1)
+        let offset = base - start
+        let elements = range ?? 0..<elementCount
+        mapping.release((offset + elements.lowerBound * width)..<(offset + elements.upperBound * width))
+    }
+
     /// Converts elements `range` to Float32 into `destination` (which must hold `range.count`).
     public func readFloat32(_ range: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) throws(SafeTensorsError) {
         guard dtype.isFloatingPoint else {

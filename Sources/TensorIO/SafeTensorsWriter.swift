@@ -5,15 +5,20 @@ import Darwin
 #endif
 import Synchronization
 
-/// Writes one safetensors file whose layout is fixed up front. The header is written once;
-/// tensor bytes are written with `pwrite` at their offsets, in any order and from any thread.
+/// Writes one safetensors file whose layout is fixed up front. The file's space is reserved
+/// (`posix_fallocate`, so a full disk fails here, cleanly, before any work) and mapped; the
+/// header is written once, and tensor bytes land at their offsets in any order and from any
+/// thread, either copied (`write`) or produced in place (`fill`: no intermediate buffer, no
+/// write lock). Finished pages leave the process's resident set as soon as they are written.
 /// The file lives under a temporary name until `finish()` has checked that every byte was
 /// written, fsynced it, and renamed it into place.
-public final class SafeTensorsWriter: Sendable {
+public final class SafeTensorsWriter: @unchecked Sendable {
     public let path: String
     public let layout: SafeTensorsLayout
     let temporaryPath: String
     private let fd: Int32
+    /// The whole file, mapped shared and writable.
+    private let mapping: UnsafeMutableRawBufferPointer
     /// Set once `fd` is closed, so that finish/abandon/deinit close it exactly once.
     private let isClosed = Atomic<Bool>(false)
     /// Byte ranges written so far for each tensor, by layout index: sorted, disjoint, merged.
@@ -28,15 +33,17 @@ public final class SafeTensorsWriter: Sendable {
         guard fd >= 0 else { throw SafeTensorsError(file: temporaryPath, .cannotOpen(String(cString: strerror(errno)))) }
         self.fd = fd
         self.progress = Mutex([[Range<Int>]](repeating: [], count: layout.tensors.count))
-        do throws(SafeTensorsError) {
-            guard ftruncate(fd, off_t(layout.fileSize)) == 0 else { throw SafeTensorsWriter.ioError(temporaryPath, "ftruncate") }
-            let failure = layout.headerBytes.withUnsafeBytes { pwriteAll($0, at: 0) }
-            if let failure { throw SafeTensorsWriter.ioError(temporaryPath, "header write", failure) }
-        } catch {
+        let size = layout.fileSize
+        let reserved = posix_fallocate(fd, 0, off_t(size))
+        guard reserved == 0,
+              let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
+            let code = reserved != 0 ? reserved : errno
             close(fd)
             unlink(temporaryPath)
-            throw error
+            throw SafeTensorsError(file: temporaryPath, .ioFailure("cannot reserve \(size) bytes: \(String(cString: strerror(code)))"))
         }
+        mapping = UnsafeMutableRawBufferPointer(start: base, count: size)
+        layout.headerBytes.withUnsafeBytes { mapping.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 
     /// Writes all of `name`'s bytes.
@@ -46,16 +53,28 @@ public final class SafeTensorsWriter: Sendable {
 
     /// Writes `bytes` at `byteOffset` inside tensor `name` (a slice of it, e.g. a row range).
     public func write(_ name: String, at byteOffset: Int, bytes: UnsafeRawBufferPointer) throws(SafeTensorsError) {
+        try fill(name, at: byteOffset, count: bytes.count) { destination in
+            if let source = bytes.baseAddress { destination.baseAddress!.copyMemory(from: source, byteCount: bytes.count) }
+        }
+    }
+
+    /// Lets `body` write `count` bytes at `byteOffset` inside tensor `name` directly into the
+    /// file's pages (e.g. converting Float32 results straight into the output dtype).
+    public func fill(_ name: String, at byteOffset: Int, count: Int,
+                     _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(SafeTensorsError) {
         guard let index = layout.index(of: name) else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
         let info = layout.tensors[index]
-        guard byteOffset >= 0, byteOffset <= info.byteCount, bytes.count <= info.byteCount - byteOffset else {
-            let (end, overflow) = byteOffset.addingReportingOverflow(bytes.count)
+        guard byteOffset >= 0, count >= 0, byteOffset <= info.byteCount, count <= info.byteCount - byteOffset else {
+            let (end, overflow) = byteOffset.addingReportingOverflow(count)
             throw SafeTensorsError(file: path, tensor: name, .sizeMismatch(expected: UInt64(info.byteCount), actual: overflow ? .max : UInt64(max(0, end))))
         }
-        if let failure = pwriteAll(bytes, at: layout.dataStart + Int(info.dataOffsets.lowerBound) + byteOffset) {
-            throw SafeTensorsError(file: temporaryPath, tensor: name, .ioFailure("write failed: \(String(cString: strerror(failure)))"))
+        guard !isClosed.load(ordering: .acquiring) else {
+            throw SafeTensorsError(file: path, tensor: name, .ioFailure("the file is already finished or abandoned"))
         }
-        progress.withLock { SafeTensorsWriter.add(byteOffset..<(byteOffset + bytes.count), to: &$0[index]) }
+        let start = layout.dataStart + Int(info.dataOffsets.lowerBound) + byteOffset
+        body(UnsafeMutableRawBufferPointer(rebasing: mapping[start..<(start + count)]))
+        MappedFile.release(UnsafeRawBufferPointer(mapping), start..<(start + count))
+        progress.withLock { SafeTensorsWriter.add(byteOffset..<(byteOffset + count), to: &$0[index]) }
     }
 
     /// Adds `range` to sorted, disjoint, non-adjacent `ranges`, merging what it touches.
@@ -87,7 +106,9 @@ public final class SafeTensorsWriter: Sendable {
         if let missing {
             throw SafeTensorsError(file: path, tensor: missing, .ioFailure("not all bytes were written before finishing"))
         }
-        guard fsync(fd) == 0 else { throw SafeTensorsWriter.ioError(temporaryPath, "fsync") }
+        guard msync(mapping.baseAddress, mapping.count, MS_SYNC) == 0, fsync(fd) == 0 else {
+            throw SafeTensorsWriter.ioError(temporaryPath, "fsync")
+        }
         closeOnce()
         guard rename(temporaryPath, path) == 0 else { throw SafeTensorsWriter.ioError(path, "rename") }
     }
@@ -99,24 +120,13 @@ public final class SafeTensorsWriter: Sendable {
     }
 
     private func closeOnce() {
-        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) { close(fd) }
+        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) {
+            munmap(mapping.baseAddress, mapping.count)
+            close(fd)
+        }
     }
 
     deinit { closeOnce() }
-
-    /// Writes all of `bytes` at `offset`; returns errno on failure.
-    private func pwriteAll(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int32? {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno
-            }
-            done += n
-        }
-        return nil
-    }
 
     static func ioError(_ path: String, _ what: String, _ code: Int32 = errno) -> SafeTensorsError {
         SafeTensorsError(file: path, .ioFailure("\(what) failed: \(String(cString: strerror(code)))"))

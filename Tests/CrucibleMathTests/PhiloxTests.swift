@@ -142,3 +142,15 @@ struct PhiloxTests {
         #expect(a != b)
     }
 }
+
+@Suite struct PhiloxBulkTests {
+    @Test("bulk uniform draws equal per-element draws at any offset and length")
+    func bulkMatchesPerElement() {
+        let philox = Philox(seed: 5, stream: 2, name: "w")
+        for first in [0, 1, 3, 17, 1_000_003] {
+            var bulk = [Float](repeating: -1, count: 101)
+            bulk.withUnsafeMutableBufferPointer { philox.uniform(first: first, into: $0) }
+            #expect(bulk == (0..<101).map { philox.uniform(element: first + $0) })
+        }
+    }
+}

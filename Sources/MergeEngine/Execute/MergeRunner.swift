@@ -81,11 +81,11 @@ public enum MergeRunner {
             name: name, shape: tensor.shape, base: try tensor.base.map(input), inputs: try tensor.inputs.map(input),
             parameters: tensor.parameters, threads: options.threads
         ) { range, values in
-            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: values.count * width, alignment: 16)
-            defer { bytes.deallocate() }
-            Conversion.fromFloat32(values, to: dtype, into: bytes)
-            try writer.write(name, at: range.lowerBound * width, bytes: UnsafeRawBufferPointer(bytes))
+            try writer.fill(name, at: range.lowerBound * width, count: values.count * width) { destination in
+                Conversion.fromFloat32(values, to: dtype, into: destination)
+            }
         }
+        defer { (job.inputs + (job.base.map { [$0] } ?? [])).forEach { $0.view.release() } }
         do {
             try plan.method.merge(job)
         } catch let error as SafeTensorsError {

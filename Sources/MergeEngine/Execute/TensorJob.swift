@@ -34,7 +34,14 @@ public struct Chunk {
     public let inputs: [UnsafeBufferPointer<Float>]
     /// Where the method writes its result for `range` (only in `apply`).
     public let output: UnsafeMutableBufferPointer<Float>
+    /// Working space for the method: the `scratch` slots it asked for, `count` floats each.
+    let scratchSpace: UnsafeMutableBufferPointer<Float>
     public var count: Int { range.count }
+
+    /// Scratch slot `j` (`count` floats, contents undefined).
+    public func scratch(_ j: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: scratchSpace[(j * count)..<((j + 1) * count)])
+    }
 }
 
 /// Everything needed to compute one output tensor, and the chunked, parallel, deterministic
@@ -46,6 +53,10 @@ public struct Chunk {
 public final class TensorJob: Sendable {
     /// Elements per chunk for element-wise passes.
     public static let chunkElements = 1 << 18
+    /// Input bytes of one tensor above which each chunk's input pages are dropped from the
+    /// resident set after every pass (below it, they stay until the tensor is done, so that
+    /// multi-pass methods re-read from memory). Keeps peak memory independent of model size.
+    public static let residentInputBudget = 256 << 20
 
     public let name: String
     public let shape: [Int]
@@ -85,10 +96,10 @@ public final class TensorJob: Sendable {
     }
 
     /// Runs `body` on every chunk (in parallel) and returns the results in chunk order.
-    public func map<T: Sendable>(byRows: Bool = false, _ body: @Sendable (Chunk) throws -> T) throws -> [T] {
+    public func map<T: Sendable>(byRows: Bool = false, scratch: Int = 0, _ body: @Sendable (Chunk) throws -> T) throws -> [T] {
         let ranges = chunkRanges(byRows: byRows)
         let results = Mutex<[Int: T]>([:])
-        try forEach(ranges) { index, chunk in
+        try forEach(ranges, scratch: scratch) { index, chunk in
             let value = try body(chunk)
             results.withLock { $0[index] = value }
         }
@@ -97,8 +108,8 @@ public final class TensorJob: Sendable {
 
     /// Runs `body` on every chunk (in parallel); `body` fills `chunk.output`, which is then
     /// converted and written to the output tensor.
-    public func apply(byRows: Bool = false, _ body: @Sendable (Chunk) throws -> Void) throws {
-        try forEach(chunkRanges(byRows: byRows)) { _, chunk in
+    public func apply(byRows: Bool = false, scratch: Int = 0, _ body: @Sendable (Chunk) throws -> Void) throws {
+        try forEach(chunkRanges(byRows: byRows), scratch: scratch) { _, chunk in
             try body(chunk)
             try sink(chunk.range, UnsafeBufferPointer(chunk.output))
         }
@@ -112,16 +123,19 @@ public final class TensorJob: Sendable {
     /// Loads all of one input as Float32 (for methods that need the whole tensor at once).
     public func load(_ input: JobInput) throws -> [Float] { try input.view.float32() }
 
-    private func forEach(_ ranges: [Range<Int>], _ body: @Sendable (Int, Chunk) throws -> Void) throws {
+    private func forEach(_ ranges: [Range<Int>], scratch: Int, _ body: @Sendable (Int, Chunk) throws -> Void) throws {
         let next = Atomic<Int>(0)
         let failure = Mutex<(any Error)?>(nil)
         let workers = min(threads, ranges.count)
         let sources = (base.map { [$0] } ?? []) + inputs
         let hasBase = base != nil
+        let streaming = sources.reduce(0) { $0 + $1.view.bytes.count } > TensorJob.residentInputBudget
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let capacity = ranges.first?.count ?? 0
-            let buffers = (0...sources.count).map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity) }
-            defer { buffers.forEach { $0.deallocate() } }
+            // One pooled block per worker: each source, the output, then the method's scratch.
+            let block = ScratchPool.shared.take((sources.count + 1 + scratch) * capacity)
+            defer { ScratchPool.shared.give(block) }
+            let buffers = (0...sources.count).map { UnsafeMutableBufferPointer(rebasing: block[($0 * capacity)..<(($0 + 1) * capacity)]) }
             while failure.withLock({ $0 == nil }) {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard index < ranges.count else { break }
@@ -133,10 +147,13 @@ public final class TensorJob: Sendable {
                         try source.view.readFloat32(range, into: slot)
                         loaded.append(UnsafeBufferPointer(slot))
                     }
+                    let scratchStart = (sources.count + 1) * capacity
                     let chunk = Chunk(index: index, range: range, base: hasBase ? loaded[0] : nil,
                                       inputs: Array(loaded.dropFirst(hasBase ? 1 : 0)),
-                                      output: UnsafeMutableBufferPointer(rebasing: buffers[sources.count][0..<range.count]))
+                                      output: UnsafeMutableBufferPointer(rebasing: buffers[sources.count][0..<range.count]),
+                                      scratchSpace: UnsafeMutableBufferPointer(rebasing: block[scratchStart..<(scratchStart + scratch * range.count)]))
                     try body(index, chunk)
+                    if streaming { sources.forEach { $0.view.release(range) } }
                 } catch {
                     failure.withLock { if $0 == nil { $0 = error } }
                 }

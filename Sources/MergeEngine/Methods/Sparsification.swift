@@ -31,6 +31,9 @@ struct TaskVectorMasks {
     }
 
     let rules: [Rule]
+    /// Per model with a random rule: the keep bits, recorded by the first pass over the
+    /// tensor and replayed by later passes, so each element is drawn once.
+    let recorded: [RecordedMask?]
     let selections: [TopKSelection]
     /// For each selection, how many threshold ties precede each chunk (empty when all ties are kept).
     let tiesBeforeChunk: [[Int]]
@@ -75,6 +78,10 @@ struct TaskVectorMasks {
             }
         }
         self.rules = rules
+        self.recorded = rules.map { rule in
+            if case .random = rule { return RecordedMask(count: n) }
+            return nil
+        }
         self.byRows = sparsifier == .dellaMagprune
         let byRows = self.byRows
 
@@ -148,27 +155,44 @@ struct TaskVectorMasks {
         case .keepNone:
             for i in 0..<n { out[i] = 0 }
         case .ranked(let upper, let lower):
-            var upperTies = tiesBeforeChunk[upper].isEmpty ? 0 : tiesBeforeChunk[upper][chunk.index]
-            var lowerTies = lower.map { tiesBeforeChunk[$0].isEmpty ? 0 : tiesBeforeChunk[$0][chunk.index] } ?? 0
             let up = selections[upper]
             let low = lower.map { selections[$0] }
+            // Keys certainly selected by `up` are ≥ upFrom; keys certainly not selected by
+            // `low` are < lowFrom. Keys equal to a threshold whose ties are split are fixed
+            // up afterwards, in index order. The main loop is branch-free: one unsigned
+            // range test (upFrom ≤ key < lowFrom).
+            let upFrom = up.cutoff ?? up.threshold &+ 1
+            let lowFrom = low.map { $0.cutoff ?? $0.threshold &+ 1 } ?? UInt32.max
+            let span = lowFrom &- upFrom
+            for i in 0..<n {
+                let d = x[i] - b[i]
+                out[i] = keep(d, if: TopKSelection.magnitudeKey(d) &- upFrom < span)
+            }
+            let upSplit = up.cutoff == nil, lowSplit = low.map { $0.cutoff == nil } ?? false
+            guard upSplit || lowSplit else { return }
+            var upTies = upSplit ? tiesBeforeChunk[upper][chunk.index] : 0
+            var lowTies = lowSplit ? tiesBeforeChunk[lower!][chunk.index] : 0
             for i in 0..<n {
                 let d = x[i] - b[i]
                 let key = TopKSelection.magnitudeKey(d)
-                var keep = up.selects(key, tiesBefore: upperTies)
-                if key == up.threshold { upperTies += 1 }
-                if let low {
-                    if low.selects(key, tiesBefore: lowerTies) { keep = false }
-                    if key == low.threshold { lowerTies += 1 }
-                }
-                out[i] = keep ? d : 0
+                let atUp = upSplit && key == up.threshold, atLow = lowSplit && key == low!.threshold
+                guard atUp || atLow else { continue }
+                let inUp = up.selects(key, tiesBefore: upTies)
+                let inLow = low?.selects(key, tiesBefore: lowTies) ?? false
+                if atUp { upTies += 1 }
+                if atLow { lowTies += 1 }
+                out[i] = inUp && !inLow ? d : 0
             }
         case .random(let p):
-            let random = job.inputs[m].random
-            for i in 0..<n {
-                let u = random.uniform(element: chunk.range.lowerBound + i)
-                out[i] = u < p ? x[i] - b[i] : 0
+            let bits = recorded[m]!
+            if bits.isComplete {
+                bits.replay(chunk.range, x: x, base: b, into: out)
+                return
             }
+            // Draw into `out`, record the decisions, then keep where the draw is below p.
+            job.inputs[m].random.uniform(first: chunk.range.lowerBound, into: out)
+            bits.record(chunk.range, draws: UnsafeBufferPointer(out), below: p)
+            for i in 0..<n { out[i] = keep(x[i] - b[i], if: out[i] < p) }
         case .della(let density, let epsilon):
             let random = job.inputs[m].random
             let rowLength = job.rowLength
@@ -196,10 +220,47 @@ struct TaskVectorMasks {
     }
 }
 
-extension Philox {
-    /// The uniform [0, 1) draw for one element.
-    @inline(__always)
-    func uniform(element: Int) -> Float {
-        Philox.unitFloat(block(UInt64(element >> 2))[element & 3])
+/// One bit per element of a tensor: which elements a random mask keeps. Chunks record their
+/// own 64-element-aligned words, so concurrent chunks never share a word.
+final class RecordedMask: @unchecked Sendable {
+    private let words: UnsafeMutableBufferPointer<UInt64>
+    private let count: Int
+    /// Set by the owner once a whole pass has recorded every chunk.
+    private(set) var isComplete = false
+
+    init(count: Int) {
+        self.count = count
+        words = .allocate(capacity: (count + 63) / 64)
+        words.initialize(repeating: 0)
+    }
+
+    deinit { words.deallocate() }
+
+    func markComplete() { isComplete = true }
+
+    /// Records `draws[i] < p` for elements `range` (draws indexed from the range start).
+    func record(_ range: Range<Int>, draws: UnsafeBufferPointer<Float>, below p: Float) {
+        precondition(range.lowerBound % 64 == 0, "recorded chunks must start on a 64-element boundary")
+        var i = 0
+        while i < range.count {
+            var word: UInt64 = 0
+            for j in 0..<min(64, range.count - i) { word |= bit(draws[i + j] < p) << UInt64(j) }
+            words[(range.lowerBound + i) / 64] = word
+            i += 64
+        }
+    }
+
+    /// Writes `x − base` where the recorded bit is set, else 0, for elements `range`.
+    func replay(_ range: Range<Int>, x: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>,
+                into out: UnsafeMutableBufferPointer<Float>) {
+        precondition(range.lowerBound % 64 == 0, "recorded chunks must start on a 64-element boundary")
+        var i = 0
+        while i < range.count {
+            let word = words[(range.lowerBound + i) / 64]
+            for j in 0..<min(64, range.count - i) {
+                out[i + j] = keep(x[i + j] - base[i + j], if: (word >> UInt64(j)) & 1 != 0)
+            }
+            i += 64
+        }
     }
 }

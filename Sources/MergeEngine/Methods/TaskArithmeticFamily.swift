@@ -92,37 +92,44 @@ struct TaskArithmeticFamily: MergeMethod {
         let lambda = Float(job.number("lambda"))
         let consensus = self.consensus
 
-        try job.apply(byRows: masks.byRows) { chunk in
+        try job.apply(byRows: masks.byRows, scratch: k + 3) { chunk in
             let n = chunk.count
-            let deltas = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * k)
-            defer { deltas.deallocate() }
-            for m in 0..<k {
-                let slot = UnsafeMutableBufferPointer(rebasing: deltas[(m * n)..<((m + 1) * n)])
-                masks.maskedDelta(chunk, model: m, job: job, into: slot)
+            // Scratch: k weighted task vectors, the mixed sum, the divisor and the majority sign.
+            let slot = chunk.scratch
+            let mixed = slot(k), divisor = slot(k + 1), sign = slot(k + 2)
+            let deltas = (0..<k).map { m -> UnsafeMutableBufferPointer<Float> in
+                let u = slot(m)
+                masks.maskedDelta(chunk, model: m, job: job, into: u)
                 let factor = scales[m] * weights[m]
-                for i in 0..<n { slot[i] *= factor }
+                for i in 0..<n { u[i] *= factor }
+                return u
+            }
+            for i in 0..<n { mixed[i] = 0; divisor[i] = 0 }
+            if consensus {
+                // Majority sign of Σ uᵢ (0 counts as +); an element agrees when uᵢ·sign > 0,
+                // so zeros never agree. The loops are branch-free and vectorise.
+                for u in deltas { for i in 0..<n { mixed[i] += u[i] } }
+                for i in 0..<n { sign[i] = mixed[i] >= 0 ? 1 : -1; mixed[i] = 0 }
+                for (m, u) in deltas.enumerated() {
+                    let w = weights[m]
+                    for i in 0..<n {
+                        let agrees = u[i] * sign[i] > 0
+                        mixed[i] += keep(u[i], if: agrees)
+                        divisor[i] += keep(w, if: agrees)
+                    }
+                }
+                for i in 0..<n where divisor[i] == 0 { divisor[i] = 1 }
+            } else {
+                let total = weights.reduce(0, +)
+                let safeTotal: Float = abs(total) < 1e-8 ? 1 : total
+                for u in deltas { for i in 0..<n { mixed[i] += u[i] } }
+                for i in 0..<n { divisor[i] = safeTotal }
             }
             let b = chunk.base!, out = chunk.output
-            for i in 0..<n {
-                var mixed: Float = 0, divisor: Float = 0
-                if consensus {
-                    var total: Float = 0
-                    for m in 0..<k { total += deltas[m * n + i] }
-                    let positive = total >= 0
-                    for m in 0..<k {
-                        let u = deltas[m * n + i]
-                        if u != 0 && (u > 0) == positive {
-                            mixed += u
-                            divisor += weights[m]
-                        }
-                    }
-                    if divisor == 0 { divisor = 1 }
-                } else {
-                    for m in 0..<k { mixed += deltas[m * n + i]; divisor += weights[m] }
-                    if abs(divisor) < 1e-8 { divisor = 1 }
-                }
-                if normalize { mixed /= divisor }
-                out[i] = b[i] + mixed * lambda
+            if normalize {
+                for i in 0..<n { out[i] = b[i] + (mixed[i] / divisor[i]) * lambda }
+            } else {
+                for i in 0..<n { out[i] = b[i] + mixed[i] * lambda }
             }
         }
     }
@@ -137,9 +144,8 @@ struct TaskArithmeticFamily: MergeMethod {
                 return d > 0 && d < 1 ? Float(1 / d) : 1
             }
         }
-        let partials = try job.map(byRows: masks.byRows) { chunk -> [(Double, Double)] in
-            let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunk.count)
-            defer { scratch.deallocate() }
+        let partials = try job.map(byRows: masks.byRows, scratch: 1) { chunk -> [(Double, Double)] in
+            let scratch = chunk.scratch(0)
             return (0..<k).map { m in
                 let x = chunk.inputs[m], b = chunk.base!
                 var full = 0.0
@@ -148,6 +154,7 @@ struct TaskArithmeticFamily: MergeMethod {
                 return (full, VectorOps.sumOfMagnitudes(UnsafeBufferPointer(scratch)))
             }
         }
+        masks.recorded.forEach { $0?.markComplete() }
         return (0..<k).map { m in
             var full = 0.0, kept = 0.0
             for p in partials { full += p[m].0; kept += p[m].1 }
