@@ -8,7 +8,7 @@ let package = Package(
         .executable(name: "crucible", targets: ["CrucibleCLI"]),
         .executable(name: "crucible-tools", targets: ["CrucibleTools"]),
         .library(name: "TensorIO", targets: ["TensorIO"]),
-.library(name: "MergeEngine", targets: ["MergeEngine"]),
+        .library(name: "MergeEngine", targets: ["MergeEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,7 +24,7 @@ let package = Package(
         // Counter-based randomness and the numeric kernels shared by merges and sweeps.
         .target(name: "CrucibleMath"),
         // Merge configs, the method registry, planning and execution.
-.target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "Yams"]),
+        .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "Yams"]),
 
         .executableTarget(
             name: "CrucibleCLI",
@@ -42,6 +42,7 @@ let package = Package(
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CZMQ", "CLZ4"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"]),
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath"]),
-.testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "TensorIO"]),
+        .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "TensorIO"]),
+        .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO"]),
     ]
 )

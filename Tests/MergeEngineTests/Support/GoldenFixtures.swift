@@ -4,12 +4,13 @@ import TensorIO
 
 /// Access to ../shared/fixtures/mergekit-golden and helpers to run a merge into a temporary folder.
 enum GoldenFixtures {
+    /// The repository's root folder.
+    static let repository: String = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
     /// The fixture folder (configs' model paths are relative to it).
-    static let root: String = {
-        let here = URL(fileURLWithPath: #filePath)
-        let repo = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return repo.deletingLastPathComponent().appendingPathComponent("shared/fixtures/mergekit-golden").path
-    }()
+    static let root: String = URL(fileURLWithPath: repository).deletingLastPathComponent()
+        .appendingPathComponent("shared/fixtures/mergekit-golden").path
 
     /// Case names from manifest.json.
     static let cases: [String] = {

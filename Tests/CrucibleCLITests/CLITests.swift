@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+import TensorIO
+
+/// The `crucible` executable as a user meets it: exit codes, messages, help, JSON output.
+@Suite struct CLITests {
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let fixtures = URL(fileURLWithPath: repository).deletingLastPathComponent().appendingPathComponent("shared/fixtures/mergekit-golden").path
+
+    /// The built `crucible` next to the test bundle.
+    static let binary: String = {
+        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [bundleDirectory.appendingPathComponent("crucible").path, repository + "/.build/debug/crucible"]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
+    }()
+
+    func run(_ arguments: [String], in directory: String = repository) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func temporaryPath(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crucible-cli-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent(name).path
+    }
+
+    @Test func versionNamesTheLinkedLibraries() throws {
+        let r = try run(["--version"])
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("crucible 0.1.0 (libzmq 4.3."))
+        #expect(r.stdout.contains("liblz4 1.9."))
+    }
+
+    @Test func helpListsTheCommands() throws {
+        let r = try run(["--help"])
+        #expect(r.status == 0)
+        for command in ["merge", "methods", "inspect"] { #expect(r.stdout.contains(command)) }
+        let merge = try run(["merge", "--help"])
+        for option in ["--threads", "--random-seed", "--out-shard-size", "--dry-run", "--allow-crimes", "Examples:"] {
+            #expect(merge.stdout.contains(option), "merge --help mentions \(option)")
+        }
+    }
+
+    @Test func mergeWritesAFolderAndSummarises() throws {
+        let out = temporaryPath("out")
+        let r = try run(["merge", "cases/ties/config.yml", out, "-j", "2"], in: Self.fixtures)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Merged 39 tensors with ties from 4 models"))
+        #expect(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
+    }
+
+    @Test func dryRunShowsThePlanAndWritesNothing() throws {
+        let out = temporaryPath("out")
+        let r = try run(["merge", "cases/ties/config.yml", out, "--dry-run"], in: Self.fixtures)
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("tensors:       39 (4 layers)"))
+        #expect(r.stdout.contains("bytes to read:"))
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func configErrorsExitNonZeroWithEveryProblem() throws {
+        let config = temporaryPath("bad.yml")
+        try """
+            models:
+              - model: models/ft0
+                parameters: {weigth: 1}
+              - model: models/missing
+            merge_method: ties
+            base_model: models/base
+            tokenizer_source: union
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let out = temporaryPath("out")
+        let r = try run(["merge", config, out], in: Self.fixtures)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("tokenizer_source"))
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(!FileManager.default.fileExists(atPath: out + ".partial"))
+    }
+
+    @Test func existingOutputFolderIsRefused() throws {
+        let out = temporaryPath("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let r = try run(["merge", "cases/linear/config.yml", out], in: Self.fixtures)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("already exists"))
+    }
+
+    @Test func inspectJSONDescribesTheCheckpoint() throws {
+        let r = try run(["inspect", Self.fixtures + "/models/base", "--json"])
+        #expect(r.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect((json["tensors"] as? [Any])?.count == 39)
+        #expect(json["layers"] as? Int == 4)
+        #expect(json["architecture"] as? String == "LlamaForCausalLM")
+        #expect(json["parameters"] as? Int == 80304)
+    }
+
+    @Test func inspectNamesTheMalformedFile() throws {
+        let path = temporaryPath("broken.safetensors")
+        FileManager.default.createFile(atPath: path, contents: Data([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x7B]))
+        let r = try run(["inspect", path])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(path))
+        #expect(r.stderr.contains("exceeds the 100 MB limit"))
+    }
+
+    @Test func methodsListsEveryMethodAndRejectsUnknownOnes() throws {
+        let r = try run(["methods"])
+        #expect(r.status == 0)
+        for name in ["linear", "ties", "dare_ties", "della_linear", "nuslerp", "karcher", "ramplus_tl", "arcee_fusion"] {
+            #expect(r.stdout.contains("\n\(name)") || r.stdout.hasPrefix(name))
+        }
+        let bad = try run(["methods", "tie"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("unknown method \"tie\""))
+    }
+}

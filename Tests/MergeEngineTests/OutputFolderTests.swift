@@ -1,0 +1,95 @@
+import Foundation
+import MergeEngine
+import Testing
+import TensorIO
+
+/// What lands in the output folder: layer renumbering, config.json, shards and index,
+/// tokenizer files, the model card, dtype rounding, and nothing at all after a failure.
+@Suite struct OutputFolderTests {
+    let examples = GoldenFixtures.root
+
+    @Test("a frankenmerge renumbers layers and copies their bytes unchanged")
+    func frankenmergeRenumbers() throws {
+        let out = try GoldenFixtures.merge(try GoldenFixtures.configText("passthrough_frankenmerge"))
+        let merged = try Checkpoint(path: out)
+        #expect(merged.detectedLayerCount == 6)
+        #expect(merged.config?["num_hidden_layers"]?.int64Value == 6)
+        let ft1 = try Checkpoint(path: GoldenFixtures.root + "/models/ft1")
+        // Output layer 3 is ft1's layer 1 (second slice: layers 1..<4 of ft1).
+        let got = try merged.tensor("model.layers.3.mlp.up_proj.weight").bytes
+        let want = try ft1.tensor("model.layers.1.mlp.up_proj.weight").bytes
+        #expect(Array(got) == Array(want))
+    }
+
+    @Test("a small shard budget gives numbered shards and an index that reads back identically")
+    func shardedOutput() throws {
+        let text = try GoldenFixtures.configText("linear")
+        let single = try GoldenFixtures.merge(text)
+        let plan = try GoldenFixtures.plan(text)
+        let sharded = GoldenFixtures.temporaryOutput("sharded")
+        _ = try MergeRunner.run(plan, to: sharded, options: MergeOptions(threads: 2, shardBudget: 100_000))
+        let files = try FileManager.default.contentsOfDirectory(atPath: sharded)
+        #expect(files.contains("model.safetensors.index.json"))
+        #expect(files.contains { $0.hasPrefix("model-00001-of-0000") })
+        #expect(!files.contains("model.safetensors"))
+        #expect(try TestModels.tensorBytes(sharded) == TestModels.tensorBytes(single))
+    }
+
+    @Test("config.json, tokenizer files, model card and the config are written")
+    func sideFiles() throws {
+        let root = TestModels.directory()
+        let tensors: [(String, [Int], [Float])] = [("model.layers.0.w", [4], [1, 2, 3, 4])]
+        try TestModels.write(root, "base", tensors, extraFiles: ["tokenizer_config.json": "{\"x\": 1}", "tokenizer.json": "{}"])
+        try TestModels.write(root, "ft", [("model.layers.0.w", [4], [2, 2, 2, 2])])
+        let yaml = "models: [{model: ft, parameters: {weight: 1}}]\nmerge_method: task_arithmetic\nbase_model: base\nout_dtype: bfloat16\n"
+        let out = try TestModels.merge(yaml, root: root)
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: out))
+        #expect(files.isSuperset(of: ["config.json", "tokenizer_config.json", "tokenizer.json", "README.md", "mergekit_config.yml", "model.safetensors"]))
+        #expect(try String(contentsOfFile: out + "/tokenizer_config.json", encoding: .utf8) == "{\"x\": 1}")
+        #expect(try String(contentsOfFile: out + "/mergekit_config.yml", encoding: .utf8) == yaml)
+        let card = try String(contentsOfFile: out + "/README.md", encoding: .utf8)
+        #expect(card.hasPrefix("---\nbase_model:\n- base\n- ft\n"))
+        #expect(card.contains("task_arithmetic"))
+        let config = try Checkpoint(path: out).config
+        #expect(config?["torch_dtype"]?.stringValue == "bfloat16")
+        // out_dtype: bfloat16 rounds the Float32 result once, to nearest even.
+        let info = try Checkpoint(path: out).info("model.layers.0.w")
+        #expect(info?.dtype == .bf16)
+        #expect(try TestModels.values(out, "model.layers.0.w") == [2, 2, 2, 2])
+    }
+
+    @Test("a merge that fails part-way leaves neither the output folder nor its .partial")
+    func failureLeavesNothing() throws {
+        let root = try TestModels.family(rows: 8, cols: 8, fineTunes: 1)
+        // della with density − epsilon ≤ 0 fails on the first tensor it computes.
+        let yaml = "models: [{model: ft1, parameters: {weight: 1, density: 0.1, epsilon: 0.2}}]\nmerge_method: della\nbase_model: base\n"
+        let config = try ConfigParser.parse(yaml)
+        let plan = try Planner.plan(config, options: PlanOptions(workingDirectory: root))
+        let out = root + "/failed"
+        #expect(throws: (any Error).self) { try MergeRunner.run(plan, to: out, options: MergeOptions(threads: 2)) }
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(!FileManager.default.fileExists(atPath: out + ".partial"))
+    }
+
+    @Test("a model without lm_head (tied embeddings) contributes its input embedding instead")
+    func tiedLMHeadFallsBackToEmbeddings() throws {
+        let root = TestModels.directory()
+        let embed: [Float] = [1, 2, 3, 4]
+        try TestModels.write(root, "a", [("model.embed_tokens.weight", [2, 2], embed), ("lm_head.weight", [2, 2], [5, 5, 5, 5])])
+        try TestModels.write(root, "b", [("model.embed_tokens.weight", [2, 2], embed)])
+        let out = try TestModels.merge("models: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 1}}]\nmerge_method: linear\n", root: root)
+        #expect(try TestModels.values(out, "lm_head.weight") == [3, 3.5, 4, 4.5])
+    }
+
+    @Test("the linear example merge is byte-identical for 1 and 3 threads")
+    func threadCountDoesNotChangeBytes() throws {
+        let text = try GoldenFixtures.configText("ties_gradient_filter")
+        #expect(try TestModels.tensorBytes(GoldenFixtures.merge(text, threads: 1)) == TestModels.tensorBytes(GoldenFixtures.merge(text, threads: 3)))
+    }
+
+    @Test("docs/methods.md holds the table generated from the method declarations")
+    func methodDocsAreCurrent() throws {
+        let docs = try String(contentsOfFile: GoldenFixtures.repository + "/docs/methods.md", encoding: .utf8)
+        #expect(docs.contains(MethodDocs.markdown(MethodRegistry.all)), "regenerate with: crucible methods --markdown")
+    }
+}
