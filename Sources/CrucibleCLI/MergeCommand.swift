@@ -55,7 +55,7 @@ struct Merge: ParsableCommand {
         }
         let plan = try CLIError.wrap {
             try Planner.plan(try ConfigParser.parse(text, source: config), source: config,
-                             options: PlanOptions(allowCrimes: allowCrimes, outputDType: try output.dtype()))
+                             options: PlanOptions(allowCrimes: allowCrimes, outputDType: try output.dtype(), threads: threads))
         }
         if dryRun {
             print(PlanSummary(plan, threads: threads).text)

@@ -40,6 +40,17 @@ public struct TopKSelection: Sendable, Equatable {
         self.level = (k <= 0 || k >= total) ? 3 : 0
     }
 
+    /// A finished selection whose threshold was found by other means: `threshold` is the
+    /// k-th largest key, `tiesToKeep` of the `countAtThreshold` keys equal to it are selected.
+    public init(k: Int, total: Int, threshold: UInt32, tiesToKeep: Int, countAtThreshold: Int) {
+        self.init(k: k, total: total)
+        guard !isDone else { return }
+        prefix = threshold
+        remaining = tiesToKeep
+        self.countAtThreshold = countAtThreshold
+        level = 3
+    }
+
     public var isDone: Bool { level >= 3 }
     public var selectsNothing: Bool { k <= 0 }
     public var selectsAll: Bool { k >= total }

@@ -175,3 +175,21 @@ extension Error {
         (self as? ConfigError)?.problems ?? [ConfigError.Problem("", "\(self)")]
     }
 }
+
+extension ConfigErrorTests {
+    @Test func namedChatTemplateIsNotBundled() {
+        expectProblem(ties + "\nchat_template: chatml", "chat_template", "named templates are not bundled")
+        #expect(problems(ties + "\nchat_template: auto").isEmpty)
+    }
+
+    @Test func planThatDoesNotFitInMemoryIsRefused() throws {
+        let config = try ConfigParser.parse(ties, source: "test.yml")
+        var options = PlanOptions(workingDirectory: GoldenFixtures.root, threads: 64)
+        options.memoryBudget = 1_000_000
+        #expect {
+            _ = try Planner.plan(config, source: "test.yml", options: options)
+        } throws: { error in
+            error.problems.contains { $0.message.contains("working memory with 64 threads") && $0.message.contains("use fewer threads") }
+        }
+    }
+}

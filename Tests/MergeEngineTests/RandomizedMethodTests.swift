@@ -49,6 +49,15 @@ import TensorIO
         #expect(abs(l1Out / l1In - 1) < 1e-3, "L1 ratio \(l1Out / l1In)")
     }
 
+    @Test("della rescale preserves the task vector's L1 norm")
+    func dellaRescalePreservesL1() throws {
+        let output = try TestModels.merge(config("della_linear", density: 0.4, rescale: true), root: Self.root)
+        let (_, _, delta, original) = try kept(output)
+        let l1Out = delta.reduce(0.0) { $0 + Double(abs($1)) }
+        let l1In = original.reduce(0.0) { $0 + Double(abs($1)) }
+        #expect(abs(l1Out / l1In - 1) < 1e-3, "L1 ratio \(l1Out / l1In)")
+    }
+
     @Test("rescale_inverse_density scales kept elements by exactly 1/density")
     func dareInverseDensity() throws {
         let output = try TestModels.merge(config("dare_linear", density: 0.25, rescale: true, extra: ", rescale_inverse_density: true"), root: Self.root)

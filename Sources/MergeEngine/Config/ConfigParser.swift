@@ -46,7 +46,12 @@ public enum ConfigParser {
                 if let s = scalarString(value) { config.outDtype = s } else { problem(key, "must be a dtype name such as bfloat16") }
             case "chat_template":
                 if isNull(value) { break }
-                if let s = scalarString(value) { config.chatTemplate = s } else { problem(key, "must be a string") }
+                guard let s = scalarString(value) else { problem(key, "must be a string"); break }
+                if s != "auto" && !s.contains("{") {
+                    problem(key, "\"\(s)\": named templates are not bundled; use \"auto\" (keep the tokenizer's) or give the Jinja template text")
+                } else {
+                    config.chatTemplate = s
+                }
             case "tokenizer_source":
                 if isNull(value) { break }
                 guard let s = scalarString(value) else { problem(key, "must be \"base\" or a model path"); break }

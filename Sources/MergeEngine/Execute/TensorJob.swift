@@ -120,6 +120,35 @@ public final class TensorJob: Sendable {
         try sink(range, values)
     }
 
+    /// Runs `body` on a sample of every input: `runs` runs of `runLength` consecutive
+    /// elements spread evenly over the tensor, gathered into one chunk (`range` is
+    /// `0..<runs·runLength`, not the elements' positions). Touches few pages, and drops them
+    /// again afterwards.
+    public func withSample<T>(runs: Int, runLength: Int, _ body: (Chunk) throws -> T) throws -> T {
+        let count = runs * runLength
+        let spacing = self.count / runs
+        precondition(spacing >= runLength, "sample runs overlap")
+        let sources = (base.map { [$0] } ?? []) + inputs
+        let block = ScratchPool.shared.take((sources.count + 1) * count)
+        defer { ScratchPool.shared.give(block) }
+        var loaded: [UnsafeBufferPointer<Float>] = []
+        for (s, source) in sources.enumerated() {
+            let slot = UnsafeMutableBufferPointer(rebasing: block[(s * count)..<((s + 1) * count)])
+            for r in 0..<runs {
+                let elements = (r * spacing)..<(r * spacing + runLength)
+                try source.view.readFloat32(elements, into: UnsafeMutableBufferPointer(rebasing: slot[(r * runLength)..<((r + 1) * runLength)]))
+                source.view.release(elements)
+            }
+            loaded.append(UnsafeBufferPointer(slot))
+        }
+        let hasBase = base != nil
+        let output = sources.count * count
+        return try body(Chunk(index: 0, range: 0..<count, base: hasBase ? loaded[0] : nil,
+                              inputs: Array(loaded.dropFirst(hasBase ? 1 : 0)),
+                              output: UnsafeMutableBufferPointer(rebasing: block[output..<(output + count)]),
+                              scratchSpace: UnsafeMutableBufferPointer(rebasing: block[output..<output])))
+    }
+
     /// Loads all of one input as Float32 (for methods that need the whole tensor at once).
     public func load(_ input: JobInput) throws -> [Float] { try input.view.float32() }
 

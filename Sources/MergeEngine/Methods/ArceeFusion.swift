@@ -7,7 +7,7 @@ import CrucibleMath
 /// dimension), `KL(softmax(x) ‖ softmax(b))` with 1e-8 added to both distributions; the
 /// importance of an element is `|x − b|·KL(row)`. Changes whose importance reaches
 /// `median + 1.5·IQR` (quantiles at index ⌊q·(n−1)⌋ of the sorted importances, computed
-/// exactly over the whole tensor) are applied: `b + (x − b)·[importance ≥ threshold]`.
+/// exactly over the whole tensor by `LargestSelector`) are applied: `b + (x − b)·[importance ≥ threshold]`.
 struct ArceeFusion: MergeMethod {
     let name = "arcee_fusion"
     let summary = "Apply the other model's changes only where they are important (KL-weighted outliers)."
@@ -30,29 +30,13 @@ struct ArceeFusion: MergeMethod {
             let e = chunk.range.lowerBound + i
             return TopKSelection.magnitudeKey(abs(chunk.inputs[0][i] - chunk.base![i]) * rowKL[e / rowLength])
         }
-        // Passes 2-4: the three quantiles by radix selection (q-quantile = (n − ⌊q(n−1)⌋)-th largest).
+        // The three quantiles: the q-quantile is the (n − ⌊q(n−1)⌋)-th largest importance.
         let n = job.count
-        var quantiles = [0.25, 0.5, 0.75].map { TopKSelection(k: n - Int(($0 * Double(n - 1)).rounded(.down)), total: n) }
-        while quantiles.contains(where: { !$0.isDone }) {
-            let current = quantiles
-            let histograms = try job.map(byRows: true) { chunk -> [[Int]] in
-                current.map { selection in
-                    var histogram = [Int](repeating: 0, count: TopKSelection.binCount)
-                    guard !selection.isDone else { return histogram }
-                    for i in 0..<chunk.count {
-                        let bin = selection.bin(key(chunk, i))
-                        if bin >= 0 { histogram[bin] += 1 }
-                    }
-                    return histogram
-                }
-            }
-            for q in quantiles.indices where !quantiles[q].isDone {
-                var total = [Int](repeating: 0, count: TopKSelection.binCount)
-                for h in histograms { for i in total.indices { total[i] += h[q][i] } }
-                quantiles[q].consume(total)
-            }
+        let ks = [0.25, 0.5, 0.75].map { n - Int(($0 * Double(n - 1)).rounded(.down)) }
+        let quantiles = try LargestSelector(job: job, byRows: true, elementwise: false).select(k: ks) { chunk, _, keys in
+            for i in 0..<chunk.count { keys[i] = key(chunk, i) }
         }
-        let values = quantiles.map { $0.selectsAll ? Float(0) : Float(bitPattern: $0.threshold) }
+        let values = quantiles.map { $0.selection.selectsAll ? Float(0) : Float(bitPattern: $0.selection.threshold) }
         let threshold = values[1] + 1.5 * (values[2] - values[0])
 
         try job.apply(byRows: true) { chunk in

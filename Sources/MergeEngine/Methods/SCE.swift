@@ -78,25 +78,10 @@ struct SCE: MergeMethod {
         let nonzero = try job.map { chunk -> Int in
             (0..<chunk.count).reduce(0) { $0 + (varianceKey(chunk, $1) != 0 ? 1 : 0) }
         }.reduce(0, +)
-        var selection = TopKSelection(k: Int(Double(nonzero) * share), total: job.count)
-        while !selection.isDone {
-            let current = selection
-            let histograms = try job.map { chunk -> [Int] in
-                var histogram = [Int](repeating: 0, count: TopKSelection.binCount)
-                for i in 0..<chunk.count {
-                    let bin = current.bin(varianceKey(chunk, i))
-                    if bin >= 0 { histogram[bin] += 1 }
-                }
-                return histogram
-            }
-            selection.consume(histograms.reduce(into: [Int](repeating: 0, count: TopKSelection.binCount)) { total, h in
-                for i in h.indices { total[i] += h[i] }
-            })
-        }
-        guard !selection.keepsAllTies else { return (selection, []) }
-        let final = selection
-        let counts = try job.map { chunk in (0..<chunk.count).reduce(0) { $0 + (varianceKey(chunk, $1) == final.threshold ? 1 : 0) } }
-        var running = 0
-        return (selection, counts.map { c in defer { running += c }; return running })
+        let result = try LargestSelector(job: job, byRows: false, elementwise: true)
+            .select(k: [Int(Double(nonzero) * share)]) { chunk, _, keys in
+                for i in 0..<chunk.count { keys[i] = varianceKey(chunk, i) }
+            }[0]
+        return (result.selection, result.tiesBeforeChunk)
     }
 }

@@ -85,52 +85,15 @@ struct TaskVectorMasks {
         self.byRows = sparsifier == .dellaMagprune
         let byRows = self.byRows
 
-        // Radix passes: all selections advance together, one read of the inputs per pass.
+        // Exact top-k of |δ| for every ranked rule, all in the same passes.
         let modelOf = TaskVectorMasks.owners(rules)
-        while selections.contains(where: { !$0.isDone }) {
-            let current = selections
-            let histograms = try job.map(byRows: byRows) { chunk -> [[Int]] in
-                var result = [[Int]](repeating: [], count: current.count)
-                for (s, selection) in current.enumerated() where !selection.isDone {
-                    var histogram = [Int](repeating: 0, count: TopKSelection.binCount)
-                    let x = chunk.inputs[modelOf[s]], b = chunk.base!
-                    for i in 0..<chunk.count {
-                        let bin = selection.bin(TopKSelection.magnitudeKey(x[i] - b[i]))
-                        if bin >= 0 { histogram[bin] += 1 }
-                    }
-                    result[s] = histogram
-                }
-                return result
+        let results = try LargestSelector(job: job, byRows: byRows, elementwise: true)
+            .select(k: selections.map(\.k)) { chunk, r, keys in
+                let x = chunk.inputs[modelOf[r]], b = chunk.base!
+                for i in 0..<chunk.count { keys[i] = TopKSelection.magnitudeKey(x[i] - b[i]) }
             }
-            for s in selections.indices where !selections[s].isDone {
-                var total = [Int](repeating: 0, count: TopKSelection.binCount)
-                for chunkHistograms in histograms { for (i, c) in chunkHistograms[s].enumerated() { total[i] += c } }
-                selections[s].consume(total)
-            }
-        }
-        self.selections = selections
-
-        // Where a threshold has more ties than are kept, count ties per chunk to break them by index.
-        let final = selections
-        let needTies = final.indices.filter { !final[$0].keepsAllTies }
-        if needTies.isEmpty {
-            tiesBeforeChunk = Array(repeating: [], count: final.count)
-        } else {
-            let counts = try job.map(byRows: byRows) { chunk -> [Int] in
-                needTies.map { s in
-                    let x = chunk.inputs[modelOf[s]], b = chunk.base!
-                    var count = 0
-                    for i in 0..<chunk.count where TopKSelection.magnitudeKey(x[i] - b[i]) == final[s].threshold { count += 1 }
-                    return count
-                }
-            }
-            var prefixes = [[Int]](repeating: [], count: final.count)
-            for (j, s) in needTies.enumerated() {
-                var running = 0
-                prefixes[s] = counts.map { c in defer { running += c[j] }; return running }
-            }
-            tiesBeforeChunk = prefixes
-        }
+        self.selections = results.map(\.selection)
+        self.tiesBeforeChunk = results.map(\.tiesBeforeChunk)
     }
 
     /// For each selection, the model it ranks.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TensorIO
 
 /// Options that shape a plan (not the config itself).
@@ -7,11 +10,17 @@ public struct PlanOptions: Sendable {
     /// Output dtype override (`--out-dtype`); else the config's `out_dtype`, then `dtype`,
     /// then the reference model's own dtype.
     public var outputDType: DType?
+    /// Threads the merge will run with (for the memory estimate).
+    public var threads = 1
+    /// Working memory the merge may use; the plan is refused when its estimate exceeds it.
+    public var memoryBudget: Int = Planner.physicalMemory
+
     /// Folder that relative model paths are resolved against (the current directory when nil,
     /// as in mergekit).
     public var workingDirectory: String?
 
-    public init(allowCrimes: Bool = false, outputDType: DType? = nil, workingDirectory: String? = nil) {
+    public init(allowCrimes: Bool = false, outputDType: DType? = nil, workingDirectory: String? = nil, threads: Int = 1) {
+        self.threads = threads
         self.allowCrimes = allowCrimes
         self.outputDType = outputDType
         self.workingDirectory = workingDirectory
@@ -152,9 +161,21 @@ public struct Planner {
         var tokenizerModel = referenceModel
         if case .model(let path)? = config.tokenizerSource { tokenizerModel = index(of: path) }
         try failIfProblems()
-        return MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models, tensors: tensors,
+        let plan = MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models, tensors: tensors,
                          outputDType: outputDType, layerCount: outputLayer, referenceModel: referenceModel,
                          tokenizerModel: tokenizerModel)
+        let needed = plan.peakMemoryEstimate(threads: options.threads)
+        if needed > options.memoryBudget {
+            problem("", "the merge needs about \(ByteCount.format(needed)) of working memory with \(options.threads) threads, "
+                    + "more than the \(ByteCount.format(options.memoryBudget)) available; use fewer threads (-j)")
+        }
+        try failIfProblems()
+        return plan
+    }
+
+    /// This machine's physical memory in bytes.
+    public static var physicalMemory: Int {
+        Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     // MARK: - Parameters
