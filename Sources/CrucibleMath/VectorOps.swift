@@ -20,6 +20,24 @@ public enum VectorOps {
         return total
     }
 
+    /// Σ |a[i] − b[i]|.
+    @inline(__always)
+    public static func sumOfAbsoluteDifferences(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
+        precondition(a.count == b.count)
+        var lanes = SIMD8<Double>(repeating: 0)
+        let n = a.count
+        var i = 0
+        while i + 8 <= n {
+            let x = SIMD8<Float>(a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7])
+            let y = SIMD8<Float>(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7])
+            lanes += SIMD8<Double>(abs(x - y))
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < n { total += Double(abs(a[i] - b[i])); i += 1 }
+        return total
+    }
+
     /// Σ |a[i]|.
     @inline(__always)
     public static func sumOfMagnitudes(_ a: UnsafeBufferPointer<Float>) -> Double {

@@ -66,14 +66,14 @@ struct LargestSelector {
             try job.withSample(runs: LargestSelector.sampleRuns, runLength: LargestSelector.sampleRunLength) { sample in
                 keys(sample, r, buffer)
             }
-            let sorted = buffer.sorted(by: >)
             let p = Double(ks[r]) / Double(n)
             let expected = p * Double(s)
             let margin = 5 * (Double(s) * p * (1 - p)).squareRoot() + 2
             let highRank = Int((expected - margin).rounded(.down))  // a sample rank surely above the k-th
             let lowRank = Int((expected + margin).rounded(.up))     // a sample rank surely below it
-            let high = highRank < 0 ? UInt32.max : sorted[highRank]
-            let low = lowRank >= s ? 0 : sorted[lowRank]
+            let sample = UnsafeBufferPointer(buffer)
+            let high = highRank < 0 ? UInt32.max : LargestSelector.largest(highRank + 1, of: sample)
+            let low = lowRank >= s ? 0 : LargestSelector.largest(lowRank + 1, of: sample)
             brackets[r] = low...high
         }
         return brackets
@@ -83,19 +83,25 @@ struct LargestSelector {
     /// select exactly among the collected keys. Requests whose bracket missed are left out.
     private func collect(ks: [Int], brackets: [Int: ClosedRange<UInt32>], keys: @escaping KeyFunction) throws -> [Int: Result] {
         let requests = brackets.keys.sorted()
-        let perChunk = try job.map(byRows: byRows, scratch: 1) { chunk -> [(above: Int, inside: [UInt32])] in
-            chunk.scratch(0).withMemoryRebound(to: UInt32.self) { buffer in requests.map { r in
-                keys(chunk, r, buffer)
-                let bracket = brackets[r]!
-                var above = 0
-                var inside: [UInt32] = []
-                for i in 0..<chunk.count {
-                    let key = buffer[i]
-                    above += key > bracket.upperBound ? 1 : 0
-                    if key >= bracket.lowerBound && key <= bracket.upperBound { inside.append(key) }
+        let perChunk = try job.map(byRows: byRows, scratch: 2) { chunk -> [(above: Int, inside: [UInt32])] in
+            chunk.scratch(0).withMemoryRebound(to: UInt32.self) { buffer in
+                chunk.scratch(1).withMemoryRebound(to: UInt32.self) { collected in
+                    requests.map { r in
+                        keys(chunk, r, buffer)
+                        let low = brackets[r]!.lowerBound, width = brackets[r]!.upperBound &- low
+                        var above = 0, count = 0
+                        // Branch-free: always store, advance only for keys inside the bracket.
+                        for i in 0..<chunk.count {
+                            let key = buffer[i]
+                            let offset = key &- low
+                            above &+= Int(bit(key > low && offset > width))
+                            collected[count] = key
+                            count &+= Int(bit(offset <= width))
+                        }
+                        return (above, Array(collected[0..<count]))
+                    }
                 }
-                return (above, inside)
-            } }
+            }
         }
         var results: [Int: Result] = [:]
         for (j, r) in requests.enumerated() {
@@ -163,6 +169,21 @@ struct LargestSelector {
             for (j, s) in split.enumerated() { ties[s] = prefixSums(counts.map { $0[j] }) }
         }
         return final.indices.map { Result(selection: final[$0], tiesBeforeChunk: ties[$0]) }
+    }
+
+    /// The `k`-th largest of in-memory keys (1 ≤ k ≤ count), by radix selection.
+    static func largest(_ k: Int, of keys: UnsafeBufferPointer<UInt32>) -> UInt32 {
+        var selection = TopKSelection(k: k, total: keys.count)
+        if selection.selectsAll { return keys.min() ?? 0 }
+        while !selection.isDone {
+            var histogram = [Int](repeating: 0, count: TopKSelection.binCount)
+            for key in keys {
+                let b = selection.bin(key)
+                if b >= 0 { histogram[b] += 1 }
+            }
+            selection.consume(histogram)
+        }
+        return selection.threshold
     }
 
     private func prefixSums(_ counts: [Int]) -> [Int] {

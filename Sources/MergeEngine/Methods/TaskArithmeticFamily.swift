@@ -91,45 +91,50 @@ struct TaskArithmeticFamily: MergeMethod {
         let normalize = job.bool("normalize")
         let lambda = Float(job.number("lambda"))
         let consensus = self.consensus
+        let weightSum = weights.reduce(0, +)
+        let plainDivisor: Float = abs(weightSum) < 1e-8 ? 1 : weightSum
 
         try job.apply(byRows: masks.byRows, scratch: k + 3) { chunk in
             let n = chunk.count
-            // Scratch: k weighted task vectors, the mixed sum, the divisor and the majority sign.
-            let slot = chunk.scratch
-            let mixed = slot(k), divisor = slot(k + 1), sign = slot(k + 2)
+            // Scratch: k task vectors, then the mixed sum, the divisor and the majority sign.
+            let mixed = chunk.scratch(k), divisor = chunk.scratch(k + 1), sign = chunk.scratch(k + 2)
             let deltas = (0..<k).map { m -> UnsafeMutableBufferPointer<Float> in
-                let u = slot(m)
+                let u = chunk.scratch(m)
                 masks.maskedDelta(chunk, model: m, job: job, into: u)
-                let factor = scales[m] * weights[m]
-                for i in 0..<n { u[i] *= factor }
                 return u
             }
-            for i in 0..<n { mixed[i] = 0; divisor[i] = 0 }
-            if consensus {
-                // Majority sign of Σ uᵢ (0 counts as +); an element agrees when uᵢ·sign > 0,
-                // so zeros never agree. The loops are branch-free and vectorise.
-                for u in deltas { for i in 0..<n { mixed[i] += u[i] } }
-                for i in 0..<n { sign[i] = mixed[i] >= 0 ? 1 : -1; mixed[i] = 0 }
-                for (m, u) in deltas.enumerated() {
-                    let w = weights[m]
-                    for i in 0..<n {
-                        let agrees = u[i] * sign[i] > 0
-                        mixed[i] += keep(u[i], if: agrees)
-                        divisor[i] += keep(w, if: agrees)
-                    }
-                }
-                for i in 0..<n where divisor[i] == 0 { divisor[i] = 1 }
-            } else {
-                let total = weights.reduce(0, +)
-                let safeTotal: Float = abs(total) < 1e-8 ? 1 : total
-                for u in deltas { for i in 0..<n { mixed[i] += u[i] } }
-                for i in 0..<n { divisor[i] = safeTotal }
-            }
+            let factors = (0..<k).map { scales[$0] * weights[$0] }
             let b = chunk.base!, out = chunk.output
-            if normalize {
-                for i in 0..<n { out[i] = b[i] + (mixed[i] / divisor[i]) * lambda }
-            } else {
-                for i in 0..<n { out[i] = b[i] + mixed[i] * lambda }
+            // Element-wise steps in L1-sized tiles; every loop is branch-free and vectorises.
+            for start in stride(from: 0, to: n, by: 1024) {
+                let tile = start..<min(n, start + 1024)
+                for (m, u) in deltas.enumerated() {
+                    let f = factors[m]
+                    for i in tile { u[i] *= f }
+                }
+                for i in tile { mixed[i] = 0 }
+                for u in deltas { for i in tile { mixed[i] += u[i] } }
+                if consensus {
+                    // Majority sign of Σ uᵢ (0 counts as +); uᵢ agrees when uᵢ·sign > 0, so
+                    // zeros never agree.
+                    for i in tile { sign[i] = mixed[i] >= 0 ? 1 : -1; mixed[i] = 0; divisor[i] = 0 }
+                    for (m, u) in deltas.enumerated() {
+                        let w = weights[m]
+                        for i in tile {
+                            let agrees = u[i] * sign[i] > 0
+                            mixed[i] += keep(u[i], if: agrees)
+                            divisor[i] += keep(w, if: agrees)
+                        }
+                    }
+                    for i in tile { divisor[i] = divisor[i] == 0 ? 1 : divisor[i] }
+                } else {
+                    for i in tile { divisor[i] = plainDivisor }
+                }
+                if normalize {
+                    for i in tile { out[i] = b[i] + (mixed[i] / divisor[i]) * lambda }
+                } else {
+                    for i in tile { out[i] = b[i] + mixed[i] * lambda }
+                }
             }
         }
     }
@@ -147,9 +152,7 @@ struct TaskArithmeticFamily: MergeMethod {
         let partials = try job.map(byRows: masks.byRows, scratch: 1) { chunk -> [(Double, Double)] in
             let scratch = chunk.scratch(0)
             return (0..<k).map { m in
-                let x = chunk.inputs[m], b = chunk.base!
-                var full = 0.0
-                for i in 0..<chunk.count { full += Double(abs(x[i] - b[i])) }
+                let full = VectorOps.sumOfAbsoluteDifferences(chunk.inputs[m], chunk.base!)
                 masks.maskedDelta(chunk, model: m, job: job, into: scratch)
                 return (full, VectorOps.sumOfMagnitudes(UnsafeBufferPointer(scratch)))
             }
