@@ -90,6 +90,36 @@ public struct Philox: Sendable, Equatable {
         }
     }
 
+    /// The 16-bit uniform draw of one element: half `e mod 2` of word `(e / 2) mod 4` of
+    /// block `e / 8` (eight draws per block).
+    @inlinable @inline(__always)
+    public func draw16(element: Int) -> UInt16 {
+        UInt16(truncatingIfNeeded: block(UInt64(element >> 3))[(element >> 1) & 3] >> UInt32((element & 1) * 16))
+    }
+
+    /// Fills `destination` with the 16-bit draws of elements `first ..< first + count` (the same
+    /// values as `draw16(element:)`, one block per eight elements).
+    public func draws16(first: Int, into destination: UnsafeMutableBufferPointer<UInt16>) {
+        let count = destination.count
+        var i = 0
+        while i < count && (first + i) & 7 != 0 {
+            destination[i] = draw16(element: first + i)
+            i += 1
+        }
+        while i + 8 <= count {
+            let words = block(UInt64((first + i) >> 3))
+            for w in 0..<4 {
+                destination[i + 2 * w] = UInt16(truncatingIfNeeded: words[w])
+                destination[i + 2 * w + 1] = UInt16(truncatingIfNeeded: words[w] >> 16)
+            }
+            i += 8
+        }
+        while i < count {
+            destination[i] = draw16(element: first + i)
+            i += 1
+        }
+    }
+
     /// Fills `destination` with standard normal values for elements `first ..< first + count`.
     /// Element `e` uses block `e / 2` of the stream at `high = 1` (Box-Muller over two
     /// 32-bit words each), so it is the same however the range is split.

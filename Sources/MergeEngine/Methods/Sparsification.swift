@@ -18,7 +18,8 @@ enum Sparsifier: Sendable {
 /// Magnitude selections are exact: the k-th largest |δ| is found by streaming radix
 /// selection (`TopKSelection`), and ties at the threshold are broken by element index, so
 /// exactly k elements are kept whatever the chunking. Random masks draw element `e` of model
-/// `m` from Philox keyed by (seed, m, tensor name), so they never depend on scheduling.
+/// `m` from Philox keyed by (seed, m, tensor name), so they never depend on scheduling, and
+/// every pass redraws the same decisions.
 struct TaskVectorMasks {
     /// One rule per model.
     enum Rule {
@@ -31,9 +32,6 @@ struct TaskVectorMasks {
     }
 
     let rules: [Rule]
-    /// Per model with a random rule: the keep bits, recorded by the first pass over the
-    /// tensor and replayed by later passes, so each element is drawn once.
-    let recorded: [RecordedMask?]
     let selections: [TopKSelection]
     /// For each selection, how many threshold ties precede each chunk (empty when all ties are kept).
     let tiesBeforeChunk: [[Int]]
@@ -78,10 +76,6 @@ struct TaskVectorMasks {
             }
         }
         self.rules = rules
-        self.recorded = rules.map { rule in
-            if case .random = rule { return RecordedMask(count: n) }
-            return nil
-        }
         self.byRows = sparsifier == .dellaMagprune
         let byRows = self.byRows
 
@@ -108,8 +102,10 @@ struct TaskVectorMasks {
         return (0..<owner.count).map { owner[$0]! }
     }
 
-    /// Writes model `m`'s masked task vector for `chunk` into `out`.
-    func maskedDelta(_ chunk: Chunk, model m: Int, job: TensorJob, into out: UnsafeMutableBufferPointer<Float>) {
+    /// Writes model `m`'s masked task vector for `chunk` into `out`, using `scratch` (at least
+    /// `chunk.count` floats) as working space.
+    func maskedDelta(_ chunk: Chunk, model m: Int, job: TensorJob, into out: UnsafeMutableBufferPointer<Float>,
+                     scratch: UnsafeMutableBufferPointer<Float>) {
         let x = chunk.inputs[m], b = chunk.base!
         let n = chunk.count
         switch rules[m] {
@@ -147,15 +143,14 @@ struct TaskVectorMasks {
                 out[i] = inUp && !inLow ? d : 0
             }
         case .random(let p):
-            let bits = recorded[m]!
-            if bits.isComplete {
-                bits.replay(chunk.range, x: x, base: b, into: out)
-                return
+            // Keep where the element's 16-bit draw is below p·2¹⁶: the same decision in every
+            // pass, on every thread and worker (probability resolution 2⁻¹⁶).
+            let threshold = UInt32((Double(p) * 65536).rounded())
+            scratch.withMemoryRebound(to: UInt16.self) { draws in
+                let slot = UnsafeMutableBufferPointer(rebasing: draws[0..<n])
+                job.inputs[m].random.draws16(first: chunk.range.lowerBound, into: slot)
+                for i in 0..<n { out[i] = keep(x[i] - b[i], if: UInt32(slot[i]) < threshold) }
             }
-            // Draw into `out`, record the decisions, then keep where the draw is below p.
-            job.inputs[m].random.uniform(first: chunk.range.lowerBound, into: out)
-            bits.record(chunk.range, draws: UnsafeBufferPointer(out), below: p)
-            for i in 0..<n { out[i] = keep(x[i] - b[i], if: out[i] < p) }
         case .della(let density, let epsilon):
             let random = job.inputs[m].random
             let rowLength = job.rowLength
@@ -179,51 +174,6 @@ struct TaskVectorMasks {
                 }
                 rowStart += rowLength
             }
-        }
-    }
-}
-
-/// One bit per element of a tensor: which elements a random mask keeps. Chunks record their
-/// own 64-element-aligned words, so concurrent chunks never share a word.
-final class RecordedMask: @unchecked Sendable {
-    private let words: UnsafeMutableBufferPointer<UInt64>
-    private let count: Int
-    /// Set by the owner once a whole pass has recorded every chunk.
-    private(set) var isComplete = false
-
-    init(count: Int) {
-        self.count = count
-        words = .allocate(capacity: (count + 63) / 64)
-        words.initialize(repeating: 0)
-    }
-
-    deinit { words.deallocate() }
-
-    func markComplete() { isComplete = true }
-
-    /// Records `draws[i] < p` for elements `range` (draws indexed from the range start).
-    func record(_ range: Range<Int>, draws: UnsafeBufferPointer<Float>, below p: Float) {
-        precondition(range.lowerBound % 64 == 0, "recorded chunks must start on a 64-element boundary")
-        var i = 0
-        while i < range.count {
-            var word: UInt64 = 0
-            for j in 0..<min(64, range.count - i) { word |= bit(draws[i + j] < p) << UInt64(j) }
-            words[(range.lowerBound + i) / 64] = word
-            i += 64
-        }
-    }
-
-    /// Writes `x − base` where the recorded bit is set, else 0, for elements `range`.
-    func replay(_ range: Range<Int>, x: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>,
-                into out: UnsafeMutableBufferPointer<Float>) {
-        precondition(range.lowerBound % 64 == 0, "recorded chunks must start on a 64-element boundary")
-        var i = 0
-        while i < range.count {
-            let word = words[(range.lowerBound + i) / 64]
-            for j in 0..<min(64, range.count - i) {
-                out[i + j] = keep(x[i + j] - base[i + j], if: (word >> UInt64(j)) & 1 != 0)
-            }
-            i += 64
         }
     }
 }

@@ -100,7 +100,7 @@ struct TaskArithmeticFamily: MergeMethod {
             let mixed = chunk.scratch(k), divisor = chunk.scratch(k + 1), sign = chunk.scratch(k + 2)
             let deltas = (0..<k).map { m -> UnsafeMutableBufferPointer<Float> in
                 let u = chunk.scratch(m)
-                masks.maskedDelta(chunk, model: m, job: job, into: u)
+                masks.maskedDelta(chunk, model: m, job: job, into: u, scratch: sign)
                 return u
             }
             let factors = (0..<k).map { scales[$0] * weights[$0] }
@@ -149,15 +149,14 @@ struct TaskArithmeticFamily: MergeMethod {
                 return d > 0 && d < 1 ? Float(1 / d) : 1
             }
         }
-        let partials = try job.map(byRows: masks.byRows, scratch: 1) { chunk -> [(Double, Double)] in
+        let partials = try job.map(byRows: masks.byRows, scratch: 2) { chunk -> [(Double, Double)] in
             let scratch = chunk.scratch(0)
             return (0..<k).map { m in
                 let full = VectorOps.sumOfAbsoluteDifferences(chunk.inputs[m], chunk.base!)
-                masks.maskedDelta(chunk, model: m, job: job, into: scratch)
+                masks.maskedDelta(chunk, model: m, job: job, into: scratch, scratch: chunk.scratch(1))
                 return (full, VectorOps.sumOfMagnitudes(UnsafeBufferPointer(scratch)))
             }
         }
-        masks.recorded.forEach { $0?.markComplete() }
         return (0..<k).map { m in
             var full = 0.0, kept = 0.0
             for p in partials { full += p[m].0; kept += p[m].1 }
