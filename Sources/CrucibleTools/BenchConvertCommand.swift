@@ -21,8 +21,8 @@ struct BenchConvert: ParsableCommand {
             let packed = UnsafeMutableRawBufferPointer.allocate(byteCount: n * width, alignment: 64)
             let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
             defer { packed.deallocate(); floats.deallocate() }
-            let to = best { source.withUnsafeBufferPointer { Conversion.fromFloat32($0, to: dtype, into: packed) } }
-            let from = best { Conversion.toFloat32(UnsafeRawBufferPointer(packed), dtype: dtype, into: floats) }
+            let to = Stopwatch.best(of: repeats) { source.withUnsafeBufferPointer { Conversion.fromFloat32($0, to: dtype, into: packed) } }
+            let from = Stopwatch.best(of: repeats) { Conversion.toFloat32(UnsafeRawBufferPointer(packed), dtype: dtype, into: floats) }
             print(pad("F32 -> \(dtype.rawValue)") + fmt(Double(n * width) / to / 1e9))
             print(pad("\(dtype.rawValue) -> F32") + fmt(Double(n * 4) / from / 1e9))
             if dtype == .bf16 {
@@ -32,13 +32,6 @@ struct BenchConvert: ParsableCommand {
         }
     }
 
-    private func best(_ body: () -> Void) -> Double {
-        (0..<repeats).map { _ in
-            let start = DispatchTime.now().uptimeNanoseconds
-            body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        }.min()!
-    }
 
     private func pad(_ s: String) -> String { s + String(repeating: " ", count: max(1, 19 - s.count)) }
     private func fmt(_ x: Double) -> String { ByteCount.formatDecimal(x, places: 2) }

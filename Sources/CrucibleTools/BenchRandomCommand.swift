@@ -18,24 +18,16 @@ struct BenchRandom: ParsableCommand {
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: elements)
         defer { buffer.deallocate() }
         let n = elements
-        let bulk = best { philox.uniform(first: 0, into: buffer) }
-        let scalar = best { for i in 0..<n { buffer[i] = philox.uniform(element: i) } }
-        let normal = best { philox.normal(first: 0, into: buffer) }
+        let bulk = Stopwatch.best(of: repeats) { philox.uniform(first: 0, into: buffer) }
+        let scalar = Stopwatch.best(of: repeats) { for i in 0..<n { buffer[i] = philox.uniform(element: i) } }
+        let normal = Stopwatch.best(of: repeats) { philox.normal(first: 0, into: buffer) }
         let draws = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: n)
         defer { draws.deallocate() }
-        let sixteen = best { philox.draws16(first: 0, into: draws) }
+        let sixteen = Stopwatch.best(of: repeats) { philox.draws16(first: 0, into: draws) }
         print("generator                 draws/s (1 thread)")
         print("uniform (bulk)            " + ByteCount.formatDecimal(Double(n) / bulk / 1e6, places: 0) + " M")
         print("uniform (per element)     " + ByteCount.formatDecimal(Double(n) / scalar / 1e6, places: 0) + " M")
         print("16-bit draws (bulk)       " + ByteCount.formatDecimal(Double(n) / sixteen / 1e6, places: 0) + " M")
         print("normal (per element)      " + ByteCount.formatDecimal(Double(n) / normal / 1e6, places: 0) + " M")
-    }
-
-    private func best(_ body: () -> Void) -> Double {
-        (0..<repeats).map { _ in
-            let start = DispatchTime.now().uptimeNanoseconds
-            body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        }.min()!
     }
 }

@@ -102,6 +102,45 @@ struct TaskVectorMasks {
         return (0..<owner.count).map { owner[$0]! }
     }
 
+    /// The L1 norms of model `m`'s task vector over `chunk`, before and after masking, with
+    /// `scratch` (two slots of at least `chunk.count` floats) as working space. Random masks
+    /// are summed in one pass over the draws without writing the masked vector out.
+    func l1Norms(_ chunk: Chunk, model m: Int, job: TensorJob, scratch: UnsafeMutableBufferPointer<Float>,
+                 spare: UnsafeMutableBufferPointer<Float>) -> (full: Double, kept: Double) {
+        let x = chunk.inputs[m], b = chunk.base!
+        guard case .random(let p) = rules[m] else {
+            let full = VectorOps.sumOfAbsoluteDifferences(x, b)
+            maskedDelta(chunk, model: m, job: job, into: scratch, scratch: spare)
+            return (full, VectorOps.sumOfMagnitudes(UnsafeBufferPointer(scratch)))
+        }
+        let threshold = UInt32((Double(p) * 65536).rounded())
+        return spare.withMemoryRebound(to: UInt16.self) { draws in
+            let n = chunk.count
+            job.inputs[m].random.draws16(first: chunk.range.lowerBound, into: UnsafeMutableBufferPointer(rebasing: draws[0..<n]))
+            for i in 0..<n { scratch[i] = abs(x[i] - b[i]) }
+            var full = SIMD8<Double>(repeating: 0), kept = SIMD8<Double>(repeating: 0)
+            var i = 0
+            while i + 8 <= n {
+                let d = SIMD8<Float>(scratch[i], scratch[i + 1], scratch[i + 2], scratch[i + 3],
+                                     scratch[i + 4], scratch[i + 5], scratch[i + 6], scratch[i + 7])
+                let k = SIMD8<Float>(keep(d[0], if: UInt32(draws[i]) < threshold), keep(d[1], if: UInt32(draws[i + 1]) < threshold),
+                                     keep(d[2], if: UInt32(draws[i + 2]) < threshold), keep(d[3], if: UInt32(draws[i + 3]) < threshold),
+                                     keep(d[4], if: UInt32(draws[i + 4]) < threshold), keep(d[5], if: UInt32(draws[i + 5]) < threshold),
+                                     keep(d[6], if: UInt32(draws[i + 6]) < threshold), keep(d[7], if: UInt32(draws[i + 7]) < threshold))
+                full += SIMD8<Double>(d)
+                kept += SIMD8<Double>(k)
+                i += 8
+            }
+            var fullTotal = full.sum(), keptTotal = kept.sum()
+            while i < n {
+                fullTotal += Double(scratch[i])
+                keptTotal += Double(keep(scratch[i], if: UInt32(draws[i]) < threshold))
+                i += 1
+            }
+            return (fullTotal, keptTotal)
+        }
+    }
+
     /// Writes model `m`'s masked task vector for `chunk` into `out`, using `scratch` (at least
     /// `chunk.count` floats) as working space.
     func maskedDelta(_ chunk: Chunk, model m: Int, job: TensorJob, into out: UnsafeMutableBufferPointer<Float>,

@@ -150,12 +150,7 @@ struct TaskArithmeticFamily: MergeMethod {
             }
         }
         let partials = try job.map(byRows: masks.byRows, scratch: 2) { chunk -> [(Double, Double)] in
-            let scratch = chunk.scratch(0)
-            return (0..<k).map { m in
-                let full = VectorOps.sumOfAbsoluteDifferences(chunk.inputs[m], chunk.base!)
-                masks.maskedDelta(chunk, model: m, job: job, into: scratch, scratch: chunk.scratch(1))
-                return (full, VectorOps.sumOfMagnitudes(UnsafeBufferPointer(scratch)))
-            }
+            (0..<k).map { m in masks.l1Norms(chunk, model: m, job: job, scratch: chunk.scratch(0), spare: chunk.scratch(1)) }
         }
         return (0..<k).map { m in
             var full = 0.0, kept = 0.0
