@@ -93,3 +93,21 @@ import TensorIO
         #expect(docs.contains(MethodDocs.markdown(MethodRegistry.all)), "regenerate with: crucible methods --markdown")
     }
 }
+
+extension OutputFolderTests {
+    @Test("tokenizer_source may name a folder that holds only tokenizer files")
+    func tokenizerFromAnotherFolder() throws {
+        let root = TestModels.directory()
+        try TestModels.write(root, "base", [("model.layers.0.w", [2], [1, 2])])
+        try TestModels.write(root, "ft", [("model.layers.0.w", [2], [2, 2])])
+        try FileManager.default.createDirectory(atPath: root + "/tok", withIntermediateDirectories: true)
+        try "{\"from\": \"tok\"}".write(toFile: root + "/tok/tokenizer.json", atomically: true, encoding: .utf8)
+        let out = try TestModels.merge("""
+            models: [{model: ft, parameters: {weight: 1}}]
+            merge_method: task_arithmetic
+            base_model: base
+            tokenizer_source: tok
+            """, root: root)
+        #expect(try String(contentsOfFile: out + "/tokenizer.json", encoding: .utf8) == "{\"from\": \"tok\"}")
+    }
+}

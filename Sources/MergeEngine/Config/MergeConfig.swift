@@ -58,14 +58,14 @@ public struct MergeConfig: Sendable {
         self.text = text
     }
 
-    /// Every model named anywhere in the config, base first, then in order of appearance.
+    /// Every model whose weights the config uses, base first, then in order of appearance
+    /// (a `tokenizer_source` path is not one: it only provides tokenizer files).
     public var modelReferences: [String] {
         var seen: [String] = []
         func add(_ m: String) { if !seen.contains(m) { seen.append(m) } }
         if let baseModel { add(baseModel) }
         models?.forEach { add($0.model) }
         slices?.forEach { $0.sources.forEach { add($0.model) } }
-        if case .model(let m)? = tokenizerSource { add(m) }
         return seen
     }
 }

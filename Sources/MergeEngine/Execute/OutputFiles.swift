@@ -19,7 +19,7 @@ enum OutputFiles {
             try writer.writeFile("config.json", contents: JSONValue.object(config).serialized(indent: 2) + "\n")
         }
         if options.copyTokenizer {
-            let directory = plan.checkpoints[plan.tokenizerModel].directory
+            let directory = plan.tokenizerDirectory
             for name in tokenizerFiles where FileSystem.exists(FileSystem.join(directory, name)) {
                 try writer.copyFile(from: FileSystem.join(directory, name), as: name)
             }

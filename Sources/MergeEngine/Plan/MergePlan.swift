@@ -37,8 +37,8 @@ public struct MergePlan: Sendable {
     public let layerCount: Int
     /// The model whose config.json the output starts from (base, else first).
     public let referenceModel: Int
-    /// The model whose tokenizer is copied.
-    public let tokenizerModel: Int
+    /// The folder whose tokenizer files are copied (`tokenizer_source`, else the reference model's).
+    public let tokenizerDirectory: String
 
     public var bytesToRead: Int { tensors.reduce(0) { $0 + $1.inputBytes } }
     public var bytesToWrite: Int { tensors.reduce(0) { $0 + $1.outputBytes } }

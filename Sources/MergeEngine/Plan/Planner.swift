@@ -158,12 +158,20 @@ public struct Planner {
         }
         if tensors.isEmpty { problem("", "the plan has no tensors to write") }
 
-        var tokenizerModel = referenceModel
-        if case .model(let path)? = config.tokenizerSource { tokenizerModel = index(of: path) }
+        var tokenizerDirectory = models[referenceModel].directory
+        if case .model(let path)? = config.tokenizerSource {
+            if let m = paths.firstIndex(of: path) {
+                tokenizerDirectory = models[m].directory
+            } else if FileSystem.isDirectory(options.location(of: path)) {
+                tokenizerDirectory = options.location(of: path)
+            } else {
+                problem("tokenizer_source", "\"\(path)\" is not a folder")
+            }
+        }
         try failIfProblems()
         let plan = MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models, tensors: tensors,
                          outputDType: outputDType, layerCount: outputLayer, referenceModel: referenceModel,
-                         tokenizerModel: tokenizerModel)
+                         tokenizerDirectory: tokenizerDirectory)
         let needed = plan.peakMemoryEstimate(threads: options.threads)
         if needed > options.memoryBudget {
             problem("", "the merge needs about \(ByteCount.format(needed)) of working memory with \(options.threads) threads, "
