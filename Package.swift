@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "CrucibleMath"),
         // Merge configs, the method registry, planning and execution.
         .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "Yams"]),
+        // The cluster runtime's building blocks: ZeroMQ sockets and the LZ4 wire codec.
+        .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4"]),
 
         .executableTarget(
             name: "CrucibleCLI",
@@ -44,5 +46,6 @@ let package = Package(
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "TensorIO"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime"]),
     ]
 )

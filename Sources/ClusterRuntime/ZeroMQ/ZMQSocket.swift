@@ -1,0 +1,126 @@
+import CZMQ
+
+/// A ZeroMQ socket, owned by one thread (libzmq sockets are not thread-safe; talk to a
+/// socket's thread over inproc). Options that matter for a long-running cluster are set on
+/// creation: a finite linger (context termination never hangs) and a maximum message size
+/// (an oversized frame disconnects the peer before anything is allocated).
+public final class ZMQSocket {
+    public enum Kind: Int32 {
+        case pair = 0, dealer = 5, router = 6
+        var raw: Int32 { rawValue }
+    }
+
+    let handle: UnsafeMutableRawPointer
+    /// Kept so that the context outlives its sockets.
+    public let context: ZMQContext
+    private var isClosed = false
+
+    /// A socket with `linger` milliseconds of linger and frames capped at `maxMessageSize` bytes.
+    public init(_ context: ZMQContext, _ kind: Kind, linger: Int32 = 0, maxMessageSize: Int64 = 1 << 30) throws {
+        guard let handle = zmq_socket(context.handle, kind.raw) else { throw ZMQError.last("zmq_socket") }
+        self.handle = handle
+        self.context = context
+        try set(ZMQ_LINGER, linger)
+        try set(ZMQ_MAXMSGSIZE, maxMessageSize)
+    }
+
+    deinit { close() }
+
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        zmq_close(handle)
+    }
+
+    // MARK: Options
+
+    public func set(_ option: Int32, _ value: Int32) throws {
+        var v = value
+        guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int32>.size) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
+    }
+
+    public func set(_ option: Int32, _ value: Int64) throws {
+        var v = value
+        guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int64>.size) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
+    }
+
+    public func set(_ option: Int32, bytes: [UInt8]) throws {
+        guard zmq_setsockopt(handle, option, bytes, bytes.count) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
+    }
+
+    public func getInt32(_ option: Int32) throws -> Int32 {
+        var v: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        guard zmq_getsockopt(handle, option, &v, &size) == 0 else { throw ZMQError.last("zmq_getsockopt(\(option))") }
+        return v
+    }
+
+    /// Milliseconds a receive waits before failing with EAGAIN (-1: forever).
+    public func setReceiveTimeout(_ milliseconds: Int32) throws { try set(ZMQ_RCVTIMEO, milliseconds) }
+
+    /// ZMTP heartbeats: a ping every `interval` ms; the peer is dropped after `timeout` ms of silence.
+    public func setHeartbeat(interval: Int32, timeout: Int32) throws {
+        try set(ZMQ_HEARTBEAT_IVL, interval)
+        try set(ZMQ_HEARTBEAT_TIMEOUT, timeout)
+        try set(ZMQ_HEARTBEAT_TTL, timeout)
+    }
+
+    // MARK: Endpoints
+
+    public func bind(_ endpoint: String) throws {
+        guard zmq_bind(handle, endpoint) == 0 else { throw ZMQError.last("zmq_bind(\(endpoint))") }
+    }
+
+    public func connect(_ endpoint: String) throws {
+        guard zmq_connect(handle, endpoint) == 0 else { throw ZMQError.last("zmq_connect(\(endpoint))") }
+    }
+
+    /// The endpoint actually bound (resolves `tcp://127.0.0.1:*` to its port).
+    public func lastEndpoint() throws -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        var size = buffer.count
+        guard zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { throw ZMQError.last("zmq_getsockopt(LAST_ENDPOINT)") }
+        return String(cString: buffer)
+    }
+
+    // MARK: Messages
+
+    /// Sends one frame, consuming it; `more` marks further frames of the same message.
+    public func send(_ message: consuming ZMQMessage, more: Bool = false) throws {
+        var message = message
+        guard zmq_msg_send(&message.raw, handle, more ? ZMQ_SNDMORE : 0) >= 0 else { throw ZMQError.last("zmq_msg_send") }
+        // A sent message is empty; its deinit closes it harmlessly.
+    }
+
+    /// Sends a multipart message, copying each frame.
+    public func send(_ frames: [[UInt8]]) throws {
+        for (i, frame) in frames.enumerated() {
+            try send(try ZMQMessage(frame), more: i < frames.count - 1)
+        }
+    }
+
+    /// Receives one frame (waits up to the receive timeout).
+    public func receive() throws -> ZMQMessage {
+        var message = ZMQMessage()
+        guard zmq_msg_recv(&message.raw, handle, 0) >= 0 else { throw ZMQError.last("zmq_msg_recv") }
+        return message
+    }
+
+    /// Receives every frame of the next multipart message, copied out.
+    public func receiveMultipart() throws -> [[UInt8]] {
+        var frames: [[UInt8]] = []
+        while true {
+            var frame = try receive()
+            frames.append(frame.bytes())
+            if !frame.hasMore { return frames }
+        }
+    }
+
+    /// Waits up to `milliseconds` (-1: forever) until a message can be received.
+    public func poll(milliseconds: Int) throws -> Bool {
+        var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+        let n = zmq_poll(&item, 1, milliseconds)
+        guard n >= 0 else { throw ZMQError.last("zmq_poll") }
+        return n > 0 && item.revents & Int16(ZMQ_POLLIN) != 0
+    }
+}

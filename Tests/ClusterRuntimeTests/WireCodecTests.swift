@@ -1,0 +1,107 @@
+import ClusterRuntime
+import Foundation
+import Testing
+
+/// The wire codec: checksums, shuffling, compression that pays, and every way a received
+/// payload can be wrong rejected without writing a byte.
+@Suite struct WireCodecTests {
+    @Test("xxHash64 matches the reference vectors")
+    func xxhashVectors() {
+        #expect(XXHash64.hash([]) == 0xEF46_DB37_51D8_E999)
+        #expect(XXHash64.hash(Array("a".utf8)) == 0xD24E_C4F1_A98C_6E5B)
+        #expect(XXHash64.hash(Array("abc".utf8)) == 0x44BC_2CF5_AD77_0999)
+        #expect(XXHash64.hash(Array("Nobody inspects the spammish repetition".utf8)) == 0xFBCE_A83C_8A37_8BF1)
+    }
+
+    @Test("shuffle then unshuffle restores the bytes", arguments: [1, 2, 4, 8])
+    func shuffleRoundTrip(width: Int) {
+        let source = (0..<(width * 1001)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var planes = [UInt8](repeating: 0, count: source.count)
+        var back = [UInt8](repeating: 0, count: source.count)
+        source.withUnsafeBytes { s in planes.withUnsafeMutableBytes { ByteShuffle.shuffle(s, width: width, into: $0) } }
+        planes.withUnsafeBytes { p in back.withUnsafeMutableBytes { ByteShuffle.unshuffle(p, width: width, into: $0) } }
+        #expect(back == source)
+        if width == 2 { #expect(planes[0] == source[0] && planes[1001] == source[1]) }
+    }
+
+    /// BF16 bytes of N(0, 0.02²) values, like real weights.
+    func bf16Weights(_ count: Int) -> [UInt8] {
+        var state: UInt64 = 42
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count * 2)
+        for _ in 0..<count {
+            // Box-Muller from a SplitMix64 stream.
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            let u1 = (Double(z >> 11) + 1) / 9_007_199_254_740_993.0, u2 = Double(z & 0xFFFF_FFFF) / 4_294_967_296.0
+            let value = Float(0.02 * (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+            let bits = UInt16(value.bitPattern >> 16)
+            bytes.append(UInt8(bits & 0xFF))
+            bytes.append(UInt8(bits >> 8))
+        }
+        return bytes
+    }
+
+    @Test("shuffled LZ4 compresses BF16 weights by at least 1.15 and round-trips exactly")
+    func compressesWeights() throws {
+        let bytes = bf16Weights(1 << 18)
+        let encoded = bytes.withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 2) }
+        #expect(encoded.encoding == .shuffledLZ4)
+        let ratio = Double(bytes.count) / Double(encoded.payload.count)
+        #expect(ratio >= 1.15, "ratio \(ratio)")
+        let decoded = try encoded.payload.withUnsafeBytes {
+            try ChunkCodec.decode($0, encoding: encoded.encoding.rawValue, expectedSize: bytes.count, elementWidth: 2, checksum: encoded.checksum)
+        }
+        #expect(decoded == bytes)
+    }
+
+    @Test("incompressible bytes and disabled compression travel raw")
+    func rawWhenItDoesNotPay() {
+        var state: UInt64 = 7
+        let noise = (0..<65536).map { _ -> UInt8 in state = state &* 6_364_136_223_846_793_005 &+ 1; return UInt8(state >> 56) }
+        #expect(noise.withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 1) }.encoding == .raw)
+        let zeros = [UInt8](repeating: 0, count: 4096)
+        #expect(zeros.withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 4, compress: false) }.encoding == .raw)
+        #expect(zeros.withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 4) }.encoding == .shuffledLZ4)
+    }
+
+    func decode(_ payload: [UInt8], _ encoding: UInt8, expected: Int, checksum: UInt64) throws(WireError) -> [UInt8] {
+        let result: Result<[UInt8], WireError> = payload.withUnsafeBytes { p in
+            do throws(WireError) {
+                return .success(try ChunkCodec.decode(p, encoding: encoding, expectedSize: expected, elementWidth: 2, checksum: checksum))
+            } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    @Test("hostile or broken payloads are rejected")
+    func rejections() {
+        let bytes = bf16Weights(4096)
+        let good = bytes.withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 2) }
+        // A size the plan does not expect.
+        #expect(throws: WireError.sizeMismatch(expected: 100, actual: bytes.count)) {
+            try decode(bytes, WireEncoding.raw.rawValue, expected: 100, checksum: good.checksum)
+        }
+        // An unknown encoding.
+        #expect(throws: WireError.unknownEncoding(9)) { try decode(good.payload, 9, expected: bytes.count, checksum: good.checksum) }
+        // A compressed payload larger than LZ4 could ever produce for the planned size.
+        let oversized = [UInt8](repeating: 0, count: 2000)
+        #expect(throws: WireError.compressedTooLarge(limit: 1019, actual: 2000)) {
+            try decode(oversized, WireEncoding.shuffledLZ4.rawValue, expected: 1000, checksum: 0)
+        }
+        // A decompression bomb: 1 MB of zeros claimed to be 1000 bytes.
+        let bomb = [UInt8](repeating: 0, count: 1 << 20).withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 1) }
+        #expect(throws: WireError.self) { try decode(bomb.payload, WireEncoding.shuffledLZ4.rawValue, expected: 1000, checksum: bomb.checksum) }
+        // Corrupted compressed bytes.
+        var corrupt = good.payload
+        for i in stride(from: 0, to: corrupt.count, by: 7) { corrupt[i] ^= 0xA5 }
+        #expect(throws: WireError.self) { try decode(corrupt, good.encoding.rawValue, expected: bytes.count, checksum: good.checksum) }
+        // Intact bytes, wrong checksum.
+        #expect(throws: WireError.checksumMismatch(expected: good.checksum ^ 1, actual: good.checksum)) {
+            try decode(good.payload, good.encoding.rawValue, expected: bytes.count, checksum: good.checksum ^ 1)
+        }
+    }
+}
