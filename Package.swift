@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "CrucibleCLI",
             dependencies: [
-                "TensorIO", "MergeEngine", "CZMQ", "CLZ4",
+                "TensorIO", "MergeEngine", "ClusterRuntime", "CZMQ", "CLZ4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

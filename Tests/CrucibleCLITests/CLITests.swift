@@ -132,4 +132,18 @@ import TensorIO
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("unknown method \"tie\""))
     }
+
+    @Test func keygenWritesKeysAndRefusesToOverwrite() throws {
+        let dir = temporaryPath("keys")
+        let first = try run(["keygen", dir])
+        #expect(first.status == 0)
+        #expect(first.stdout.contains("public key: "))
+        let publicKey = try String(contentsOfFile: dir + "/key.public", encoding: .utf8)
+        #expect(publicKey.count == 41)
+        let again = try run(["keygen", dir])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already exists"))
+        #expect(try String(contentsOfFile: dir + "/key.public", encoding: .utf8) == publicKey)
+        #expect(try run(["keygen", dir, "--force"]).status == 0)
+    }
 }

@@ -1,0 +1,30 @@
+import ArgumentParser
+import ClusterRuntime
+
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a CURVE key pair for encrypted, authenticated cluster traffic.",
+        discussion: """
+            Writes DIR/key.public and DIR/key.secret (mode 0600), Z85 text. Copy public keys, never
+            secret ones: a worker's key.public goes to the coordinator as DIR/authorized/NAME.public;
+            the coordinator's key.public goes to each worker as DIR/coordinator.public.
+            """
+    )
+
+    @Argument(help: "Folder for the key files (created if missing).")
+    var directory: String
+
+    @Flag(help: "Replace an existing key pair.")
+    var force = false
+
+    func run() throws {
+        let pair = try CLIError.wrap { try CurveKeyPair.generate() }
+        do {
+            try pair.write(to: directory, overwrite: force)
+        } catch {
+            throw CLIError(error.description)
+        }
+        print("wrote \(directory)/\(CurveKeyPair.publicFile) and \(directory)/\(CurveKeyPair.secretFile)")
+        print("public key: \(pair.publicKey)")
+    }
+}
