@@ -146,4 +146,19 @@ import TensorIO
         #expect(try String(contentsOfFile: dir + "/key.public", encoding: .utf8) == publicKey)
         #expect(try run(["keygen", dir, "--force"]).status == 0)
     }
+
+    @Test func pruneDropsLayersAndReportsErrors() throws {
+        let out = temporaryPath("pruned")
+        let r = try run(["prune", Self.fixtures + "/models/base", out, "--drop-layers", "3,2", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let inspect = try run(["inspect", out, "--json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+        #expect(json["layers"] as? Int == 2)
+        let bad = try run(["prune", Self.fixtures + "/models/base", temporaryPath("x"), "--drop-layers", "7"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("out of range"))
+        let usage = try run(["prune", Self.fixtures + "/models/base", temporaryPath("y"), "--scores", "s.json"])
+        #expect(usage.status != 0)
+        #expect(usage.stderr.contains("--drop"))
+    }
 }
