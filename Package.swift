@@ -25,8 +25,8 @@ let package = Package(
         .target(name: "CrucibleMath"),
         // Merge configs, the method registry, planning and execution.
         .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "Yams"]),
-        // The cluster runtime's building blocks: ZeroMQ sockets and the LZ4 wire codec.
-        .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4"]),
+        // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
+        .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "MergeEngine"]),
 
         .executableTarget(
             name: "CrucibleCLI",
@@ -46,6 +46,6 @@ let package = Package(
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "TensorIO"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO"]),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "MergeEngine", "TensorIO", "CrucibleCLI"]),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterRuntime
 import Foundation
 import MergeEngine
 import TensorIO
@@ -42,8 +43,11 @@ struct Merge: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress bar and no summary.")
     var quiet = false
 
+    @OptionGroup(title: "Cluster") var cluster: ClusterCommandOptions
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try cluster.validate()
     }
 
     func run() throws {
@@ -66,10 +70,16 @@ struct Merge: ParsableCommand {
         let bar = ProgressBar(enabled: !quiet, unit: "tensors")
         let options = MergeOptions(threads: threads, seed: randomSeed, shardBudget: try output.shardBudget(),
                                    copyTokenizer: !output.noCopyTokenizer)
+        let update: @Sendable (MergeProgress) -> Void = { p in
+            bar.update(done: p.tensorsDone, total: p.tensorsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal)
+        }
         let report = try CLIError.wrap {
-            try MergeRunner.run(plan, to: outDir, options: options) { p in
-                bar.update(done: p.tensorsDone, total: p.tensorsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal)
+            if cluster.listen.isEmpty {
+                return try MergeRunner.run(plan, to: outDir, options: options, progress: update)
             }
+            return try ClusterMerge.run(plan, to: outDir, options: options, cluster: cluster.options(), localWorkers: cluster.localWorkers,
+                                        log: { line in if !quiet { bar.log(line) } },
+                                        progress: update)
         }
         bar.finish()
         if !quiet { print(PlanSummary.report(report, plan: plan, threads: threads)) }
@@ -100,5 +110,42 @@ struct OutputOptions: ParsableArguments {
             throw ValidationError("--out-dtype \"\(outDtype)\" is not one of float32, bfloat16, float16, float64")
         }
         return dtype
+    }
+}
+
+/// `--listen` and friends: serve remote workers over ZeroMQ (docs/protocol.md).
+struct ClusterCommandOptions: ParsableArguments {
+    @Option(help: "Accept remote workers on this endpoint, e.g. tcp://0.0.0.0:5555 (repeatable).")
+    var listen: [String] = []
+
+    @Option(help: "With --listen: in-process workers besides the remote ones (0 = remote only).")
+    var localWorkers = 1
+
+    @Option(help: "With --listen: wait for this many workers before starting (default: 1).")
+    var minWorkers = 1
+
+    @Flag(help: "Allow --listen on a non-loopback address without encryption.")
+    var insecure = false
+
+    @Option(help: .hidden) var heartbeatMs = 1000
+    @Option(help: .hidden) var liveness = 5
+
+    func validate() throws {
+        guard localWorkers >= 0, minWorkers >= 0 else { throw ValidationError("--local-workers and --min-workers must be ≥ 0") }
+        guard listen.isEmpty || localWorkers > 0 || minWorkers > 0 else {
+            throw ValidationError("--local-workers 0 needs --min-workers ≥ 1 (someone has to do the work)")
+        }
+        for endpoint in listen where !ClusterMerge.isLocal(endpoint) && !insecure {
+            throw ValidationError("--listen \(endpoint) is reachable from other hosts and traffic would be unencrypted; "
+                + "CURVE keys are not wired into the runtime yet, so pass --insecure to accept that")
+        }
+    }
+
+    func options() -> ClusterOptions {
+        var options = ClusterOptions(endpoints: listen)
+        options.minWorkers = max(minWorkers, 1)
+        options.heartbeatMs = heartbeatMs
+        options.liveness = liveness
+        return options
     }
 }

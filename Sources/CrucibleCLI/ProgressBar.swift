@@ -41,6 +41,12 @@ final class ProgressBar: Sendable {
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
     }
 
+    /// Prints a log line to standard error, above the bar when one is drawn.
+    func log(_ line: String) {
+        let clear = enabled && state.withLock({ $0.drawn }) ? "\r\u{1B}[K" : ""
+        FileHandle.standardError.write(Data((clear + line + "\n").utf8))
+    }
+
     func finish() {
         guard enabled, state.withLock({ $0.drawn }) else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))

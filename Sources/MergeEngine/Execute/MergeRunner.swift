@@ -26,6 +26,14 @@ public struct MergeProgress: Sendable {
     public let bytesDone: Int
     public let bytesTotal: Int
     public let current: String
+
+    public init(tensorsDone: Int, tensorsTotal: Int, bytesDone: Int, bytesTotal: Int, current: String) {
+        self.tensorsDone = tensorsDone
+        self.tensorsTotal = tensorsTotal
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+        self.current = current
+    }
 }
 
 /// What a finished merge did.
@@ -36,6 +44,15 @@ public struct MergeReport: Sendable {
     public let bytesRead: Int
     public let bytesWritten: Int
     public let seconds: Double
+
+    public init(outputDirectory: String, tensors: Int, shards: Int, bytesRead: Int, bytesWritten: Int, seconds: Double) {
+        self.outputDirectory = outputDirectory
+        self.tensors = tensors
+        self.shards = shards
+        self.bytesRead = bytesRead
+        self.bytesWritten = bytesWritten
+        self.seconds = seconds
+    }
 }
 
 /// Executes a `MergePlan` on this machine: tensor by tensor, each computed by its method over
@@ -69,29 +86,9 @@ public enum MergeRunner {
 
     /// Computes one planned tensor and writes it through `writer`.
     public static func compute(_ tensor: PlannedTensor, plan: MergePlan, options: MergeOptions, writer: CheckpointWriter) throws {
-        func input(_ planned: PlannedInput) throws -> JobInput {
-            JobInput(view: try plan.checkpoints[planned.model].tensor(planned.tensor), model: planned.model,
-                     parameters: planned.parameters,
-                     random: Philox(seed: options.seed, stream: UInt64(planned.model), name: tensor.name))
-        }
-        let dtype = plan.outputDType
-        let width = dtype.bitWidth / 8
-        let name = tensor.name
-        let job = TensorJob(
-            name: name, shape: tensor.shape, base: try tensor.base.map(input), inputs: try tensor.inputs.map(input),
-            parameters: tensor.parameters, threads: options.threads
-        ) { range, values in
-            try writer.fill(name, at: range.lowerBound * width, count: values.count * width) { destination in
-                Conversion.fromFloat32(values, to: dtype, into: destination)
-            }
-        }
-        defer { (job.inputs + (job.base.map { [$0] } ?? [])).forEach { $0.view.release() } }
-        do {
-            try plan.method.merge(job)
-        } catch let error as SafeTensorsError {
-            throw error
-        } catch {
-            throw MergeError(tensor: name, message: "\(error)")
+        let width = plan.outputDType.bitWidth / 8
+        try TensorExecutor(plan).compute(tensor, seed: options.seed, threads: options.threads) { range, fill in
+            try writer.fill(tensor.name, at: range.lowerBound * width, count: range.count * width, fill)
         }
     }
 

@@ -3,13 +3,13 @@ import TensorIO
 
 /// The files that go with merged weights: `config.json` (from the reference model, with the
 /// layer count and dtype updated), the tokenizer, a model card and the merge config itself.
-enum OutputFiles {
+public enum OutputFiles {
     static let tokenizerFiles = [
         "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
         "added_tokens.json", "merges.txt", "vocab.json", "chat_template.jinja", "generation_config.json",
     ]
 
-    static func write(_ plan: MergePlan, options: MergeOptions, into writer: CheckpointWriter) throws {
+    public static func write(_ plan: MergePlan, options: MergeOptions, into writer: CheckpointWriter) throws {
         if var config = plan.checkpoints[plan.referenceModel].config {
             config["num_hidden_layers"] = .integer(plan.layerCount)
             if let torchName = plan.outputDType.torchName {

@@ -1,0 +1,93 @@
+import Foundation
+import MergeEngine
+
+/// The message types of CWP/1 (docs/protocol.md §4).
+public enum MessageKind: UInt8, Sendable {
+    case hello = 1, welcome, task, input, result, done, error, heartbeat, shutdown
+}
+
+/// A malformed or unacceptable message (docs/protocol.md §7).
+public enum ProtocolError: Error, Equatable, CustomStringConvertible {
+    case version(UInt8)
+    case malformed(String)
+
+    public var description: String {
+        switch self {
+        case .version(let v): return "protocol version \(v) is not supported (this side speaks \(ProtocolMessage.version))"
+        case .malformed(let why): return "malformed message: \(why)"
+        }
+    }
+}
+
+/// One CWP/1 message: `[version, type]`, a JSON header, and for RESULT an optional payload.
+public struct ProtocolMessage: Sendable {
+    public static let version: UInt8 = 1
+    /// Largest JSON header accepted.
+    public static let maxHeader = 1 << 20
+
+    public let kind: MessageKind
+    public let header: [UInt8]
+    public let payload: [UInt8]?
+
+    public init<H: Encodable>(_ kind: MessageKind, _ header: H, payload: [UInt8]? = nil) {
+        self.kind = kind
+        self.header = (try? JSONEncoder().encode(header)).map(Array.init) ?? Array("{}".utf8)
+        self.payload = payload
+    }
+
+    public var frames: [[UInt8]] {
+        [[ProtocolMessage.version, kind.rawValue], header] + (payload.map { [$0] } ?? [])
+    }
+
+    /// Parses frames (without the ROUTER's routing id).
+    public init(frames: [[UInt8]]) throws(ProtocolError) {
+        guard frames.count == 2 || frames.count == 3, frames[0].count == 2 else { throw .malformed("expected 2 or 3 frames with a 2-byte first frame") }
+        guard frames[0][0] == ProtocolMessage.version else { throw .version(frames[0][0]) }
+        guard let kind = MessageKind(rawValue: frames[0][1]) else { throw .malformed("unknown message type \(frames[0][1])") }
+        guard frames[1].count <= ProtocolMessage.maxHeader else { throw .malformed("header of \(frames[1].count) bytes") }
+        self.kind = kind
+        self.header = frames[1]
+        self.payload = frames.count == 3 ? frames[2] : nil
+    }
+
+    public func decode<H: Decodable>(_ type: H.Type) throws(ProtocolError) -> H {
+        do {
+            return try JSONDecoder().decode(type, from: Data(header))
+        } catch {
+            throw .malformed("\(kind) header: \(error)")
+        }
+    }
+}
+
+/// Header fields of each message type.
+public enum Header {
+    public struct Hello: Codable, Sendable {
+        public var threads: Int
+        public var host: String
+        public init(threads: Int, host: String) { self.threads = threads; self.host = host }
+    }
+    public struct Welcome: Codable, Sendable {
+        public var heartbeatMs: Int
+        public var liveness: Int
+        public var models: [String]
+        public var method: String
+        public var seed: UInt64
+        public var outputDType: String
+        public var chunkBytes: Int
+        public var compress: Bool
+    }
+    public struct Task: Codable, Sendable { public var task: Int; public var attempt: Int; public var tensor: PlannedTensor }
+    public struct Result: Codable, Sendable {
+        public var task: Int; public var attempt: Int; public var offset: Int; public var size: Int
+        public var encoding: UInt8; public var checksum: UInt64
+        public init(task: Int, attempt: Int, offset: Int, size: Int, encoding: UInt8, checksum: UInt64) {
+            (self.task, self.attempt, self.offset, self.size, self.encoding, self.checksum) = (task, attempt, offset, size, encoding, checksum)
+        }
+    }
+    public struct Done: Codable, Sendable {
+        public var task: Int; public var attempt: Int; public var chunks: Int
+        public init(task: Int, attempt: Int, chunks: Int) { (self.task, self.attempt, self.chunks) = (task, attempt, chunks) }
+    }
+    public struct Failure: Codable, Sendable { public var task: Int?; public var attempt: Int?; public var code: String; public var message: String }
+    public struct Empty: Codable, Sendable { public init() {} }
+}

@@ -1,0 +1,54 @@
+import CrucibleMath
+import TensorIO
+
+/// What it takes to compute any planned tensor of a job: the method, the opened models and
+/// the output dtype. A `MergePlan` provides one; so does a cluster worker that was told the
+/// job's models and method, without the plan itself.
+public struct TensorExecutor: Sendable {
+    public let method: any MergeMethod
+    public let checkpoints: [Checkpoint]
+    public let outputDType: DType
+
+    public init(method: any MergeMethod, checkpoints: [Checkpoint], outputDType: DType) {
+        self.method = method
+        self.checkpoints = checkpoints
+        self.outputDType = outputDType
+    }
+
+    public init(_ plan: MergePlan) {
+        self.init(method: plan.method, checkpoints: plan.checkpoints, outputDType: plan.outputDType)
+    }
+
+    /// Where results go: `write(elements, fill)` must call `fill` with room for exactly
+    /// `elements.count` output-dtype values at that element range of the tensor.
+    public typealias Sink = @Sendable (_ elements: Range<Int>, _ fill: (UnsafeMutableRawBufferPointer) -> Void) throws -> Void
+
+    /// Computes `tensor`, converting each Float32 chunk once to the output dtype inside `write`.
+    public func compute(_ tensor: PlannedTensor, seed: UInt64, threads: Int, write: @escaping Sink) throws {
+        func input(_ planned: PlannedInput) throws -> JobInput {
+            guard planned.model >= 0 && planned.model < checkpoints.count else {
+                throw MergeError(tensor: tensor.name, message: "input model \(planned.model) is not one of the job's \(checkpoints.count) models")
+            }
+            return JobInput(view: try checkpoints[planned.model].tensor(planned.tensor), model: planned.model,
+                            parameters: planned.parameters,
+                            random: Philox(seed: seed, stream: UInt64(planned.model), name: tensor.name))
+        }
+        let dtype = outputDType
+        let job = TensorJob(
+            name: tensor.name, shape: tensor.shape, base: try tensor.base.map(input), inputs: try tensor.inputs.map(input),
+            parameters: tensor.parameters, threads: threads
+        ) { range, values in
+            try write(range) { destination in Conversion.fromFloat32(values, to: dtype, into: destination) }
+        }
+        defer { (job.inputs + (job.base.map { [$0] } ?? [])).forEach { $0.view.release() } }
+        do {
+            try method.merge(job)
+        } catch let error as SafeTensorsError {
+            throw error
+        } catch let error as MergeError {
+            throw error
+        } catch {
+            throw MergeError(tensor: tensor.name, message: "\(error)")
+        }
+    }
+}
