@@ -64,7 +64,9 @@ public enum Header {
     public struct Hello: Codable, Sendable {
         public var threads: Int
         public var host: String
-        public init(threads: Int, host: String) { self.threads = threads; self.host = host }
+        /// True for a worker inside the coordinator's process (inproc: payloads are not compressed).
+        public var local: Bool?
+        public init(threads: Int, host: String, local: Bool? = nil) { (self.threads, self.host, self.local) = (threads, host, local) }
     }
     public struct Welcome: Codable, Sendable {
         public var heartbeatMs: Int

@@ -27,7 +27,9 @@ public enum ClusterMerge {
             // Each local worker's socket loop blocks in poll, so it gets a thread of its own:
             // on Dispatch's pool it would starve the compute work queued behind it.
             for _ in 0..<localWorkers {
-                let worker = Worker(context: context, options: WorkerOptions(endpoint: inproc, threads: threadsEach), log: log)
+                var workerOptions = WorkerOptions(endpoint: inproc, threads: threadsEach)
+                workerOptions.isLocal = true
+                let worker = Worker(context: context, options: workerOptions, log: log)
                 group.enter()
                 Thread {
                     do { try worker.run() } catch { log("local worker: \(error)") }

@@ -18,7 +18,7 @@ public struct ClusterOptions: Sendable {
     public var maxFailures = 3
     /// Size of RESULT chunks (uncompressed).
     public var chunkBytes = 4 << 20
-    /// Compress payloads (off for inproc-only jobs).
+    /// Compress payloads of remote workers (in-process workers never compress).
     public var compress = true
 
     public init(endpoints: [String]) { self.endpoints = endpoints }
@@ -139,7 +139,7 @@ public final class Coordinator {
             try send(socket, to: id, .welcome, Header.Welcome(
                 heartbeatMs: cluster.heartbeatMs, liveness: cluster.liveness, models: plan.checkpoints.map { Coordinator.absolute($0.path) },
                 method: plan.method.name, seed: options.seed, outputDType: plan.outputDType.rawValue,
-                chunkBytes: cluster.chunkBytes, compress: cluster.compress))
+                chunkBytes: cluster.chunkBytes, compress: cluster.compress && hello.local != true))
             return
         }
         guard workers[id] != nil else {

@@ -12,6 +12,8 @@ public struct WorkerOptions: Sendable {
     public var modelRoots: [(from: String, to: String)] = []
     /// For tests: exit abruptly (no goodbye) once this many tasks have been received.
     public var crashAfterTasks: Int?
+    /// True for a worker in the coordinator's own process.
+    public var isLocal = false
 
     public init(endpoint: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.endpoint = endpoint
@@ -51,7 +53,7 @@ public final class Worker: @unchecked Sendable {
         try socket.set(ZMQ_RECONNECT_IVL, Int32(100))
         try socket.set(ZMQ_RECONNECT_IVL_MAX, Int32(5000))
         try socket.connect(options.endpoint)
-        try socket.send(ProtocolMessage(.hello, Header.Hello(threads: options.threads, host: ProcessInfo.processInfo.hostName)).frames)
+        try socket.send(ProtocolMessage(.hello, Header.Hello(threads: options.threads, host: ProcessInfo.processInfo.hostName, local: options.isLocal)).frames)
 
         var welcome: Header.Welcome?
         var executor: TensorExecutor?
