@@ -34,7 +34,7 @@ public final class CheckpointWriter: Sendable {
             throw SafeTensorsError(file: directory, tensor: spec.name, .duplicateTensor)
         }
         FileSystem.remove(temporaryDirectory)
-        try FileSystem.makeDirectory(temporaryDirectory)
+        try FileSystem.makeDirectories(temporaryDirectory)
 
         let groups = CheckpointWriter.planShards(specs, budget: shardBudget)
         let names = groups.count == 1

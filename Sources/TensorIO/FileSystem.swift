@@ -58,6 +58,14 @@ public enum FileSystem {
         guard mkdir(path, 0o755) == 0 || (errno == EEXIST && isDirectory(path)) else { throw error(path, "cannot create directory") }
     }
 
+    /// Creates `path` and any missing parent folders (like `mkdir -p`).
+    public static func makeDirectories(_ path: String) throws(SafeTensorsError) {
+        if isDirectory(path) { return }
+        let parentPath = parent(of: path)
+        if parentPath != path && parentPath != "." && parentPath != "/" { try makeDirectories(parentPath) }
+        try makeDirectory(path)
+    }
+
     /// Deletes a file or a directory tree; missing paths are fine.
     public static func remove(_ path: String) {
         if isDirectory(path) {

@@ -111,3 +111,12 @@ extension OutputFolderTests {
         #expect(try String(contentsOfFile: out + "/tokenizer.json", encoding: .utf8) == "{\"from\": \"tok\"}")
     }
 }
+
+extension OutputFolderTests {
+    @Test("the output folder's missing parents are created")
+    func createsParentFolders() throws {
+        let out = GoldenFixtures.temporaryOutput("a") + "/b/c/merged"
+        _ = try MergeRunner.run(try GoldenFixtures.plan(try GoldenFixtures.configText("linear")), to: out, options: MergeOptions(threads: 1))
+        #expect(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
+    }
+}

@@ -21,7 +21,7 @@ public struct CurveKeyPair: Sendable, Equatable {
         var publicKey = [CChar](repeating: 0, count: 41)
         var secretKey = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&publicKey, &secretKey) == 0 else { throw ZMQError.last("zmq_curve_keypair") }
-        return CurveKeyPair(publicKey: String(cString: publicKey), secretKey: String(cString: secretKey))
+        return CurveKeyPair(publicKey: z85(publicKey), secretKey: z85(secretKey))
     }
 
     /// The public key that belongs to a Z85 secret key, or nil if the text is not a key.
@@ -29,7 +29,12 @@ public struct CurveKeyPair: Sendable, Equatable {
         guard isZ85Key(secret) else { return nil }
         var publicKey = [CChar](repeating: 0, count: 41)
         guard zmq_curve_public(&publicKey, secret) == 0 else { return nil }
-        return String(cString: publicKey)
+        return z85(publicKey)
+    }
+
+    /// The text of a NUL-terminated key buffer.
+    private static func z85(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// True for a 40-character Z85 string.
@@ -61,7 +66,7 @@ public struct CurveKeyPair: Sendable, Equatable {
         guard let file = fopen(path, "r") else { throw .io(path, String(cString: strerror(errno))) }
         defer { fclose(file) }
         var buffer = [CChar](repeating: 0, count: 128)
-        let text = fgets(&buffer, 128, file).map { _ in String(cString: buffer) } ?? ""
+        let text = fgets(&buffer, 128, file).map { _ in z85(buffer) } ?? ""
         let key = text.filter { !$0.isWhitespace }
         guard isZ85Key(key) else { throw .malformed(path) }
         return key
