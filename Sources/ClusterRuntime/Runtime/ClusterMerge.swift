@@ -17,6 +17,7 @@ public enum ClusterMerge {
         let group = DispatchGroup()
         do {
             let socket = try ZMQSocket(context, .router, maxMessageSize: Int64(cluster.chunkBytes) * 2 + (1 << 20))
+            try socket.setHeartbeat(interval: Int32(cluster.heartbeatMs), timeout: Int32(cluster.heartbeatMs * cluster.liveness))
             for endpoint in cluster.endpoints {
                 try socket.bind(endpoint)
                 log("coordinator: listening on \(try socket.lastEndpointFor(endpoint))")

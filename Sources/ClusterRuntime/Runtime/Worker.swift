@@ -50,6 +50,7 @@ public final class Worker: @unchecked Sendable {
         let socket = try ZMQSocket(context, .dealer)
         var generator = SystemRandomNumberGenerator()
         try socket.set(ZMQ_ROUTING_ID, bytes: (0..<16).map { _ in UInt8.random(in: 1...255, using: &generator) })
+        try socket.setHeartbeat(interval: 1000, timeout: 10_000)
         try socket.set(ZMQ_RECONNECT_IVL, Int32(100))
         try socket.set(ZMQ_RECONNECT_IVL_MAX, Int32(5000))
         try socket.connect(options.endpoint)

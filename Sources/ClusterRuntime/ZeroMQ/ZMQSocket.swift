@@ -48,13 +48,6 @@ public final class ZMQSocket {
         guard zmq_setsockopt(handle, option, bytes, bytes.count) == 0 else { throw ZMQError.last("zmq_setsockopt(\(option))") }
     }
 
-    public func getInt32(_ option: Int32) throws -> Int32 {
-        var v: Int32 = 0
-        var size = MemoryLayout<Int32>.size
-        guard zmq_getsockopt(handle, option, &v, &size) == 0 else { throw ZMQError.last("zmq_getsockopt(\(option))") }
-        return v
-    }
-
     /// Milliseconds a receive waits before failing with EAGAIN (-1: forever).
     public func setReceiveTimeout(_ milliseconds: Int32) throws { try set(ZMQ_RCVTIMEO, milliseconds) }
 

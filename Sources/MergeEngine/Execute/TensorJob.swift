@@ -149,9 +149,6 @@ public final class TensorJob: Sendable {
                               scratchSpace: UnsafeMutableBufferPointer(rebasing: block[output..<output])))
     }
 
-    /// Loads all of one input as Float32 (for methods that need the whole tensor at once).
-    public func load(_ input: JobInput) throws -> [Float] { try input.view.float32() }
-
     private func forEach(_ ranges: [Range<Int>], scratch: Int, _ body: @Sendable (Int, Chunk) throws -> Void) throws {
         let next = Atomic<Int>(0)
         let failure = Mutex<(any Error)?>(nil)
