@@ -134,4 +134,27 @@ import TensorIO
         #expect(coordinator.terminationStatus == 0)
         #expect(try bytes(clustered) == bytes(embedded))
     }
+
+    @Test("a tensor that fails every time fails the job, naming it, with one worker too, and leaves no output")
+    func failingTaskFailsTheJob() throws {
+        // della needs density − epsilon > 0: every attempt at every tensor fails.
+        let yaml = """
+            models: [{model: \(Self.fixtures)/models/ft0, parameters: {weight: 1, density: 0.1, epsilon: 0.2}}]
+            merge_method: della
+            base_model: \(Self.fixtures)/models/base
+            """
+        for workers in [1, 3] {
+            let out = output("failed")
+            do {
+                _ = try ClusterMerge.run(try Planner.plan(try ConfigParser.parse(yaml)), to: out, options: MergeOptions(threads: 1),
+                                         cluster: ClusterOptions(endpoints: []), localWorkers: workers)
+                Issue.record("the job should fail")
+            } catch let error as ClusterError {
+                #expect(error.description.contains("failed 3 times"), "\(error)")
+                #expect(error.description.contains("density"), "\(error)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: out))
+            #expect(!FileManager.default.fileExists(atPath: out + ".partial"))
+        }
+    }
 }

@@ -29,9 +29,9 @@ public struct ProtocolMessage: Sendable {
     public let header: [UInt8]
     public let payload: [UInt8]?
 
-    public init<H: Encodable>(_ kind: MessageKind, _ header: H, payload: [UInt8]? = nil) {
+    public init<H: Encodable>(_ kind: MessageKind, _ header: H, payload: [UInt8]? = nil) throws {
         self.kind = kind
-        self.header = (try? JSONEncoder().encode(header)).map(Array.init) ?? Array("{}".utf8)
+        self.header = Array(try JSONEncoder().encode(header))
         self.payload = payload
     }
 

@@ -38,8 +38,10 @@ public enum ClusterMerge {
                 }.start()
             }
             let coordinator = Coordinator(plan: plan, options: options, cluster: cluster, writer: writer, log: log, progress: progress)
+            // The coordinator tells every worker to stop however the job ends; local workers
+            // must be gone before the context (and the writer's mappings) go away.
+            defer { group.wait() }
             try coordinator.run(on: socket)
-            group.wait()
             socket.close()
             try OutputFiles.write(plan, options: options, into: writer)
             try writer.finish()

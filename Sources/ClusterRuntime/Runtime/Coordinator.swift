@@ -14,7 +14,7 @@ public struct ClusterOptions: Sendable {
     public var liveness = 5
     /// Most output bytes leased to one worker at a time (flow control).
     public var creditBytes = 256 << 20
-    /// A task that fails on this many different workers fails the job.
+    /// A task that fails this many times (on different workers while there are others) fails the job.
     public var maxFailures = 3
     /// Size of RESULT chunks (uncompressed).
     public var chunkBytes = 4 << 20
@@ -83,6 +83,8 @@ public final class Coordinator {
     /// Serves workers on `socket` (already bound) until the job completes.
     public func run(on socket: ZMQSocket) throws {
         try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1))
+        // Whether the job completes or fails, every worker is told to stop.
+        defer { for id in workers.keys { try? send(socket, to: id, .shutdown, Header.Empty()) } }
         var lastHeartbeat = Date.distantPast
         while doneCount < tasks.count {
             var budget = 256
@@ -100,7 +102,6 @@ public final class Coordinator {
                 lastHeartbeat = Date()
             }
         }
-        for id in workers.keys { try? send(socket, to: id, .shutdown, Header.Empty()) }
     }
 
     /// Per-worker statistics for the final report.
@@ -233,10 +234,13 @@ public final class Coordinator {
         }
         tasks[task].failures.append((name(id), header.message))
         release(task, from: id, reissue: true)
-        let distinct = Set(tasks[task].failures.map(\.worker)).count
-        if distinct >= cluster.maxFailures {
-            throw ClusterError(description: "tensor \(plan.tensors[task].name) failed on \(distinct) workers: "
-                + tasks[task].failures.map { "\($0.worker): \($0.message)" }.joined(separator: "; "))
+        // Retries go to other workers while there are any, so with enough workers this means
+        // `maxFailures` different workers; with fewer, a task never fails more than that often.
+        let failures = tasks[task].failures
+        if failures.count >= cluster.maxFailures {
+            throw ClusterError(description: "tensor \(plan.tensors[task].name) failed \(failures.count) times on "
+                + "\(Set(failures.map(\.worker)).count) worker(s): "
+                + failures.map { "\($0.worker): \($0.message)" }.joined(separator: "; "))
         }
     }
 

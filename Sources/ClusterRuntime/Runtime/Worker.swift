@@ -37,7 +37,7 @@ public final class Worker: @unchecked Sendable {
 
     /// Finished computations waiting to be sent by the socket thread.
     private let finished = NSLock()
-    private var completed: [(task: Int, attempt: Int, outcome: Result<[UInt8], Error>)] = []
+    private var completed: [(task: Int, attempt: Int, outcome: Result<OutputBuffer, Error>)] = []
     private let compute = DispatchQueue(label: "crucible.worker.compute")
 
     public init(context: ZMQContext, options: WorkerOptions, log: @escaping @Sendable (String) -> Void = { _ in }) {
@@ -116,15 +116,16 @@ public final class Worker: @unchecked Sendable {
         compute.async { [self] in
             let tensor = task.tensor
             let width = executor.outputDType.bitWidth / 8
-            let output = OutputBuffer(bytes: .allocate(byteCount: max(tensor.outputBytes, 1), alignment: 16))
-            defer { output.bytes.deallocate() }
-            let outcome: Result<[UInt8], Error>
+            // The buffer goes to the socket thread as it is, which frees it once sent.
+            let output = OutputBuffer(bytes: .allocate(byteCount: tensor.outputBytes, alignment: 16))
+            let outcome: Result<OutputBuffer, Error>
             do {
                 try executor.compute(tensor, seed: seed, threads: threads) { range, fill in
                     fill(UnsafeMutableRawBufferPointer(rebasing: output.bytes[(range.lowerBound * width)..<(range.upperBound * width)]))
                 }
-                outcome = .success(Array(UnsafeRawBufferPointer(rebasing: output.bytes[0..<tensor.outputBytes])))
+                outcome = .success(output)
             } catch {
+                output.bytes.deallocate()
                 outcome = .failure(error)
             }
             finished.lock()
@@ -143,12 +144,14 @@ public final class Worker: @unchecked Sendable {
             switch item.outcome {
             case .failure(let error):
                 try send(socket, .error, Header.Failure(task: item.task, attempt: item.attempt, code: "compute", message: "\(error)"))
-            case .success(let bytes):
+            case .success(let output):
+                defer { output.bytes.deallocate() }
+                let bytes = UnsafeRawBufferPointer(output.bytes)
                 let width = DType(rawValue: welcome.outputDType).map { max($0.bitWidth / 8, 1) } ?? 1
                 var chunks = 0
                 for offset in stride(from: 0, to: bytes.count, by: welcome.chunkBytes) {
                     let end = min(bytes.count, offset + welcome.chunkBytes)
-                    let encoded = bytes.withUnsafeBytes { ChunkCodec.encode(UnsafeRawBufferPointer(rebasing: $0[offset..<end]), elementWidth: width, compress: welcome.compress) }
+                    let encoded = ChunkCodec.encode(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]), elementWidth: width, compress: welcome.compress)
                     try send(socket, .result, Header.Result(task: item.task, attempt: item.attempt, offset: offset, size: end - offset,
                                                             encoding: encoded.encoding.rawValue, checksum: encoded.checksum),
                              payload: encoded.payload)
