@@ -65,87 +65,9 @@ struct Merge: ParsableCommand {
             print(PlanSummary(plan, threads: threads).text)
             return
         }
-        guard !FileSystem.exists(outDir) else { throw CLIError("\(outDir): the output folder already exists; remove it or choose another") }
-
-        let bar = ProgressBar(enabled: !quiet, unit: "tensors")
         let options = MergeOptions(threads: threads, seed: randomSeed, shardBudget: try output.shardBudget(),
                                    copyTokenizer: !output.noCopyTokenizer)
-        let update: @Sendable (MergeProgress) -> Void = { p in
-            bar.update(done: p.tensorsDone, total: p.tensorsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal)
-        }
-        let report = try CLIError.wrap {
-            if cluster.listen.isEmpty {
-                return try MergeRunner.run(plan, to: outDir, options: options, progress: update)
-            }
-            return try ClusterMerge.run(plan, to: outDir, options: options, cluster: cluster.options(), localWorkers: cluster.localWorkers,
-                                        log: { line in if !quiet { bar.log(line) } },
-                                        progress: update)
-        }
-        bar.finish()
+        let report = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster)
         if !quiet { print(PlanSummary.report(report, plan: plan, threads: threads)) }
-    }
-}
-
-/// Options shared by every command that writes a checkpoint.
-struct OutputOptions: ParsableArguments {
-    @Option(help: "Maximum shard size in bytes; K, M, B suffixes (decimal), e.g. 5B, 500M.")
-    var outShardSize = "5B"
-
-    @Option(help: "Output dtype: float32, bfloat16, float16 or float64 (default: the config's out_dtype or dtype, else the inputs').")
-    var outDtype: String?
-
-    @Flag(help: "Do not copy tokenizer files into the output.")
-    var noCopyTokenizer = false
-
-    func shardBudget() throws -> UInt64 {
-        guard let bytes = ByteCount.parse(outShardSize) else {
-            throw ValidationError("--out-shard-size \"\(outShardSize)\" is not a size (examples: 5B, 500M, 64K, 1000000)")
-        }
-        return bytes
-    }
-
-    func dtype() throws -> DType? {
-        guard let outDtype else { return nil }
-        guard let dtype = DType(torchName: outDtype) else {
-            throw ValidationError("--out-dtype \"\(outDtype)\" is not one of float32, bfloat16, float16, float64")
-        }
-        return dtype
-    }
-}
-
-/// `--listen` and friends: serve remote workers over ZeroMQ (docs/protocol.md).
-struct ClusterCommandOptions: ParsableArguments {
-    @Option(help: "Accept remote workers on this endpoint, e.g. tcp://0.0.0.0:5555 (repeatable).")
-    var listen: [String] = []
-
-    @Option(help: "With --listen: in-process workers besides the remote ones (0 = remote only).")
-    var localWorkers = 1
-
-    @Option(help: "With --listen: wait for this many workers before starting (default: 1).")
-    var minWorkers = 1
-
-    @Flag(help: "Allow --listen on a non-loopback address without encryption.")
-    var insecure = false
-
-    @Option(help: .hidden) var heartbeatMs = 1000
-    @Option(help: .hidden) var liveness = 5
-
-    func validate() throws {
-        guard localWorkers >= 0, minWorkers >= 0 else { throw ValidationError("--local-workers and --min-workers must be ≥ 0") }
-        guard listen.isEmpty || localWorkers > 0 || minWorkers > 0 else {
-            throw ValidationError("--local-workers 0 needs --min-workers ≥ 1 (someone has to do the work)")
-        }
-        for endpoint in listen where !ClusterMerge.isLocal(endpoint) && !insecure {
-            throw ValidationError("--listen \(endpoint) is reachable from other hosts and traffic would be unencrypted; "
-                + "CURVE keys are not wired into the runtime yet, so pass --insecure to accept that")
-        }
-    }
-
-    func options() -> ClusterOptions {
-        var options = ClusterOptions(endpoints: listen)
-        options.minWorkers = max(minWorkers, 1)
-        options.heartbeatMs = heartbeatMs
-        options.liveness = liveness
-        return options
     }
 }

@@ -75,15 +75,8 @@ struct Prune: ParsableCommand {
             print(PlanSummary(plan, threads: threads).text)
             return
         }
-        guard !FileSystem.exists(outDir) else { throw CLIError("\(outDir): the output folder already exists; remove it or choose another") }
-        let bar = ProgressBar(enabled: !quiet, unit: "tensors")
-        let report = try CLIError.wrap {
-            try MergeRunner.run(plan, to: outDir, options: MergeOptions(threads: threads, shardBudget: try output.shardBudget(),
-                                                                        copyTokenizer: !output.noCopyTokenizer)) { p in
-                bar.update(done: p.tensorsDone, total: p.tensorsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal)
-            }
-        }
-        bar.finish()
+        let options = MergeOptions(threads: threads, shardBudget: try output.shardBudget(), copyTokenizer: !output.noCopyTokenizer)
+        let report = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet)
         if !quiet { print("Pruned \(layerCount - plan.layerCount) of \(layerCount) layers: " + PlanSummary.report(report, plan: plan, threads: threads)) }
     }
 }

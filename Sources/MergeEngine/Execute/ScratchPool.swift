@@ -2,7 +2,8 @@ import Foundation
 
 /// Float32 buffers reused across chunks, passes and tensors. Fresh multi-megabyte
 /// allocations are served by mmap and zeroed by the kernel on first touch; reusing warm
-/// buffers removes that cost from every pass. At most `limit` buffers are kept.
+/// buffers removes that cost from every pass. At most `limit` buffers are kept, and buffers
+/// outgrown by a larger request are released.
 final class ScratchPool: @unchecked Sendable {
     static let shared = ScratchPool(limit: 16)
 
@@ -12,12 +13,16 @@ final class ScratchPool: @unchecked Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    /// A buffer of at least `count` floats (contents undefined).
+    /// A buffer of at least `count` floats (contents undefined). When none is large enough,
+    /// the smaller free ones are released: the new, larger buffer will take their place, so
+    /// the pool holds at most one buffer per concurrent user, each of the largest size asked.
     func take(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
         lock.lock()
-        let index = free.lastIndex { $0.count >= count }
-        let reused = index.map { free.remove(at: $0) }
+        let reused = free.lastIndex { $0.count >= count }.map { free.remove(at: $0) }
+        let outgrown = reused == nil ? free : []
+        if reused == nil { free.removeAll() }
         lock.unlock()
+        outgrown.forEach { $0.deallocate() }
         return reused ?? .allocate(capacity: count)
     }
 

@@ -64,14 +64,12 @@ public struct Planner {
     }
 
     private mutating func build() throws(ConfigError) -> MergePlan {
-        let method = MethodRegistry.method(named: config.mergeMethod)
-        guard let method else {
+        guard let method = MethodRegistry.method(named: config.mergeMethod) else {
             problem("merge_method", "unknown method \"\(config.mergeMethod)\"; available: \(MethodRegistry.names.joined(separator: ", "))")
             for path in config.modelReferences where !FileSystem.exists(options.location(of: path)) {
                 problem("model \(path)", "no such file or folder")
             }
-            try failIfProblems()
-            fatalError("unreachable: an unknown method is always a problem")
+            throw ConfigError(source: source, problems: problems)
         }
         validateParameters(method)
         if method.baseModel == .required && config.baseModel == nil {
