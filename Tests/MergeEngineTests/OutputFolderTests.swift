@@ -120,3 +120,45 @@ extension OutputFolderTests {
         #expect(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
     }
 }
+
+extension OutputFolderTests {
+    @Test("per-model parameters set at the top level match filters against each model's input name")
+    func perModelFiltersUseInputNames() throws {
+        // Output layer 3 comes from ft1's layer 1, output layer 1 from ft0's layer 1: both are
+        // scaled by the filter on "layers.1."; output layer 4 (ft1's layer 2) is not.
+        let text = """
+            slices:
+              - sources: [{model: models/ft0, layer_range: [0, 3]}]
+              - sources: [{model: models/ft1, layer_range: [1, 4]}]
+            merge_method: passthrough
+            parameters:
+              scale:
+                - filter: layers.1.
+                  value: 2.0
+                - value: 1.0
+            """
+        let merged = try GoldenFixtures.merge(text)
+        let ft0 = GoldenFixtures.root + "/models/ft0", ft1 = GoldenFixtures.root + "/models/ft1"
+        let suffix = ".mlp.up_proj.weight"
+        func values(_ path: String, _ layer: Int) throws -> [Float] { try TestModels.values(path, "model.layers.\(layer)" + suffix) }
+        #expect(try values(merged, 1) == values(ft0, 1).map { $0 * 2 })
+        #expect(try values(merged, 3) == values(ft1, 1).map { $0 * 2 })
+        #expect(try values(merged, 4) == values(ft1, 2))
+        #expect(try values(merged, 0) == values(ft0, 0))
+    }
+}
+
+extension OutputFolderTests {
+    @Test("arcee_fusion on a 4-element tensor uses the minimum importance as its lower quartile")
+    func arceeFusionTinyTensor() throws {
+        // One row, so KL is a common factor: importances are proportional to |x − b| = [4, 5, 6, 8.5].
+        // Sorted-index quantiles (⌊q·3⌋): q1 = 4, median = 5, q3 = 6 → threshold 5 + 1.5·2 = 8:
+        // only the last change is applied (with q1 taken as 0, the threshold would be 14: none).
+        let root = TestModels.directory()
+        let base: [Float] = [0, 0, 0, 0]
+        try TestModels.write(root, "base", [("model.layers.0.w", [4], base)])
+        try TestModels.write(root, "ft", [("model.layers.0.w", [4], [4, 5, 6, 8.5])])
+        let out = try TestModels.merge("models: [{model: ft}]\nmerge_method: arcee_fusion\nbase_model: base\n", root: root)
+        #expect(try TestModels.values(out, "model.layers.0.w") == [0, 0, 0, 8.5])
+    }
+}

@@ -36,7 +36,11 @@ struct ArceeFusion: MergeMethod {
         let quantiles = try LargestSelector(job: job, byRows: true, elementwise: false).select(k: ks) { chunk, _, keys in
             for i in 0..<chunk.count { keys[i] = key(chunk, i) }
         }
-        let values = quantiles.map { $0.selection.selectsAll ? Float(0) : Float(bitPattern: $0.selection.threshold) }
+        // Selecting all n (tiny tensors, n ≤ 4 for the lower quartile) means the quantile is the minimum.
+        let smallest: () throws -> UInt32 = {
+            try job.map(byRows: true) { chunk in (0..<chunk.count).map { key(chunk, $0) }.min() ?? 0 }.min() ?? 0
+        }
+        let values = try quantiles.map { Float(bitPattern: $0.selection.selectsAll ? try smallest() : $0.selection.threshold) }
         let threshold = values[1] + 1.5 * (values[2] - values[0])
 
         try job.apply(byRows: true) { chunk in

@@ -225,13 +225,14 @@ public struct Planner {
         }
     }
 
-    /// Resolves `spec` for one tensor: source (matched on the input name) > slice > top-level
-    /// (matched on the output name) > the method's default.
-    private mutating func resolve(_ spec: ParameterSpec, source: MergeConfig.Source?, inputName: String,
-                                  slice: MergeConfig.Slice, outputName: String, t: Double) -> ResolvedValue? {
-        if let source, let v = source.parameters[spec.name]?.resolve(tensor: inputName, t: t) { return v }
-        if let v = slice.parameters[spec.name]?.resolve(tensor: outputName, t: t) { return v }
-        if let v = config.parameters[spec.name]?.resolve(tensor: outputName, t: t) { return v }
+    /// Resolves `spec` for one tensor: source > slice > top-level > the method's default, every
+    /// level matched against `tensor` — the model's input name for per-model parameters, the
+    /// output name for global ones (as mergekit does).
+    private mutating func resolve(_ spec: ParameterSpec, source: MergeConfig.Source?, tensor: String,
+                                  slice: MergeConfig.Slice, t: Double) -> ResolvedValue? {
+        if let source, let v = source.parameters[spec.name]?.resolve(tensor: tensor, t: t) { return v }
+        if let v = slice.parameters[spec.name]?.resolve(tensor: tensor, t: t) { return v }
+        if let v = config.parameters[spec.name]?.resolve(tensor: tensor, t: t) { return v }
         return spec.defaultValue
     }
 
@@ -263,7 +264,7 @@ public struct Planner {
             let isBase = method.baseModel != .unused && src.model == config.baseModel
             var params: [String: ResolvedValue] = [:]
             for spec in method.parameters where spec.scope == .perModel {
-                if let v = resolve(spec, source: src, inputName: name, slice: slice, outputName: output, t: t) {
+                if let v = resolve(spec, source: src, tensor: name, slice: slice, t: t) {
                     params[spec.name] = v
                 } else if !isBase {
                     problem("tensor \(output)", "no value for per-model parameter \"\(spec.name)\" of model \(src.model) (required by \(method.name))")
@@ -277,7 +278,7 @@ public struct Planner {
         }
         var globals: [String: ResolvedValue] = [:]
         for spec in method.parameters where spec.scope == .global {
-            if let v = resolve(spec, source: nil, inputName: output, slice: slice, outputName: output, t: t) {
+            if let v = resolve(spec, source: nil, tensor: output, slice: slice, t: t) {
                 globals[spec.name] = v
             } else {
                 problem("tensor \(output)", "no value for parameter \"\(spec.name)\" (required by \(method.name))")
