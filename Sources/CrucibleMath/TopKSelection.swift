@@ -69,6 +69,15 @@ public struct TopKSelection: Sendable, Equatable {
         key &>> matchShift != prefix &>> matchShift ? -1 : Int((key &>> shift) & mask)
     }
 
+    /// Adds `keys` to `histogram` (of `binCount` bins) for the current pass.
+    @inlinable
+    public func accumulate<Keys: Sequence<UInt32>>(_ keys: Keys, into histogram: inout [Int]) {
+        for key in keys {
+            let b = bin(key)
+            if b >= 0 { histogram[b] += 1 }
+        }
+    }
+
     /// Takes the histogram of the current pass and narrows the search.
     public mutating func consume(_ histogram: [Int]) {
         precondition(!isDone && histogram.count >= TopKSelection.binCount)

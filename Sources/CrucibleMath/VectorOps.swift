@@ -2,24 +2,6 @@
 /// vectorises and keeps error well below Float32 rounding). Results depend only on the
 /// buffer's contents, so per-chunk partials combined in chunk order are reproducible.
 public enum VectorOps {
-    /// Σ a[i]·b[i].
-    @inline(__always)
-    public static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
-        precondition(a.count == b.count)
-        var lanes = SIMD8<Double>(repeating: 0)
-        let n = a.count
-        var i = 0
-        while i + 8 <= n {
-            let x = SIMD8<Double>(SIMD8<Float>(a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7]))
-            let y = SIMD8<Double>(SIMD8<Float>(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]))
-            lanes += x * y
-            i += 8
-        }
-        var total = lanes.sum()
-        while i < n { total += Double(a[i]) * Double(b[i]); i += 1 }
-        return total
-    }
-
     /// Σ |a[i] − b[i]|.
     @inline(__always)
     public static func sumOfAbsoluteDifferences(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {

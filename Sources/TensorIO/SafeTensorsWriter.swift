@@ -73,13 +73,19 @@ public final class SafeTensorsWriter: @unchecked Sendable {
         }
         let start = layout.dataStart + Int(info.dataOffsets.lowerBound) + byteOffset
         body(UnsafeMutableRawBufferPointer(rebasing: mapping[start..<(start + count)]))
-        MappedFile.release(UnsafeRawBufferPointer(mapping), start..<(start + count))
-        progress.withLock { SafeTensorsWriter.add(byteOffset..<(byteOffset + count), to: &$0[index]) }
+        // Drop every page the tensor's written bytes now cover, including the pages shared
+        // with neighbouring writes once both sides are done.
+        let written = progress.withLock { SafeTensorsWriter.add(byteOffset..<(byteOffset + count), to: &$0[index]) }
+        let page = MappedFile.pageSize
+        let from = max(written.lowerBound, byteOffset - page), to = min(written.upperBound, byteOffset + count + page)
+        MappedFile.release(UnsafeRawBufferPointer(mapping), (start - (byteOffset - from))..<(start + (to - byteOffset)))
     }
 
-    /// Adds `range` to sorted, disjoint, non-adjacent `ranges`, merging what it touches.
-    static func add(_ range: Range<Int>, to ranges: inout [Range<Int>]) {
-        guard !range.isEmpty else { return }
+    /// Adds `range` to sorted, disjoint, non-adjacent `ranges`, merging what it touches, and
+    /// returns the merged range that now contains it.
+    @discardableResult
+    static func add(_ range: Range<Int>, to ranges: inout [Range<Int>]) -> Range<Int> {
+        guard !range.isEmpty else { return range }
         var merged = range
         ranges.removeAll { r in
             guard r.lowerBound <= merged.upperBound && merged.lowerBound <= r.upperBound else { return false }
@@ -87,6 +93,7 @@ public final class SafeTensorsWriter: @unchecked Sendable {
             return true
         }
         ranges.insert(merged, at: ranges.firstIndex { $0.lowerBound > merged.lowerBound } ?? ranges.count)
+        return merged
     }
 
     private static func isFull(_ ranges: [Range<Int>], _ info: TensorInfo) -> Bool {

@@ -62,19 +62,19 @@ struct LargestSelector {
         var brackets: [Int: ClosedRange<UInt32>] = [:]
         let buffer = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: s)
         defer { buffer.deallocate() }
-        for r in requests {
-            try job.withSample(runs: LargestSelector.sampleRuns, runLength: LargestSelector.sampleRunLength) { sample in
+        try job.withSample(runs: LargestSelector.sampleRuns, runLength: LargestSelector.sampleRunLength) { sample in
+            for r in requests {
                 keys(sample, r, buffer)
+                let p = Double(ks[r]) / Double(n)
+                let expected = p * Double(s)
+                let margin = 5 * (Double(s) * p * (1 - p)).squareRoot() + 2
+                let highRank = Int((expected - margin).rounded(.down))  // a sample rank surely above the k-th
+                let lowRank = Int((expected + margin).rounded(.up))     // a sample rank surely below it
+                let keys = UnsafeBufferPointer(buffer)
+                let high = highRank < 0 ? UInt32.max : LargestSelector.largest(highRank + 1, of: keys)
+                let low = lowRank >= s ? 0 : LargestSelector.largest(lowRank + 1, of: keys)
+                brackets[r] = low...high
             }
-            let p = Double(ks[r]) / Double(n)
-            let expected = p * Double(s)
-            let margin = 5 * (Double(s) * p * (1 - p)).squareRoot() + 2
-            let highRank = Int((expected - margin).rounded(.down))  // a sample rank surely above the k-th
-            let lowRank = Int((expected + margin).rounded(.up))     // a sample rank surely below it
-            let sample = UnsafeBufferPointer(buffer)
-            let high = highRank < 0 ? UInt32.max : LargestSelector.largest(highRank + 1, of: sample)
-            let low = lowRank >= s ? 0 : LargestSelector.largest(lowRank + 1, of: sample)
-            brackets[r] = low...high
         }
         return brackets
     }
@@ -113,12 +113,7 @@ struct LargestSelector {
             var local = TopKSelection(k: wanted, total: insideCount)
             while !local.isDone {
                 var histogram = [Int](repeating: 0, count: TopKSelection.binCount)
-                for chunk in perChunk {
-                    for key in chunk[j].inside {
-                        let b = local.bin(key)
-                        if b >= 0 { histogram[b] += 1 }
-                    }
-                }
+                for chunk in perChunk { local.accumulate(chunk[j].inside, into: &histogram) }
                 local.consume(histogram)
             }
             let threshold = local.selectsAll ? brackets[r]!.lowerBound : local.threshold
@@ -143,10 +138,7 @@ struct LargestSelector {
                     guard !selection.isDone else { return [] }
                     keys(chunk, requests[s], buffer)
                     var histogram = [Int](repeating: 0, count: TopKSelection.binCount)
-                    for i in 0..<chunk.count {
-                        let b = selection.bin(buffer[i])
-                        if b >= 0 { histogram[b] += 1 }
-                    }
+                    selection.accumulate(UnsafeBufferPointer(rebasing: buffer[0..<chunk.count]), into: &histogram)
                     return histogram
                 } }
             }
@@ -177,10 +169,7 @@ struct LargestSelector {
         if selection.selectsAll { return keys.min() ?? 0 }
         while !selection.isDone {
             var histogram = [Int](repeating: 0, count: TopKSelection.binCount)
-            for key in keys {
-                let b = selection.bin(key)
-                if b >= 0 { histogram[b] += 1 }
-            }
+            selection.accumulate(keys, into: &histogram)
             selection.consume(histogram)
         }
         return selection.threshold

@@ -29,8 +29,7 @@ public struct TensorExecutor: Sendable {
             guard planned.model >= 0 && planned.model < checkpoints.count else {
                 throw MergeError(tensor: tensor.name, message: "input model \(planned.model) is not one of the job's \(checkpoints.count) models")
             }
-            return JobInput(view: try checkpoints[planned.model].tensor(planned.tensor), model: planned.model,
-                            parameters: planned.parameters,
+            return JobInput(view: try checkpoints[planned.model].tensor(planned.tensor), parameters: planned.parameters,
                             random: Philox(seed: seed, stream: UInt64(planned.model), name: tensor.name))
         }
         let dtype = outputDType

@@ -3,18 +3,15 @@ import CrucibleMath
 import Synchronization
 import TensorIO
 
-/// One input tensor of a job: where its bytes are, which model it comes from, its resolved
-/// per-model parameters, and its random stream (keyed by seed, model and tensor name).
+/// One input tensor of a job: where its bytes are, its resolved per-model parameters, and its
+/// random stream (keyed by seed, model and tensor name).
 public struct JobInput: Sendable {
     public let view: TensorView
-    /// Index of the model in the job's model list (the random stream number).
-    public let model: Int
     public let parameters: [String: ResolvedValue]
     public let random: Philox
 
-    public init(view: TensorView, model: Int, parameters: [String: ResolvedValue], random: Philox) {
+    public init(view: TensorView, parameters: [String: ResolvedValue], random: Philox) {
         self.view = view
-        self.model = model
         self.parameters = parameters
         self.random = random
     }
@@ -115,15 +112,9 @@ public final class TensorJob: Sendable {
         }
     }
 
-    /// Writes already-computed values for `range` (for methods that build a tensor themselves).
-    public func write(_ range: Range<Int>, _ values: UnsafeBufferPointer<Float>) throws {
-        try sink(range, values)
-    }
-
     /// Runs `body` on a sample of every input: `runs` runs of `runLength` consecutive
     /// elements spread evenly over the tensor, gathered into one chunk (`range` is
-    /// `0..<runs·runLength`, not the elements' positions). Touches few pages, and drops them
-    /// again afterwards.
+    /// `0..<runs·runLength`, not the elements' positions). Touches only a few pages of each input.
     public func withSample<T>(runs: Int, runLength: Int, _ body: (Chunk) throws -> T) throws -> T {
         let count = runs * runLength
         let spacing = self.count / runs
@@ -137,7 +128,6 @@ public final class TensorJob: Sendable {
             for r in 0..<runs {
                 let elements = (r * spacing)..<(r * spacing + runLength)
                 try source.view.readFloat32(elements, into: UnsafeMutableBufferPointer(rebasing: slot[(r * runLength)..<((r + 1) * runLength)]))
-                source.view.release(elements)
             }
             loaded.append(UnsafeBufferPointer(slot))
         }

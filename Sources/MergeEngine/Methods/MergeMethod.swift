@@ -52,7 +52,7 @@ public protocol MergeMethod: Sendable {
     var inputCount: ClosedRange<Int> { get }
     /// True when the method reads randomness (its output depends on `--random-seed`).
     var isRandomized: Bool { get }
-    /// Computes the output tensor of `job`, writing it through `job.apply` / `job.write`.
+    /// Computes the output tensor of `job`, writing it through `job.apply`.
     func merge(_ job: TensorJob) throws
 }
 

@@ -32,15 +32,10 @@ struct SCE: MergeMethod {
 
         // Model weights: mean of squared (selected) task vectors.
         let energies = try job.map { chunk -> [Double] in
-            var tiesSeen = selection.map { $0.1.isEmpty ? 0 : $0.1[chunk.index] } ?? 0
+            var tiesSeen = SCE.tiesBefore(chunk, selection)
             var sums = [Double](repeating: 0, count: k)
             for i in 0..<chunk.count {
-                if let (s, _) = selection {
-                    let key = SCE.varianceKey(chunk, i)
-                    let keep = s.selects(key, tiesBefore: tiesSeen)
-                    if key == s.threshold { tiesSeen += 1 }
-                    if !keep { continue }
-                }
+                if !SCE.isSelected(chunk, i, selection, tiesSeen: &tiesSeen) { continue }
                 for m in 0..<k { let d = Double(chunk.inputs[m][i] - chunk.base![i]); sums[m] += d * d }
             }
             return sums
@@ -51,15 +46,10 @@ struct SCE: MergeMethod {
         let w = weights.map(Float.init)
 
         try job.apply { chunk in
-            var tiesSeen = selection.map { $0.1.isEmpty ? 0 : $0.1[chunk.index] } ?? 0
+            var tiesSeen = SCE.tiesBefore(chunk, selection)
             let b = chunk.base!, out = chunk.output
             for i in 0..<chunk.count {
-                if let (s, _) = selection {
-                    let key = SCE.varianceKey(chunk, i)
-                    let keep = s.selects(key, tiesBefore: tiesSeen)
-                    if key == s.threshold { tiesSeen += 1 }
-                    if !keep { out[i] = b[i]; continue }
-                }
+                if !SCE.isSelected(chunk, i, selection, tiesSeen: &tiesSeen) { out[i] = b[i]; continue }
                 var sum: Float = 0
                 for m in 0..<k { sum += chunk.inputs[m][i] - b[i] }
                 let positive = sum >= 0
@@ -71,6 +61,21 @@ struct SCE: MergeMethod {
                 out[i] = b[i] + mixed / max(divisor, 1e-6)
             }
         }
+    }
+
+    /// Threshold ties before `chunk` in element order (0 when every tie is kept or nothing is selected).
+    static func tiesBefore(_ chunk: Chunk, _ selection: (TopKSelection, [Int])?) -> Int {
+        selection.map { $0.1.isEmpty ? 0 : $0.1[chunk.index] } ?? 0
+    }
+
+    /// Whether element `i` is among the selected positions (always, without a selection),
+    /// counting threshold ties in element order.
+    @inline(__always)
+    static func isSelected(_ chunk: Chunk, _ i: Int, _ selection: (TopKSelection, [Int])?, tiesSeen: inout Int) -> Bool {
+        guard let (s, _) = selection else { return true }
+        let key = varianceKey(chunk, i)
+        defer { if key == s.threshold { tiesSeen += 1 } }
+        return s.selects(key, tiesBefore: tiesSeen)
     }
 
     /// The top `int(nnz(variance)·share)` positions by variance, with per-chunk tie offsets.

@@ -102,6 +102,10 @@ struct TaskVectorMasks {
         return (0..<owner.count).map { owner[$0]! }
     }
 
+    /// A 16-bit draw keeps its element when it is below this (p·2¹⁶, rounded). The rescale pass
+    /// and the apply pass must use the very same threshold.
+    static func keepThreshold(_ p: Float) -> UInt32 { UInt32((Double(p) * 65536).rounded()) }
+
     /// The L1 norms of model `m`'s task vector over `chunk`, before and after masking, with
     /// `scratch` (two slots of at least `chunk.count` floats) as working space. Random masks
     /// are summed in one pass over the draws without writing the masked vector out.
@@ -113,7 +117,7 @@ struct TaskVectorMasks {
             maskedDelta(chunk, model: m, job: job, into: scratch, scratch: spare)
             return (full, VectorOps.sumOfMagnitudes(UnsafeBufferPointer(scratch)))
         }
-        let threshold = UInt32((Double(p) * 65536).rounded())
+        let threshold = TaskVectorMasks.keepThreshold(p)
         return spare.withMemoryRebound(to: UInt16.self) { draws in
             let n = chunk.count
             job.inputs[m].random.draws16(first: chunk.range.lowerBound, into: UnsafeMutableBufferPointer(rebasing: draws[0..<n]))
@@ -184,7 +188,7 @@ struct TaskVectorMasks {
         case .random(let p):
             // Keep where the element's 16-bit draw is below p·2¹⁶: the same decision in every
             // pass, on every thread and worker (probability resolution 2⁻¹⁶).
-            let threshold = UInt32((Double(p) * 65536).rounded())
+            let threshold = TaskVectorMasks.keepThreshold(p)
             scratch.withMemoryRebound(to: UInt16.self) { draws in
                 let slot = UnsafeMutableBufferPointer(rebasing: draws[0..<n])
                 job.inputs[m].random.draws16(first: chunk.range.lowerBound, into: slot)
