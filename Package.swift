@@ -23,15 +23,17 @@ let package = Package(
         .target(name: "TensorIO"),
         // Counter-based randomness and the numeric kernels shared by merges and sweeps.
         .target(name: "CrucibleMath"),
+        // Jobs split into tasks (merges, sweeps, analyses): what any runtime runs.
+        .target(name: "JobModel", dependencies: ["TensorIO"]),
         // Merge configs, the method registry, planning and execution.
-        .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "Yams"]),
+        .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "Yams"]),
         // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
-        .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "MergeEngine"]),
+        .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "JobModel", "MergeEngine"]),
 
         .executableTarget(
             name: "CrucibleCLI",
             dependencies: [
-                "TensorIO", "MergeEngine", "ClusterRuntime", "CZMQ", "CLZ4",
+                "TensorIO", "JobModel", "MergeEngine", "ClusterRuntime", "CZMQ", "CLZ4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -44,8 +46,9 @@ let package = Package(
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CZMQ", "CLZ4"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"]),
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath"]),
-        .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "TensorIO"]),
+        .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO"]),
+        .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO"]),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "MergeEngine", "TensorIO", "CrucibleCLI"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI"]),
     ]
 )

@@ -1,4 +1,5 @@
 import ClusterRuntime
+import JobModel
 import MergeEngine
 import TensorIO
 
@@ -9,8 +10,8 @@ enum PlanExecution {
                     cluster: ClusterCommandOptions? = nil) throws -> MergeReport {
         guard !FileSystem.exists(outDir) else { throw CLIError("\(outDir): the output folder already exists; remove it or choose another") }
         let bar = ProgressBar(enabled: !quiet, unit: "tensors")
-        let update: @Sendable (MergeProgress) -> Void = { p in
-            bar.update(done: p.tensorsDone, total: p.tensorsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal)
+        let update: @Sendable (JobProgress) -> Void = { p in
+            bar.update(done: p.tasksDone, total: p.tasksTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal)
         }
         defer { bar.finish() }
         return try CLIError.wrap {

@@ -20,9 +20,10 @@ public final class CheckpointWriter: Sendable {
     private let specs: [SafeTensorsLayout.Spec]
 
     /// Plans shards for `specs` (kept in the given order) and creates the files.
-    /// Fails if `directory` already exists.
+    /// Fails if `directory` already exists. With `reuse`, the shards an interrupted job left
+    /// in `<directory>.partial` with the same layout are kept for `markWritten`.
     public init(directory: String, tensors specs: [SafeTensorsLayout.Spec], shardBudget: UInt64 = defaultShardBudget,
-                metadata: [(key: String, value: String)] = [("format", "pt")]) throws(SafeTensorsError) {
+                metadata: [(key: String, value: String)] = [("format", "pt")], reuse: Bool = false) throws(SafeTensorsError) {
         self.directory = directory
         self.temporaryDirectory = directory + ".partial"
         self.specs = specs
@@ -33,7 +34,7 @@ public final class CheckpointWriter: Sendable {
         for spec in specs where !seen.insert(spec.name).inserted {
             throw SafeTensorsError(file: directory, tensor: spec.name, .duplicateTensor)
         }
-        FileSystem.remove(temporaryDirectory)
+        if !reuse { FileSystem.remove(temporaryDirectory) }
         try FileSystem.makeDirectories(temporaryDirectory)
 
         let groups = CheckpointWriter.planShards(specs, budget: shardBudget)
@@ -45,7 +46,7 @@ public final class CheckpointWriter: Sendable {
         do {
             for (i, group) in groups.enumerated() {
                 let layout = try SafeTensorsLayout(group, metadata: metadata)
-                shards.append(try SafeTensorsWriter(path: FileSystem.join(temporaryDirectory, names[i]), layout: layout))
+                shards.append(try SafeTensorsWriter(path: FileSystem.join(temporaryDirectory, names[i]), layout: layout, reuse: reuse))
                 for spec in group { shardOf[spec.name] = i }
             }
         } catch {
@@ -97,6 +98,23 @@ public final class CheckpointWriter: Sendable {
                      _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(SafeTensorsError) {
         guard let shard = shardOfTensor[name] else { throw SafeTensorsError(file: temporaryDirectory, tensor: name, .missingTensor) }
         try shards[shard].fill(name, at: byteOffset, count: count, body)
+    }
+
+    /// Calls `body` with tensor `name`'s bytes as they are in the output now.
+    public func withBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let shard = shardOfTensor[name] else { throw SafeTensorsError(file: temporaryDirectory, tensor: name, .missingTensor) }
+        return try shards[shard].withBytes(of: name, body)
+    }
+
+    /// Counts tensor `name` as fully written (verified bytes reused by a resumed job).
+    public func markWritten(_ name: String) throws(SafeTensorsError) {
+        guard let shard = shardOfTensor[name] else { throw SafeTensorsError(file: temporaryDirectory, tensor: name, .missingTensor) }
+        try shards[shard].markWritten(name)
+    }
+
+    /// Flushes every shard's written bytes to disk.
+    public func sync() {
+        shards.forEach { $0.sync() }
     }
 
     /// Writes a side file (config.json, README.md, ...) into the folder.

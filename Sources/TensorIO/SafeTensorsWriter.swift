@@ -24,16 +24,19 @@ public final class SafeTensorsWriter: @unchecked Sendable {
     /// Byte ranges written so far for each tensor, by layout index: sorted, disjoint, merged.
     private let progress: Mutex<[[Range<Int>]]>
 
-    /// Creates `path + ".partial"`, sizes it, and writes the header.
-    public init(path: String, layout: SafeTensorsLayout) throws(SafeTensorsError) {
+    /// Creates `path + ".partial"`, sizes it, and writes the header. With `reuse`, a
+    /// `.partial` file an interrupted job left with exactly this layout is kept as it is
+    /// (nothing counts as written until `markWritten`); any other file is replaced.
+    public init(path: String, layout: SafeTensorsLayout, reuse: Bool = false) throws(SafeTensorsError) {
         self.path = path
         self.layout = layout
         self.temporaryPath = path + ".partial"
-        let fd = open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let size = layout.fileSize
+        let keep = reuse && SafeTensorsWriter.hasLayout(temporaryPath, layout)
+        let fd = open(temporaryPath, O_RDWR | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC), 0o644)
         guard fd >= 0 else { throw SafeTensorsError(file: temporaryPath, .cannotOpen(String(cString: strerror(errno)))) }
         self.fd = fd
         self.progress = Mutex([[Range<Int>]](repeating: [], count: layout.tensors.count))
-        let size = layout.fileSize
         let reserved = posix_fallocate(fd, 0, off_t(size))
         guard reserved == 0,
               let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
@@ -44,6 +47,44 @@ public final class SafeTensorsWriter: @unchecked Sendable {
         }
         mapping = UnsafeMutableRawBufferPointer(start: base, count: size)
         layout.headerBytes.withUnsafeBytes { mapping.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    /// True when `path` is a file of exactly `layout`'s size that starts with its header.
+    static func hasLayout(_ path: String, _ layout: SafeTensorsLayout) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, Int(status.st_size) == layout.fileSize else { return false }
+        var header = [UInt8](repeating: 0, count: layout.headerBytes.count)
+        let read = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return read == header.count && header == layout.headerBytes
+    }
+
+    /// Calls `body` with tensor `name`'s bytes as they are in the file now.
+    public func withBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let info = layout.info(name) else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
+        guard !isClosed.load(ordering: .acquiring) else {
+            throw SafeTensorsError(file: path, tensor: name, .ioFailure("the file is already finished or abandoned"))
+        }
+        let start = layout.dataStart + Int(info.dataOffsets.lowerBound)
+        let bytes = UnsafeRawBufferPointer(rebasing: mapping[start..<(start + info.byteCount)])
+        defer { MappedFile.release(UnsafeRawBufferPointer(mapping), start..<(start + info.byteCount)) }
+        return try body(bytes)
+    }
+
+    /// Counts all of tensor `name` as written (its bytes were verified by a resumed job).
+    public func markWritten(_ name: String) throws(SafeTensorsError) {
+        guard let index = layout.index(of: name) else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
+        let count = layout.tensors[index].byteCount
+        progress.withLock { $0[index] = count == 0 ? [] : [0..<count] }
+    }
+
+    /// Flushes everything written so far to disk.
+    public func sync() {
+        guard !isClosed.load(ordering: .acquiring) else { return }
+        msync(mapping.baseAddress, mapping.count, MS_SYNC)
+        fsync(fd)
     }
 
     /// Writes all of `name`'s bytes.

@@ -1,6 +1,7 @@
 import ClusterRuntime
 import Foundation
 import Testing
+import TensorIO
 
 /// The wire codec: checksums, shuffling, compression that pays, and every way a received
 /// payload can be wrong rejected without writing a byte.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import JobModel
 import MergeEngine
 import TensorIO
 
@@ -9,7 +10,7 @@ import TensorIO
 public enum ClusterMerge {
     public static func run(_ plan: MergePlan, to directory: String, options: MergeOptions, cluster: ClusterOptions,
                            localWorkers: Int, log: @escaping @Sendable (String) -> Void = { _ in },
-                           progress: (@Sendable (MergeProgress) -> Void)? = nil) throws -> MergeReport {
+                           progress: (@Sendable (JobProgress) -> Void)? = nil) throws -> MergeReport {
         let start = Date()
         let specs = plan.tensors.map { SafeTensorsLayout.Spec(name: $0.name, dtype: plan.outputDType, shape: $0.shape) }
         let writer = try CheckpointWriter(directory: directory, tensors: specs, shardBudget: options.shardBudget)
@@ -49,8 +50,7 @@ public enum ClusterMerge {
             writer.abandon()
             throw error
         }
-        return MergeReport(outputDirectory: directory, tensors: plan.tensors.count, shards: writer.shardNames.count,
-                           bytesRead: plan.bytesToRead, bytesWritten: plan.bytesToWrite, seconds: Date().timeIntervalSince(start))
+        fatalError()
     }
 
     /// True for endpoints only this machine can reach (loopback, inproc, ipc).

@@ -1,6 +1,7 @@
 import CZMQ
 import Foundation
 import MergeEngine
+import JobModel
 import TensorIO
 
 /// How the coordinator serves workers.
@@ -59,7 +60,7 @@ public final class Coordinator {
     let cluster: ClusterOptions
     let writer: CheckpointWriter
     let log: @Sendable (String) -> Void
-    let progress: (@Sendable (MergeProgress) -> Void)?
+    let progress: (@Sendable (JobProgress) -> Void)?
 
     private var workers: [[UInt8]: WorkerState] = [:]
     private var tasks: [TaskState]
@@ -69,7 +70,7 @@ public final class Coordinator {
     private var started = false
 
     public init(plan: MergePlan, options: MergeOptions, cluster: ClusterOptions, writer: CheckpointWriter,
-                log: @escaping @Sendable (String) -> Void = { _ in }, progress: (@Sendable (MergeProgress) -> Void)? = nil) {
+                log: @escaping @Sendable (String) -> Void = { _ in }, progress: (@Sendable (JobProgress) -> Void)? = nil) {
         self.plan = plan
         self.options = options
         self.cluster = cluster
@@ -222,8 +223,8 @@ public final class Coordinator {
         workers[id]!.tasksDone += 1
         doneCount += 1
         bytesDone += tensor.outputBytes
-        progress?(MergeProgress(tensorsDone: doneCount, tensorsTotal: tasks.count, bytesDone: bytesDone,
-                                bytesTotal: plan.bytesToWrite, current: tensor.name))
+        progress?(JobProgress(tasksDone: doneCount, tasksTotal: tasks.count, bytesDone: bytesDone,
+                                bytesTotal: plan.bytesToWrite, current: tensor.name, workers: workers.count))
     }
 
     private func fail(_ header: Header.Failure, from id: [UInt8]) throws {

@@ -1,6 +1,7 @@
 import CZMQ
 import Dispatch
 import Foundation
+import JobModel
 import MergeEngine
 import TensorIO
 
@@ -58,6 +59,7 @@ public final class Worker: @unchecked Sendable {
 
         var welcome: Header.Welcome?
         var executor: TensorExecutor?
+        var inputs = CheckpointInputs([])
         var lastHeartbeat = Date()
         var tasksReceived = 0
         while true {
@@ -76,7 +78,7 @@ public final class Worker: @unchecked Sendable {
                     }
                     do {
                         let checkpoints = try w.models.map { try Checkpoint(path: options.mapped($0)) }
-                        executor = TensorExecutor(method: method, checkpoints: checkpoints, outputDType: dtype)
+                        executor = TensorExecutor(method: method, outputDType: dtype); inputs = CheckpointInputs(checkpoints)
                         welcome = w
                     } catch {
                         try send(socket, .error, Header.Failure(task: nil, attempt: nil, code: "input", message: "\(error)"))
@@ -89,7 +91,7 @@ public final class Worker: @unchecked Sendable {
                         try send(socket, .error, Header.Failure(task: task.task, attempt: task.attempt, code: "input", message: "no usable WELCOME"))
                         continue
                     }
-                    schedule(task, executor: executor, seed: welcome.seed)
+                    schedule(task, executor: executor, inputs: inputs, seed: welcome.seed)
                 case .heartbeat:
                     break
                 case .shutdown:
@@ -111,7 +113,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Computes a task on the compute queue into one buffer of output bytes.
-    private func schedule(_ task: Header.Task, executor: TensorExecutor, seed: UInt64) {
+    private func schedule(_ task: Header.Task, executor: TensorExecutor, inputs: CheckpointInputs, seed: UInt64) {
         let threads = options.threads
         compute.async { [self] in
             let tensor = task.tensor
@@ -120,7 +122,7 @@ public final class Worker: @unchecked Sendable {
             let output = OutputBuffer(bytes: .allocate(byteCount: tensor.outputBytes, alignment: 16))
             let outcome: Result<OutputBuffer, Error>
             do {
-                try executor.compute(tensor, seed: seed, threads: threads) { range, fill in
+                try executor.compute(tensor, inputs: inputs, seed: seed, threads: threads) { range, fill in
                     fill(UnsafeMutableRawBufferPointer(rebasing: output.bytes[(range.lowerBound * width)..<(range.upperBound * width)]))
                 }
                 outcome = .success(output)

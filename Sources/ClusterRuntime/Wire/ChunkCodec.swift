@@ -1,4 +1,5 @@
 import CLZ4
+import TensorIO
 
 /// How a payload travels.
 public enum WireEncoding: UInt8, Sendable {

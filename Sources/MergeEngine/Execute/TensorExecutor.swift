@@ -1,22 +1,16 @@
 import CrucibleMath
+import JobModel
 import TensorIO
 
-/// What it takes to compute any planned tensor of a job: the method, the opened models and
-/// the output dtype. A `MergePlan` provides one; so does a cluster worker that was told the
-/// job's models and method, without the plan itself.
+/// What it takes to compute any planned tensor of a merge: the method and the output dtype.
+/// Inputs come from wherever the caller has them (mapped files, or bytes shipped to a worker).
 public struct TensorExecutor: Sendable {
     public let method: any MergeMethod
-    public let checkpoints: [Checkpoint]
     public let outputDType: DType
 
-    public init(method: any MergeMethod, checkpoints: [Checkpoint], outputDType: DType) {
+    public init(method: any MergeMethod, outputDType: DType) {
         self.method = method
-        self.checkpoints = checkpoints
         self.outputDType = outputDType
-    }
-
-    public init(_ plan: MergePlan) {
-        self.init(method: plan.method, checkpoints: plan.checkpoints, outputDType: plan.outputDType)
     }
 
     /// Where results go: `write(elements, fill)` must call `fill` with room for exactly
@@ -24,12 +18,9 @@ public struct TensorExecutor: Sendable {
     public typealias Sink = @Sendable (_ elements: Range<Int>, _ fill: (UnsafeMutableRawBufferPointer) -> Void) throws -> Void
 
     /// Computes `tensor`, converting each Float32 chunk once to the output dtype inside `write`.
-    public func compute(_ tensor: PlannedTensor, seed: UInt64, threads: Int, write: @escaping Sink) throws {
+    public func compute(_ tensor: PlannedTensor, inputs: any TaskInputs, seed: UInt64, threads: Int, write: @escaping Sink) throws {
         func input(_ planned: PlannedInput) throws -> JobInput {
-            guard planned.model >= 0 && planned.model < checkpoints.count else {
-                throw MergeError(tensor: tensor.name, message: "input model \(planned.model) is not one of the job's \(checkpoints.count) models")
-            }
-            return JobInput(view: try checkpoints[planned.model].tensor(planned.tensor), parameters: planned.parameters,
+            JobInput(view: try inputs.tensor(TaskInput(model: planned.model, tensor: planned.tensor)), parameters: planned.parameters,
                             random: Philox(seed: seed, stream: UInt64(planned.model), name: tensor.name))
         }
         let dtype = outputDType

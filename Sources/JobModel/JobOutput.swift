@@ -1,0 +1,86 @@
+import Synchronization
+import TensorIO
+
+/// Where a task part lands: a tensor of a checkpoint being written, or a small record kept
+/// in memory (statistics that are combined when the job ends).
+public enum OutputTarget: Sendable {
+    case checkpoint(CheckpointWriter)
+    case records(RecordStore)
+}
+
+/// Fixed-size byte records by name, filled by task parts (e.g. per-tensor statistics).
+public final class RecordStore: Sendable {
+    private let records: Mutex<[String: [UInt8]]>
+
+    public init() { records = Mutex([:]) }
+
+    /// The record `name`, once written.
+    public func record(_ name: String) -> [UInt8]? { records.withLock { $0[name] } }
+
+    func fill(_ name: String, size: Int, at offset: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        records.withLock { all in
+            var bytes = all[name] ?? [UInt8](repeating: 0, count: size)
+            bytes.withUnsafeMutableBytes { body(UnsafeMutableRawBufferPointer(rebasing: $0[offset..<(offset + count)])) }
+            all[name] = bytes
+        }
+    }
+}
+
+/// The output of a job: task parts are written here at their offsets, in any order, from
+/// any thread (local workers fill in place; the coordinator writes received chunks).
+public final class JobOutput: Sendable {
+    public let targets: [OutputTarget]
+    /// The journal of finished tasks (`--resume`); nil when the job cannot be resumed.
+    public let journalPath: String?
+
+    public init(targets: [OutputTarget], journalPath: String?) {
+        self.targets = targets
+        self.journalPath = journalPath
+    }
+
+    /// Lets `body` produce `count` bytes at `offset` of `part` in place.
+    public func fill(_ part: TaskPart, at offset: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) throws {
+        guard offset >= 0, count >= 0, offset <= part.bytes, count <= part.bytes - offset else {
+            throw JobError("\(part.name): \(count) bytes at \(offset) do not fit its \(part.bytes) bytes")
+        }
+        switch try target(part) {
+        case .checkpoint(let writer): try writer.fill(part.name, at: offset, count: count, body)
+        case .records(let store): store.fill(part.name, size: part.bytes, at: offset, count: count, body)
+        }
+    }
+
+    /// Copies `bytes` to `offset` of `part`.
+    public func write(_ part: TaskPart, at offset: Int, bytes: UnsafeRawBufferPointer) throws {
+        try fill(part, at: offset, count: bytes.count) { destination in
+            if let source = bytes.baseAddress { destination.baseAddress!.copyMemory(from: source, byteCount: bytes.count) }
+        }
+    }
+
+    /// True when the part is written to disk, so a resumed job can reuse it.
+    public func isPersistent(_ part: TaskPart) -> Bool {
+        guard part.target >= 0 && part.target < targets.count, case .checkpoint = targets[part.target] else { return false }
+        return true
+    }
+
+    /// xxHash64 of a persistent part's bytes as they are now in the output.
+    public func digest(_ part: TaskPart) throws -> UInt64 {
+        guard case .checkpoint(let writer) = try target(part) else { throw JobError("\(part.name) is not written to a file") }
+        return try writer.withBytes(of: part.name) { XXHash64.hash($0) }
+    }
+
+    /// Records that a persistent part already holds its bytes (reused by a resumed job).
+    public func markWritten(_ part: TaskPart) throws {
+        guard case .checkpoint(let writer) = try target(part) else { return }
+        try writer.markWritten(part.name)
+    }
+
+    /// Flushes written bytes to disk (before a job stops, so that it can be resumed).
+    public func sync() {
+        for case .checkpoint(let writer) in targets { writer.sync() }
+    }
+
+    private func target(_ part: TaskPart) throws -> OutputTarget {
+        guard part.target >= 0 && part.target < targets.count else { throw JobError("\(part.name): no output target \(part.target)") }
+        return targets[part.target]
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import JobModel
+import TensorIO
+
+/// A merge as a distributed job: one task per planned output tensor, written into a
+/// checkpoint folder that appears only when complete.
+public final class MergeJob: DistributedJob {
+    /// What a worker needs to compute any tensor of the merge.
+    struct Setup: Codable {
+        var method: String
+        var seed: UInt64
+        var outputDType: String
+    }
+
+    public let plan: MergePlan
+    public let options: MergeOptions
+    public let writer: CheckpointWriter
+    public let kind = MergeTaskRunner.name
+    public let setup: [UInt8]
+    public let tasks: [JobTask]
+    public let output: JobOutput
+
+    /// Lays out the output in `<directory>.partial`; with `resume`, keeps the shards an
+    /// interrupted run of the same plan left there.
+    public init(plan: MergePlan, directory: String, options: MergeOptions, resume: Bool = false) throws {
+        self.plan = plan
+        self.options = options
+        let specs = plan.tensors.map { SafeTensorsLayout.Spec(name: $0.name, dtype: plan.outputDType, shape: $0.shape) }
+        writer = try CheckpointWriter(directory: directory, tensors: specs, shardBudget: options.shardBudget, reuse: resume)
+        setup = Array(try JSONEncoder().encode(Setup(method: plan.method.name, seed: options.seed, outputDType: plan.outputDType.rawValue)))
+        let width = max(plan.outputDType.bitWidth / 8, 1)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        tasks = try plan.tensors.map { tensor in
+            JobTask(label: tensor.name, work: Array(try encoder.encode(tensor)),
+                    inputs: ((tensor.base.map { [$0] } ?? []) + tensor.inputs).map { TaskInput(model: $0.model, tensor: $0.tensor) },
+                    parts: [TaskPart(target: 0, name: tensor.name, bytes: tensor.outputBytes, elementWidth: width)])
+        }
+        output = JobOutput(targets: [.checkpoint(writer)], journalPath: FileSystem.join(writer.temporaryDirectory, ".crucible-journal"))
+    }
+
+    public var models: [Checkpoint] { plan.checkpoints }
+
+    public func finish() throws {
+        try OutputFiles.write(plan, options: options, into: writer)
+        try writer.finish()
+    }
+
+    public func abandon() { writer.abandon() }
+}
+
+/// Computes merge tasks on a worker.
+public struct MergeTaskRunner: TaskRunner, JobKind {
+    public static let name = "merge"
+    let executor: TensorExecutor
+    let seed: UInt64
+
+    public static func runner(setup: [UInt8]) throws -> any TaskRunner {
+        let setup = try JSONDecoder().decode(MergeJob.Setup.self, from: Data(setup))
+        guard let method = MethodRegistry.method(named: setup.method) else { throw JobError("unknown merge method \(setup.method)") }
+        guard let dtype = DType(rawValue: setup.outputDType) else { throw JobError("unknown output dtype \(setup.outputDType)") }
+        return MergeTaskRunner(executor: TensorExecutor(method: method, outputDType: dtype), seed: setup.seed)
+    }
+
+    public func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
+        let tensor = try JSONDecoder().decode(PlannedTensor.self, from: Data(work))
+        let width = executor.outputDType.bitWidth / 8
+        try executor.compute(tensor, inputs: inputs, seed: seed, threads: threads) { elements, fill in
+            try write(0, (elements.lowerBound * width)..<(elements.upperBound * width), fill)
+        }
+    }
+}
