@@ -17,6 +17,11 @@ struct Merge: ParsableCommand {
               crucible merge examples/ties.yml out/ties
               crucible merge config.yml out --dry-run
               crucible merge config.yml out -j 8 --random-seed 7 --out-shard-size 2B
+              crucible merge config.yml out --resume        # after an interruption or a crash
+
+            On several hosts (docs/operations.md): start the coordinator with
+              crucible merge config.yml out --listen tcp://0.0.0.0:5555 --keys keys/ --min-workers 3
+            and on each worker host `crucible worker --connect tcp://COORDINATOR:5555 --keys keys/`.
             """
     )
 
@@ -67,7 +72,7 @@ struct Merge: ParsableCommand {
         }
         let options = MergeOptions(threads: threads, seed: randomSeed, shardBudget: try output.shardBudget(),
                                    copyTokenizer: !output.noCopyTokenizer)
-        let report = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster)
-        if !quiet { print(PlanSummary.report(report, plan: plan, threads: threads)) }
+        let (report, job) = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster)
+        if !quiet { print(PlanSummary.report(report, plan: plan, threads: threads, reused: job.reused)) }
     }
 }

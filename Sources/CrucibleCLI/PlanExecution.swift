@@ -1,25 +1,19 @@
 import ClusterRuntime
-import JobModel
 import MergeEngine
 import TensorIO
 
-/// How every command that writes a checkpoint runs its plan: refuse an existing output
-/// folder, show a progress bar, run here or (with `--listen`) through the coordinator.
+/// How every command that writes a checkpoint from a plan runs it: refuse an existing
+/// output folder (and an interrupted one unless `--resume`), then run the merge job.
 enum PlanExecution {
     static func run(_ plan: MergePlan, to outDir: String, options: MergeOptions, quiet: Bool,
-                    cluster: ClusterCommandOptions? = nil) throws -> MergeReport {
+                    cluster: ClusterCommandOptions) throws -> (MergeReport, JobReport) {
         guard !FileSystem.exists(outDir) else { throw CLIError("\(outDir): the output folder already exists; remove it or choose another") }
-        let bar = ProgressBar(enabled: !quiet, unit: "tensors")
-        let update: @Sendable (JobProgress) -> Void = { p in
-            bar.update(done: p.tasksDone, total: p.tasksTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal)
+        let partial = outDir + ".partial"
+        if FileSystem.exists(partial) && !cluster.resume {
+            throw CLIError("\(partial) holds an interrupted run; add --resume to continue it, or remove it to start over")
         }
-        defer { bar.finish() }
-        return try CLIError.wrap {
-            guard let cluster, !cluster.listen.isEmpty else {
-                return try MergeRunner.run(plan, to: outDir, options: options, progress: update)
-            }
-            return try ClusterMerge.run(plan, to: outDir, options: options, cluster: cluster.options(), localWorkers: cluster.localWorkers,
-                                        log: { line in if !quiet { bar.log(line) } }, progress: update)
-        }
+        let job = try CLIError.wrap { try MergeJob(plan: plan, directory: outDir, options: options, resume: cluster.resume) }
+        let report = try JobExecution.run(job, runtime: cluster, threads: options.threads, quiet: quiet, unit: "tensors")
+        return (MergeReport(job, seconds: report.seconds), report)
     }
 }

@@ -20,13 +20,14 @@ struct PlanSummary {
         text = lines.joined(separator: "\n")
     }
 
-    static func report(_ report: MergeReport, plan: MergePlan, threads: Int) -> String {
+    static func report(_ report: MergeReport, plan: MergePlan, threads: Int, reused: Int = 0) -> String {
         let seconds = max(report.seconds, 1e-6)
         let rate = Double(report.bytesRead + report.bytesWritten) / seconds
         return "Merged \(report.tensors) tensors with \(plan.method.name) from \(plan.modelPaths.count) model\(plan.modelPaths.count == 1 ? "" : "s") "
             + "in \(ByteCount.formatDecimal(report.seconds, places: 2)) s on \(threads) thread\(threads == 1 ? "" : "s"): "
             + "read \(ByteCount.format(report.bytesRead)), wrote \(ByteCount.format(report.bytesWritten)) "
             + "(\(plan.outputDType.rawValue), \(report.shards) shard\(report.shards == 1 ? "" : "s")) at \(ByteCount.format(Int(rate)))/s. "
+            + (reused > 0 ? "Resumed: \(reused) tensors reused from the interrupted run. " : "")
             + "Output: \(report.outputDirectory)"
     }
 }

@@ -20,7 +20,7 @@ final class ProgressBar: Sendable {
         self.unit = unit
     }
 
-    func update(done: Int, total: Int, bytesDone: Int, bytesTotal: Int) {
+    func update(done: Int, total: Int, bytesDone: Int, bytesTotal: Int, workers: Int? = nil) {
         guard enabled else { return }
         let elapsed = Date().timeIntervalSince(start)
         let draw = state.withLock { s -> Bool in
@@ -37,7 +37,7 @@ final class ProgressBar: Sendable {
         let eta = rate > 0 ? Double(bytesTotal - bytesDone) / rate : 0
         let line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
             + "\(done)/\(total) \(unit)  \(ByteCount.format(bytesDone))/\(ByteCount.format(bytesTotal))  "
-            + "\(ByteCount.format(Int(rate)))/s  ETA \(Int(eta.rounded()))s"
+            + "\(ByteCount.format(Int(rate)))/s  ETA \(Int(eta.rounded()))s" + (workers.map { "  \($0) worker\($0 == 1 ? "" : "s")" } ?? "")
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
     }
 

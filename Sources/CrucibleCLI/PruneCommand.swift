@@ -43,7 +43,10 @@ struct Prune: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress bar and no summary.")
     var quiet = false
 
+    @OptionGroup(title: "Cluster") var cluster: ClusterCommandOptions
+
     func validate() throws {
+        try cluster.validate()
         switch (dropLayers, scores, drop) {
         case (_?, nil, nil): break
         case (nil, _?, let n?) where n >= 1: break
@@ -76,7 +79,7 @@ struct Prune: ParsableCommand {
             return
         }
         let options = MergeOptions(threads: threads, shardBudget: try output.shardBudget(), copyTokenizer: !output.noCopyTokenizer)
-        let report = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet)
-        if !quiet { print("Pruned \(layerCount - plan.layerCount) of \(layerCount) layers: " + PlanSummary.report(report, plan: plan, threads: threads)) }
+        let (report, job) = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster)
+        if !quiet { print("Pruned \(layerCount - plan.layerCount) of \(layerCount) layers: " + PlanSummary.report(report, plan: plan, threads: threads, reused: job.reused)) }
     }
 }

@@ -5,37 +5,64 @@ import Foundation
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Compute tensors for a coordinator (crucible merge --listen ...).",
+        abstract: "Compute tasks for a coordinator (crucible merge|prune --listen ...).",
         discussion: """
-            Connects to the coordinator, reads the job's models from the same paths (or rewritten with
-            --model-root), computes the tensors it is given on all cores, and exits when the job is done.
+            Connects to the coordinator and computes the tasks it is given on all cores. It reads the
+            job's models itself when its copies match the coordinator's (same size and header digest;
+            same paths, or rewritten with --model-root), and otherwise has them shipped over the wire.
+            If the coordinator goes away it reconnects with backoff; it exits when the job is done.
+            With --keys DIR it uses CURVE: its own DIR/key.{public,secret} and the coordinator's
+            DIR/coordinator.public (docs/operations.md).
 
-            Example:
-              crucible worker --connect tcp://10.0.0.1:5555 -j 16 --model-root /data/models=/mnt/models
+            Examples:
+              crucible worker --connect tcp://10.0.0.1:5555 --keys /etc/crucible/keys -j 16
+              crucible worker --connect tcp://10.0.0.1:5555 --model-root /data/models=/mnt/models
+              CRUCIBLE_CONNECT=tcp://10.0.0.1:5555 CRUCIBLE_KEYS=/etc/crucible/keys crucible worker
             """
     )
 
     @Option(help: "The coordinator's endpoint (env: CRUCIBLE_CONNECT).")
     var connect: String?
 
-    @Option(name: [.customShort("j"), .customLong("threads")], help: "Threads to compute with (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: [.customShort("j"), .customLong("threads")], help: "Threads to compute with (env: CRUCIBLE_THREADS; default: all cores).")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("CURVE keys: DIR/key.{public,secret} and DIR/coordinator.public (env: CRUCIBLE_KEYS).", valueName: "DIR"))
+    var keys: String?
 
     @Option(help: "Rewrite model paths: FROM=TO (repeatable).")
     var modelRoot: [String] = []
 
+    @Flag(help: "Do not read model files here; have the coordinator ship every input.")
+    var noSharedStorage = false
+
     @Option(help: .hidden) var crashAfterTasks: Int?
 
     func run() throws {
-        guard let endpoint = connect ?? ProcessInfo.processInfo.environment["CRUCIBLE_CONNECT"] else {
+        let environment = ProcessInfo.processInfo.environment
+        guard let endpoint = connect ?? environment["CRUCIBLE_CONNECT"] else {
             throw ValidationError("give --connect ENDPOINT (or set CRUCIBLE_CONNECT)")
         }
-        var options = WorkerOptions(endpoint: endpoint, threads: threads)
+        let threadCount = try threads ?? environment["CRUCIBLE_THREADS"].map { text in
+            guard let n = Int(text), n >= 1 else { throw ValidationError("CRUCIBLE_THREADS=\(text) is not a thread count") }
+            return n
+        } ?? ProcessInfo.processInfo.activeProcessorCount
+        guard threadCount >= 1 else { throw ValidationError("--threads must be at least 1") }
+        var options = WorkerOptions(endpoint: endpoint, threads: threadCount)
         options.crashAfterTasks = crashAfterTasks
+        options.noSharedStorage = noSharedStorage
         options.modelRoots = try modelRoot.map { rule in
             let parts = rule.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ValidationError("--model-root \(rule): expected FROM=TO") }
             return (parts[0], parts[1])
+        }
+        if let directory = keys ?? environment["CRUCIBLE_KEYS"] {
+            options.keys = try CLIError.wrap {
+                let keys = try KeyDirectory(directory)
+                return (keys.pair, try keys.coordinatorKey())
+            }
+        } else if !JobRuntime.isLocal(endpoint) {
+            FileHandle.standardError.write(Data("worker: no --keys; talking to \(endpoint) unencrypted\n".utf8))
         }
         let worker = Worker(context: try ZMQContext(), options: options) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))

@@ -23,6 +23,12 @@ public final class SafeTensorsFile: Sendable {
     /// Size of the file in bytes.
     public var fileSize: Int { mapping.bytes.count }
 
+    /// xxHash64 of the length prefix and JSON header: together with the size, how another
+    /// host checks that its copy of the file is this one without reading the weights.
+    public var headerDigest: UInt64 {
+        XXHash64.hash(UnsafeRawBufferPointer(rebasing: mapping.bytes[0..<header.dataStart]))
+    }
+
     public func info(_ name: String) -> TensorInfo? {
         indexByName[name].map { header.tensors[$0] }
     }

@@ -1,9 +1,9 @@
 import Foundation
-import MergeEngine
+import JobModel
 
 /// The message types of CWP/1 (docs/protocol.md §4).
 public enum MessageKind: UInt8, Sendable {
-    case hello = 1, welcome, task, input, result, done, error, heartbeat, shutdown
+    case hello = 1, welcome, task, input, result, done, error, heartbeat, shutdown, ready
 }
 
 /// A malformed or unacceptable message (docs/protocol.md §7).
@@ -19,7 +19,7 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// One CWP/1 message: `[version, type]`, a JSON header, and for RESULT an optional payload.
+/// One CWP/1 message: `[version, type]`, a JSON header, and for INPUT and RESULT a payload.
 public struct ProtocolMessage: Sendable {
     public static let version: UInt8 = 1
     /// Largest JSON header accepted.
@@ -59,37 +59,76 @@ public struct ProtocolMessage: Sendable {
     }
 }
 
-/// Header fields of each message type.
+/// Header fields of each message type (docs/protocol.md §4).
 public enum Header {
     public struct Hello: Codable, Sendable {
         public var threads: Int
         public var host: String
-        /// True for a worker inside the coordinator's process (inproc: payloads are not compressed).
-        public var local: Bool?
-        public init(threads: Int, host: String, local: Bool? = nil) { (self.threads, self.host, self.local) = (threads, host, local) }
+        /// Payload encodings this worker decodes and produces (`"lz4"`).
+        public var encodings: [String]
+        public init(threads: Int, host: String, encodings: [String] = ["lz4"]) {
+            (self.threads, self.host, self.encodings) = (threads, host, encodings)
+        }
+    }
+    /// A model file as the coordinator sees it: a worker reads the file itself only if its
+    /// copy has the same size and header digest (xxHash64 of the length prefix and JSON header).
+    public struct ModelFile: Codable, Sendable, Equatable {
+        public var path: String
+        public var size: Int
+        public var headerDigest: UInt64
+    }
+    public struct Model: Codable, Sendable {
+        /// The model's folder (or file) on the coordinator, absolute.
+        public var path: String
+        public var files: [ModelFile]
     }
     public struct Welcome: Codable, Sendable {
         public var heartbeatMs: Int
         public var liveness: Int
-        public var models: [String]
-        public var method: String
-        public var seed: UInt64
-        public var outputDType: String
+        /// The job kind (`merge`, `sweep`, `analyze`) and its setup, JSON text.
+        public var kind: String
+        public var setup: String
+        public var models: [Model]
         public var chunkBytes: Int
         public var compress: Bool
     }
-    public struct Task: Codable, Sendable { public var task: Int; public var attempt: Int; public var tensor: PlannedTensor }
-    public struct Result: Codable, Sendable {
-        public var task: Int; public var attempt: Int; public var offset: Int; public var size: Int
+    public struct Ready: Codable, Sendable {
+        /// True when the worker reads inputs from its own copy of the model files.
+        public var sharedStorage: Bool
+        /// Why it cannot, when it cannot.
+        public var reason: String?
+    }
+    /// An input the coordinator ships because the worker cannot read it.
+    public struct ShippedInput: Codable, Sendable, Equatable {
+        public var dtype: String
+        public var shape: [Int]
+        public var bytes: Int
+    }
+    public struct Task: Codable, Sendable {
+        public var task: Int
+        public var attempt: Int
+        /// What to compute, JSON text for the job kind's runner.
+        public var work: String
+        public var inputs: [TaskInput]
+        public var parts: [TaskPart]
+        /// Present when the inputs follow as INPUT messages (one entry per input).
+        public var shipped: [ShippedInput]?
+    }
+    /// A chunk of payload: INPUT (`index` = input) or RESULT (`index` = part).
+    public struct Chunk: Codable, Sendable {
+        public var task: Int; public var attempt: Int; public var index: Int; public var offset: Int; public var size: Int
         public var encoding: UInt8; public var checksum: UInt64
-        public init(task: Int, attempt: Int, offset: Int, size: Int, encoding: UInt8, checksum: UInt64) {
-            (self.task, self.attempt, self.offset, self.size, self.encoding, self.checksum) = (task, attempt, offset, size, encoding, checksum)
+        public init(task: Int, attempt: Int, index: Int, offset: Int, size: Int, encoding: UInt8, checksum: UInt64) {
+            (self.task, self.attempt, self.index, self.offset, self.size, self.encoding, self.checksum) = (task, attempt, index, offset, size, encoding, checksum)
         }
     }
     public struct Done: Codable, Sendable {
         public var task: Int; public var attempt: Int; public var chunks: Int
         public init(task: Int, attempt: Int, chunks: Int) { (self.task, self.attempt, self.chunks) = (task, attempt, chunks) }
     }
-    public struct Failure: Codable, Sendable { public var task: Int?; public var attempt: Int?; public var code: String; public var message: String }
+    public struct Failure: Codable, Sendable {
+        public var task: Int?; public var attempt: Int?; public var code: String; public var message: String
+        public init(task: Int?, attempt: Int?, code: String, message: String) { (self.task, self.attempt, self.code, self.message) = (task, attempt, code, message) }
+    }
     public struct Empty: Codable, Sendable { public init() {} }
 }

@@ -1,28 +1,27 @@
 import CZMQ
 import Foundation
-import MergeEngine
 import JobModel
 import TensorIO
 
 /// How the coordinator serves workers.
 public struct ClusterOptions: Sendable {
-    /// Endpoints the ROUTER binds, e.g. `tcp://0.0.0.0:5555`.
+    /// Endpoints the remote ROUTER binds, e.g. `tcp://0.0.0.0:5555` (none: local workers only).
     public var endpoints: [String]
     /// Workers to wait for before handing out the first task.
     public var minWorkers = 1
     public var heartbeatMs = 1000
     /// Heartbeat intervals of silence after which a worker is dead.
     public var liveness = 5
-    /// Most output bytes leased to one worker at a time (flow control).
+    /// Most bytes (output, plus inputs shipped to it) leased to one worker at a time.
     public var creditBytes = 256 << 20
     /// A task that fails this many times (on different workers while there are others) fails the job.
     public var maxFailures = 3
-    /// Size of RESULT chunks (uncompressed).
+    /// Size of INPUT and RESULT chunks (uncompressed).
     public var chunkBytes = 4 << 20
-    /// Compress payloads of remote workers (in-process workers never compress).
+    /// Compress payloads to and from remote workers (in-process workers write in place).
     public var compress = true
 
-    public init(endpoints: [String]) { self.endpoints = endpoints }
+    public init(endpoints: [String] = []) { self.endpoints = endpoints }
 }
 
 /// A job that could not complete.
@@ -30,84 +29,221 @@ public struct ClusterError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// The coordinator (docs/protocol.md §5): leases the plan's tensors to workers within each
-/// worker's byte credit, re-issues the leases of workers that go silent, checks every result
-/// chunk against its own plan (size, encoding bounds, checksum) before writing it at its
-/// offset, and drops late or foreign results. Runs on the calling thread until every tensor
-/// is written or the job fails.
+/// The job stopped on SIGINT or SIGTERM; its output folder is left for `--resume`.
+public struct JobInterrupted: Error, CustomStringConvertible {
+    public let signal: Int32
+    public let tasksDone: Int
+    public let tasksTotal: Int
+    public var description: String {
+        "stopped by signal \(signal) with \(tasksDone) of \(tasksTotal) tasks finished and journaled; run the same command with --resume to finish"
+    }
+}
+
+/// What one worker did, for the final report.
+public struct WorkerReport: Sendable {
+    public var name: String
+    public var local: Bool
+    public var threads: Int
+    public var tasks = 0
+    /// Tasks taken back from it (it failed them, died or left with them).
+    public var retries = 0
+    /// RESULT payload received (as sent, and uncompressed).
+    public var bytesIn = 0
+    public var rawBytesIn = 0
+    /// INPUT payload shipped to it (as sent, and uncompressed).
+    public var bytesOut = 0
+    public var rawBytesOut = 0
+    public var seconds = 0.0
+    /// Why it is gone, if it left before the end.
+    public var gone: String?
+
+    /// Uncompressed / sent bytes over everything it exchanged (1 when nothing was compressed).
+    public var compressionRatio: Double {
+        let sent = bytesIn + bytesOut
+        return sent == 0 ? 1 : Double(rawBytesIn + rawBytesOut) / Double(sent)
+    }
+}
+
+/// The coordinator (docs/protocol.md §5): leases a job's tasks to workers within each
+/// worker's byte credit, ships inputs to workers that cannot read them, re-issues the
+/// leases of workers that go silent, checks every result chunk against its own plan (size,
+/// encoding bounds, checksum) before writing it at its offset, journals finished tasks, and
+/// drops late or foreign results. Remote workers talk to `remote` (CURVE when keys are
+/// given); in-process workers talk to `local` and write their results in place. Runs on the
+/// calling thread until every task is written, the job fails, or a stop signal arrives.
 public final class Coordinator {
+    struct Peer: Hashable {
+        var local: Bool
+        var id: [UInt8]
+    }
+
     struct WorkerState {
-        let id: [UInt8]
-        var host: String
-        var lastSeen: Date
+        var report: WorkerReport
+        let joined = Date()
+        var lastSeen = Date()
+        var ready = false
+        var sharedStorage = true
+        /// Payloads to and from it are LZ4-compressed (remote, and it speaks lz4).
+        var compress = false
         var leased: Set<Int> = []
         var leasedBytes = 0
-        var tasksDone = 0
-        var bytesReceived = 0
         var malformed = 0
     }
 
     struct TaskState {
         var attempt = 0
-        var owner: [UInt8]?
+        var owner: Peer?
         var done = false
-        var chunksReceived = Set<Int>()
+        /// Result chunks received for the live attempt, as (part, offset).
+        var received = Set<[Int]>()
         var failures: [(worker: String, message: String)] = []
     }
 
-    let plan: MergePlan
-    let options: MergeOptions
+    let job: any DistributedJob
+    let tasks: [JobTask]
     let cluster: ClusterOptions
-    let writer: CheckpointWriter
+    let journal: Journal?
     let log: @Sendable (String) -> Void
     let progress: (@Sendable (JobProgress) -> Void)?
 
-    private var workers: [[UInt8]: WorkerState] = [:]
-    private var tasks: [TaskState]
+    private var workers: [Peer: WorkerState] = [:]
+    private var departed: [WorkerReport] = []
+    private var states: [TaskState]
     private var pending: [Int]
     private var doneCount = 0
     private var bytesDone = 0
     private var started = false
+    private var sockets: [ZMQSocket] = []
+    private lazy var welcome = makeWelcome()
 
-    public init(plan: MergePlan, options: MergeOptions, cluster: ClusterOptions, writer: CheckpointWriter,
+    /// `reused` are tasks a resumed run found finished and verified.
+    init(job: any DistributedJob, cluster: ClusterOptions, journal: Journal?, reused: Set<Int> = [],
                 log: @escaping @Sendable (String) -> Void = { _ in }, progress: (@Sendable (JobProgress) -> Void)? = nil) {
-        self.plan = plan
-        self.options = options
+        self.job = job
+        self.tasks = job.tasks
         self.cluster = cluster
-        self.writer = writer
+        self.journal = journal
         self.log = log
         self.progress = progress
-        self.tasks = Array(repeating: TaskState(), count: plan.tensors.count)
-        self.pending = Array(plan.tensors.indices)
+        states = Array(repeating: TaskState(), count: tasks.count)
+        for task in reused {
+            states[task].done = true
+            bytesDone += tasks[task].outputBytes
+        }
+        doneCount = reused.count
+        pending = tasks.indices.filter { !reused.contains($0) }
     }
 
-    /// Serves workers on `socket` (already bound) until the job completes.
-    public func run(on socket: ZMQSocket) throws {
-        try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1))
-        // Whether the job completes or fails, every worker is told to stop.
-        defer { for id in workers.keys { try? send(socket, to: id, .shutdown, Header.Empty()) } }
+    /// Serves workers on `remote` (bound, or nil) and `local` (bound) until the job completes.
+    func run(remote: ZMQSocket?, local: ZMQSocket) throws {
+        sockets = [local] + (remote.map { [$0] } ?? [])
+        for socket in sockets { try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1)) }
+        // However the job ends, every worker is told to stop.
+        defer { for peer in workers.keys { try? send(to: peer, .shutdown, Header.Empty()) } }
         var lastHeartbeat = Date.distantPast
         while doneCount < tasks.count {
-            var budget = 256
-            while budget > 0, try socket.poll(milliseconds: budget == 256 ? 20 : 0) {
-                budget -= 1
-                let frames = try socket.receiveMultipart()
-                guard frames.count >= 2 else { continue }
-                try handle(frames[0], Array(frames.dropFirst()), socket)
+            if let signal = StopSignal.received { throw JobInterrupted(signal: signal, tasksDone: doneCount, tasksTotal: tasks.count) }
+            let readable = try ZMQSocket.poll(sockets, milliseconds: 20)
+            for (index, socket) in sockets.enumerated() where readable[index] {
+                var budget = 256
+                repeat {
+                    let frames = try socket.receiveMultipart()
+                    if frames.count >= 2 { try handle(Peer(local: index == 0, id: frames[0]), Array(frames.dropFirst())) }
+                    budget -= 1
+                } while try budget > 0 && socket.poll(milliseconds: 0)
             }
             expireSilentWorkers()
-            if !started && workers.count >= cluster.minWorkers { started = true }
-            if started { try assign(socket) }
+            if !started && workers.values.filter(\.ready).count >= cluster.minWorkers { started = true }
+            if started { try assign() }
             if Date().timeIntervalSince(lastHeartbeat) * 1000 >= Double(cluster.heartbeatMs) {
-                for id in workers.keys { try? send(socket, to: id, .heartbeat, Header.Empty()) }
+                for peer in workers.keys { try? send(to: peer, .heartbeat, Header.Empty()) }
                 lastHeartbeat = Date()
             }
         }
     }
 
-    /// Per-worker statistics for the final report.
-    public var workerReport: [(host: String, tasks: Int, bytes: Int)] {
-        workers.values.map { ($0.host, $0.tasksDone, $0.bytesReceived) }.sorted { $0.host < $1.host }
+    /// Every worker that took part, connected or gone, by name.
+    public var workerReport: [WorkerReport] {
+        (departed + workers.values.map { state in
+            var report = state.report
+            report.seconds = Date().timeIntervalSince(state.joined)
+            return report
+        }).sorted { $0.name < $1.name }
+    }
+
+    // MARK: Messages
+
+    private func send<H: Encodable>(to peer: Peer, _ kind: MessageKind, _ header: H, payload: [UInt8]? = nil) throws {
+        try sockets[peer.local ? 0 : 1].send([peer.id] + ProtocolMessage(kind, header, payload: payload).frames)
+    }
+
+    private func name(_ peer: Peer) -> String {
+        workers[peer]?.report.name ?? "\(peer.local ? "local" : "unknown")/\(Coordinator.hex(peer.id))"
+    }
+
+    static func hex(_ id: [UInt8]) -> String { id.prefix(4).map { String(format: "%02x", $0) }.joined() }
+
+    private func handle(_ peer: Peer, _ frames: [[UInt8]]) throws {
+        let message: ProtocolMessage
+        do {
+            message = try ProtocolMessage(frames: frames)
+        } catch {
+            log("coordinator: dropped a message from \(name(peer)): \(error)")
+            if case .version = error { try? send(to: peer, .error, Header.Failure(task: nil, attempt: nil, code: "version", message: "\(error)")) }
+            noteMalformed(peer)
+            return
+        }
+        if message.kind == .hello {
+            guard let hello = try? message.decode(Header.Hello.self) else { noteMalformed(peer); return }
+            if workers[peer] != nil { drop(peer, because: "said HELLO again") }
+            let name = "\(peer.local ? "local" : hello.host)/\(Coordinator.hex(peer.id))"
+            var state = WorkerState(report: WorkerReport(name: name, local: peer.local, threads: hello.threads))
+            state.compress = cluster.compress && !peer.local && hello.encodings.contains("lz4")
+            workers[peer] = state
+            var welcome = self.welcome
+            welcome.compress = state.compress
+            try send(to: peer, .welcome, welcome)
+            return
+        }
+        guard workers[peer] != nil else {
+            // A worker of an earlier coordinator (before a restart): it says HELLO again.
+            try? send(to: peer, .error, Header.Failure(task: nil, attempt: nil, code: "unknown-peer", message: "say HELLO first"))
+            return
+        }
+        workers[peer]!.lastSeen = Date()
+        switch message.kind {
+        case .heartbeat:
+            break
+        case .ready:
+            guard let ready = try? message.decode(Header.Ready.self) else { noteMalformed(peer); return }
+            workers[peer]!.ready = true
+            workers[peer]!.sharedStorage = ready.sharedStorage || peer.local
+            let storage = workers[peer]!.sharedStorage ? "reads the inputs itself" : "gets inputs shipped (\(ready.reason ?? "no shared storage"))"
+            if !peer.local { log("coordinator: worker \(name(peer)) joined with \(workers[peer]!.report.threads) threads; \(storage)") }
+        case .result:
+            guard let chunk = try? message.decode(Header.Chunk.self) else { noteMalformed(peer); return }
+            try accept(chunk, payload: message.payload ?? [], from: peer)
+        case .done:
+            guard let done = try? message.decode(Header.Done.self) else { noteMalformed(peer); return }
+            try complete(done, from: peer)
+        case .error:
+            guard let failure = try? message.decode(Header.Failure.self) else { noteMalformed(peer); return }
+            try fail(failure, from: peer)
+        default:
+            log("coordinator: ignored an unexpected \(message.kind) from \(name(peer))")
+            noteMalformed(peer)
+        }
+    }
+
+    private func makeWelcome() -> Header.Welcome {
+        let models = job.models.map { model in
+            Header.Model(path: Coordinator.absolute(model.path), files: model.files.map {
+                Header.ModelFile(path: Coordinator.absolute($0.path), size: $0.fileSize, headerDigest: $0.headerDigest)
+            })
+        }
+        return Header.Welcome(heartbeatMs: cluster.heartbeatMs, liveness: cluster.liveness, kind: job.kind,
+                              setup: String(decoding: job.setup, as: UTF8.self), models: models,
+                              chunkBytes: cluster.chunkBytes, compress: cluster.compress)
     }
 
     /// `path` made absolute against the current directory (workers run elsewhere).
@@ -115,182 +251,175 @@ public final class Coordinator {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
-    private func send<H: Encodable>(_ socket: ZMQSocket, to id: [UInt8], _ kind: MessageKind, _ header: H) throws {
-        try socket.send([id] + ProtocolMessage(kind, header).frames)
+    private func noteMalformed(_ peer: Peer) {
+        guard workers[peer] != nil else { return }
+        workers[peer]!.malformed += 1
+        if workers[peer]!.malformed >= 16 { drop(peer, because: "sent 16 malformed messages") }
     }
 
-    private func name(_ id: [UInt8]) -> String {
-        let host = workers[id]?.host ?? "unknown"
-        return "\(host)/\(id.prefix(4).map { String($0, radix: 16) }.joined())"
+    // MARK: Results
+
+    /// True when `task`/`attempt` is the live lease of `peer`.
+    private func isLease(_ task: Int, _ attempt: Int, of peer: Peer) -> Bool {
+        task >= 0 && task < tasks.count && !states[task].done && states[task].owner == peer && states[task].attempt == attempt
     }
 
-    private func handle(_ id: [UInt8], _ frames: [[UInt8]], _ socket: ZMQSocket) throws {
-        let message: ProtocolMessage
-        do {
-            message = try ProtocolMessage(frames: frames)
-        } catch {
-            log("coordinator: dropped a message from \(name(id)): \(error)")
-            if case .version = error { try? send(socket, to: id, .error, Header.Failure(task: nil, attempt: nil, code: "version", message: "\(error)")) }
-            noteMalformed(id)
+    private func accept(_ chunk: Header.Chunk, payload: [UInt8], from peer: Peer) throws {
+        guard isLease(chunk.task, chunk.attempt, of: peer) else {
+            log("coordinator: dropped a late or foreign result (task \(chunk.task) attempt \(chunk.attempt)) from \(name(peer))")
             return
         }
-        if message.kind == .hello {
-            guard let hello = try? message.decode(Header.Hello.self) else { noteMalformed(id); return }
-            workers[id] = WorkerState(id: id, host: hello.host, lastSeen: Date())
-            log("coordinator: worker \(name(id)) joined (\(hello.threads) threads)")
-            try send(socket, to: id, .welcome, Header.Welcome(
-                heartbeatMs: cluster.heartbeatMs, liveness: cluster.liveness, models: plan.checkpoints.map { Coordinator.absolute($0.path) },
-                method: plan.method.name, seed: options.seed, outputDType: plan.outputDType.rawValue,
-                chunkBytes: cluster.chunkBytes, compress: cluster.compress && hello.local != true))
+        let task = tasks[chunk.task]
+        // Sizes come from the plan: chunk k of a part covers [k·chunk, min((k+1)·chunk, bytes)).
+        guard chunk.index >= 0 && chunk.index < task.parts.count else {
+            log("coordinator: dropped a result for part \(chunk.index) of \(task.label) from \(name(peer)): no such part")
+            noteMalformed(peer)
             return
         }
-        guard workers[id] != nil else {
-            log("coordinator: ignored \(message.kind) from \(name(id)), which has not said HELLO")
+        let part = task.parts[chunk.index]
+        let size = cluster.chunkBytes
+        guard chunk.offset >= 0, chunk.offset % size == 0, chunk.offset < part.bytes else {
+            log("coordinator: dropped a result with offset \(chunk.offset) for \(part.name) from \(name(peer))")
+            noteMalformed(peer)
             return
         }
-        workers[id]!.lastSeen = Date()
-        switch message.kind {
-        case .heartbeat:
-            break
-        case .result:
-            guard let header = try? message.decode(Header.Result.self) else { noteMalformed(id); return }
-            try accept(header, payload: message.payload ?? [], from: id)
-        case .done:
-            guard let header = try? message.decode(Header.Done.self) else { noteMalformed(id); return }
-            complete(header, from: id)
-        case .error:
-            guard let header = try? message.decode(Header.Failure.self) else { noteMalformed(id); return }
-            try fail(header, from: id)
-        default:
-            log("coordinator: ignored an unexpected \(message.kind) from \(name(id))")
-            noteMalformed(id)
-        }
-    }
-
-    private func noteMalformed(_ id: [UInt8]) {
-        guard workers[id] != nil else { return }
-        workers[id]!.malformed += 1
-        if workers[id]!.malformed >= 16 {
-            log("coordinator: worker \(name(id)) sent 16 malformed messages; no longer served")
-            drop(id)
-        }
-    }
-
-    /// True when `task`/`attempt` is the live lease of worker `id`.
-    private func isLease(_ task: Int, _ attempt: Int, of id: [UInt8]) -> Bool {
-        task >= 0 && task < tasks.count && !tasks[task].done && tasks[task].owner == id && tasks[task].attempt == attempt
-    }
-
-    private func accept(_ header: Header.Result, payload: [UInt8], from id: [UInt8]) throws {
-        guard isLease(header.task, header.attempt, of: id) else {
-            log("coordinator: dropped a late or foreign result (task \(header.task) attempt \(header.attempt)) from \(name(id))")
-            return
-        }
-        let tensor = plan.tensors[header.task]
-        // Sizes come from the plan: chunk k covers [k·chunk, min((k+1)·chunk, total)).
-        let chunk = cluster.chunkBytes
-        guard header.offset >= 0, header.offset % chunk == 0, header.offset < max(tensor.outputBytes, 1) else {
-            log("coordinator: dropped a result with offset \(header.offset) for \(tensor.name) from \(name(id))")
-            noteMalformed(id)
-            return
-        }
-        let expected = min(chunk, tensor.outputBytes - header.offset)
-        let width = max(plan.outputDType.bitWidth / 8, 1)
+        let expected = min(size, part.bytes - chunk.offset)
         do {
             let bytes = try payload.withUnsafeBytes { (p) throws(WireError) in
-                try ChunkCodec.decode(p, encoding: header.encoding, expectedSize: expected, elementWidth: width, checksum: header.checksum)
+                try ChunkCodec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(part.elementWidth, 1), checksum: chunk.checksum)
             }
-            try bytes.withUnsafeBytes { try writer.write(tensor.name, at: header.offset, bytes: $0) }
-            tasks[header.task].chunksReceived.insert(header.offset)
-            workers[id]!.bytesReceived += payload.count
+            try bytes.withUnsafeBytes { try job.output.write(part, at: chunk.offset, bytes: $0) }
+            states[chunk.task].received.insert([chunk.index, chunk.offset])
+            workers[peer]!.report.bytesIn += payload.count
+            workers[peer]!.report.rawBytesIn += expected
         } catch let error as WireError {
-            log("coordinator: rejected a result chunk of \(tensor.name) from \(name(id)): \(error)")
-            noteMalformed(id)
+            log("coordinator: rejected a result chunk of \(part.name) from \(name(peer)): \(error)")
+            noteMalformed(peer)
         }
     }
 
-    private func complete(_ header: Header.Done, from id: [UInt8]) {
-        guard isLease(header.task, header.attempt, of: id) else { return }
-        let tensor = plan.tensors[header.task]
-        let chunks = max(1, (tensor.outputBytes + cluster.chunkBytes - 1) / cluster.chunkBytes)
-        guard tasks[header.task].chunksReceived.count == chunks || tensor.outputBytes == 0 else {
-            release(header.task, from: id, reissue: true)
-            log("coordinator: \(tensor.name) from \(name(id)) was incomplete; re-issued")
+    private func complete(_ done: Header.Done, from peer: Peer) throws {
+        guard isLease(done.task, done.attempt, of: peer) else { return }
+        let task = tasks[done.task]
+        // In-process workers fill the output in place; remote ones must have sent every chunk.
+        let chunks = task.parts.reduce(0) { $0 + ($1.bytes + cluster.chunkBytes - 1) / cluster.chunkBytes }
+        guard peer.local || states[done.task].received.count == chunks else {
+            release(done.task, from: peer, reissue: true)
+            log("coordinator: \(task.label) from \(name(peer)) was incomplete; re-issued")
             return
         }
-        release(header.task, from: id, reissue: false)
-        tasks[header.task].done = true
-        workers[id]!.tasksDone += 1
+        release(done.task, from: peer, reissue: false)
+        let persistent = task.parts.filter { job.output.isPersistent($0) }
+        if let journal, !persistent.isEmpty {
+            try journal.append(Journal.Entry(task: done.task, digests: try persistent.map { try job.output.digest($0) }))
+        }
+        states[done.task].done = true
+        workers[peer]!.report.tasks += 1
         doneCount += 1
-        bytesDone += tensor.outputBytes
-        progress?(JobProgress(tasksDone: doneCount, tasksTotal: tasks.count, bytesDone: bytesDone,
-                                bytesTotal: plan.bytesToWrite, current: tensor.name, workers: workers.count))
+        bytesDone += task.outputBytes
+        progress?(JobProgress(tasksDone: doneCount, tasksTotal: tasks.count, bytesDone: bytesDone, bytesTotal: job.outputBytes,
+                              current: task.label, workers: workers.count))
     }
 
-    private func fail(_ header: Header.Failure, from id: [UInt8]) throws {
-        guard let task = header.task, let attempt = header.attempt, isLease(task, attempt, of: id) else {
-            log("coordinator: worker \(name(id)) reports \(header.code): \(header.message)")
-            if header.task == nil { drop(id) }
+    private func fail(_ failure: Header.Failure, from peer: Peer) throws {
+        guard let task = failure.task, let attempt = failure.attempt, isLease(task, attempt, of: peer) else {
+            log("coordinator: worker \(name(peer)) reports \(failure.code): \(failure.message)")
+            if failure.task == nil { drop(peer, because: "cannot run this job") }
             return
         }
-        tasks[task].failures.append((name(id), header.message))
-        release(task, from: id, reissue: true)
+        states[task].failures.append((name(peer), failure.message))
+        release(task, from: peer, reissue: true)
         // Retries go to other workers while there are any, so with enough workers this means
         // `maxFailures` different workers; with fewer, a task never fails more than that often.
-        let failures = tasks[task].failures
+        let failures = states[task].failures
         if failures.count >= cluster.maxFailures {
-            throw ClusterError(description: "tensor \(plan.tensors[task].name) failed \(failures.count) times on "
+            throw ClusterError(description: "\(tasks[task].label) failed \(failures.count) times on "
                 + "\(Set(failures.map(\.worker)).count) worker(s): "
                 + failures.map { "\($0.worker): \($0.message)" }.joined(separator: "; "))
         }
     }
 
+    // MARK: Leases
+
+    /// Bytes a lease of `task` to a worker counts against its credit.
+    private func cost(_ task: Int, shared: Bool) -> Int {
+        tasks[task].outputBytes + (shared ? 0 : tasks[task].inputs.reduce(0) { $0 + (job.models[$1.model].info($1.tensor)?.byteCount ?? 0) })
+    }
+
     /// Ends a lease; a re-issued task goes back to the front of the queue with a new attempt.
-    private func release(_ task: Int, from id: [UInt8], reissue: Bool) {
-        tasks[task].owner = nil
-        workers[id]?.leased.remove(task)
-        workers[id]?.leasedBytes -= plan.tensors[task].outputBytes
+    private func release(_ task: Int, from peer: Peer, reissue: Bool) {
+        states[task].owner = nil
+        if let shared = workers[peer]?.sharedStorage {
+            workers[peer]!.leased.remove(task)
+            workers[peer]!.leasedBytes -= cost(task, shared: shared)
+            if reissue { workers[peer]!.report.retries += 1 }
+        }
         if reissue {
-            tasks[task].attempt += 1
-            tasks[task].chunksReceived = []
+            states[task].attempt += 1
+            states[task].received = []
             pending.insert(task, at: 0)
         }
     }
 
-    private func drop(_ id: [UInt8]) {
-        for task in workers[id]?.leased ?? [] { release(task, from: id, reissue: true) }
-        workers[id] = nil
+    private func drop(_ peer: Peer, because reason: String) {
+        guard let state = workers[peer] else { return }
+        if !state.leased.isEmpty || !peer.local { log("coordinator: worker \(name(peer)) \(reason); its \(state.leased.count) task(s) re-issued") }
+        for task in state.leased { release(task, from: peer, reissue: true) }
+        var report = workers[peer]!.report
+        report.seconds = Date().timeIntervalSince(state.joined)
+        report.gone = reason
+        departed.append(report)
+        workers[peer] = nil
     }
 
     private func expireSilentWorkers() {
         let limit = Double(cluster.heartbeatMs * cluster.liveness) / 1000
-        for (id, worker) in workers where Date().timeIntervalSince(worker.lastSeen) > limit {
-            log("coordinator: worker \(name(id)) silent for \(Int(limit)) s; its \(worker.leased.count) task(s) re-issued")
-            drop(id)
+        for (peer, worker) in workers where Date().timeIntervalSince(worker.lastSeen) > limit {
+            drop(peer, because: "was silent for \(Int(limit)) s")
         }
     }
 
-    /// Leases pending tasks to workers with credit left, least loaded first; a task avoids
-    /// workers it already failed on while others are available.
-    private func assign(_ socket: ZMQSocket) throws {
-        while !pending.isEmpty {
-            let candidates = workers.values.sorted {
-                $0.leasedBytes != $1.leasedBytes ? $0.leasedBytes < $1.leasedBytes : $0.id.lexicographicallyPrecedes($1.id)
+    /// Leases pending tasks to ready workers with credit left, least loaded first; a task
+    /// avoids workers it already failed on while others are available.
+    private func assign() throws {
+        while let task = pending.first {
+            let candidates = workers.filter(\.value.ready).sorted {
+                $0.value.leasedBytes != $1.value.leasedBytes ? $0.value.leasedBytes < $1.value.leasedBytes
+                    : $0.key.id.lexicographicallyPrecedes($1.key.id)
             }
-            let task = pending[0]
-            let bytes = plan.tensors[task].outputBytes
-            let failed = Set(tasks[task].failures.map(\.worker))
-            let usable = candidates.filter { $0.leasedBytes == 0 || $0.leasedBytes + bytes <= cluster.creditBytes }
-            guard let worker = usable.first(where: { !failed.contains(name($0.id)) }) ?? usable.first else { return }
+            let failed = Set(states[task].failures.map(\.worker))
+            let usable = candidates.filter { $0.value.leasedBytes == 0 || $0.value.leasedBytes + cost(task, shared: $0.value.sharedStorage) <= cluster.creditBytes }
+            guard let (peer, worker) = usable.first(where: { !failed.contains($0.value.report.name) }) ?? usable.first else { return }
             pending.removeFirst()
-            tasks[task].owner = worker.id
-            workers[worker.id]!.leased.insert(task)
-            workers[worker.id]!.leasedBytes += bytes
+            states[task].owner = peer
+            workers[peer]!.leased.insert(task)
+            workers[peer]!.leasedBytes += cost(task, shared: worker.sharedStorage)
             do {
-                try send(socket, to: worker.id, .task, Header.Task(task: task, attempt: tasks[task].attempt, tensor: plan.tensors[task]))
+                try lease(task, to: peer, shipping: !worker.sharedStorage)
             } catch {
-                log("coordinator: cannot reach worker \(name(worker.id)): \(error)")
-                drop(worker.id)
+                drop(peer, because: "cannot be reached (\(error))")
+            }
+        }
+    }
+
+    /// Sends TASK and, to a worker without the model files, the task's inputs as INPUT chunks.
+    private func lease(_ index: Int, to peer: Peer, shipping: Bool) throws {
+        let task = tasks[index]
+        let attempt = states[index].attempt
+        let views = shipping ? try task.inputs.map { try job.models[$0.model].tensor($0.tensor) } : []
+        try send(to: peer, .task, Header.Task(
+            task: index, attempt: attempt, work: String(decoding: task.work, as: UTF8.self), inputs: task.inputs, parts: task.parts,
+            shipped: shipping ? views.map { Header.ShippedInput(dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.bytes.count) } : nil))
+        for (input, view) in views.enumerated() {
+            defer { view.release() }
+            for offset in stride(from: 0, to: view.bytes.count, by: cluster.chunkBytes) {
+                let bytes = UnsafeRawBufferPointer(rebasing: view.bytes[offset..<min(view.bytes.count, offset + cluster.chunkBytes)])
+                let encoded = ChunkCodec.encode(bytes, elementWidth: max(view.dtype.bitWidth / 8, 1), compress: workers[peer]!.compress)
+                try send(to: peer, .input, Header.Chunk(task: index, attempt: attempt, index: input, offset: offset, size: bytes.count,
+                                                        encoding: encoded.encoding.rawValue, checksum: encoded.checksum),
+                         payload: encoded.payload)
+                workers[peer]!.report.bytesOut += encoded.payload.count
+                workers[peer]!.report.rawBytesOut += bytes.count
             }
         }
     }

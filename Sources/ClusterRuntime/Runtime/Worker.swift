@@ -2,7 +2,6 @@ import CZMQ
 import Dispatch
 import Foundation
 import JobModel
-import MergeEngine
 import TensorIO
 
 /// How a worker connects and computes.
@@ -11,10 +10,20 @@ public struct WorkerOptions: Sendable {
     public var threads: Int
     /// Rewrites of model paths (coordinator's prefix → this host's prefix).
     public var modelRoots: [(from: String, to: String)] = []
-    /// For tests: exit abruptly (no goodbye) once this many tasks have been received.
+    /// Never read model files here: the coordinator ships every input (for tests and hosts
+    /// without the files).
+    public var noSharedStorage = false
+    /// This worker's CURVE key pair and the coordinator's public key (`--keys DIR`).
+    public var keys: (pair: CurveKeyPair, coordinator: String)?
+    /// The kinds of job this worker runs.
+    public var kinds: [String: JobKinds.Factory] = JobKinds.builtIn
+    /// For tests: exit abruptly (no goodbye, status 137) once this many tasks are finished and sent.
     public var crashAfterTasks: Int?
-    /// True for a worker in the coordinator's own process.
-    public var isLocal = false
+    /// Longest wait for a WELCOME before saying HELLO again on a fresh connection.
+    public var helloTimeoutMs = 10_000
+    /// Set for a worker in the coordinator's own process: it reads the job's models and
+    /// writes results straight into its output, sending only DONE.
+    var attachment: (any DistributedJob)?
 
     public init(endpoint: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.endpoint = endpoint
@@ -27,19 +36,33 @@ public struct WorkerOptions: Sendable {
     }
 }
 
-/// A worker (docs/protocol.md §5): connects a DEALER to the coordinator, says HELLO, and
-/// computes the tensors it is leased on all its cores, sending each result in checksummed,
-/// compressed chunks followed by DONE. The socket thread keeps heartbeating while a task
-/// computes on the compute queue. Returns when the coordinator says SHUTDOWN.
+/// A worker (docs/protocol.md §5): connects a DEALER to the coordinator, says HELLO, sets
+/// up for the job in WELCOME (reading inputs from its own copy of the models when size and
+/// header digests match, otherwise asking for them to be shipped), and computes the tasks
+/// it is leased on all its cores, sending each result in checksummed, compressed chunks
+/// followed by DONE. The socket thread keeps heartbeating while a task computes. When the
+/// coordinator goes silent it reconnects with a fresh identity and backs off; it returns
+/// when the coordinator says SHUTDOWN.
 public final class Worker: @unchecked Sendable {
+    enum SessionEnd { case shutdown, lost }
+
+    struct Completed {
+        let session: Int
+        let task: Int
+        let attempt: Int
+        let parts: [TaskPart]
+        let outcome: Result<[UnsafeMutableRawBufferPointer], Error>
+    }
+
     let options: WorkerOptions
     let context: ZMQContext
     let log: @Sendable (String) -> Void
 
     /// Finished computations waiting to be sent by the socket thread.
     private let finished = NSLock()
-    private var completed: [(task: Int, attempt: Int, outcome: Result<OutputBuffer, Error>)] = []
+    private var completed: [Completed] = []
     private let compute = DispatchQueue(label: "crucible.worker.compute")
+    private var tasksSent = 0
 
     public init(context: ZMQContext, options: WorkerOptions, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.context = context
@@ -48,63 +71,133 @@ public final class Worker: @unchecked Sendable {
     }
 
     public func run() throws {
+        var session = 0
+        var failedSessions = 0
+        while true {
+            session += 1
+            let (end, welcomed) = try runSession(session, helloTimeoutMs: min(options.helloTimeoutMs, 1000 << min(failedSessions, 4)))
+            if end == .shutdown {
+                // An in-process worker writes into the job's output: let its last task finish first.
+                if options.attachment != nil { compute.sync {} }
+                return
+            }
+            failedSessions = welcomed ? 0 : failedSessions + 1
+            if failedSessions == 3 {
+                log("worker: no answer from a coordinator at \(options.endpoint) yet; still trying (check the address\(options.keys == nil ? "" : " and keys"))")
+            }
+        }
+    }
+
+    /// One connection to the coordinator, from HELLO until SHUTDOWN or until it goes silent.
+    private func runSession(_ session: Int, helloTimeoutMs: Int) throws -> (SessionEnd, welcomed: Bool) {
         let socket = try ZMQSocket(context, .dealer)
+        defer { socket.close() }
         var generator = SystemRandomNumberGenerator()
         try socket.set(ZMQ_ROUTING_ID, bytes: (0..<16).map { _ in UInt8.random(in: 1...255, using: &generator) })
         try socket.setHeartbeat(interval: 1000, timeout: 10_000)
         try socket.set(ZMQ_RECONNECT_IVL, Int32(100))
         try socket.set(ZMQ_RECONNECT_IVL_MAX, Int32(5000))
+        if let keys = options.keys { try socket.setCurveClient(keys.pair, server: keys.coordinator) }
         try socket.connect(options.endpoint)
-        try socket.send(ProtocolMessage(.hello, Header.Hello(threads: options.threads, host: ProcessInfo.processInfo.hostName, local: options.isLocal)).frames)
+        try send(socket, .hello, Header.Hello(threads: options.threads, host: ProcessInfo.processInfo.hostName))
 
         var welcome: Header.Welcome?
-        var executor: TensorExecutor?
-        var inputs = CheckpointInputs([])
+        var runner: (any TaskRunner)?
+        var inputs: CheckpointInputs?
+        var shipments: [[Int]: ShippedInputs] = [:]
+        var lastHeard = Date()
         var lastHeartbeat = Date()
-        var tasksReceived = 0
         while true {
-            if try socket.poll(milliseconds: 20) {
+            var budget = 64
+            while budget > 0, try socket.poll(milliseconds: budget == 64 ? 20 : 0) {
+                budget -= 1
                 let message: ProtocolMessage
                 do { message = try ProtocolMessage(frames: socket.receiveMultipart()) } catch {
                     log("worker: dropped a message from the coordinator: \(error)")
                     continue
                 }
+                lastHeard = Date()
                 switch message.kind {
                 case .welcome:
                     let w = try message.decode(Header.Welcome.self)
-                    guard let method = MethodRegistry.method(named: w.method), let dtype = DType(rawValue: w.outputDType) else {
-                        try send(socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "method \(w.method) or dtype \(w.outputDType)"))
-                        continue
+                    guard let factory = options.kinds[w.kind] else {
+                        try send(socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "this worker cannot run \(w.kind) jobs"))
+                        throw ClusterError(description: "the coordinator runs a \(w.kind) job, which this worker cannot run")
                     }
                     do {
-                        let checkpoints = try w.models.map { try Checkpoint(path: options.mapped($0)) }
-                        executor = TensorExecutor(method: method, outputDType: dtype); inputs = CheckpointInputs(checkpoints)
-                        welcome = w
+                        runner = try factory(Array(w.setup.utf8))
                     } catch {
-                        try send(socket, .error, Header.Failure(task: nil, attempt: nil, code: "input", message: "\(error)"))
+                        try send(socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "\(error)"))
+                        throw ClusterError(description: "cannot set up for the coordinator's \(w.kind) job: \(error)")
                     }
+                    let storage = openModels(w)
+                    inputs = storage.inputs
+                    welcome = w
+                    try send(socket, .ready, Header.Ready(sharedStorage: storage.inputs != nil, reason: storage.reason))
                 case .task:
                     let task = try message.decode(Header.Task.self)
-                    tasksReceived += 1
-                    if let limit = options.crashAfterTasks, tasksReceived > limit { exit(137) }
-                    guard let executor, let welcome else {
+                    guard let runner, let welcome else {
                         try send(socket, .error, Header.Failure(task: task.task, attempt: task.attempt, code: "input", message: "no usable WELCOME"))
                         continue
                     }
-                    schedule(task, executor: executor, inputs: inputs, seed: welcome.seed)
+                    if task.shipped != nil {
+                        do {
+                            let shipment = try ShippedInputs(task, chunkBytes: welcome.chunkBytes)
+                            if shipment.isComplete { schedule(task, runner, shipment, session) } else { shipments[[task.task, task.attempt]] = shipment }
+                        } catch {
+                            try send(socket, .error, Header.Failure(task: task.task, attempt: task.attempt, code: "input", message: "\(error)"))
+                        }
+                    } else if let inputs {
+                        inputs.prefetch(task.inputs)
+                        schedule(task, runner, inputs, session)
+                    } else {
+                        try send(socket, .error, Header.Failure(task: task.task, attempt: task.attempt, code: "input", message: "inputs were not shipped and cannot be read here"))
+                    }
+                case .input:
+                    guard let welcome, let chunk = try? message.decode(Header.Chunk.self), let shipment = shipments[[chunk.task, chunk.attempt]] else {
+                        log("worker: dropped an input chunk for no task it was given")
+                        continue
+                    }
+                    do {
+                        try shipment.receive(chunk, payload: message.payload ?? [], chunkBytes: welcome.chunkBytes)
+                    } catch {
+                        shipments[[chunk.task, chunk.attempt]] = nil
+                        try send(socket, .error, Header.Failure(task: chunk.task, attempt: chunk.attempt, code: "input", message: "\(error)"))
+                        continue
+                    }
+                    if shipment.isComplete, let runner {
+                        shipments[[chunk.task, chunk.attempt]] = nil
+                        schedule(shipment.task, runner, shipment, session)
+                    }
+                case .error:
+                    let failure = try? message.decode(Header.Failure.self)
+                    if failure?.code == "unknown-peer" { return (.lost, welcome != nil) }
+                    log("worker: the coordinator says \(failure?.code ?? "error"): \(failure?.message ?? "")")
+                    if failure?.code == "version" { throw ClusterError(description: "the coordinator speaks another protocol version: \(failure?.message ?? "")") }
                 case .heartbeat:
                     break
                 case .shutdown:
-                    return
+                    return (.shutdown, true)
                 default:
                     log("worker: ignored an unexpected \(message.kind) message")
                 }
             }
-            if let welcome { try sendCompleted(socket, welcome) }
-            if Date().timeIntervalSince(lastHeartbeat) * 1000 >= Double(welcome?.heartbeatMs ?? 1000) {
+            if let welcome { try sendCompleted(socket, welcome, session: session) }
+            if let limit = options.crashAfterTasks, tasksSent >= limit {
+                Thread.sleep(forTimeInterval: 0.3)  // let the I/O thread deliver what was sent
+                exit(137)
+            }
+            let interval = welcome?.heartbeatMs ?? 1000
+            if Date().timeIntervalSince(lastHeartbeat) * 1000 >= Double(interval) {
                 try send(socket, .heartbeat, Header.Empty())
                 lastHeartbeat = Date()
             }
+            let silence = Date().timeIntervalSince(lastHeard) * 1000
+            if let welcome, silence > Double(welcome.heartbeatMs * welcome.liveness) {
+                log("worker: the coordinator was silent for \(Int(silence / 1000)) s; reconnecting")
+                return (.lost, true)
+            }
+            if welcome == nil, silence > Double(helloTimeoutMs) { return (.lost, false) }
         }
     }
 
@@ -112,32 +205,65 @@ public final class Worker: @unchecked Sendable {
         try socket.send(ProtocolMessage(kind, header, payload: payload).frames)
     }
 
-    /// Computes a task on the compute queue into one buffer of output bytes.
-    private func schedule(_ task: Header.Task, executor: TensorExecutor, inputs: CheckpointInputs, seed: UInt64) {
-        let threads = options.threads
-        compute.async { [self] in
-            let tensor = task.tensor
-            let width = executor.outputDType.bitWidth / 8
-            // The buffer goes to the socket thread as it is, which frees it once sent.
-            let output = OutputBuffer(bytes: .allocate(byteCount: tensor.outputBytes, alignment: 16))
-            let outcome: Result<OutputBuffer, Error>
-            do {
-                try executor.compute(tensor, inputs: inputs, seed: seed, threads: threads) { range, fill in
-                    fill(UnsafeMutableRawBufferPointer(rebasing: output.bytes[(range.lowerBound * width)..<(range.upperBound * width)]))
+    /// The job's models read from this host's files when they are the coordinator's (same
+    /// size and header digest); otherwise nil and why, and the coordinator ships inputs.
+    private func openModels(_ welcome: Header.Welcome) -> (inputs: CheckpointInputs?, reason: String?) {
+        if let job = options.attachment { return (CheckpointInputs(job.models), nil) }
+        if options.noSharedStorage { return (nil, "--no-shared-storage") }
+        var checkpoints: [Checkpoint] = []
+        for model in welcome.models {
+            let path = options.mapped(model.path)
+            guard let checkpoint = try? Checkpoint(path: path) else { return (nil, "cannot open \(path)") }
+            for file in model.files {
+                let name = file.path.split(separator: "/").last.map(String.init) ?? file.path
+                guard let local = checkpoint.files.first(where: { $0.path.split(separator: "/").last.map(String.init) == name }),
+                      local.fileSize == file.size, local.headerDigest == file.headerDigest else {
+                    return (nil, "\(options.mapped(file.path)) differs from the coordinator's copy")
                 }
-                outcome = .success(output)
+            }
+            checkpoints.append(checkpoint)
+        }
+        return (CheckpointInputs(checkpoints), nil)
+    }
+
+    /// Computes a task on the compute queue: in place into the job's output for an
+    /// in-process worker, otherwise into one buffer per part.
+    private func schedule(_ task: Header.Task, _ runner: any TaskRunner, _ inputs: any TaskInputs, _ session: Int) {
+        let threads = options.threads
+        let attachment = options.attachment
+        compute.async { [self] in
+            let parts = task.parts
+            var buffers: [UnsafeMutableRawBufferPointer] = []
+            let outcome: Result<[UnsafeMutableRawBufferPointer], Error>
+            do {
+                if let job = attachment {
+                    try runner.run(Array(task.work.utf8), parts: parts, inputs: inputs, threads: threads) { part, bytes, fill in
+                        guard part >= 0 && part < parts.count else { throw JobError("task \(task.task) has no part \(part)") }
+                        try job.output.fill(parts[part], at: bytes.lowerBound, count: bytes.count, fill)
+                    }
+                } else {
+                    buffers = parts.map { .allocate(byteCount: max($0.bytes, 1), alignment: 64) }
+                    let output = OutputBuffers(buffers: buffers)
+                    try runner.run(Array(task.work.utf8), parts: parts, inputs: inputs, threads: threads) { part, bytes, fill in
+                        guard part >= 0 && part < parts.count, bytes.lowerBound >= 0, bytes.upperBound <= parts[part].bytes else {
+                            throw JobError("task \(task.task): part \(part) bytes \(bytes) out of range")
+                        }
+                        fill(UnsafeMutableRawBufferPointer(rebasing: output.buffers[part][bytes]))
+                    }
+                }
+                outcome = .success(buffers)
             } catch {
-                output.bytes.deallocate()
+                buffers.forEach { $0.deallocate() }
                 outcome = .failure(error)
             }
             finished.lock()
-            completed.append((task.task, task.attempt, outcome))
+            completed.append(Completed(session: session, task: task.task, attempt: task.attempt, parts: parts, outcome: outcome))
             finished.unlock()
         }
     }
 
-    /// Sends every finished task: RESULT chunks then DONE, or ERROR.
-    private func sendCompleted(_ socket: ZMQSocket, _ welcome: Header.Welcome) throws {
+    /// Sends every finished task of this session: RESULT chunks of each part then DONE, or ERROR.
+    private func sendCompleted(_ socket: ZMQSocket, _ welcome: Header.Welcome, session: Int) throws {
         finished.lock()
         let ready = completed
         completed.removeAll()
@@ -145,27 +271,42 @@ public final class Worker: @unchecked Sendable {
         for item in ready {
             switch item.outcome {
             case .failure(let error):
+                guard item.session == session else { continue }
                 try send(socket, .error, Header.Failure(task: item.task, attempt: item.attempt, code: "compute", message: "\(error)"))
-            case .success(let output):
-                defer { output.bytes.deallocate() }
-                let bytes = UnsafeRawBufferPointer(output.bytes)
-                let width = DType(rawValue: welcome.outputDType).map { max($0.bitWidth / 8, 1) } ?? 1
+            case .success(let buffers):
+                defer { buffers.forEach { $0.deallocate() } }
+                guard item.session == session else { continue }
                 var chunks = 0
-                for offset in stride(from: 0, to: bytes.count, by: welcome.chunkBytes) {
-                    let end = min(bytes.count, offset + welcome.chunkBytes)
-                    let encoded = ChunkCodec.encode(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]), elementWidth: width, compress: welcome.compress)
-                    try send(socket, .result, Header.Result(task: item.task, attempt: item.attempt, offset: offset, size: end - offset,
-                                                            encoding: encoded.encoding.rawValue, checksum: encoded.checksum),
-                             payload: encoded.payload)
-                    chunks += 1
+                if options.attachment == nil {
+                    for (index, buffer) in buffers.enumerated() {
+                        chunks += try sendPart(socket, welcome, item, index: index, bytes: buffer)
+                    }
                 }
                 try send(socket, .done, Header.Done(task: item.task, attempt: item.attempt, chunks: chunks))
+                tasksSent += 1
             }
         }
     }
+
+    private func sendPart(_ socket: ZMQSocket, _ welcome: Header.Welcome, _ item: Completed, index: Int,
+                          bytes buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        // Sizes are the TASK's (a 0-byte part was allocated as 1 byte and sends no chunk).
+        let size = item.parts[index].bytes
+        var chunks = 0
+        for offset in stride(from: 0, to: size, by: welcome.chunkBytes) {
+            let end = min(size, offset + welcome.chunkBytes)
+            let encoded = ChunkCodec.encode(UnsafeRawBufferPointer(rebasing: buffer[offset..<end]), elementWidth: max(item.parts[index].elementWidth, 1),
+                                            compress: welcome.compress)
+            try send(socket, .result, Header.Chunk(task: item.task, attempt: item.attempt, index: index, offset: offset, size: end - offset,
+                                                   encoding: encoded.encoding.rawValue, checksum: encoded.checksum),
+                     payload: encoded.payload)
+            chunks += 1
+        }
+        return chunks
+    }
 }
 
-/// A task's output buffer, written by the compute threads at disjoint ranges.
-private struct OutputBuffer: @unchecked Sendable {
-    let bytes: UnsafeMutableRawBufferPointer
+/// A task's output buffers, written by the compute threads at disjoint ranges.
+private struct OutputBuffers: @unchecked Sendable {
+    let buffers: [UnsafeMutableRawBufferPointer]
 }

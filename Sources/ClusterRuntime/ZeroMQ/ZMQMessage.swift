@@ -19,7 +19,10 @@ public struct ZMQMessage: ~Copyable {
     }
 
     public init(_ bytes: [UInt8]) throws {
-        try self.init(UnsafeRawBufferPointer(start: bytes, count: bytes.count))
+        guard zmq_msg_init_size(&raw, bytes.count) == 0 else { throw ZMQError.last("zmq_msg_init_size") }
+        bytes.withUnsafeBytes { source in
+            if let start = source.baseAddress, source.count > 0 { zmq_msg_data(&raw).copyMemory(from: start, byteCount: source.count) }
+        }
     }
 
     deinit {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CZMQ
 
 /// A ZeroMQ socket, owned by one thread (libzmq sockets are not thread-safe; talk to a
@@ -6,7 +9,7 @@ import CZMQ
 /// (an oversized frame disconnects the peer before anything is allocated).
 public final class ZMQSocket {
     public enum Kind: Int32 {
-        case pair = 0, dealer = 5, router = 6
+        case pair = 0, rep = 4, dealer = 5, router = 6
         var raw: Int32 { rawValue }
     }
 
@@ -56,6 +59,20 @@ public final class ZMQSocket {
         try set(ZMQ_HEARTBEAT_IVL, interval)
         try set(ZMQ_HEARTBEAT_TIMEOUT, timeout)
         try set(ZMQ_HEARTBEAT_TTL, timeout)
+    }
+
+    /// Makes this socket a CURVE server with `pair` (clients are checked by the context's ZAP handler).
+    public func setCurveServer(_ pair: CurveKeyPair) throws {
+        try set(ZMQ_CURVE_SERVER, Int32(1))
+        try set(ZMQ_CURVE_SECRETKEY, bytes: Array(pair.secretKey.utf8))
+        try set(ZMQ_ZAP_DOMAIN, bytes: Array("crucible".utf8))
+    }
+
+    /// Makes this socket a CURVE client with `pair` that only talks to the server with key `server`.
+    public func setCurveClient(_ pair: CurveKeyPair, server: String) throws {
+        try set(ZMQ_CURVE_SERVERKEY, bytes: Array(server.utf8))
+        try set(ZMQ_CURVE_PUBLICKEY, bytes: Array(pair.publicKey.utf8))
+        try set(ZMQ_CURVE_SECRETKEY, bytes: Array(pair.secretKey.utf8))
     }
 
     // MARK: Endpoints
@@ -111,9 +128,16 @@ public final class ZMQSocket {
 
     /// Waits up to `milliseconds` (-1: forever) until a message can be received.
     public func poll(milliseconds: Int) throws -> Bool {
-        var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
-        let n = zmq_poll(&item, 1, milliseconds)
+        try ZMQSocket.poll([self], milliseconds: milliseconds)[0]
+    }
+
+    /// Waits up to `milliseconds` until any of `sockets` can receive; which ones can.
+    public static func poll(_ sockets: [ZMQSocket], milliseconds: Int) throws -> [Bool] {
+        var items = sockets.map { zmq_pollitem_t(socket: $0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+        let n = zmq_poll(&items, Int32(items.count), milliseconds)
+        // A signal (SIGINT, SIGTERM) interrupts the wait; the caller checks why and goes on.
+        if n < 0 && zmq_errno() == EINTR { return sockets.map { _ in false } }
         guard n >= 0 else { throw ZMQError.last("zmq_poll") }
-        return n > 0 && item.revents & Int16(ZMQ_POLLIN) != 0
+        return items.map { n > 0 && $0.revents & Int16(ZMQ_POLLIN) != 0 }
     }
 }

@@ -27,10 +27,11 @@ public final class MergeJob: DistributedJob {
         self.options = options
         let specs = plan.tensors.map { SafeTensorsLayout.Spec(name: $0.name, dtype: plan.outputDType, shape: $0.shape) }
         writer = try CheckpointWriter(directory: directory, tensors: specs, shardBudget: options.shardBudget, reuse: resume)
-        setup = Array(try JSONEncoder().encode(Setup(method: plan.method.name, seed: options.seed, outputDType: plan.outputDType.rawValue)))
-        let width = max(plan.outputDType.bitWidth / 8, 1)
+        // Sorted keys: the same job encodes to the same bytes in every process (its digest).
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
+        setup = Array(try encoder.encode(Setup(method: plan.method.name, seed: options.seed, outputDType: plan.outputDType.rawValue)))
+        let width = max(plan.outputDType.bitWidth / 8, 1)
         tasks = try plan.tensors.map { tensor in
             JobTask(label: tensor.name, work: Array(try encoder.encode(tensor)),
                     inputs: ((tensor.base.map { [$0] } ?? []) + tensor.inputs).map { TaskInput(model: $0.model, tensor: $0.tensor) },

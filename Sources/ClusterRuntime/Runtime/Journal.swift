@@ -1,0 +1,61 @@
+import Foundation
+import JobModel
+import TensorIO
+
+/// The journal of finished tasks that makes a job resumable: a first line naming the job's
+/// digest, then one line per finished task with the xxHash64 of each of its persistent
+/// parts, each line fsynced before the task counts as done. A resumed run reuses a task
+/// only if the output still holds bytes with those digests.
+final class Journal {
+    struct Entry: Codable {
+        var task: Int
+        var digests: [UInt64]
+    }
+
+    let path: String
+    private let handle: FileHandle
+
+    /// Starts a journal for a job with `digest` holding `entries` (the tasks a resumed run
+    /// verified), replacing any old one.
+    init(creating path: String, digest: UInt64, entries: [Entry] = []) throws {
+        self.path = path
+        var text = "crucible-journal 1 \(String(digest, radix: 16))\n"
+        for entry in entries { text += String(decoding: try JSONEncoder().encode(entry), as: UTF8.self) + "\n" }
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw ClusterError(description: "\(path): cannot create the job journal")
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.synchronize()
+    }
+
+    /// The finished tasks an interrupted run recorded, if `path` is a journal of a job with
+    /// `digest`; throws when it belongs to another job.
+    static func entries(at path: String, digest: UInt64) throws -> [Entry]? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        guard let first = lines.first, first == "crucible-journal 1 \(String(digest, radix: 16))" else {
+            throw ClusterError(description: "\(path) belongs to a different job (config, models, seed or options changed); "
+                + "remove the .partial folder to start over")
+        }
+        lines.removeFirst()
+        // A line cut short by a crash is simply not a finished task.
+        return lines.compactMap { try? JSONDecoder().decode(Entry.self, from: Data($0.utf8)) }
+    }
+
+    /// Records a finished task durably.
+    func append(_ entry: Entry) throws {
+        var line = try JSONEncoder().encode(entry)
+        line.append(0x0A)
+        try handle.write(contentsOf: line)
+        try handle.synchronize()
+    }
+
+    func close() { try? handle.close() }
+
+    /// Closes and deletes the journal (the job is complete).
+    func remove() {
+        close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import ClusterRuntime
+import Foundation
+import JobModel
+import TensorIO
+
+/// How every command runs its job: through the coordinator with in-process workers (and
+/// remote ones with `--listen`), a progress bar with the workers alive, log lines as text
+/// or JSON, the per-worker table at the end, and exit status 130 after SIGINT/SIGTERM with
+/// the job left for `--resume`.
+enum JobExecution {
+    static func run(_ job: any DistributedJob, runtime: ClusterCommandOptions, threads: Int, quiet: Bool, unit: String) throws -> JobReport {
+        StopSignal.install()
+        let bar = ProgressBar(enabled: !quiet && runtime.logFormat == .text, unit: unit)
+        let log = RunLog(format: runtime.logFormat, quiet: quiet, bar: bar)
+        let options = try runtime.runtime(threads: threads)
+        defer { bar.finish() }
+        do {
+            let report = try JobRuntime.run(job, options: options, log: { log($0) }) { p in
+                bar.update(done: p.tasksDone, total: p.tasksTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal,
+                           workers: options.cluster.endpoints.isEmpty ? nil : p.workers)
+            }
+            bar.finish()
+            if runtime.logFormat == .json {
+                log("job finished", event: "report", fields: [
+                    ("tasks", .integer(report.tasks)), ("reused", .integer(report.reused)),
+                    ("seconds", .number(String(format: "%.3f", report.seconds))),
+                    ("workers", .array(report.workers.map(json))),
+                ])
+            } else if !quiet && (!runtime.listen.isEmpty || runtime.localWorkers > 1) {
+                FileHandle.standardError.write(Data((table(report.workers) + "\n").utf8))
+            }
+            return report
+        } catch let stop as JobInterrupted {
+            bar.finish()
+            log("crucible: \(stop)", event: "interrupted")
+            if runtime.logFormat == .text && quiet { FileHandle.standardError.write(Data("crucible: \(stop)\n".utf8)) }
+            throw ExitCode(130)
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+
+    /// The per-worker table: tasks, bytes each way, compression, retries, throughput.
+    static func table(_ workers: [WorkerReport]) -> String {
+        let rows = workers.map { w -> [String] in
+            let rate = w.seconds > 0 ? Double(w.rawBytesIn + w.rawBytesOut) / w.seconds : 0
+            return [w.name + (w.gone.map { " (\($0))" } ?? ""), String(w.threads), String(w.tasks),
+                    ByteCount.format(w.bytesIn), ByteCount.format(w.bytesOut),
+                    w.local ? "in place" : String(format: "%.2f×", w.compressionRatio), String(w.retries),
+                    w.local ? "-" : ByteCount.format(Int(rate)) + "/s"]
+        }
+        return TextTable(header: ["worker", "threads", "tasks", "bytes in", "bytes out", "compression", "retries", "wire rate"],
+                         rows: rows, rightAligned: [1, 2, 3, 4, 6, 7]).render()
+    }
+
+    static func json(_ w: WorkerReport) -> JSONValue {
+        .object(JSONObject([
+            ("name", .string(w.name)), ("local", .bool(w.local)), ("threads", .integer(w.threads)), ("tasks", .integer(w.tasks)),
+            ("bytes_in", .integer(w.bytesIn)), ("raw_bytes_in", .integer(w.rawBytesIn)),
+            ("bytes_out", .integer(w.bytesOut)), ("raw_bytes_out", .integer(w.rawBytesOut)),
+            ("retries", .integer(w.retries)), ("seconds", .number(String(format: "%.3f", w.seconds))),
+            ("gone", w.gone.map { .string($0) } ?? .null),
+        ].map { JSONObject.Entry(key: $0.0, value: $0.1) }))
+    }
+}
