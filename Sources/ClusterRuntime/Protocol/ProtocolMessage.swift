@@ -97,6 +97,7 @@ public enum Header {
         public var sharedStorage: Bool
         /// Why it cannot, when it cannot.
         public var reason: String?
+        public init(sharedStorage: Bool, reason: String? = nil) { (self.sharedStorage, self.reason) = (sharedStorage, reason) }
     }
     /// An input the coordinator ships because the worker cannot read it.
     public struct ShippedInput: Codable, Sendable, Equatable {

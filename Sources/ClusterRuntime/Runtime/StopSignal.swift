@@ -8,8 +8,14 @@ import Synchronization
 public enum StopSignal {
     static let requested = Atomic<Int32>(0)
 
-    /// Installs the handlers (idempotent).
+    /// Installs the handlers (idempotent) and unblocks the signals, which a parent process
+    /// may have left blocked in the mask this process inherited.
     public static func install() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         for number in [SIGINT, SIGTERM] {
             signal(number) { number in
                 if StopSignal.requested.exchange(number, ordering: .relaxed) != 0 {

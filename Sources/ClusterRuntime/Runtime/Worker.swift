@@ -265,8 +265,13 @@ public final class Worker: @unchecked Sendable {
     /// Sends every finished task of this session: RESULT chunks of each part then DONE, or ERROR.
     private func sendCompleted(_ socket: ZMQSocket, _ welcome: Header.Welcome, session: Int) throws {
         finished.lock()
-        let ready = completed
+        var ready = completed
         completed.removeAll()
+        if let limit = options.crashAfterTasks, ready.count > limit - tasksSent {
+            // The test hook stops at exactly `limit` tasks: the rest stay unsent.
+            completed = Array(ready.dropFirst(max(0, limit - tasksSent)))
+            ready = Array(ready.prefix(max(0, limit - tasksSent)))
+        }
         finished.unlock()
         for item in ready {
             switch item.outcome {

@@ -1,0 +1,102 @@
+import ClusterRuntime
+import CZMQ
+import Foundation
+import JobModel
+import Testing
+import TensorIO
+
+/// A rogue peer that speaks just enough CWP/1 to be leased tasks, then answers each with a
+/// different kind of hostile message. The coordinator rejects and logs each, re-issues the
+/// tasks, and the job completes with no corrupted byte.
+@Suite(.serialized) struct HostilePeerTests {
+    enum Hostility: CaseIterable {
+        case unknownVersion, unknownType, wrongSize, badChecksum, bomb, foreignTask, unknownPart, incompleteDone, oversized
+    }
+
+    /// Sends the hostile answer `kind` to `task` (a TASK the rogue was leased).
+    func answer(_ task: Header.Task, with kind: Hostility, on socket: ZMQSocket) throws {
+        let part = task.parts[0]
+        func result(_ chunk: Header.Chunk, _ payload: [UInt8]) throws {
+            try socket.send(ProtocolMessage(.result, chunk, payload: payload).frames)
+        }
+        let raw = WireEncoding.raw.rawValue
+        switch kind {
+        case .unknownVersion:
+            try socket.send([[9, MessageKind.result.rawValue], Array("{}".utf8)])
+        case .unknownType:
+            try socket.send([[1, 99], Array("{}".utf8)])
+        case .wrongSize:
+            let bytes = [UInt8](repeating: 7, count: part.bytes + 2)
+            try result(Header.Chunk(task: task.task, attempt: task.attempt, index: 0, offset: 0, size: bytes.count, encoding: raw,
+                                    checksum: bytes.withUnsafeBytes { XXHash64.hash($0) }), bytes)
+        case .badChecksum:
+            let bytes = [UInt8](repeating: 7, count: part.bytes)
+            try result(Header.Chunk(task: task.task, attempt: task.attempt, index: 0, offset: 0, size: bytes.count, encoding: raw, checksum: 12345), bytes)
+        case .bomb:
+            // 1 MiB of zeros compresses to a few KB: far more than the part holds once decoded.
+            let huge = [UInt8](repeating: 0, count: 1 << 20)
+            let encoded = huge.withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 2) }
+            try result(Header.Chunk(task: task.task, attempt: task.attempt, index: 0, offset: 0, size: part.bytes,
+                                    encoding: encoded.encoding.rawValue, checksum: encoded.checksum), encoded.payload)
+        case .foreignTask:
+            // Another attempt of its task, and a task that does not exist: neither is its lease.
+            let bytes = [UInt8](repeating: 7, count: part.bytes)
+            for (index, attempt) in [(task.task, task.attempt + 7), (1_000_000, 0)] {
+                try result(Header.Chunk(task: index, attempt: attempt, index: 0, offset: 0, size: bytes.count, encoding: raw,
+                                        checksum: bytes.withUnsafeBytes { XXHash64.hash($0) }), bytes)
+                try socket.send(ProtocolMessage(.done, Header.Done(task: index, attempt: attempt, chunks: 1)).frames)
+            }
+        case .unknownPart:
+            try result(Header.Chunk(task: task.task, attempt: task.attempt, index: 5, offset: 0, size: 4, encoding: raw, checksum: 0), [1, 2, 3, 4])
+        case .incompleteDone:
+            try socket.send(ProtocolMessage(.done, Header.Done(task: task.task, attempt: task.attempt, chunks: 1)).frames)
+        case .oversized:
+            // Larger than the coordinator's ZMQ_MAXMSGSIZE: libzmq drops the connection.
+            try result(Header.Chunk(task: task.task, attempt: task.attempt, index: 0, offset: 0, size: 1, encoding: raw, checksum: 0),
+                       [UInt8](repeating: 1, count: 12 << 20))
+        }
+    }
+
+    @Test("every kind of hostile message is rejected and logged; the output is byte-identical")
+    func hostileMessages() throws {
+        let config = try Harness.config("linear")
+        let embedded = Harness.output("embedded"), out = Harness.output("attacked")
+        #expect(try Harness.crucible(["merge", config, embedded, "-q"]).status == 0)
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.Launched(["merge", config, out, "--listen", endpoint, "--local-workers", "0", "--min-workers", "1",
+                                                "--heartbeat-ms", "100", "--liveness", "30"])
+        let socket = try ZMQSocket(try ZMQContext(), .dealer)
+        try socket.connect(endpoint)
+        try socket.send(ProtocolMessage(.hello, Header.Hello(threads: 1, host: "rogue")).frames)
+        var pending = Hostility.allCases
+        let deadline = Date().addingTimeInterval(60)
+        while !pending.isEmpty && coordinator.process.isRunning && Date() < deadline {
+            guard try socket.poll(milliseconds: 20) else {
+                try? socket.send(ProtocolMessage(.heartbeat, Header.Empty()).frames)
+                continue
+            }
+            guard let message = try? ProtocolMessage(frames: socket.receiveMultipart()) else { continue }
+            switch message.kind {
+            case .welcome:
+                try socket.send(ProtocolMessage(.ready, Header.Ready(sharedStorage: true)).frames)
+            case .task:
+                let task = try message.decode(Header.Task.self)
+                try answer(task, with: pending.removeFirst(), on: socket)
+            default:
+                break
+            }
+        }
+        // The rogue falls silent holding leases; they expire and a real worker does the job.
+        socket.close()
+        #expect(pending.isEmpty)
+        let worker = try Harness.Launched(["worker", "--connect", endpoint, "-j", "2"])
+        #expect(coordinator.wait(60) == 0, "\(coordinator.output)")
+        worker.wait(10)
+        let log = coordinator.output
+        for expected in ["protocol version 9", "unknown message type 99", "rejected a result chunk", "checksum",
+                         "late or foreign", "no such part", "incomplete"] {
+            #expect(log.contains(expected), "log mentions \(expected): \(log)")
+        }
+        #expect(try Harness.tensors(out) == Harness.tensors(embedded))
+    }
+}

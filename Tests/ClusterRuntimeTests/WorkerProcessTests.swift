@@ -1,0 +1,51 @@
+import ClusterRuntime
+import Foundation
+import Testing
+
+/// A coordinator and `crucible worker` processes over TCP loopback give the bytes of the
+/// embedded default, when workers read the files themselves or have inputs shipped, and
+/// when a worker is killed mid-job.
+@Suite(.serialized) struct WorkerProcessTests {
+    @Test("2 remote worker processes over tcp give the embedded default's bytes (one has its inputs shipped)",
+          arguments: ["linear", "ties", "dare_ties", "slerp"])
+    func twoWorkers(method: String) throws {
+        let config = try Harness.config(method)
+        let embedded = Harness.output("embedded"), clustered = Harness.output("cluster")
+        let reference = try Harness.crucible(["merge", config, embedded, "-q", "--random-seed", "5"])
+        #expect(reference.status == 0, "\(reference.output)")
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.Launched(["merge", config, clustered, "--random-seed", "5", "--listen", endpoint,
+                                                "--local-workers", "0", "--min-workers", "2"])
+        let reading = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
+        let shipped = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(reading.wait(10) == 0 && shipped.wait(10) == 0, "workers exit when the job is done")
+        #expect(try Harness.tensors(clustered) == Harness.tensors(embedded))
+        #expect(coordinator.output.contains("gets inputs shipped (--no-shared-storage)"), "\(coordinator.output)")
+        #expect(coordinator.output.contains("compression"), "the per-worker table is printed: \(coordinator.output)")
+    }
+
+    @Test("a worker killed with SIGKILL mid-job: its tasks are re-issued and the output is byte-identical")
+    func workerKilledMidJob() throws {
+        let config = try Harness.config("ties")
+        let embedded = Harness.output("embedded"), clustered = Harness.output("cluster")
+        #expect(try Harness.crucible(["merge", config, embedded, "-q"]).status == 0)
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.Launched(["merge", config, clustered, "--listen", endpoint, "--local-workers", "0",
+                                                "--heartbeat-ms", "100", "--liveness", "5"])
+        let victim = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
+        // Once the victim has finished a task it is stopped, then killed: it dies holding leases.
+        #expect(Harness.waitUntil { Harness.journalLines(clustered) >= 2 })
+        victim.signal(SIGSTOP)
+        let finishedBeforeKill = Harness.journalLines(clustered) - 1
+        victim.signal(SIGKILL)
+        victim.process.waitUntilExit()
+        #expect(victim.process.terminationReason == .uncaughtSignal && victim.process.terminationStatus == SIGKILL)
+        #expect(coordinator.process.isRunning, "killed mid-job: \(finishedBeforeKill) tasks were done")
+        let replacement = try Harness.Launched(["worker", "--connect", endpoint, "-j", "2"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        replacement.wait(10)
+        #expect(coordinator.output.contains("was silent"), "\(coordinator.output)")
+        #expect(try Harness.tensors(clustered) == Harness.tensors(embedded))
+    }
+}
