@@ -161,4 +161,42 @@ import TensorIO
         #expect(usage.status != 0)
         #expect(usage.stderr.contains("--drop"))
     }
+
+    @Test("--log-format json writes one JSON object per line, ending with a report of every worker")
+    func jsonLogs() throws {
+        let out = temporaryPath("json")
+        let r = try run(["merge", "examples/linear.yml", out, "--local-workers", "2", "--log-format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        let objects = try lines.map { try JSONParser.parse(String($0)) }
+        #expect(objects.allSatisfy { $0.objectValue?["event"]?.stringValue != nil && $0.objectValue?["time"] != nil })
+        let report = try #require(objects.last?.objectValue)
+        #expect(report["event"]?.stringValue == "report")
+        let workers = report["workers"]?.arrayValue ?? []
+        #expect(workers.count == 2)
+        let tasks = workers.compactMap { $0.objectValue?["tasks"]?.int64Value }.reduce(0, +)
+        #expect(tasks == report["tasks"]?.int64Value)
+    }
+
+    @Test("a run interrupted with SIGINT exits 130 and says how to resume")
+    func interruptedRun() throws {
+        let out = temporaryPath("stopped")
+        // Remote-only with no worker: the coordinator waits until the signal arrives.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["merge", "examples/linear.yml", out, "--listen", "tcp://127.0.0.1:0", "--local-workers", "0"]
+        process.currentDirectoryURL = URL(fileURLWithPath: Self.repository)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(process.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("--resume"), "\(stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + ".partial/.crucible-journal"))
+    }
 }
