@@ -1,0 +1,91 @@
+import Foundation
+import JobModel
+import Testing
+import TensorIO
+
+/// A toy job: each task fills its tensor with its index and writes a record of its size.
+final class FillJob: DistributedJob {
+    let kind = "fill"
+    let setup: [UInt8] = []
+    let models: [Checkpoint] = []
+    let tasks: [JobTask]
+    let output: JobOutput
+    let writer: CheckpointWriter
+    let records = RecordStore()
+
+    init(directory: String, sizes: [Int], reuse: Bool = false) throws {
+        writer = try CheckpointWriter(directory: directory, tensors: sizes.enumerated().map {
+            SafeTensorsLayout.Spec(name: "t\($0.offset)", dtype: .u8, shape: [$0.element])
+        }, reuse: reuse)
+        tasks = sizes.enumerated().map { index, size in
+            JobTask(label: "t\(index)", work: Array("\(index)".utf8), inputs: [],
+                    parts: [TaskPart(target: 0, name: "t\(index)", bytes: size, elementWidth: 1),
+                            TaskPart(target: 1, name: "r\(index)", bytes: 8, elementWidth: 8)])
+        }
+        output = JobOutput(targets: [.checkpoint(writer), .records(records)], journalPath: writer.temporaryDirectory + "/journal")
+    }
+
+    func finish() throws { try writer.finish() }
+    func abandon() { writer.abandon() }
+}
+
+struct FillRunner: TaskRunner {
+    func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
+        let value = UInt8(String(decoding: work, as: UTF8.self))!
+        // Two halves, as a multi-threaded runner would write them.
+        let half = parts[0].bytes / 2
+        try write(0, half..<parts[0].bytes) { $0.initializeMemory(as: UInt8.self, repeating: value) }
+        try write(0, 0..<half) { $0.initializeMemory(as: UInt8.self, repeating: value) }
+        try write(1, 0..<8) { $0.storeBytes(of: UInt64(parts[0].bytes).littleEndian, as: UInt64.self) }
+    }
+}
+
+@Suite struct JobModelTests {
+    func folder() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("crucible-job-\(UUID().uuidString)/out").path
+    }
+
+    @Test("the local runner writes every part of every task and the output appears complete")
+    func localRunner() throws {
+        let out = folder()
+        let job = try FillJob(directory: out, sizes: [5, 0, 9])
+        try LocalJobRunner.run(job, runner: FillRunner(), threads: 1)
+        let file = try SafeTensorsFile(path: out + "/model.safetensors")
+        #expect(Array(try file.tensor("t2").bytes) == [UInt8](repeating: 2, count: 9))
+        #expect(Array(try file.tensor("t0").bytes) == [UInt8](repeating: 0, count: 5))
+        #expect(job.records.record("r2") == [9, 0, 0, 0, 0, 0, 0, 0])
+        #expect(job.outputBytes == 14 + 24)
+    }
+
+    @Test("a part written out of its bounds, or to a missing target, is refused")
+    func boundsAreChecked() throws {
+        let job = try FillJob(directory: folder(), sizes: [4])
+        defer { job.abandon() }
+        let part = job.tasks[0].parts[0]
+        #expect(throws: JobError.self) { try job.output.fill(part, at: 2, count: 3) { _ in } }
+        #expect(throws: JobError.self) { try job.output.fill(TaskPart(target: 7, name: "t0", bytes: 4, elementWidth: 1), at: 0, count: 1) { _ in } }
+        #expect(job.output.isPersistent(part) && !job.output.isPersistent(job.tasks[0].parts[1]))
+    }
+
+    @Test("the job digest changes with any task; digests of parts see the written bytes; reuse keeps an interrupted shard")
+    func digestsAndReuse() throws {
+        let out = folder()
+        let job = try FillJob(directory: out, sizes: [6, 6])
+        #expect(try FillJob(directory: folder(), sizes: [6, 7]).digest != job.digest)
+        let part = job.tasks[1].parts[0]
+        let before = try job.output.digest(part)
+        try LocalJobRunner.run(job.tasks[1], of: job, runner: FillRunner(), inputs: CheckpointInputs([]), threads: 1)
+        let after = try job.output.digest(part)
+        #expect(before != after)
+        job.output.sync()
+        // A new writer over the same .partial folder keeps the bytes; nothing counts as written
+        // until marked, and then the output can finish with only the other task computed.
+        let resumed = try FillJob(directory: out, sizes: [6, 6], reuse: true)
+        #expect(try resumed.output.digest(part) == after)
+        try resumed.output.markWritten(part)
+        try LocalJobRunner.run(resumed.tasks[0], of: resumed, runner: FillRunner(), inputs: CheckpointInputs([]), threads: 1)
+        try resumed.finish()
+        let file = try SafeTensorsFile(path: out + "/model.safetensors")
+        #expect(Array(try file.tensor("t1").bytes) == [UInt8](repeating: 1, count: 6))
+    }
+}
