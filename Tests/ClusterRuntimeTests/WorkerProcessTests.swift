@@ -48,4 +48,32 @@ import Testing
         #expect(coordinator.output.contains("was silent"), "\(coordinator.output)")
         #expect(try Harness.tensors(clustered) == Harness.tensors(embedded))
     }
+
+    /// Every variant folder's safetensors files, by folder and file name.
+    func sweepOutputs(_ dir: String) throws -> [String: [String: Data]] {
+        var all: [String: [String: Data]] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where FileManager.default.fileExists(atPath: dir + "/" + name + "/config.json") {
+            all[name] = try Harness.tensors(dir + "/" + name)
+        }
+        return all
+    }
+
+    @Test("a sweep over 2 remote workers (3 batches; one worker has its inputs shipped) gives the embedded sweep's bytes")
+    func sweepOverWorkers() throws {
+        let models = ["models/ft0", "models/ft1"]
+        let common = ["--sigmas", "1e-3,1e-2", "--seeds", "0,1", "--max-pending", "3", "--exclude", "norm", "-q"]
+        let embedded = Harness.output("embedded"), clustered = Harness.output("cluster")
+        let reference = try Harness.crucible(["sweep"] + models + ["--out", embedded] + common)
+        #expect(reference.status == 0, "\(reference.output)")
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.Launched(["sweep"] + models + ["--out", clustered] + common
+                                                + ["--listen", endpoint, "--local-workers", "0", "--min-workers", "2"])
+        let reading = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
+        let shipped = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(reading.wait(20) == 0 && shipped.wait(20) == 0, "workers stay for every batch and exit after the last")
+        let expected = try sweepOutputs(embedded)
+        #expect(expected.count == 8)
+        #expect(try sweepOutputs(clustered) == expected)
+    }
 }

@@ -132,4 +132,10 @@ public enum Header {
         public init(task: Int?, attempt: Int?, code: String, message: String) { (self.task, self.attempt, self.code, self.message) = (task, attempt, code, message) }
     }
     public struct Empty: Codable, Sendable { public init() {} }
+    /// `final` false: this job is over but another follows on the same endpoint (a sweep's
+    /// next batch); the worker says HELLO again instead of exiting.
+    public struct Shutdown: Codable, Sendable {
+        public var final: Bool?
+        public init(final: Bool) { self.final = final }
+    }
 }

@@ -20,6 +20,8 @@ public struct ClusterOptions: Sendable {
     public var chunkBytes = 4 << 20
     /// Compress payloads to and from remote workers (in-process workers write in place).
     public var compress = true
+    /// False when another job follows on the same endpoints: remote workers stay for it.
+    public var finalJob = true
 
     public init(endpoints: [String] = []) { self.endpoints = endpoints }
 }
@@ -139,7 +141,7 @@ public final class Coordinator {
         sockets = [local] + (remote.map { [$0] } ?? [])
         for socket in sockets { try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1)) }
         // However the job ends, every worker is told to stop.
-        defer { for peer in workers.keys { try? send(to: peer, .shutdown, Header.Empty()) } }
+        defer { for peer in workers.keys { try? send(to: peer, .shutdown, Header.Shutdown(final: peer.local || cluster.finalJob)) } }
         var lastHeartbeat = Date.distantPast
         while doneCount < tasks.count {
             if let signal = StopSignal.received { throw JobInterrupted(signal: signal, tasksDone: doneCount, tasksTotal: tasks.count) }

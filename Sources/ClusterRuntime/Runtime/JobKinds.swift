@@ -1,5 +1,6 @@
 import JobModel
 import MergeEngine
+import SweepEngine
 
 /// The kinds of job a worker can run, by name: how it builds a `TaskRunner` from a job's setup.
 public enum JobKinds {
@@ -8,5 +9,6 @@ public enum JobKinds {
     /// Every kind this build knows.
     public static let builtIn: [String: Factory] = [
         MergeTaskRunner.name: { try MergeTaskRunner.runner(setup: $0) },
+        SweepTaskRunner.name: { try SweepTaskRunner.runner(setup: $0) },
     ]
 }

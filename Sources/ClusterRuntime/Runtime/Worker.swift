@@ -177,6 +177,10 @@ public final class Worker: @unchecked Sendable {
                 case .heartbeat:
                     break
                 case .shutdown:
+                    if (try? message.decode(Header.Shutdown.self))?.final == false {
+                        log("worker: job done; waiting for the next one")
+                        return (.lost, true)
+                    }
                     return (.shutdown, true)
                 default:
                     log("worker: ignored an unexpected \(message.kind) message")

@@ -1,0 +1,230 @@
+import ArgumentParser
+import ClusterRuntime
+import Foundation
+import JobModel
+import SweepEngine
+import TensorIO
+
+extension NoiseScale: ExpressibleByArgument {}
+extension KeepPolicy: ExpressibleByArgument {}
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add Gaussian noise to checkpoints over a grid of σ and seeds, evaluate every variant, plot the sensitivity.",
+        discussion: """
+            Writes one Hugging Face folder per (model, σ, seed) under --out, with W' = W + σ·s·ε on the
+            selected tensors (s: the tensor's RMS, 1, or the init std; ε ~ N(0, 1) from Philox keyed by
+            seed, tensor name and element index: the same ε for every σ and every model of a seed).
+            With --eval, runs the command on each model and each variant ({model}, {sigma}, {seed}, {base}
+            substituted; the metric is the last number it prints) and writes sweep.json, sweep.csv and
+            sensitivity.svg. Everything can also come from a YAML file (docs/sweep.md).
+
+            Examples:
+              crucible sweep examples/models/base --out out/sweep --sigmas 1e-3,1e-2 --seeds 0,1
+              crucible sweep ckpt-1000 ckpt-2000 --out out/s --sigmas 1e-4,3e-4,1e-3 --seeds 0,1,2 \\
+                  --exclude 'norm|embed' --eval './ppl.sh {model}' --keep none --max-pending 2
+              crucible sweep examples/sweep.yml
+            """
+    )
+
+    @Argument(help: "Model folders (or .safetensors files) in series order, or one YAML sweep config.")
+    var inputs: [String]
+
+    @Option(help: "The output folder (created; must be absent or empty).")
+    var out: String?
+
+    @Option(help: "Comma-separated noise levels σ, e.g. 1e-4,3e-4,1e-3.")
+    var sigmas: String?
+
+    @Option(help: "Comma-separated seeds, e.g. 0,1,2.")
+    var seeds: String?
+
+    @Option(help: "What σ is measured in: relative (the tensor's RMS), absolute, or init (the initialisation std). Default: relative.")
+    var scale: NoiseScale?
+
+    @Option(help: "The initialisation std for --scale init (default: initializer_range from config.json).")
+    var initStd: Double?
+
+    @Option(help: "Perturb only tensors whose name matches this regular expression (repeatable).")
+    var include: [String] = []
+
+    @Option(help: "Do not perturb tensors whose name matches this regular expression (repeatable); they are copied.")
+    var exclude: [String] = []
+
+    @Option(help: "Shell command run on each baseline and variant; {model} is the folder path, also {sigma}, {seed}, {base}. The metric is the last number on its stdout.")
+    var eval: String?
+
+    @Option(help: "Seconds after which an eval is killed and recorded as failed.")
+    var evalTimeout: Double?
+
+    @Option(help: "all: keep every variant folder; none: delete each once evaluated (needs --eval). Default: all.")
+    var keep: KeepPolicy?
+
+    @Option(help: "Variant folders written per batch, so at most this many exist at once with --keep none (default: all with --keep all, 2 with --keep none).")
+    var maxPending: Int?
+
+    @Option(help: "Dtype of the perturbed tensors: float32, bfloat16, float16, float64 (default: the input's). Copied tensors keep theirs.")
+    var outDtype: String?
+
+    @Option(help: "Maximum shard size in bytes; K, M, B suffixes (decimal), e.g. 5B, 500M. Default: 5B.")
+    var outShardSize: String?
+
+    @Flag(help: "Do not copy tokenizer files into the variants.")
+    var noCopyTokenizer = false
+
+    @Option(name: [.customShort("j"), .customLong("threads")], help: "Threads to compute with (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print the plan (variants, batches, bytes) and exit.")
+    var dryRun = false
+
+    @Flag(name: .shortAndLong, help: "No progress bar, no per-variant lines and no summary (warnings still print).")
+    var quiet = false
+
+    @OptionGroup(title: "Cluster") var cluster: ClusterCommandOptions
+
+    func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give the models to sweep, or a YAML sweep config") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try cluster.validate()
+        guard !cluster.resume else { throw ValidationError("--resume is not supported by sweeps yet: finished variant folders stay, remove the rest and rerun") }
+    }
+
+    static func isConfig(_ path: String) -> Bool {
+        (path.hasSuffix(".yml") || path.hasSuffix(".yaml")) && !FileSystem.isDirectory(path)
+    }
+
+    /// The sweep the arguments describe: the YAML file's, with any option given here replacing its value.
+    func spec() throws -> SweepSpec {
+        var spec = SweepSpec()
+        if inputs.contains(where: Sweep.isConfig) {
+            guard inputs.count == 1 else { throw CLIError("a YAML sweep config must be the only argument (its models: list names the models)") }
+            let text: String
+            do { text = try String(contentsOfFile: inputs[0], encoding: .utf8) } catch {
+                throw CLIError("\(inputs[0]): cannot read the config: \(error.localizedDescription)")
+            }
+            spec = try CLIError.wrap { try SweepSpec.parse(yaml: text, source: inputs[0]) }
+        } else {
+            spec.models = inputs
+        }
+        if let out { spec.outDir = out }
+        if let sigmas { spec.sigmas = try CLIError.wrap { try SweepSpec.parseSigmas(sigmas) } }
+        if let seeds { spec.seeds = try CLIError.wrap { try SweepSpec.parseSeeds(seeds) } }
+        if let scale { spec.scale = scale }
+        if let initStd { spec.initStd = initStd }
+        if !include.isEmpty { spec.include = include }
+        if !exclude.isEmpty { spec.exclude = exclude }
+        if let eval { spec.eval = eval }
+        if let evalTimeout { spec.evalTimeout = evalTimeout }
+        if let keep { spec.keep = keep }
+        if let maxPending { spec.maxPending = maxPending }
+        if let outDtype {
+            guard let dtype = DType(torchName: outDtype) else {
+                throw CLIError("--out-dtype \"\(outDtype)\" is not one of float32, bfloat16, float16, float64")
+            }
+            spec.outputDType = dtype
+        }
+        if let outShardSize {
+            guard let bytes = ByteCount.parse(outShardSize) else {
+                throw CLIError("--out-shard-size \"\(outShardSize)\" is not a size (examples: 5B, 500M, 64K, 1000000)")
+            }
+            spec.shardBudget = bytes
+        }
+        if noCopyTokenizer { spec.copyTokenizer = false }
+        spec.threads = threads
+        return spec
+    }
+
+    func run() throws {
+        let plan = try CLIError.wrap { try SweepPlan(try spec()) }
+        if dryRun {
+            print(Sweep.summary(plan))
+            return
+        }
+        let start = Date()
+        let bar = ProgressBar(enabled: !quiet, unit: "tensors")
+        defer { bar.finish() }
+        let quiet = self.quiet
+        let runner = SweepRunner(plan: plan) { line in
+            if !quiet || line.hasPrefix("warning:") { bar.log(line) }
+        }
+        var done = (tasks: 0, bytes: 0)
+        var runtime = try cluster.runtime(threads: threads)
+        StopSignal.install()
+        let batches = plan.batches.count
+        let remote = !cluster.listen.isEmpty
+        var batch = 0
+        let results = try CLIError.wrap {
+            try runner.run { job, _ in
+                let before = done
+                batch += 1
+                // Remote workers stay connected from one batch to the next.
+                runtime.cluster.finalJob = batch == batches
+                _ = try JobRuntime.run(job, options: runtime, log: { line in if !quiet { bar.log(line) } }) { p in
+                    bar.update(done: before.tasks + p.tasksDone, total: plan.taskCount,
+                               bytesDone: min(before.bytes + p.bytesDone, plan.outputBytes), bytesTotal: plan.outputBytes,
+                               workers: remote ? p.workers : nil)
+                }
+                done = (before.tasks + job.tasks.count, before.bytes + job.outputBytes)
+            }
+        }
+        bar.finish()
+        if !quiet { print(Sweep.report(results, plan: plan, seconds: Date().timeIntervalSince(start))) }
+    }
+
+    /// The plan, for --dry-run.
+    static func summary(_ plan: SweepPlan) -> String {
+        let spec = plan.spec
+        var lines: [String] = []
+        for (m, model) in spec.models.enumerated() {
+            let tensors = plan.tensors[m]
+            let perturbed = tensors.filter(\.perturb)
+            let scale = plan.fixedScales[m].map { "s = \($0)" } ?? "s = each tensor's RMS"
+            lines.append("model \(model): perturb \(perturbed.count) of \(tensors.count) tensors "
+                         + "(\(perturbed.reduce(0) { $0 + $1.elementCount }) weights), \(scale)")
+        }
+        lines.append("variants:      \(plan.variants.count) (\(spec.models.count) models × \(spec.sigmas.count) σ × \(spec.seeds.count) seeds)")
+        lines.append("σ:             \(spec.sigmas.map(SweepPlan.format).joined(separator: ", ")) (\(spec.scale.rawValue))")
+        lines.append("seeds:         \(spec.seeds.map(String.init).joined(separator: ", "))")
+        lines.append("batches:       \(plan.batches.count) of up to \(plan.batches.map(\.count).max() ?? 0) variants (one job each)")
+        lines.append("bytes written: \(ByteCount.format(plan.outputBytes))")
+        lines.append("disk at once:  \(ByteCount.format(plan.peakVariantBytes)) of variant folders (keep \(spec.keep.rawValue))")
+        lines.append("eval:          \(spec.eval ?? "none")")
+        lines.append("output:        \(spec.outDir)")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The closing summary: where the results are, then Δmetric (or the realised noise) per model and σ.
+    static func report(_ results: SweepResults, plan: SweepPlan, seconds: Double) -> String {
+        let spec = plan.spec
+        var lines = ["Swept \(results.variants.count) variants (\(spec.models.count) models × \(spec.sigmas.count) σ × "
+                     + "\(spec.seeds.count) seeds) in \(String(format: "%.1f", seconds)) s: \(FileSystem.join(spec.outDir, "sweep.json"))"]
+        let failures = results.variants.filter { $0.error != nil }.count + results.baselines.filter { $0.error != nil }.count
+        if failures > 0 { lines.append("\(failures) evaluations failed (their errors are in sweep.json, logs in \(FileSystem.join(spec.outDir, "logs")))") }
+        lines.append("")
+        lines.append(["model".padding(28), "σ".padding(8), "rel. noise".padding(12), "metric".padding(12), "Δ mean [min, max]"].joined())
+        for model in spec.models {
+            let baseline = results.baselineMetric(model)
+            lines.append([String(model.suffix(27)).padding(28), "0".padding(8), "0".padding(12),
+                          (baseline.map { String(format: "%.5g", $0) } ?? "-").padding(12), ""].joined())
+            for sigma in spec.sigmas {
+                let group = results.variants.filter { $0.model == model && $0.variant.sigma == sigma }
+                let noise = group.compactMap(\.relativeNoise)
+                let metrics = group.compactMap(\.metric)
+                let deltas = group.compactMap { results.delta($0) }
+                let noiseText = noise.isEmpty ? "-" : String(format: "%.3g", noise.reduce(0, +) / Double(noise.count))
+                let metricText = metrics.isEmpty ? "-" : String(format: "%.5g", metrics.reduce(0, +) / Double(metrics.count))
+                let deltaText = deltas.isEmpty ? "-" : String(format: "%+.4g [%+.4g, %+.4g]", deltas.reduce(0, +) / Double(deltas.count),
+                                                              deltas.min()!, deltas.max()!)
+                lines.append(["".padding(28), SweepPlan.format(sigma).padding(8), noiseText.padding(12), metricText.padding(12), deltaText].joined())
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    fileprivate func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import JobModel
+import TensorIO
+
+/// Runs a sweep: evaluates each model's baseline once, then for each batch runs one
+/// `SweepJob` (through `runBatch`: locally or on a cluster), evaluates every variant it
+/// produced, deletes it with `keep: none`, and rewrites the reports after every batch.
+/// Batches run one after another, so at most `batchSize` variant folders exist at once with
+/// `keep: none`.
+public struct SweepRunner {
+    /// Runs one batch job to completion with the given task runner (its `finish()` included).
+    public typealias BatchRunner = (_ job: any DistributedJob, _ runner: any TaskRunner) throws -> Void
+
+    public let plan: SweepPlan
+    let log: (String) -> Void
+
+    /// `log` gets warnings and one line per evaluation.
+    public init(plan: SweepPlan, log: @escaping (String) -> Void = { _ in }) {
+        self.plan = plan
+        self.log = log
+    }
+
+    /// The folder where eval commands' standard output and error are kept.
+    public var logDirectory: String { FileSystem.join(plan.spec.outDir, "logs") }
+
+    public func run(runBatch: BatchRunner) throws -> SweepResults {
+        let spec = plan.spec
+        try FileSystem.makeDirectories(spec.outDir)
+        let eval = spec.eval.map { EvalCommand($0, timeout: spec.evalTimeout) }
+        if eval != nil { try FileSystem.makeDirectories(logDirectory) }
+        let stems = SweepPlan.stems(spec.models)
+
+        var results = SweepResults(scale: spec.scale)
+        for (m, model) in spec.models.enumerated() {
+            var baseline = BaselineResult(model: model, metric: nil, error: nil)
+            if let eval {
+                let path = SweepRunner.absolute(model)
+                let outcome = eval.run(.init(model: path, sigma: "0", seed: "none", base: path),
+                                       log: FileSystem.join(logDirectory, "\(stems[m])_baseline"))
+                baseline.metric = outcome.metric
+                baseline.error = outcome.error
+                log(outcome.error.map { "baseline \(model): eval failed: \($0)" } ?? "baseline \(model): \(outcome.metric!)")
+            }
+            results.baselines.append(baseline)
+        }
+        try results.write(to: spec.outDir)
+
+        var warned = Set<String>()
+        do {
+            for batch in plan.batches {
+                let job = try SweepJob(plan: plan, batch: batch)
+                let runner = try SweepTaskRunner.runner(setup: job.setup)
+                try runBatch(job, runner)
+                let statistics = try job.statistics()
+                for (variant, stats) in zip(job.variants, statistics) {
+                    let model = spec.models[variant.model]
+                    let label = "\(model) σ=\(SweepPlan.format(variant.sigma)) seed \(variant.seed)"
+                    if stats.unchangedFraction > 0.5 && warned.insert("\(variant.model)/\(variant.sigma)").inserted {
+                        log(SweepRunner.roundingWarning(label, stats: stats, dtypes: plan.tensors[variant.model]))
+                    }
+                    var result = VariantResult(variant: variant, model: model, statistics: stats)
+                    let path = plan.path(of: variant)
+                    if let eval {
+                        let outcome = eval.run(.init(model: SweepRunner.absolute(path), sigma: SweepPlan.format(variant.sigma),
+                                                     seed: "\(variant.seed)", base: SweepRunner.absolute(model)),
+                                               log: FileSystem.join(logDirectory, variant.folder))
+                        result.metric = outcome.metric
+                        result.error = outcome.error
+                        if let error = outcome.error {
+                            log("\(label): eval failed: \(error)")
+                        } else {
+                            let delta = results.baselineMetric(model).map { String(format: " (Δ %+.4g)", outcome.metric! - $0) } ?? ""
+                            log("\(label): \(outcome.metric!)\(delta)")
+                        }
+                    }
+                    if spec.keep == .none { FileSystem.remove(path) }
+                    results.variants.append(result)
+                }
+                try results.write(to: spec.outDir)
+            }
+        } catch {
+            try? results.write(to: spec.outDir)
+            throw error
+        }
+        results.complete = true
+        try results.write(to: spec.outDir)
+        return results
+    }
+
+    /// The warning when rounding to the output dtype swallowed most of the noise.
+    static func roundingWarning(_ label: String, stats: NoiseStatistics, dtypes: [SweepTensor]) -> String {
+        let names = Set(dtypes.filter(\.perturb).map(\.outputDType.rawValue)).sorted().joined(separator: "/")
+        let realised = stats.relativeNoise.map { String(format: "%.3g", $0) } ?? "0"
+        let intended = stats.intendedRelativeNoise.map { String(format: "%.3g", $0) } ?? "0"
+        return "warning: \(label): rounding to \(names) left \(Int((stats.unchangedFraction * 100).rounded()))% of the perturbed "
+            + "weights unchanged; realised relative noise \(realised) instead of \(intended). "
+            + "Use --out-dtype float32 or larger σ."
+    }
+
+    static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+}

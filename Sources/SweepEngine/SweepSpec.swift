@@ -1,0 +1,80 @@
+import Foundation
+import TensorIO
+
+/// What the noise is measured in: `W' = W + σ · s(W) · ε`.
+public enum NoiseScale: String, Sendable, Codable, CaseIterable {
+    /// s = the RMS of the tensor being perturbed.
+    case relative
+    /// s = 1.
+    case absolute
+    /// s = the initialisation std (`initializer_range` in config.json, or `--init-std`).
+    case initialization = "init"
+}
+
+/// What happens to a variant folder once it is evaluated.
+public enum KeepPolicy: String, Sendable, CaseIterable {
+    case all
+    /// Delete each variant once evaluated (needs an eval command).
+    case none
+}
+
+/// Everything a sweep needs, from the command line or a YAML file (`SweepSpec.parse`).
+public struct SweepSpec: Sendable {
+    /// Model folders (or .safetensors files), in series order.
+    public var models: [String] = []
+    /// The output folder (created; must be empty or absent).
+    public var outDir: String = ""
+    public var sigmas: [Double] = []
+    public var seeds: [UInt64] = []
+    public var scale: NoiseScale = .relative
+    /// The initialisation std for `scale: init`; nil reads `initializer_range` from each model's config.json.
+    public var initStd: Double?
+    /// Regular expressions (searched anywhere in the tensor name): a tensor is perturbed when it
+    /// matches one of `include` (or `include` is empty) and none of `exclude`.
+    public var include: [String] = []
+    public var exclude: [String] = []
+    /// The shell command run on each finished variant (`{model}`, `{sigma}`, `{seed}`, `{base}` substituted).
+    public var eval: String?
+    /// Seconds after which an eval is killed and recorded as failed (nil: no limit).
+    public var evalTimeout: Double?
+    public var keep: KeepPolicy = .all
+    /// Variant folders written per batch (nil: all with `keep: all`, 2 with `keep: none`).
+    public var maxPending: Int?
+    /// Dtype of the perturbed tensors (nil: each tensor's own).
+    public var outputDType: DType?
+    public var shardBudget: UInt64 = CheckpointWriter.defaultShardBudget
+    public var copyTokenizer = true
+    public var threads = 1
+
+    public init() {}
+
+    /// Variants per batch: `maxPending`, else every variant (`keep: all`) or 2 (`keep: none`).
+    public func batchSize(variants: Int) -> Int {
+        max(1, maxPending ?? (keep == .all ? max(variants, 1) : 2))
+    }
+
+    /// Parses a comma-separated list of numbers (`1e-4,3e-4,1e-3`).
+    public static func parseSigmas(_ text: String) throws(SweepError) -> [Double] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { item throws(SweepError) in
+            let trimmed = item.trimmingCharacters(in: .whitespaces)
+            guard let value = Double(trimmed), value.isFinite else {
+                throw SweepError("--sigmas: \"\(trimmed)\" is not a number (example: --sigmas 1e-4,3e-4,1e-3)")
+            }
+            return value
+        }
+    }
+
+    /// Parses a comma-separated list of seeds (`0,1,2`).
+    public static func parseSeeds(_ text: String) throws(SweepError) -> [UInt64] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { item throws(SweepError) in
+            let trimmed = item.trimmingCharacters(in: .whitespaces)
+            guard let value = UInt64(trimmed) else {
+                throw SweepError("--seeds: \"\(trimmed)\" is not a non-negative integer (example: --seeds 0,1,2)")
+            }
+            return value
+        }
+    }
+
+    /// Parses a size with K/M/B suffixes, for `out_shard_size` in a YAML file.
+    static func parseSize(_ text: String) -> UInt64? { ByteCount.parse(text) }
+}

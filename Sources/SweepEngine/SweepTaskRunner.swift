@@ -1,0 +1,199 @@
+import CrucibleMath
+import Dispatch
+import Foundation
+import JobModel
+import Synchronization
+import TensorIO
+
+/// Computes sweep tasks: reads one input tensor and writes it into every variant of the task,
+/// perturbed (`W' = W + σ · s · ε`) or copied byte for byte, plus the noise statistics record.
+///
+/// ε for element `i` is `Philox(seed: seed, stream: noiseStream, name: tensor).normal(element: i)`:
+/// the key holds neither σ nor the model, so every σ of a seed and every model of a series get
+/// the same ε (common random numbers). The tensor is cut into fixed chunks whatever the thread
+/// count, and sums are combined in chunk order, so bytes and statistics are the same for any
+/// `threads` and on any worker.
+public struct SweepTaskRunner: TaskRunner, JobKind {
+    public static let name = "sweep"
+    /// Elements per chunk (fixed: never dependent on the thread count).
+    public static let chunkElements = 1 << 16
+    /// The Philox stream of sweep noise ("SWEEP").
+    public static let noiseStream: UInt64 = 0x53_5745_4550
+    /// Bytes per write when copying a tensor.
+    static let copyChunkBytes = 1 << 24
+    /// Input bytes above which each chunk's input pages are dropped once used (as merges do).
+    static let residentInputBudget = 256 << 20
+
+    public init() {}
+
+    public static func runner(setup: [UInt8]) throws -> any TaskRunner {
+        let setup = try JSONDecoder().decode(SweepJob.Setup.self, from: Data(setup))
+        guard setup.format == 1 else { throw JobError("sweep setup format \(setup.format) is not supported by this worker") }
+        return SweepTaskRunner()
+    }
+
+    /// The noise generator of `seed` for tensor `name`.
+    public static func noise(seed: UInt64, tensor name: String) -> Philox {
+        Philox(seed: seed, stream: noiseStream, name: name)
+    }
+
+    public func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
+        let work = try JSONDecoder().decode(SweepTaskWork.self, from: Data(work))
+        let view = try inputs.tensor(TaskInput(model: work.model, tensor: work.tensor))
+        guard let dtype = DType(rawValue: work.outputDType) else { throw JobError("\(work.tensor): unknown output dtype \(work.outputDType)") }
+        let variants = work.variants.count
+        guard parts.count == variants + (work.perturb ? 1 : 0) else {
+            throw JobError("\(work.tensor): \(parts.count) parts for \(variants) variants")
+        }
+        if work.perturb {
+            try perturb(view, work: work, dtype: dtype, parts: parts, threads: max(1, threads), write: write)
+        } else {
+            for (index, part) in parts.enumerated() {
+                guard part.bytes == view.bytes.count else {
+                    throw JobError("\(work.tensor): the copy is \(view.bytes.count) bytes, the part \(part.bytes)")
+                }
+                for start in stride(from: 0, to: part.bytes, by: SweepTaskRunner.copyChunkBytes) {
+                    let range = start..<min(part.bytes, start + SweepTaskRunner.copyChunkBytes)
+                    try write(index, range) { destination in
+                        destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: view.bytes[range]))
+                    }
+                }
+            }
+        }
+    }
+
+    private func perturb(_ view: TensorView, work: SweepTaskWork, dtype: DType, parts: [TaskPart], threads: Int,
+                         write: @escaping PartWriter) throws {
+        guard view.dtype.isFloatingPoint, dtype.isWritableFromFloat32 else {
+            throw JobError("\(work.tensor): cannot perturb \(view.dtype.rawValue) into \(dtype.rawValue)")
+        }
+        let count = view.elementCount
+        let width = dtype.bitWidth / 8
+        let variants = work.variants
+        for part in parts.prefix(variants.count) where part.bytes != count * width {
+            throw JobError("\(work.tensor): \(count) elements of \(dtype.rawValue) do not fill the part's \(part.bytes) bytes")
+        }
+        let chunks = stride(from: 0, to: count, by: SweepTaskRunner.chunkElements).map {
+            $0..<min(count, $0 + SweepTaskRunner.chunkElements)
+        }
+        let streaming = view.bytes.count > SweepTaskRunner.residentInputBudget
+
+        // The scale: fixed, or the tensor's RMS from a first pass (sums combined in chunk order).
+        let scale: Double
+        if let fixed = work.scale {
+            scale = fixed
+        } else {
+            let sums = try SweepTaskRunner.map(chunks, threads: threads) { range, scratch -> Double in
+                let w = UnsafeMutableBufferPointer(rebasing: scratch.floats[0..<range.count])
+                try view.readFloat32(range, into: w)
+                var sum = 0.0
+                for x in w { sum += Double(x) * Double(x) }
+                if streaming { view.release(range) }
+                return sum
+            }
+            scale = count > 0 ? (sums.reduce(0, +) / Double(count)).squareRoot() : 0
+        }
+
+        // Variants grouped by seed: ε is drawn once per chunk and seed, then used for every σ.
+        var seeds: [UInt64] = []
+        for v in variants where !seeds.contains(v.seed) { seeds.append(v.seed) }
+        let groups = seeds.map { seed in (noise: SweepTaskRunner.noise(seed: seed, tensor: work.tensor),
+                                          members: variants.indices.filter { variants[$0].seed == seed }) }
+
+        let perChunk = try SweepTaskRunner.map(chunks, threads: threads) { range, scratch -> [NoiseStatistics] in
+            let n = range.count
+            let w = UnsafeMutableBufferPointer(rebasing: scratch.floats[0..<n])
+            let eps = UnsafeMutableBufferPointer(rebasing: scratch.floats[n..<(2 * n)])
+            let out = UnsafeMutableBufferPointer(rebasing: scratch.floats[(2 * n)..<(3 * n)])
+            let back = UnsafeMutableBufferPointer(rebasing: scratch.floats[(3 * n)..<(4 * n)])
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch.bytes[0..<(n * width)])
+            try view.readFloat32(range, into: w)
+            var weightSquares = 0.0
+            for x in w { weightSquares += Double(x) * Double(x) }
+            var stats = [NoiseStatistics](repeating: NoiseStatistics(), count: variants.count)
+            for group in groups {
+                group.noise.normal(first: range.lowerBound, into: eps)
+                for v in group.members {
+                    let amplitude = variants[v].sigma * scale
+                    var intendedSquares = 0.0
+                    for i in 0..<n {
+                        let delta = amplitude * Double(eps[i])
+                        intendedSquares += delta * delta
+                        out[i] = Float(Double(w[i]) + delta)
+                    }
+                    Conversion.fromFloat32(UnsafeBufferPointer(out), to: dtype, into: bytes)
+                    let written: UnsafeMutableBufferPointer<Float>
+                    if dtype == .f32 {
+                        written = out
+                    } else {
+                        Conversion.toFloat32(UnsafeRawBufferPointer(bytes), dtype: dtype, into: back)
+                        written = back
+                    }
+                    var noiseSquares = 0.0
+                    var unchanged: UInt64 = 0
+                    for i in 0..<n {
+                        let d = Double(written[i]) - Double(w[i])
+                        noiseSquares += d * d
+                        if d == 0 && eps[i] != 0 && amplitude != 0 { unchanged += 1 }
+                    }
+                    stats[v] = NoiseStatistics(noiseSquares: noiseSquares, weightSquares: weightSquares,
+                                               intendedSquares: intendedSquares, elements: UInt64(n), unchanged: unchanged)
+                    try write(v, (range.lowerBound * width)..<(range.upperBound * width)) { destination in
+                        destination.copyMemory(from: UnsafeRawBufferPointer(bytes))
+                    }
+                }
+            }
+            if streaming { view.release(range) }
+            return stats
+        }
+
+        var totals = [NoiseStatistics](repeating: NoiseStatistics(), count: variants.count)
+        for chunk in perChunk {
+            for v in 0..<variants.count { totals[v] += chunk[v] }
+        }
+        let recordBytes = variants.count * NoiseStatistics.size
+        guard parts[variants.count].bytes == recordBytes else {
+            throw JobError("\(work.tensor): the statistics record is \(parts[variants.count].bytes) bytes, expected \(recordBytes)")
+        }
+        try write(variants.count, 0..<recordBytes) { destination in
+            for (v, stat) in totals.enumerated() { stat.store(into: destination, at: v * NoiseStatistics.size) }
+        }
+    }
+
+    /// Per-worker working memory: four Float buffers and one byte buffer of a chunk each.
+    struct Scratch {
+        let floats: UnsafeMutableBufferPointer<Float>
+        let bytes: UnsafeMutableRawBufferPointer
+    }
+
+    /// Runs `body` on every chunk on up to `threads` threads; results in chunk order.
+    static func map<T: Sendable>(_ chunks: [Range<Int>], threads: Int,
+                                 _ body: @Sendable (Range<Int>, Scratch) throws -> T) throws -> [T] {
+        let next = Atomic<Int>(0)
+        let failure = Mutex<(any Error)?>(nil)
+        let results = Mutex<[Int: T]>([:])
+        let workers = min(threads, chunks.count)
+        let capacity = chunks.map(\.count).max() ?? 0
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: 4 * capacity)
+            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 8 * capacity, alignment: 16)
+            defer {
+                floats.deallocate()
+                bytes.deallocate()
+            }
+            let scratch = Scratch(floats: floats, bytes: bytes)
+            while failure.withLock({ $0 == nil }) {
+                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard index < chunks.count else { break }
+                do {
+                    let value = try body(chunks[index], scratch)
+                    results.withLock { $0[index] = value }
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results.withLock { all in chunks.indices.map { all[$0]! } }
+    }
+}
