@@ -50,6 +50,7 @@ let package = Package(
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath"]),
         .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO"]),
+        .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO"]),
         .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI"]),
     ]
