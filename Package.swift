@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "CrucibleCLI",
             dependencies: [
-                "TensorIO", "JobModel", "MergeEngine", "ClusterRuntime", "CZMQ", "CLZ4",
+                "TensorIO", "JobModel", "MergeEngine", "DeltaAnalysis", "ClusterRuntime", "CZMQ", "CLZ4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
