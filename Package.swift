@@ -28,7 +28,7 @@ let package = Package(
         // Merge configs, the method registry, planning and execution.
         .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "Yams"]),
         // Delta statistics of fine-tuned models against their base (`crucible analyze`), as a job.
-        .target(name: "DeltaAnalysis", dependencies: ["TensorIO", "JobModel"]),
+        .target(name: "DeltaAnalysis", dependencies: ["TensorIO", "JobModel", "CrucibleMath"]),
         // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
         .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "JobModel", "MergeEngine"]),
 

@@ -154,6 +154,8 @@ public struct AnalyzeTaskRunner: TaskRunner, JobKind {
             throw JobError("\(work.tensor): shape \(AnalyzeJob.shape(view.shape)) in \(view.file), the base's is \(AnalyzeJob.shape(base.shape))")
         }
         let record = try DeltaKernel.analyze(base: base, models: Array(views.dropFirst()), threshold: threshold, threads: threads).bytes
+        // The tensor is done: its input pages leave the resident set (as after a merged tensor).
+        views.forEach { $0.release() }
         try write(0, 0..<size) { destination in
             record.withUnsafeBytes { destination.copyMemory(from: $0) }
         }

@@ -1,3 +1,4 @@
+import CrucibleMath
 import Dispatch
 import JobModel
 import Synchronization
@@ -7,15 +8,15 @@ import TensorIO
 /// threads it is given.
 ///
 /// The tensor is split into chunks of `chunkElements` elements, a size that does not depend
-/// on the thread count. Float64 sums are accumulated per chunk in element order and combined
-/// in chunk order; everything else is an integer count or a maximum. So the record is
-/// byte-identical for any number of threads.
+/// on the thread count. Float64 sums are accumulated per chunk in a fixed order (8 lanes,
+/// then the tail) and combined in chunk order; everything else is an integer count or a
+/// maximum. So the record is byte-identical for any number of threads.
 ///
 /// Three passes read the inputs (`δ` is recomputed each time, in Float32: `W_model − W_base`):
 /// the first gathers the sums, counts, signs and the first radix-selection histogram, the
-/// other two finish the exact percentile selection (`RankSelection`). Memory is
-/// `threads × chunkElements × (models + 1)` floats plus the histograms, whatever the tensor's
-/// size: nothing is sorted and no copy of `|δ|` is kept.
+/// other two finish the exact percentile selection (`RankSelection`). Memory is, per thread,
+/// `chunkElements × (2·models + 1)` floats, `chunkElements × models` sign bytes and the
+/// histograms, whatever the tensor's size: nothing is sorted and no copy of `|δ|` is kept.
 public enum DeltaKernel {
     public static let chunkElements = 1 << 16
 
@@ -35,53 +36,32 @@ public enum DeltaKernel {
         // Pass 1: sums (per chunk), counts, maxima, sign agreement, first histogram.
         let sumsPerChunk = 1 + 2 * count
         let sums = Mutex([Double](repeating: 0, count: chunks.count * sumsPerChunk))
+        let bins = RankSelection.binCount
         let firstPass = try parallel(chunks, threads: threads, sources: sources, local: FirstPass(models: count)) { index, range, buffers, local in
+            let n = range.count
             let b = UnsafeBufferPointer(buffers[0])
-            // Per model, the chunk's sign codes (0: zero or not finite, 1: positive, 2: negative).
-            let signBlock = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, count * range.count))
-            defer { signBlock.deallocate() }
-            let allSigns = (0..<count).map { UnsafeMutableBufferPointer(rebasing: signBlock[($0 * range.count)..<(($0 + 1) * range.count)]) }
+            // Per model: δ (0 where not finite), then the sign codes.
+            let deltas = UnsafeMutableBufferPointer<Float>.allocate(capacity: count * n)
+            let signs = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: count * n)
+            defer { deltas.deallocate(); signs.deallocate() }
             var partial = [Double](repeating: 0, count: sumsPerChunk)
-            var baseSquares = 0.0
-            for i in 0..<range.count { baseSquares += Double(b[i]) * Double(b[i]) }
-            partial[0] = baseSquares
-            for m in 0..<count {
-                let x = buffers[m + 1]
-                let signs = allSigns[m]
-                var finite: UInt64 = 0, zeros: UInt64 = 0, positives: UInt64 = 0, within: UInt64 = 0
-                var maxKey: UInt32 = 0
-                var sumAbs = 0.0, sumSquares = 0.0
-                for i in 0..<range.count {
-                    let d = x[i] - b[i]
-                    let key = d.bitPattern & 0x7FFF_FFFF
-                    guard key < nonFiniteKey else { signs[i] = 0; continue }
-                    let magnitude = Float(bitPattern: key)
-                    finite += 1
-                    if d == 0 { zeros += 1; signs[i] = 0 } else if d > 0 { positives += 1; signs[i] = 1 } else { signs[i] = 2 }
-                    if magnitude <= cutoff { within += 1 }
-                    if key > maxKey { maxKey = key }
-                    sumAbs += Double(magnitude)
-                    sumSquares += Double(d) * Double(d)
-                    local.histograms[m][Int(key &>> 21)] += 1
+            partial[0] = sumOfSquares(b)
+            local.histograms.withUnsafeMutableBufferPointer { histograms in
+                for m in 0..<count {
+                    let delta = UnsafeMutableBufferPointer(rebasing: deltas[(m * n)..<((m + 1) * n)])
+                    scan(UnsafeBufferPointer(buffers[m + 1]), minus: b, cutoff: cutoff, delta: delta,
+                         signs: UnsafeMutableBufferPointer(rebasing: signs[(m * n)..<((m + 1) * n)]),
+                         histogram: UnsafeMutableBufferPointer(rebasing: histograms[(m * bins)..<((m + 1) * bins)]),
+                         counts: &local.counts[m])
+                    partial[1 + 2 * m] = VectorOps.sumOfMagnitudes(UnsafeBufferPointer(delta))
+                    partial[2 + 2 * m] = sumOfSquares(UnsafeBufferPointer(delta))
                 }
-                local.counts[m].finite += finite
-                local.counts[m].nonFinite += UInt64(range.count) - finite
-                local.counts[m].zeros += zeros
-                local.counts[m].positives += positives
-                local.counts[m].withinThreshold += within
-                local.maxKeys[m] = max(local.maxKeys[m], maxKey)
-                partial[1 + 2 * m] = sumAbs
-                partial[2 + 2 * m] = sumSquares
             }
             for (p, (a, c)) in DeltaRecord.pairs(models: count).enumerated() {
-                let sa = allSigns[a], sc = allSigns[c]
-                var both: UInt64 = 0, same: UInt64 = 0
-                for i in 0..<range.count where sa[i] != 0 && sc[i] != 0 {
-                    both += 1
-                    if sa[i] == sc[i] { same += 1 }
-                }
-                local.pairs[p].bothNonZero += both
-                local.pairs[p].sameSign += same
+                let counts = signAgreement(UnsafeBufferPointer(rebasing: signs[(a * n)..<((a + 1) * n)]),
+                                           UnsafeBufferPointer(rebasing: signs[(c * n)..<((c + 1) * n)]))
+                local.pairs[p].bothNonZero += counts.bothNonZero
+                local.pairs[p].sameSign += counts.sameSign
             }
             sums.withLock { all in
                 for j in 0..<sumsPerChunk { all[index * sumsPerChunk + j] = partial[j] }
@@ -90,17 +70,18 @@ public enum DeltaKernel {
 
         var stats = [ModelDeltaStats](repeating: ModelDeltaStats(), count: count)
         var pairs = [PairSignStats](repeating: PairSignStats(), count: count * (count - 1) / 2)
-        var histograms = [[Int]](repeating: [Int](repeating: 0, count: RankSelection.binCount), count: count)
+        var histograms = [[Int]](repeating: [Int](repeating: 0, count: bins), count: count)
         // Integer counts and maxima: merged in any order.
         for local in firstPass {
             for m in 0..<count {
-                stats[m].finite += local.counts[m].finite
-                stats[m].nonFinite += local.counts[m].nonFinite
-                stats[m].zeros += local.counts[m].zeros
-                stats[m].positives += local.counts[m].positives
-                stats[m].withinThreshold += local.counts[m].withinThreshold
-                stats[m].maxAbs = max(stats[m].maxAbs, Double(Float(bitPattern: local.maxKeys[m])))
-                for b in 0..<RankSelection.binCount { histograms[m][b] += local.histograms[m][b] }
+                let c = local.counts[m]
+                stats[m].finite += c.finite
+                stats[m].nonFinite += c.nonFinite
+                stats[m].zeros += c.zeros
+                stats[m].positives += c.positives
+                stats[m].withinThreshold += c.withinThreshold
+                stats[m].maxAbs = max(stats[m].maxAbs, c.maxAbs)
+                for bin in 0..<bins { histograms[m][bin] += local.histograms[m * bins + bin] }
             }
             for p in pairs.indices {
                 pairs[p].bothNonZero += local.pairs[p].bothNonZero
@@ -131,22 +112,23 @@ public enum DeltaKernel {
         for m in 0..<count where !selections[m].isDone { selections[m].consume([histograms[m]]) }
         while selections.contains(where: { !$0.isDone }) {
             let current = selections
-            let locals = try parallel(chunks, threads: threads, sources: sources, local: SelectionPass(current)) { _, range, buffers, local in
-                let b = buffers[0]
-                for m in 0..<count where !current[m].isDone {
-                    let x = buffers[m + 1]
-                    let selection = current[m]
-                    for i in 0..<range.count {
-                        let key = (x[i] - b[i]).bitPattern & 0x7FFF_FFFF
-                        guard key < nonFiniteKey, let (group, bin) = selection.bin(key) else { continue }
-                        local.histograms[m][group][bin] += 1
+            // Each model's histograms (one per group, and one for keys outside every group) side by side.
+            let offsets = current.reduce(into: [0]) { $0.append($0.last! + ($1.isDone ? 0 : ($1.groups.count + 1) * bins)) }
+            let locals = try parallel(chunks, threads: threads, sources: sources,
+                                      local: SelectionPass(histograms: [Int](repeating: 0, count: offsets.last!))) { _, range, buffers, local in
+                local.histograms.withUnsafeMutableBufferPointer { histograms in
+                    for m in 0..<count where !current[m].isDone {
+                        countBins(UnsafeBufferPointer(buffers[m + 1]), minus: UnsafeBufferPointer(buffers[0]), selection: current[m],
+                                  into: UnsafeMutableBufferPointer(rebasing: histograms[offsets[m]..<offsets[m + 1]]))
                     }
                 }
             }
             for m in 0..<count where !selections[m].isDone {
-                var merged = current[m].groups.map { _ in [Int](repeating: 0, count: RankSelection.binCount) }
+                var merged = current[m].groups.map { _ in [Int](repeating: 0, count: bins) }
                 for local in locals {
-                    for g in merged.indices { for b in 0..<RankSelection.binCount { merged[g][b] += local.histograms[m][g][b] } }
+                    for g in merged.indices {
+                        for bin in 0..<bins { merged[g][bin] += local.histograms[offsets[m] + g * bins + bin] }
+                    }
                 }
                 selections[m].consume(merged)
             }
@@ -173,26 +155,22 @@ public enum DeltaKernel {
 
     /// Worker-local state of the first pass.
     struct FirstPass: WorkerState {
+        /// Counts and `maxAbs` only.
         var counts: [ModelDeltaStats]
-        var maxKeys: [UInt32]
-        var histograms: [[Int]]
+        /// Per model, the first pass's `binCount` bins, side by side.
+        var histograms: [Int]
         var pairs: [PairSignStats]
 
         init(models: Int) {
             counts = [ModelDeltaStats](repeating: ModelDeltaStats(), count: models)
-            maxKeys = [UInt32](repeating: 0, count: models)
-            histograms = [[Int]](repeating: [Int](repeating: 0, count: RankSelection.binCount), count: models)
+            histograms = [Int](repeating: 0, count: models * RankSelection.binCount)
             pairs = [PairSignStats](repeating: PairSignStats(), count: models * (models - 1) / 2)
         }
     }
 
-    /// Worker-local histograms of a selection pass: per model, per group.
+    /// Worker-local histograms of a selection pass: per model, per group, side by side.
     struct SelectionPass: WorkerState {
-        var histograms: [[[Int]]]
-
-        init(_ selections: [RankSelection]) {
-            histograms = selections.map { s in s.groups.map { _ in [Int](repeating: 0, count: RankSelection.binCount) } }
-        }
+        var histograms: [Int]
     }
 
     /// Runs `body` on every chunk on up to `threads` workers, each with its own copy of

@@ -79,6 +79,11 @@ public struct RankSelection: Sendable, Equatable {
 
     public var isDone: Bool { level >= 3 }
 
+    /// The current pass's bit fields: a key in a group's range has the group's bits above
+    /// `matchShift` (every key at the first pass, where `matchShift` is 32), and is counted in
+    /// bin `(key >> shift) & mask`.
+    public var currentPass: (shift: UInt32, mask: UInt32, matchShift: UInt32) { RankSelection.pass(level) }
+
     /// The group and bin of `key` in the current pass, or nil when no rank's range holds it.
     @inline(__always)
     public func bin(_ key: UInt32) -> (group: Int, bin: Int)? {

@@ -21,7 +21,29 @@ import Testing
              models: ["ft0", "ft1", "ft2"].map { AnalysisFixtures.golden + "/" + $0 }, threshold: 0.01),
         Case(label: "example BF16 models, threshold 0.005", base: AnalysisFixtures.examples + "/base",
              models: ["ft1", "ft2", "ft3"].map { AnalysisFixtures.examples + "/" + $0 }, threshold: 0.005),
+        Case(label: "F32 models with unchanged, infinite and NaN weights, threshold 0.003", base: unusual + "/base",
+             models: ["a", "b", "c"].map { unusual + "/" + $0 }, threshold: 0.003),
     ]
+
+    /// Random deltas with runs of unchanged weights and non-finite model weights scattered
+    /// over vector lanes and tails, in tensors of 1 to several thousand elements.
+    static let unusual: String = {
+        let root = AnalysisFixtures.directory()
+        let shapes: [(String, [Int])] = [("model.embed_tokens.weight", [37, 40]), ("model.layers.0.mlp.weight", [1001]),
+                                         ("model.layers.1.attn.weight", [9, 3]), ("model.norm.weight", [1])]
+        let bases = shapes.enumerated().map { AnalysisFixtures.values($0.element.1.reduce(1, *), scale: 0.05, seed: UInt64(100 + $0.offset)) }
+        try! AnalysisFixtures.write(root, "base", zip(shapes, bases).map { ($0.0, $0.1, $1) })
+        for (m, name) in ["a", "b", "c"].enumerated() {
+            try! AnalysisFixtures.write(root, name, zip(shapes, bases).enumerated().map { t, pair in
+                var values = pair.1
+                let deltas = AnalysisFixtures.values(values.count, scale: 0.004 * Float(m + 1), seed: UInt64(200 + 10 * m + t))
+                for i in values.indices where (i / 5 + m) % 4 != 0 { values[i] += deltas[i] }
+                for i in values.indices where (i * 7 + m * 3) % 97 == 5 { values[i] = [Float.infinity, -.infinity, .nan][(i + m) % 3] }
+                return (pair.0.0, pair.0.1, values)
+            })
+        }
+        return root
+    }()
 
     @Test("every statistic equals numpy's", .enabled(if: AnalysisFixtures.pythonWithNumpy, "needs python3 with numpy on PATH"),
           arguments: cases)
@@ -29,6 +51,9 @@ import Testing
         let (_, report) = try AnalysisFixtures.analyze(base: c.base, models: c.models, threshold: c.threshold, threads: 3)
         let reference = try AnalysisFixtures.reference(threshold: c.threshold, base: c.base, models: c.models)
         let tensors = try #require(reference["tensors"]?.objectValue)
+        if c.base.hasPrefix(Self.unusual) {
+            #expect(report.models.allSatisfy { $0.nonFinite > 0 && $0.zeros > 0 }, "the unusual models have non-finite and zero deltas")
+        }
         #expect(report.tensors.map(\.name) == tensors.keys, "the same tensors, in the same order")
 
         for entry in report.tensors {
