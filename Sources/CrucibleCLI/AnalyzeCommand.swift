@@ -8,18 +8,19 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delta statistics of fine-tuned models against their base: what to know before DARE or TIES.",
         discussion: """
-            For every tensor of the base and every MODEL, δ = W_model − W_base (Float32): max, mean and
-            p50/p90/p99 of |δ|, the share of |δ| within --small-threshold, ‖δ‖/‖W_base‖, and for each
-            pair of models how often their deltas have the same sign (where both are non-zero).
-            Prints a summary per model with a verdict on random dropping (DARE), and a table per
+            For every tensor of the base and every MODEL, δ = W_model − W_base (Float32): max, mean and \
+            p50/p90/p99 of |δ|, the share of |δ| within --small-threshold, ‖δ‖/‖W_base‖, and for each \
+            pair of models how often their deltas have the same sign (where both are non-zero). \
+            Prints a summary per model with a verdict on random dropping (DARE), and a table per \
             layer; --json writes every number (docs/analyze.md).
 
-            Every model must hold every floating-point tensor of the base with the same shape; all
+            Every model must hold every floating-point tensor of the base with the same shape; all \
             problems are reported at once, before any weight is read.
 
             Examples:
-              crucible analyze --base examples/models/base examples/models/ft1 examples/models/ft2
-              crucible analyze --base models/llama models/llama-sft --json deltas.json --small-threshold 0.002
+              crucible analyze --base examples/models/base examples/models/ft1
+              crucible analyze --base llama llama-sft llama-math --json deltas.json
+              crucible analyze --base llama llama-sft --small-threshold 0.002 -j 16
             """
     )
 
