@@ -29,13 +29,15 @@ let package = Package(
         .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "Yams"]),
         // Noise-sensitivity sweeps: perturbed variants of checkpoints, evaluated and plotted.
         .target(name: "SweepEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "Yams"]),
+        // Delta statistics of fine-tuned models against their base (`crucible analyze`), as a job.
+        .target(name: "DeltaAnalysis", dependencies: ["TensorIO", "JobModel", "CrucibleMath"]),
         // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
-        .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "JobModel", "MergeEngine", "SweepEngine"]),
+        .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis"]),
 
         .executableTarget(
             name: "CrucibleCLI",
             dependencies: [
-                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "ClusterRuntime", "CZMQ", "CLZ4",
+                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis", "ClusterRuntime", "CZMQ", "CLZ4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO"]),
         .testTarget(name: "SweepEngineTests", dependencies: ["SweepEngine", "JobModel", "TensorIO", "CrucibleMath"]),
+        .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO"]),
         .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI"]),
     ]

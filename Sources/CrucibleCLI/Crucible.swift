@@ -14,7 +14,7 @@ struct Crucible: ParsableCommand {
             Start with `crucible merge CONFIG OUT_DIR`, `crucible methods`, or `crucible inspect MODEL`.
             """,
         version: Crucible.versionString,
-        subcommands: [Merge.self, Prune.self, Sweep.self, WorkerCommand.self, Methods.self, Inspect.self, Keygen.self]
+        subcommands: [Merge.self, Prune.self, Sweep.self, Analyze.self, WorkerCommand.self, Methods.self, Inspect.self, Keygen.self]
     )
 
     /// `crucible 0.1.0 (libzmq 4.3.4, liblz4 1.9.4)`: the libraries actually linked.

@@ -76,4 +76,21 @@ import Testing
         #expect(expected.count == 8)
         #expect(try sweepOutputs(clustered) == expected)
     }
+
+    @Test("analyze over 2 remote workers (one with inputs shipped) reports exactly the embedded numbers")
+    func analyzeOverWorkers() throws {
+        let arguments = ["analyze", "--base", "models/base", "models/ft0", "models/ft1", "models/ft2", "-q"]
+        let embedded = Harness.output("embedded") + ".json", clustered = Harness.output("cluster") + ".json"
+        let reference = try Harness.crucible(arguments + ["--json", embedded])
+        #expect(reference.status == 0, "\(reference.output)")
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.Launched(arguments + ["--json", clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"])
+        let reading = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
+        let shipped = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
+        let expected = try String(contentsOfFile: embedded, encoding: .utf8)
+        #expect(expected.contains("\"p99\""))
+        #expect(try String(contentsOfFile: clustered, encoding: .utf8) == expected)
+    }
 }

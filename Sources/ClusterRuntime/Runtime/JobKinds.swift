@@ -1,3 +1,4 @@
+import DeltaAnalysis
 import JobModel
 import MergeEngine
 import SweepEngine
@@ -10,5 +11,6 @@ public enum JobKinds {
     public static let builtIn: [String: Factory] = [
         MergeTaskRunner.name: { try MergeTaskRunner.runner(setup: $0) },
         SweepTaskRunner.name: { try SweepTaskRunner.runner(setup: $0) },
+        AnalyzeTaskRunner.name: { try AnalyzeTaskRunner.runner(setup: $0) },
     ]
 }
