@@ -9,10 +9,13 @@ let package = Package(
         .executable(name: "crucible-tools", targets: ["CrucibleTools"]),
         .library(name: "TensorIO", targets: ["TensorIO"]),
         .library(name: "MergeEngine", targets: ["MergeEngine"]),
+        .library(name: "ModelHub", targets: ["ModelHub"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries from Debian (scripts/bootstrap installs them).
@@ -25,6 +28,15 @@ let package = Package(
         .target(name: "CrucibleMath"),
         // Merge configs, the method registry, planning and execution.
         .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "Yams"]),
+        // Models from the Hugging Face Hub: its cache layout, resumable verified downloads.
+        .target(
+            name: "ModelHub",
+            dependencies: [
+                "TensorIO",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
         .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "MergeEngine"]),
 
@@ -45,6 +57,7 @@ let package = Package(
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"]),
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "TensorIO"]),
+        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO"], exclude: ["Support/hub_server.py"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO"]),
         .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "MergeEngine", "TensorIO", "CrucibleCLI"]),
     ]
