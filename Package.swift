@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "CrucibleCLI",
             dependencies: [
-                "TensorIO", "MergeEngine", "ClusterRuntime", "CZMQ", "CLZ4",
+                "TensorIO", "MergeEngine", "ClusterRuntime", "ModelHub", "CZMQ", "CLZ4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
