@@ -9,10 +9,13 @@ let package = Package(
         .executable(name: "crucible-tools", targets: ["CrucibleTools"]),
         .library(name: "TensorIO", targets: ["TensorIO"]),
         .library(name: "MergeEngine", targets: ["MergeEngine"]),
+        .library(name: "ModelHub", targets: ["ModelHub"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries from Debian (scripts/bootstrap installs them).
@@ -31,13 +34,22 @@ let package = Package(
         .target(name: "SweepEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "Yams"]),
         // Delta statistics of fine-tuned models against their base (`crucible analyze`), as a job.
         .target(name: "DeltaAnalysis", dependencies: ["TensorIO", "JobModel", "CrucibleMath"]),
+        // Models from the Hugging Face Hub: its cache layout, resumable verified downloads.
+        .target(
+            name: "ModelHub",
+            dependencies: [
+                "TensorIO",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
         .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis"]),
 
         .executableTarget(
             name: "CrucibleCLI",
             dependencies: [
-                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis", "ClusterRuntime", "CZMQ", "CLZ4",
+                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis", "ClusterRuntime", "ModelHub", "CZMQ", "CLZ4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -54,6 +66,7 @@ let package = Package(
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO"]),
         .testTarget(name: "SweepEngineTests", dependencies: ["SweepEngine", "JobModel", "TensorIO", "CrucibleMath"]),
         .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO"]),
+        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO"], exclude: ["Support/hub_server.py"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO"]),
         .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI"]),
     ]

@@ -56,7 +56,8 @@ struct Analyze: ParsableCommand {
 
     func run() throws {
         let job = try CLIError.wrap {
-            try AnalyzeJob(base: Checkpoint(path: base), models: models.map { try Checkpoint(path: $0) }, threshold: smallThreshold)
+            try AnalyzeJob(base: Checkpoint(path: HubModels.resolve(base, quiet: quiet)),
+                           models: models.map { try Checkpoint(path: HubModels.resolve($0, quiet: quiet)) }, threshold: smallThreshold)
         }
         try execute(job)
         let report = try CLIError.wrap { try DeltaReport(job) }

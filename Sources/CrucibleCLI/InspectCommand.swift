@@ -21,7 +21,7 @@ struct Inspect: ParsableCommand {
     var limit = 0
 
     func run() throws {
-        let checkpoint = try CLIError.wrap { try Checkpoint(path: path) }
+        let checkpoint = try CLIError.wrap { try Checkpoint(path: HubModels.resolve(path, quiet: false)) }
         let summary = CheckpointSummary(checkpoint)
         print(json ? summary.json().serialized(indent: 2) : summary.table(limit: limit))
     }

@@ -64,7 +64,8 @@ struct Merge: ParsableCommand {
         }
         let plan = try CLIError.wrap {
             try Planner.plan(try ConfigParser.parse(text, source: config), source: config,
-                             options: PlanOptions(allowCrimes: allowCrimes, outputDType: try output.dtype(), threads: threads))
+                             options: PlanOptions(allowCrimes: allowCrimes, outputDType: try output.dtype(), threads: threads,
+                                                 resolveModel: HubModels.resolver(quiet: quiet)))
         }
         if dryRun {
             print(PlanSummary(plan, threads: threads).text)

@@ -56,6 +56,7 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
+        let model = try HubModels.resolve(self.model, quiet: quiet)
         let checkpoint = try CLIError.wrap { try Checkpoint(path: model) }
         let layerCount = Int(checkpoint.config?["num_hidden_layers"]?.int64Value ?? Int64(checkpoint.detectedLayerCount))
         let layers: [Int] = try CLIError.wrap {

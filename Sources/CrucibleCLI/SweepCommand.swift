@@ -107,6 +107,8 @@ struct Sweep: ParsableCommand {
         } else {
             spec.models = inputs
         }
+        // Hugging Face Hub references (org/name[@revision]) become their cached snapshot folders.
+        spec.models = try spec.models.map { try HubModels.resolve($0, quiet: quiet) }
         if let out { spec.outDir = out }
         if let sigmas { spec.sigmas = try CLIError.wrap { try SweepSpec.parseSigmas(sigmas) } }
         if let seeds { spec.seeds = try CLIError.wrap { try SweepSpec.parseSeeds(seeds) } }

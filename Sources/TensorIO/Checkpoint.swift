@@ -4,6 +4,12 @@
 public final class Checkpoint: Sendable {
     public static let indexFileName = "model.safetensors.index.json"
     public static let singleFileName = "model.safetensors"
+    /// Tokenizer and generation files a folder may hold besides `config.json` and the weights
+    /// (what a merge copies from its tokenizer source).
+    public static let tokenizerFileNames = [
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+        "added_tokens.json", "merges.txt", "vocab.json", "chat_template.jinja", "generation_config.json",
+    ]
 
     /// The folder (or file) as given.
     public let path: String
@@ -81,9 +87,9 @@ public final class Checkpoint: Sendable {
         }
     }
 
-    private static func openSharded(indexPath: String, directory: String) throws(SafeTensorsError)
-        -> ([SafeTensorsFile], [String], [String: Int])
-    {
+    /// The weight map of a `model.safetensors.index.json`: (tensor, shard file) pairs in file
+    /// order, every shard a plain file name in the index's folder.
+    public static func weightMap(indexPath: String) throws(SafeTensorsError) -> [(tensor: String, shard: String)] {
         func invalid(_ why: String) -> SafeTensorsError { SafeTensorsError(file: indexPath, .indexInvalid(why)) }
         let bytes = try FileSystem.readFile(indexPath)
         let root: JSONValue
@@ -95,17 +101,22 @@ public final class Checkpoint: Sendable {
         guard case .object(let object) = root, case .object(let weightMap)? = object["weight_map"] else {
             throw invalid("no \"weight_map\" object")
         }
-        var shardOrder: [String] = []
         var shardOf: [(tensor: String, shard: String)] = []
         for entry in weightMap.entries {
             guard case .string(let shard) = entry.value else { throw invalid("weight_map value for \"\(entry.key)\" is not a string") }
             guard !shard.contains("/"), shard != "..", shard != ".", !shard.isEmpty else {
                 throw invalid("shard name \"\(shard)\" is not a plain file name")
             }
-            if !shardOrder.contains(shard) { shardOrder.append(shard) }
             shardOf.append((entry.key, shard))
         }
-        shardOrder.sort()
+        return shardOf
+    }
+
+    private static func openSharded(indexPath: String, directory: String) throws(SafeTensorsError)
+        -> ([SafeTensorsFile], [String], [String: Int])
+    {
+        let shardOf = try weightMap(indexPath: indexPath)
+        let shardOrder = Set(shardOf.map(\.shard)).sorted()
         var files: [SafeTensorsFile] = []
         var fileIndexByShard: [String: Int] = [:]
         for shard in shardOrder {

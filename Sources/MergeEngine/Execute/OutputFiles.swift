@@ -4,11 +4,6 @@ import TensorIO
 /// The files that go with merged weights: `config.json` (from the reference model, with the
 /// layer count and dtype updated), the tokenizer, a model card and the merge config itself.
 public enum OutputFiles {
-    static let tokenizerFiles = [
-        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
-        "added_tokens.json", "merges.txt", "vocab.json", "chat_template.jinja", "generation_config.json",
-    ]
-
     public static func write(_ plan: MergePlan, options: MergeOptions, into writer: CheckpointWriter) throws {
         if var config = plan.checkpoints[plan.referenceModel].config {
             config["num_hidden_layers"] = .integer(plan.layerCount)
@@ -20,7 +15,7 @@ public enum OutputFiles {
         }
         if options.copyTokenizer {
             let directory = plan.tokenizerDirectory
-            for name in tokenizerFiles where FileSystem.exists(FileSystem.join(directory, name)) {
+            for name in Checkpoint.tokenizerFileNames where FileSystem.exists(FileSystem.join(directory, name)) {
                 try writer.copyFile(from: FileSystem.join(directory, name), as: name)
             }
         }

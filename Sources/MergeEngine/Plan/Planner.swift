@@ -19,15 +19,29 @@ public struct PlanOptions: Sendable {
     /// as in mergekit).
     public var workingDirectory: String?
 
-    public init(allowCrimes: Bool = false, outputDType: DType? = nil, workingDirectory: String? = nil, threads: Int = 1) {
+    /// Makes a local file or folder of a model reference that is no existing path (a Hugging
+    /// Face Hub `org/name@revision`, say); when nil, model references are paths only.
+    public var resolveModel: (@Sendable (String) throws -> String)?
+
+    public init(allowCrimes: Bool = false, outputDType: DType? = nil, workingDirectory: String? = nil, threads: Int = 1,
+                resolveModel: (@Sendable (String) throws -> String)? = nil) {
         self.threads = threads
         self.allowCrimes = allowCrimes
         self.outputDType = outputDType
         self.workingDirectory = workingDirectory
+        self.resolveModel = resolveModel
     }
 
-    /// Where the model at `path` (as written in the config) is on disk.
-    public func location(of path: String) -> String {
+    /// Where the model at `path` (as written in the config) is on disk: the path itself
+    /// (relative to `workingDirectory`), else what `resolveModel` makes of it.
+    public func location(of path: String) throws -> String {
+        let local = localPath(of: path)
+        guard let resolveModel, !FileSystem.exists(local) else { return local }
+        return try resolveModel(path)
+    }
+
+    /// `path` as a path, relative to `workingDirectory`.
+    func localPath(of path: String) -> String {
         guard let workingDirectory, !path.hasPrefix("/") else { return path }
         return FileSystem.join(workingDirectory, path)
     }
@@ -66,7 +80,8 @@ public struct Planner {
     private mutating func build() throws(ConfigError) -> MergePlan {
         guard let method = MethodRegistry.method(named: config.mergeMethod) else {
             problem("merge_method", "unknown method \"\(config.mergeMethod)\"; available: \(MethodRegistry.names.joined(separator: ", "))")
-            for path in config.modelReferences where !FileSystem.exists(options.location(of: path)) {
+            // Only paths are checked: nothing is downloaded for a config that fails anyway.
+            for path in config.modelReferences where options.resolveModel == nil && !FileSystem.exists(options.localPath(of: path)) {
                 problem("model \(path)", "no such file or folder")
             }
             throw ConfigError(source: source, problems: problems)
@@ -87,7 +102,7 @@ public struct Planner {
             do {
                 checkpoints.append(try Checkpoint(path: options.location(of: path)))
             } catch {
-                problem("model \(path)", error.description)
+                problem("model \(path)", "\(error)")
                 checkpoints.append(nil)
             }
         }
@@ -160,10 +175,17 @@ public struct Planner {
         if case .model(let path)? = config.tokenizerSource {
             if let m = paths.firstIndex(of: path) {
                 tokenizerDirectory = models[m].directory
-            } else if FileSystem.isDirectory(options.location(of: path)) {
-                tokenizerDirectory = options.location(of: path)
             } else {
-                problem("tokenizer_source", "\"\(path)\" is not a folder")
+                do {
+                    let location = try options.location(of: path)
+                    if FileSystem.isDirectory(location) {
+                        tokenizerDirectory = location
+                    } else {
+                        problem("tokenizer_source", "\"\(path)\" is not a folder")
+                    }
+                } catch {
+                    problem("tokenizer_source", "\(error)")
+                }
             }
         }
         try failIfProblems()

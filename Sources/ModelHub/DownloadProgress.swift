@@ -1,0 +1,8 @@
+/// How far fetching a model's files has come, for a progress display.
+public struct DownloadProgress: Sendable {
+    public let reference: HubReference
+    public let filesDone: Int
+    public let filesTotal: Int
+    public let bytesDone: Int
+    public let bytesTotal: Int
+}

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TensorIO
+
+/// One repository's folder in the Hugging Face cache, laid out as huggingface_hub lays it
+/// out: `models--org--name/` holding `refs/<revision>` (a file with the commit hash),
+/// `blobs/<etag>` (file contents, shared by snapshots) and `snapshots/<commit>/<file>`
+/// (relative symlinks to the blobs).
+struct RepoCache {
+    /// `<cache>/models--org--name`.
+    let root: String
+
+    init(cacheDirectory: String, repository: String) {
+        root = FileSystem.join(cacheDirectory, "models--" + repository.replacingOccurrences(of: "/", with: "--"))
+    }
+
+    /// The commit a revision stands for: the revision itself when it is a commit hash, else
+    /// what `refs/<revision>` says, nil when the cache does not know it.
+    func commit(for reference: HubReference) -> String? {
+        if reference.isCommit { return reference.revision }
+        guard let bytes = try? FileSystem.readFile(refPath(reference.revision)) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return HubReference.isCommitHash(text) ? text : nil
+    }
+
+    /// Records that `revision` is now `commit` (nothing to record for a commit hash).
+    func save(_ reference: HubReference, commit: String) throws(HubError) {
+        guard !reference.isCommit else { return }
+        let path = refPath(reference.revision)
+        try write { () throws(SafeTensorsError) in
+            try FileSystem.makeDirectories(FileSystem.parent(of: path))
+            try FileSystem.writeFile(path, Array(commit.utf8))
+        }
+    }
+
+    func snapshot(_ commit: String) -> String { FileSystem.join(root, "snapshots/" + commit) }
+
+    func blob(_ etag: String) -> String { FileSystem.join(root, "blobs/" + etag) }
+
+    /// Makes `snapshots/<commit>/<file>` a relative symlink to `blobs/<etag>`.
+    func link(_ file: String, commit: String, etag: String) throws(HubError) {
+        let folder = snapshot(commit)
+        let path = FileSystem.join(folder, file)
+        try write { () throws(SafeTensorsError) in try FileSystem.makeDirectories(folder) }
+        unlink(path)
+        guard symlink("../../blobs/" + etag, path) == 0 else {
+            throw .cache("\(path): cannot create symlink: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Creates the `blobs/` folder.
+    func prepareBlobs() throws(HubError) {
+        try write { () throws(SafeTensorsError) in try FileSystem.makeDirectories(FileSystem.join(root, "blobs")) }
+    }
+
+    private func refPath(_ revision: String) -> String { FileSystem.join(root, "refs/" + revision) }
+
+    private func write(_ body: () throws(SafeTensorsError) -> Void) throws(HubError) {
+        do { try body() } catch { throw .cache(error.description) }
+    }
+}

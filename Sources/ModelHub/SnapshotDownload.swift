@@ -1,0 +1,62 @@
+import TensorIO
+
+/// Fills a revision's snapshot folder with the files a merge needs (`MergeFiles`): lists the
+/// revision, records its commit under `refs/`, then fetches each missing file (a `HEAD` for
+/// its blob name and size, a `BlobDownload` unless another revision already has that blob)
+/// and links it into `snapshots/<commit>/`.
+struct SnapshotDownload {
+    let client: HubClient
+    let cache: RepoCache
+    let progress: (@Sendable (DownloadProgress) -> Void)?
+
+    /// Downloads what is missing and returns the snapshot folder.
+    func run() throws(HubError) -> String {
+        let listing = try client.listing()
+        try cache.save(client.reference, commit: listing.commit)
+        let folder = cache.snapshot(listing.commit)
+        var shards: [String]?
+        if listing.files.contains(Checkpoint.indexFileName) {
+            let index = FileSystem.join(folder, Checkpoint.indexFileName)
+            try fetch([Checkpoint.indexFileName], commit: listing.commit)
+            do {
+                shards = try MergeFiles.shards(ofIndex: index)
+            } catch {
+                throw .invalidResponse(client.reference, url: client.url(of: Checkpoint.indexFileName, commit: listing.commit),
+                                       reason: error.description)
+            }
+        }
+        let files = MergeFiles.select(from: listing.files, shards: shards)
+        guard files.contains(where: { $0.hasSuffix(".safetensors") }) else { throw .noWeights(client.reference) }
+        try fetch(files, commit: listing.commit)
+        return folder
+    }
+
+    /// Fetches those of `files` that the snapshot lacks, in order.
+    private func fetch(_ files: [String], commit: String) throws(HubError) {
+        let folder = cache.snapshot(commit)
+        let missing = files.filter { !FileSystem.exists(FileSystem.join(folder, $0)) }
+        guard !missing.isEmpty else { return }
+        var infos: [HubClient.FileInfo] = []
+        for file in missing { infos.append(try client.info(file, commit: commit)) }
+        try cache.prepareBlobs()
+        let total = infos.reduce(0) { $0 + $1.size }
+        var done = 0
+        for (i, (file, info)) in zip(missing, infos).enumerated() {
+            let report = { [progress, reference = client.reference, before = done] (bytes: Int) -> Void in
+                progress?(DownloadProgress(reference: reference, filesDone: i, filesTotal: missing.count,
+                                           bytesDone: before + bytes, bytesTotal: total))
+            }
+            let blob = cache.blob(info.etag)
+            if FileSystem.exists(blob) {
+                report(0)
+            } else {
+                try BlobDownload(client: client, file: file, info: info, url: client.url(of: file, commit: commit), blob: blob)
+                    .run(progress: report)
+            }
+            try cache.link(file, commit: commit, etag: info.etag)
+            done += info.size
+        }
+        progress?(DownloadProgress(reference: client.reference, filesDone: missing.count, filesTotal: missing.count,
+                                   bytesDone: total, bytesTotal: total))
+    }
+}

@@ -1,0 +1,142 @@
+"""A stand-in for the Hugging Face Hub, for ModelHubTests: the same URL layout and headers.
+
+    python3 hub_server.py SPEC.json LOG.jsonl
+
+SPEC: {"repos": {"org/name": {"sha": COMMIT, "private": false, "files": {NAME: LOCAL_PATH}}},
+       "token": TOKEN, "cut": {"file": NAME, "after": BYTES, "times": N}, "tamper": NAME}
+Serves on 127.0.0.1, an ephemeral port printed as the first line of stdout:
+- GET  /api/models/{repo}/revision/{rev}  -> {"sha", "siblings": [{"rfilename"}]}
+- HEAD/GET /{repo}/resolve/{rev}/{file}   -> .safetensors files: 302 to http://localhost:PORT/cdn/{sha256}
+  with X-Linked-Etag/X-Linked-Size (as LFS files); other files: 200 with a git-blob ETag
+- GET  /cdn/{sha256}                      -> the bytes, honouring "Range: bytes=N-"; the first
+  "times" requests for the "cut" file stop after "after" bytes and close the connection; the
+  "tamper" file is served with its last byte changed
+Errors as the Hub sends them: 404 with X-Error-Code RepoNotFound/RevisionNotFound/EntryNotFound,
+401 for a private repository without "Authorization: Bearer TOKEN". Every request is appended
+to LOG as a JSON line: method, path, range, authorization. The server exits when its standard
+input closes (the test is over, or its process died).
+"""
+import hashlib
+import http.server
+import json
+import os
+import socket
+import sys
+import threading
+import urllib.parse
+
+spec = json.load(open(sys.argv[1]))
+log_path = sys.argv[2]
+lock = threading.Lock()
+cuts_left = spec.get("cut", {}).get("times", 0)
+blobs = {}  # sha256 -> (repo, file name, bytes)
+for repo_id, repo in spec["repos"].items():
+    repo["data"] = {name: open(path, "rb").read() for name, path in repo["files"].items()}
+    for name, data in repo["data"].items():
+        blobs[hashlib.sha256(data).hexdigest()] = (repo_id, name, data)
+
+
+class Hub(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def record(self):
+        entry = {"method": self.command, "path": self.path, "range": self.headers.get("Range"),
+                 "authorization": self.headers.get("Authorization")}
+        with lock, open(log_path, "a") as log:
+            log.write(json.dumps(entry) + "\n")
+
+    def reply(self, status, headers=None, body=b"", send_body=True):
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def error(self, status, code=None):
+        self.reply(status, {"X-Error-Code": code} if code else {}, json.dumps({"error": code or status}).encode())
+
+    def find(self, repo_id, revision):
+        """The repository or an error already sent."""
+        repo = spec["repos"].get(repo_id)
+        if repo is None:
+            return self.error(404, "RepoNotFound")
+        if repo.get("private") and self.headers.get("Authorization") != "Bearer " + spec.get("token", ""):
+            return self.error(401)
+        if revision not in ("main", repo["sha"]):
+            return self.error(404, "RevisionNotFound")
+        return repo
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        self.record()
+        parts = [urllib.parse.unquote(p) for p in urllib.parse.urlsplit(self.path).path.split("/")[1:]]
+        if parts[:2] == ["api", "models"] and len(parts) == 6 and parts[4] == "revision":
+            repo = self.find(parts[2] + "/" + parts[3], parts[5])
+            if repo is not None:
+                listing = {"sha": repo["sha"], "siblings": [{"rfilename": n} for n in sorted(repo["data"])]}
+                self.reply(200, {"Content-Type": "application/json"}, json.dumps(listing).encode())
+        elif len(parts) == 5 and parts[2] == "resolve":
+            repo = self.find(parts[0] + "/" + parts[1], parts[3])
+            if repo is None:
+                return
+            data = repo["data"].get(parts[4])
+            if data is None:
+                return self.error(404, "EntryNotFound")
+            headers = {"X-Repo-Commit": repo["sha"]}
+            if parts[4].endswith(".safetensors"):
+                sha256 = hashlib.sha256(data).hexdigest()
+                headers.update({"X-Linked-Etag": '"%s"' % sha256, "X-Linked-Size": str(len(data)),
+                                "ETag": '"%s"' % hashlib.sha1(data).hexdigest(),
+                                "Location": "http://localhost:%d/cdn/%s" % (port, sha256)})
+                self.reply(302, headers)
+            else:
+                blob_id = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+                headers.update({"ETag": '"%s"' % blob_id})
+                self.reply(200, headers, data)
+        elif len(parts) == 2 and parts[0] == "cdn" and parts[1] in blobs:
+            self.send_blob(*blobs[parts[1]])
+        else:
+            self.error(404)
+
+    def send_blob(self, repo_id, name, data):
+        global cuts_left
+        if spec.get("tamper") == name:
+            data = data[:-1] + bytes([data[-1] ^ 1])
+        start = 0
+        requested = self.headers.get("Range")
+        if requested:
+            start = int(requested.removeprefix("bytes=").split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        with lock:
+            cut = spec.get("cut", {}).get("file") == name and cuts_left > 0
+            if cut:
+                cuts_left -= 1
+        if self.command == "HEAD":
+            return
+        if cut:
+            self.wfile.write(data[start:start + spec["cut"]["after"]])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self.wfile.write(data[start:])
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+port = server.server_address[1]
+print(port, flush=True)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+sys.stdin.read()
+os._exit(0)
