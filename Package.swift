@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "CrucibleTools",
             dependencies: [
-                "TensorIO", "CrucibleMath",
+                "TensorIO", "CrucibleMath", "ClusterRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
