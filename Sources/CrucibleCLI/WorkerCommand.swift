@@ -2,6 +2,8 @@ import ArgumentParser
 import ClusterRuntime
 import Foundation
 
+extension WireCompression: ExpressibleByArgument {}
+
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
@@ -36,6 +38,9 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Do not read model files here; have the coordinator ship every input.")
     var noSharedStorage = false
 
+    @Option(help: "Compress payloads: auto (not when the coordinator is on this host), always, never.")
+    var wireCompression: WireCompression = .auto
+
     @Option(help: .hidden) var crashAfterTasks: Int?
 
     func run() throws {
@@ -51,6 +56,7 @@ struct WorkerCommand: ParsableCommand {
         var options = WorkerOptions(endpoint: endpoint, threads: threadCount)
         options.crashAfterTasks = crashAfterTasks
         options.noSharedStorage = noSharedStorage
+        options.compression = wireCompression
         options.modelRoots = try modelRoot.map { rule in
             let parts = rule.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ValidationError("--model-root \(rule): expected FROM=TO") }

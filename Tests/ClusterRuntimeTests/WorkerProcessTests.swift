@@ -17,7 +17,8 @@ import Testing
         let coordinator = try Harness.Launched(["merge", config, clustered, "--random-seed", "5", "--listen", endpoint,
                                                 "--local-workers", "0", "--min-workers", "2"])
         let reading = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
-        let shipped = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
+        // On loopback a worker asks for no compression unless told to: this one exercises LZ4 both ways.
+        let shipped = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage", "--wire-compression", "always"])
         #expect(coordinator.wait() == 0, "\(coordinator.output)")
         #expect(reading.wait(10) == 0 && shipped.wait(10) == 0, "workers exit when the job is done")
         #expect(try Harness.tensors(clustered) == Harness.tensors(embedded))

@@ -146,13 +146,14 @@ public final class Coordinator {
         while doneCount < tasks.count {
             if let signal = StopSignal.received { throw JobInterrupted(signal: signal, tasksDone: doneCount, tasksTotal: tasks.count) }
             let readable = try ZMQSocket.poll(sockets, milliseconds: 20)
+            // Drain for at most 100 ms, so that heartbeats and expiry keep their pace however
+            // many results are queued.
+            let drainUntil = Date().addingTimeInterval(0.1)
             for (index, socket) in sockets.enumerated() where readable[index] {
-                var budget = 256
                 repeat {
                     let frames = try socket.receiveMultipart()
                     if frames.count >= 2 { try handle(Peer(local: index == 0, id: frames[0]), Array(frames.dropFirst())) }
-                    budget -= 1
-                } while try budget > 0 && socket.poll(milliseconds: 0)
+                } while try Date() < drainUntil && socket.poll(milliseconds: 0)
             }
             expireSilentWorkers()
             if !started && workers.values.filter(\.ready).count >= cluster.minWorkers { started = true }

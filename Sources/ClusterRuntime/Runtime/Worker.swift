@@ -17,6 +17,8 @@ public struct WorkerOptions: Sendable {
     public var keys: (pair: CurveKeyPair, coordinator: String)?
     /// The kinds of job this worker runs.
     public var kinds: [String: JobKinds.Factory] = JobKinds.builtIn
+    /// Whether payloads to and from this worker are compressed.
+    public var compression = WireCompression.auto
     /// For tests: exit abruptly (no goodbye, status 137) once this many tasks are finished and sent.
     public var crashAfterTasks: Int?
     /// Longest wait for a WELCOME before saying HELLO again on a fresh connection.
@@ -99,7 +101,8 @@ public final class Worker: @unchecked Sendable {
         try socket.set(ZMQ_RECONNECT_IVL_MAX, Int32(5000))
         if let keys = options.keys { try socket.setCurveClient(keys.pair, server: keys.coordinator) }
         try socket.connect(options.endpoint)
-        try send(socket, .hello, Header.Hello(threads: options.threads, host: ProcessInfo.processInfo.hostName))
+        try send(socket, .hello, Header.Hello(threads: options.threads, host: ProcessInfo.processInfo.hostName,
+                                              encodings: options.compression.speaksLZ4(to: options.endpoint) ? ["lz4"] : []))
 
         var welcome: Header.Welcome?
         var runner: (any TaskRunner)?
@@ -186,22 +189,28 @@ public final class Worker: @unchecked Sendable {
                     log("worker: ignored an unexpected \(message.kind) message")
                 }
             }
-            if let welcome { try sendCompleted(socket, welcome, session: session) }
-            if let limit = options.crashAfterTasks, tasksSent >= limit {
-                Thread.sleep(forTimeInterval: 0.3)  // let the I/O thread deliver what was sent
-                exit(137)
-            }
-            let interval = welcome?.heartbeatMs ?? 1000
-            if Date().timeIntervalSince(lastHeartbeat) * 1000 >= Double(interval) {
-                try send(socket, .heartbeat, Header.Empty())
-                lastHeartbeat = Date()
-            }
+            // Silence is judged right after reading, before this thread gets busy sending: time
+            // spent encoding results is not the coordinator's silence.
             let silence = Date().timeIntervalSince(lastHeard) * 1000
             if let welcome, silence > Double(welcome.heartbeatMs * welcome.liveness) {
                 log("worker: the coordinator was silent for \(Int(silence / 1000)) s; reconnecting")
                 return (.lost, true)
             }
             if welcome == nil, silence > Double(helloTimeoutMs) { return (.lost, false) }
+            let interval = welcome?.heartbeatMs ?? 1000
+            if Date().timeIntervalSince(lastHeartbeat) * 1000 >= Double(interval) {
+                try send(socket, .heartbeat, Header.Empty())
+                lastHeartbeat = Date()
+            }
+            if let welcome {
+                let sending = Date()
+                try sendCompleted(socket, welcome, session: session)
+                lastHeard = max(lastHeard, lastHeard.addingTimeInterval(Date().timeIntervalSince(sending)))
+            }
+            if let limit = options.crashAfterTasks, tasksSent >= limit {
+                Thread.sleep(forTimeInterval: 0.3)  // let the I/O thread deliver what was sent
+                exit(137)
+            }
         }
     }
 

@@ -1,0 +1,16 @@
+/// When a worker asks for LZ4-compressed payloads (its HELLO `encodings`): compression pays
+/// on a network and costs on loopback, where the copy is cheaper than the codec.
+public enum WireCompression: String, Sendable, CaseIterable {
+    /// LZ4 unless the coordinator's endpoint is on this host (loopback, ipc, inproc).
+    case auto
+    case always
+    case never
+
+    func speaksLZ4(to endpoint: String) -> Bool {
+        switch self {
+        case .auto: return !JobRuntime.isLocal(endpoint)
+        case .always: return true
+        case .never: return false
+        }
+    }
+}
