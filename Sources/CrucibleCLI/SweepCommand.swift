@@ -87,7 +87,6 @@ struct Sweep: ParsableCommand {
         guard !inputs.isEmpty else { throw ValidationError("give the models to sweep, or a YAML sweep config") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         try cluster.validate()
-        guard !cluster.resume else { throw ValidationError("--resume is not supported by sweeps yet: finished variant folders stay, remove the rest and rerun") }
     }
 
     static func isConfig(_ path: String) -> Bool {
@@ -134,6 +133,7 @@ struct Sweep: ParsableCommand {
         }
         if noCopyTokenizer { spec.copyTokenizer = false }
         spec.threads = threads
+        spec.resume = cluster.resume
         return spec
     }
 

@@ -66,8 +66,8 @@ public final class SweepPlan: Sendable {
         if !spec.outDir.isEmpty && FileSystem.exists(spec.outDir) {
             if !FileSystem.isDirectory(spec.outDir) {
                 problems.append("\(spec.outDir): the output path exists and is not a folder")
-            } else if let contents = try? FileSystem.contents(of: spec.outDir), !contents.isEmpty {
-                problems.append("\(spec.outDir): the output folder is not empty; remove it or choose another")
+            } else if !spec.resume, let contents = try? FileSystem.contents(of: spec.outDir), !contents.isEmpty {
+                problems.append("\(spec.outDir): the output folder is not empty; remove it, choose another, or continue an interrupted sweep with --resume")
             }
         }
 

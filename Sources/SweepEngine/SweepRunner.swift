@@ -30,16 +30,21 @@ public struct SweepRunner {
         if eval != nil { try FileSystem.makeDirectories(logDirectory) }
         let stems = SweepPlan.stems(spec.models)
 
+        let state = try SweepState(plan: plan, resume: spec.resume)
         var results = SweepResults(scale: spec.scale)
         for (m, model) in spec.models.enumerated() {
             var baseline = BaselineResult(model: model, metric: nil, error: nil)
-            if let eval {
+            if let recorded = state.baselines[model] {
+                baseline.metric = recorded.metric
+                baseline.error = recorded.error
+            } else if let eval {
                 let path = SweepRunner.absolute(model)
                 let outcome = eval.run(.init(model: path, sigma: "0", seed: "none", base: path),
                                        log: FileSystem.join(logDirectory, "\(stems[m])_baseline"))
                 baseline.metric = outcome.metric
                 baseline.error = outcome.error
                 log(outcome.error.map { "baseline \(model): eval failed: \($0)" } ?? "baseline \(model): \(outcome.metric!)")
+                try state.record(baseline)
             }
             results.baselines.append(baseline)
         }
@@ -47,7 +52,21 @@ public struct SweepRunner {
 
         var warned = Set<String>()
         do {
-            for batch in plan.batches {
+            for fullBatch in plan.batches {
+                // A resumed sweep keeps what an interrupted run finished and redoes the rest
+                // (a variant folder left without a recorded result is incomplete work).
+                var batch: [Int] = []
+                for index in fullBatch {
+                    let variant = plan.variants[index]
+                    if let done = state.result(variant, model: spec.models[variant.model]) {
+                        results.variants.append(done)
+                        if spec.keep == .none { FileSystem.remove(plan.path(of: variant)) }
+                    } else {
+                        FileSystem.remove(plan.path(of: variant))
+                        batch.append(index)
+                    }
+                }
+                guard !batch.isEmpty else { continue }
                 let job = try SweepJob(plan: plan, batch: batch)
                 let runner = try SweepTaskRunner.runner(setup: job.setup)
                 try runBatch(job, runner)
@@ -73,15 +92,18 @@ public struct SweepRunner {
                             log("\(label): \(outcome.metric!)\(delta)")
                         }
                     }
+                    try state.record(result)
                     if spec.keep == .none { FileSystem.remove(path) }
                     results.variants.append(result)
                 }
+                results.variants.sort { $0.variant.index < $1.variant.index }
                 try results.write(to: spec.outDir)
             }
         } catch {
             try? results.write(to: spec.outDir)
             throw error
         }
+        results.variants.sort { $0.variant.index < $1.variant.index }
         results.complete = true
         try results.write(to: spec.outDir)
         return results

@@ -45,6 +45,8 @@ public struct SweepSpec: Sendable {
     public var shardBudget: UInt64 = CheckpointWriter.defaultShardBudget
     public var copyTokenizer = true
     public var threads = 1
+    /// Continue an interrupted sweep in `outDir`: skip the variants its state file records.
+    public var resume = false
 
     public init() {}
 

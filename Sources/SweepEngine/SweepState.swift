@@ -1,0 +1,88 @@
+import Foundation
+import TensorIO
+
+/// What lets `--resume` continue an interrupted sweep: `DIR/.sweep-state`, a first line
+/// naming the sweep (everything that decides its bytes and metrics), then one JSON line per
+/// baseline and per variant once it is written and evaluated, each fsynced. A resumed sweep
+/// skips what is recorded and computes only the other variants.
+final class SweepState {
+    struct Line: Codable {
+        /// A variant's folder, or nil for a baseline.
+        var folder: String?
+        var model: String?
+        var statistics: [Double]?
+        var elements: UInt64?
+        var unchanged: UInt64?
+        var metric: Double?
+        var error: String?
+    }
+
+    static let fileName = ".sweep-state"
+    let path: String
+    private(set) var variants: [String: Line] = [:]
+    private(set) var baselines: [String: Line] = [:]
+    private let handle: FileHandle
+
+    /// Opens the state of `plan`'s sweep: continues it with `resume` (refusing the state of
+    /// another sweep), otherwise starts it empty.
+    init(plan: SweepPlan, resume: Bool) throws {
+        path = FileSystem.join(plan.spec.outDir, SweepState.fileName)
+        let header = "crucible-sweep 1 " + SweepState.fingerprint(plan.spec)
+        let existing = resume ? (try? String(contentsOfFile: path, encoding: .utf8)) : nil
+        if let existing {
+            var lines = existing.split(separator: "\n")
+            guard lines.first.map(String.init) == header else {
+                throw SweepError("\(path) belongs to a sweep with other models, σ, seeds, scale, tensors, dtype or eval; "
+                    + "resume with the same options, or use another --out")
+            }
+            lines.removeFirst()
+            for text in lines {
+                guard let line = try? JSONDecoder().decode(Line.self, from: Data(text.utf8)) else { continue }
+                if let folder = line.folder { variants[folder] = line } else if let model = line.model { baselines[model] = line }
+            }
+        } else {
+            guard FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)) else {
+                throw SweepError("\(path): cannot create the sweep's state file")
+            }
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+    }
+
+    deinit { try? handle.close() }
+
+    /// Everything that decides a sweep's bytes and metrics (not threads, batching or keep).
+    static func fingerprint(_ spec: SweepSpec) -> String {
+        let text = [spec.models.joined(separator: "|"), spec.sigmas.map { "\($0)" }.joined(separator: ","),
+                    spec.seeds.map(String.init).joined(separator: ","), spec.scale.rawValue, spec.initStd.map { "\($0)" } ?? "",
+                    spec.include.joined(separator: "|"), spec.exclude.joined(separator: "|"), spec.outputDType?.rawValue ?? "",
+                    spec.eval ?? ""].joined(separator: "\u{1F}")
+        return String(text.utf8.withContiguousStorageIfAvailable { XXHash64.hash(UnsafeRawBufferPointer($0)) }
+            ?? Array(text.utf8).withUnsafeBytes { XXHash64.hash($0) }, radix: 16)
+    }
+
+    func record(_ result: VariantResult) throws {
+        let s = result.statistics
+        try append(Line(folder: result.variant.folder, statistics: [s.noiseSquares, s.weightSquares, s.intendedSquares],
+                        elements: s.elements, unchanged: s.unchanged, metric: result.metric, error: result.error))
+    }
+
+    func record(_ baseline: BaselineResult) throws {
+        try append(Line(model: baseline.model, metric: baseline.metric, error: baseline.error))
+    }
+
+    /// The recorded result of `variant`, if it finished before.
+    func result(_ variant: SweepVariant, model: String) -> VariantResult? {
+        guard let line = variants[variant.folder], let s = line.statistics, s.count == 3 else { return nil }
+        let statistics = NoiseStatistics(noiseSquares: s[0], weightSquares: s[1], intendedSquares: s[2],
+                                         elements: line.elements ?? 0, unchanged: line.unchanged ?? 0)
+        return VariantResult(variant: variant, model: model, statistics: statistics, metric: line.metric, error: line.error)
+    }
+
+    private func append(_ line: Line) throws {
+        var data = try JSONEncoder().encode(line)
+        data.append(0x0A)
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+    }
+}
