@@ -95,16 +95,17 @@ struct BenchWire: ParsableCommand {
                 times.encode += now() - start
                 start = now()
                 for (k, e) in encoded.enumerated() {
-                    let size = min(chunkBytes, bytes.count - k * chunkBytes)
-                    let decoded = try e.payload.withUnsafeBytes { p in
-                        try ChunkCodec.decode(p, encoding: e.encoding.rawValue, expectedSize: size, elementWidth: width, checksum: e.checksum)
+                    let chunk = UnsafeRawBufferPointer(rebasing: bytes[(k * chunkBytes)..<min((k + 1) * chunkBytes, bytes.count)])
+                    let decoded = try e.withPayload(of: chunk) { p in
+                        try ChunkCodec.decode(p, encoding: e.encoding.rawValue, expectedSize: chunk.count, elementWidth: width,
+                                              checksum: e.checksum) { $0.count }
                     }
-                    precondition(decoded.count == size)
+                    precondition(decoded == chunk.count)
                 }
                 times.decode += now() - start
-                for e in encoded {
+                for (k, e) in encoded.enumerated() {
                     t.chunks += 1
-                    t.encoded += e.payload.count
+                    t.encoded += e.compressed?.count ?? min(chunkBytes, bytes.count - k * chunkBytes)
                     if e.encoding == .raw { t.rawChunks += 1 }
                 }
                 t.bytes = bytes.count

@@ -62,10 +62,21 @@ public final class JobOutput: Sendable {
         return true
     }
 
-    /// xxHash64 of a persistent part's bytes as they are now in the output.
-    public func digest(_ part: TaskPart) throws -> UInt64 {
+    /// The journal's digest of a persistent part as it is now in the output: the xxHash64 of
+    /// the xxHash64s of its `chunkBytes` chunks (`combining`), so that the checksums remote
+    /// workers' RESULT chunks carry give the same digest without reading the bytes again.
+    public func digest(_ part: TaskPart, chunkBytes: Int) throws -> UInt64 {
         guard case .checkpoint(let writer) = try target(part) else { throw JobError("\(part.name) is not written to a file") }
-        return try writer.withBytes(of: part.name) { XXHash64.hash($0) }
+        return try writer.withBytes(of: part.name) { bytes in
+            JobOutput.combining(stride(from: 0, to: bytes.count, by: chunkBytes).map {
+                XXHash64.hash(UnsafeRawBufferPointer(rebasing: bytes[$0..<min(bytes.count, $0 + chunkBytes)]))
+            })
+        }
+    }
+
+    /// A part's digest from the checksums of its chunks, in order.
+    public static func combining(_ checksums: [UInt64]) -> UInt64 {
+        checksums.map(\.littleEndian).withUnsafeBytes { XXHash64.hash($0) }
     }
 
     /// Records that a persistent part already holds its bytes (reused by a resumed job).

@@ -37,7 +37,7 @@ import TensorIO
             let huge = [UInt8](repeating: 0, count: 1 << 20)
             let encoded = huge.withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 2) }
             try result(Header.Chunk(task: task.task, attempt: task.attempt, index: 0, offset: 0, size: part.bytes,
-                                    encoding: encoded.encoding.rawValue, checksum: encoded.checksum), encoded.payload)
+                                    encoding: encoded.encoding.rawValue, checksum: encoded.checksum), encoded.compressed!)
         case .foreignTask:
             // Another attempt of its task, and a task that does not exist: neither is its lease.
             let bytes = [UInt8](repeating: 7, count: part.bytes)

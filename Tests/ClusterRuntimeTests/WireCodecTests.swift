@@ -51,9 +51,9 @@ import TensorIO
         let bytes = bf16Weights(1 << 18)
         let encoded = bytes.withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 2) }
         #expect(encoded.encoding == .shuffledLZ4)
-        let ratio = Double(bytes.count) / Double(encoded.payload.count)
+        let ratio = Double(bytes.count) / Double(encoded.compressed?.count ?? bytes.count)
         #expect(ratio >= 1.15, "ratio \(ratio)")
-        let decoded = try encoded.payload.withUnsafeBytes {
+        let decoded = try encoded.compressed!.withUnsafeBytes {
             try ChunkCodec.decode($0, encoding: encoded.encoding.rawValue, expectedSize: bytes.count, elementWidth: 2, checksum: encoded.checksum)
         }
         #expect(decoded == bytes)
@@ -87,7 +87,7 @@ import TensorIO
             try decode(bytes, WireEncoding.raw.rawValue, expected: 100, checksum: good.checksum)
         }
         // An unknown encoding.
-        #expect(throws: WireError.unknownEncoding(9)) { try decode(good.payload, 9, expected: bytes.count, checksum: good.checksum) }
+        #expect(throws: WireError.unknownEncoding(9)) { try decode(good.compressed!, 9, expected: bytes.count, checksum: good.checksum) }
         // A compressed payload larger than LZ4 could ever produce for the planned size.
         let oversized = [UInt8](repeating: 0, count: 2000)
         #expect(throws: WireError.compressedTooLarge(limit: 1019, actual: 2000)) {
@@ -95,14 +95,22 @@ import TensorIO
         }
         // A decompression bomb: 1 MB of zeros claimed to be 1000 bytes.
         let bomb = [UInt8](repeating: 0, count: 1 << 20).withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 1) }
-        #expect(throws: WireError.self) { try decode(bomb.payload, WireEncoding.shuffledLZ4.rawValue, expected: 1000, checksum: bomb.checksum) }
+        #expect(throws: WireError.self) { try decode(bomb.compressed!, WireEncoding.shuffledLZ4.rawValue, expected: 1000, checksum: bomb.checksum) }
         // Corrupted compressed bytes.
-        var corrupt = good.payload
+        var corrupt = good.compressed!
         for i in stride(from: 0, to: corrupt.count, by: 7) { corrupt[i] ^= 0xA5 }
         #expect(throws: WireError.self) { try decode(corrupt, good.encoding.rawValue, expected: bytes.count, checksum: good.checksum) }
         // Intact bytes, wrong checksum.
         #expect(throws: WireError.checksumMismatch(expected: good.checksum ^ 1, actual: good.checksum)) {
-            try decode(good.payload, good.encoding.rawValue, expected: bytes.count, checksum: good.checksum ^ 1)
+            try decode(good.compressed!, good.encoding.rawValue, expected: bytes.count, checksum: good.checksum ^ 1)
         }
+        // Nothing unverified reaches the caller, raw or compressed.
+        var delivered = 0
+        for (payload, encoding) in [(bytes, WireEncoding.raw), (good.compressed!, good.encoding)] {
+            _ = try? payload.withUnsafeBytes { p in
+                try ChunkCodec.decode(p, encoding: encoding.rawValue, expectedSize: bytes.count, elementWidth: 2, checksum: good.checksum ^ 1) { _ in delivered += 1 }
+            }
+        }
+        #expect(delivered == 0)
     }
 }

@@ -35,9 +35,11 @@ public struct ProtocolMessage: Sendable {
         self.payload = payload
     }
 
-    public var frames: [[UInt8]] {
-        [[ProtocolMessage.version, kind.rawValue], header] + (payload.map { [$0] } ?? [])
-    }
+    public var frames: [[UInt8]] { headFrames + (payload.map { [$0] } ?? []) }
+
+    /// The type and header frames: what precedes a payload sent from the caller's memory
+    /// (`ZMQSocket.send(_:payload:)`).
+    public var headFrames: [[UInt8]] { [[ProtocolMessage.version, kind.rawValue], header] }
 
     /// Parses frames (without the ROUTER's routing id).
     public init(frames: [[UInt8]]) throws(ProtocolError) {

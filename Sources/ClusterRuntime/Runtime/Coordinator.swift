@@ -96,8 +96,8 @@ public final class Coordinator {
         var attempt = 0
         var owner: Peer?
         var done = false
-        /// Result chunks received for the live attempt, as (part, offset).
-        var received = Set<[Int]>()
+        /// Checksums of the result chunks received for the live attempt, by (part, offset).
+        var received: [[Int]: UInt64] = [:]
         var failures: [(worker: String, message: String)] = []
     }
 
@@ -176,8 +176,8 @@ public final class Coordinator {
 
     // MARK: Messages
 
-    private func send<H: Encodable>(to peer: Peer, _ kind: MessageKind, _ header: H, payload: [UInt8]? = nil) throws {
-        try sockets[peer.local ? 0 : 1].send([peer.id] + ProtocolMessage(kind, header, payload: payload).frames)
+    private func send<H: Encodable>(to peer: Peer, _ kind: MessageKind, _ header: H) throws {
+        try sockets[peer.local ? 0 : 1].send([peer.id] + ProtocolMessage(kind, header).frames)
     }
 
     private func name(_ peer: Peer) -> String {
@@ -288,11 +288,11 @@ public final class Coordinator {
         }
         let expected = min(size, part.bytes - chunk.offset)
         do {
-            let bytes = try payload.withUnsafeBytes { (p) throws(WireError) in
-                try ChunkCodec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(part.elementWidth, 1), checksum: chunk.checksum)
+            try payload.withUnsafeBytes { p in
+                try ChunkCodec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(part.elementWidth, 1),
+                                      checksum: chunk.checksum) { try job.output.write(part, at: chunk.offset, bytes: $0) }
             }
-            try bytes.withUnsafeBytes { try job.output.write(part, at: chunk.offset, bytes: $0) }
-            states[chunk.task].received.insert([chunk.index, chunk.offset])
+            states[chunk.task].received[[chunk.index, chunk.offset]] = chunk.checksum
             workers[peer]!.report.bytesIn += payload.count
             workers[peer]!.report.rawBytesIn += expected
         } catch let error as WireError {
@@ -312,9 +312,14 @@ public final class Coordinator {
             return
         }
         release(done.task, from: peer, reissue: false)
-        let persistent = task.parts.filter { job.output.isPersistent($0) }
-        if let journal, !persistent.isEmpty {
-            try journal.append(Journal.Entry(task: done.task, digests: try persistent.map { try job.output.digest($0) }))
+        if let journal {
+            // A remote worker's chunks were checksummed on arrival; in-place results are read back.
+            let received = states[done.task].received
+            let digests = try task.parts.indices.filter { job.output.isPersistent(task.parts[$0]) }.map { index in
+                peer.local ? try job.output.digest(task.parts[index], chunkBytes: cluster.chunkBytes)
+                    : JobOutput.combining(stride(from: 0, to: task.parts[index].bytes, by: cluster.chunkBytes).map { received[[index, $0]]! })
+            }
+            if !digests.isEmpty { try journal.append(Journal.Entry(task: done.task, digests: digests)) }
         }
         states[done.task].done = true
         workers[peer]!.report.tasks += 1
@@ -359,7 +364,7 @@ public final class Coordinator {
         }
         if reissue {
             states[task].attempt += 1
-            states[task].received = []
+            states[task].received = [:]
             pending.insert(task, at: 0)
         }
     }
@@ -418,10 +423,10 @@ public final class Coordinator {
             for offset in stride(from: 0, to: view.bytes.count, by: cluster.chunkBytes) {
                 let bytes = UnsafeRawBufferPointer(rebasing: view.bytes[offset..<min(view.bytes.count, offset + cluster.chunkBytes)])
                 let encoded = ChunkCodec.encode(bytes, elementWidth: max(view.dtype.bitWidth / 8, 1), compress: workers[peer]!.compress)
-                try send(to: peer, .input, Header.Chunk(task: index, attempt: attempt, index: input, offset: offset, size: bytes.count,
-                                                        encoding: encoded.encoding.rawValue, checksum: encoded.checksum),
-                         payload: encoded.payload)
-                workers[peer]!.report.bytesOut += encoded.payload.count
+                let header = try ProtocolMessage(.input, Header.Chunk(task: index, attempt: attempt, index: input, offset: offset, size: bytes.count,
+                                                                      encoding: encoded.encoding.rawValue, checksum: encoded.checksum))
+                try encoded.withPayload(of: bytes) { try sockets[peer.local ? 0 : 1].send([peer.id] + header.headFrames, payload: $0) }
+                workers[peer]!.report.bytesOut += encoded.compressed?.count ?? bytes.count
                 workers[peer]!.report.rawBytesOut += bytes.count
             }
         }

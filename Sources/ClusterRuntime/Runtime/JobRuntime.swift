@@ -44,7 +44,7 @@ public enum JobRuntime {
             if let path = job.output.journalPath {
                 var kept: [Journal.Entry] = []
                 if let entries = journaled {
-                    (kept, reused) = try verify(entries, of: job)
+                    (kept, reused) = try verify(entries, of: job, chunkBytes: options.cluster.chunkBytes)
                     log("resume: reusing \(reused.count) of \(job.tasks.count) tasks (verified); \(entries.count - kept.count) journaled task(s) did not verify and are recomputed")
                 }
                 journal = try Journal(creating: path, digest: job.digest, entries: kept)
@@ -66,13 +66,13 @@ public enum JobRuntime {
     }
 
     /// The journaled tasks whose persistent parts still hold the journaled bytes.
-    static func verify(_ entries: [Journal.Entry], of job: any DistributedJob) throws -> ([Journal.Entry], Set<Int>) {
+    static func verify(_ entries: [Journal.Entry], of job: any DistributedJob, chunkBytes: Int) throws -> ([Journal.Entry], Set<Int>) {
         var kept: [Journal.Entry] = []
         var reused = Set<Int>()
         for entry in entries where entry.task >= 0 && entry.task < job.tasks.count && !reused.contains(entry.task) {
             let parts = job.tasks[entry.task].parts
             guard parts.allSatisfy(job.output.isPersistent),
-                  try parts.map({ try job.output.digest($0) }) == entry.digests else { continue }
+                  try parts.map({ try job.output.digest($0, chunkBytes: chunkBytes) }) == entry.digests else { continue }
             try parts.forEach(job.output.markWritten)
             kept.append(entry)
             reused.insert(entry.task)

@@ -47,11 +47,13 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
         }
         let info = infos[chunk.index]
         let expected = min(chunkBytes, info.byteCount - chunk.offset)
-        let bytes = try payload.withUnsafeBytes { p throws(WireError) in
-            try ChunkCodec.decode(p, encoding: chunk.encoding, expectedSize: expected,
-                                  elementWidth: max(info.dtype.bitWidth / 8, 1), checksum: chunk.checksum)
+        let destination = buffers[chunk.index].baseAddress!.advanced(by: chunk.offset)
+        try payload.withUnsafeBytes { p in
+            try ChunkCodec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(info.dtype.bitWidth / 8, 1),
+                                  checksum: chunk.checksum) { verified in
+                if let source = verified.baseAddress { destination.copyMemory(from: source, byteCount: verified.count) }
+            }
         }
-        bytes.withUnsafeBytes { buffers[chunk.index].baseAddress!.advanced(by: chunk.offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         missing[chunk.index].remove(chunk.offset)
     }
 

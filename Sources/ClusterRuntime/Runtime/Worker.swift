@@ -214,8 +214,8 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    private func send<H: Encodable>(_ socket: ZMQSocket, _ kind: MessageKind, _ header: H, payload: [UInt8]? = nil) throws {
-        try socket.send(ProtocolMessage(kind, header, payload: payload).frames)
+    private func send<H: Encodable>(_ socket: ZMQSocket, _ kind: MessageKind, _ header: H) throws {
+        try socket.send(ProtocolMessage(kind, header).frames)
     }
 
     /// The job's models read from this host's files when they are the coordinator's (same
@@ -313,11 +313,11 @@ public final class Worker: @unchecked Sendable {
         var chunks = 0
         for offset in stride(from: 0, to: size, by: welcome.chunkBytes) {
             let end = min(size, offset + welcome.chunkBytes)
-            let encoded = ChunkCodec.encode(UnsafeRawBufferPointer(rebasing: buffer[offset..<end]), elementWidth: max(item.parts[index].elementWidth, 1),
-                                            compress: welcome.compress)
-            try send(socket, .result, Header.Chunk(task: item.task, attempt: item.attempt, index: index, offset: offset, size: end - offset,
-                                                   encoding: encoded.encoding.rawValue, checksum: encoded.checksum),
-                     payload: encoded.payload)
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[offset..<end])
+            let encoded = ChunkCodec.encode(bytes, elementWidth: max(item.parts[index].elementWidth, 1), compress: welcome.compress)
+            let header = try ProtocolMessage(.result, Header.Chunk(task: item.task, attempt: item.attempt, index: index, offset: offset,
+                                                                   size: end - offset, encoding: encoded.encoding.rawValue, checksum: encoded.checksum))
+            try encoded.withPayload(of: bytes) { try socket.send(header.headFrames, payload: $0) }
             chunks += 1
         }
         return chunks

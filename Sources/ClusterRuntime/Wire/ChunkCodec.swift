@@ -9,12 +9,19 @@ public enum WireEncoding: UInt8, Sendable {
     case shuffledLZ4 = 1
 }
 
-/// A payload ready to send: its encoding, the bytes on the wire, and the xxHash64 of the
-/// original (uncompressed) bytes.
+/// A payload ready to send: its encoding, the compressed bytes (nil when the chunk travels
+/// raw: the bytes that were encoded are the payload, and are sent without a copy), and the
+/// xxHash64 of the original (uncompressed) bytes.
 public struct EncodedChunk: Sendable, Equatable {
     public let encoding: WireEncoding
-    public let payload: [UInt8]
+    public let compressed: [UInt8]?
     public let checksum: UInt64
+
+    /// Calls `body` with the bytes that go on the wire for a chunk encoded from `original`.
+    public func withPayload<R>(of original: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        guard let compressed else { return try body(original) }
+        return try compressed.withUnsafeBytes(body)
+    }
 }
 
 /// Why a received payload was rejected. Nothing of a rejected payload is ever written.
@@ -54,52 +61,66 @@ public enum ChunkCodec {
         precondition(bytes.count <= maximumChunk, "chunk too large for one LZ4 block")
         let checksum = XXHash64.hash(bytes)
         let width = elementWidth > 0 && bytes.count % elementWidth == 0 ? elementWidth : 1
-        guard compress, bytes.count > 0 else { return EncodedChunk(encoding: .raw, payload: Array(bytes), checksum: checksum) }
+        guard compress, bytes.count > 0 else { return EncodedChunk(encoding: .raw, compressed: nil, checksum: checksum) }
         let shuffled = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
         defer { shuffled.deallocate() }
         ByteShuffle.shuffle(bytes, width: width, into: shuffled)
         let bound = Int(LZ4_compressBound(Int32(bytes.count)))
-        var compressed = [UInt8](repeating: 0, count: bound)
-        let size = compressed.withUnsafeMutableBytes { out in
-            Int(LZ4_compress_default(shuffled.baseAddress!.assumingMemoryBound(to: CChar.self),
-                                     out.baseAddress!.assumingMemoryBound(to: CChar.self),
-                                     Int32(bytes.count), Int32(bound)))
+        let compressed = [UInt8](unsafeUninitializedCapacity: bound) { out, initialized in
+            initialized = max(0, Int(LZ4_compress_default(shuffled.baseAddress!.assumingMemoryBound(to: CChar.self),
+                                                          UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                                          Int32(bytes.count), Int32(bound))))
         }
-        guard size > 0, Double(size) <= Double(bytes.count) * (1 - minimumSaving) else {
-            return EncodedChunk(encoding: .raw, payload: Array(bytes), checksum: checksum)
+        guard !compressed.isEmpty, Double(compressed.count) <= Double(bytes.count) * (1 - minimumSaving) else {
+            return EncodedChunk(encoding: .raw, compressed: nil, checksum: checksum)
         }
-        compressed.removeSubrange(size...)
-        return EncodedChunk(encoding: .shuffledLZ4, payload: compressed, checksum: checksum)
+        return EncodedChunk(encoding: .shuffledLZ4, compressed: compressed, checksum: checksum)
     }
 
-    /// Decodes a received payload into exactly `expectedSize` bytes, or throws.
-    public static func decode(_ payload: UnsafeRawBufferPointer, encoding rawEncoding: UInt8, expectedSize: Int,
-                              elementWidth: Int, checksum: UInt64) throws(WireError) -> [UInt8] {
-        guard let encoding = WireEncoding(rawValue: rawEncoding) else { throw .unknownEncoding(rawEncoding) }
-        var result: [UInt8]
+    /// Decodes a received payload into exactly `expectedSize` bytes, verifies their checksum,
+    /// and only then calls `body` with them (the payload itself when it travelled raw, else a
+    /// scratch buffer valid during the call). Wire problems throw `WireError`; nothing reaches
+    /// `body` unverified.
+    public static func decode<R>(_ payload: UnsafeRawBufferPointer, encoding rawEncoding: UInt8, expectedSize: Int,
+                                 elementWidth: Int, checksum: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let encoding = WireEncoding(rawValue: rawEncoding) else { throw WireError.unknownEncoding(rawEncoding) }
+        func verified(_ bytes: UnsafeRawBufferPointer) throws -> R {
+            let actual = XXHash64.hash(bytes)
+            guard actual == checksum else { throw WireError.checksumMismatch(expected: checksum, actual: actual) }
+            return try body(bytes)
+        }
         switch encoding {
         case .raw:
-            guard payload.count == expectedSize else { throw .sizeMismatch(expected: expectedSize, actual: payload.count) }
-            result = Array(payload)
+            guard payload.count == expectedSize else { throw WireError.sizeMismatch(expected: expectedSize, actual: payload.count) }
+            return try verified(payload)
         case .shuffledLZ4:
-            guard expectedSize <= maximumChunk else { throw .sizeMismatch(expected: maximumChunk, actual: expectedSize) }
+            guard expectedSize <= maximumChunk else { throw WireError.sizeMismatch(expected: maximumChunk, actual: expectedSize) }
             let bound = Int(LZ4_compressBound(Int32(expectedSize)))
-            guard payload.count <= bound else { throw .compressedTooLarge(limit: bound, actual: payload.count) }
+            guard payload.count <= bound else { throw WireError.compressedTooLarge(limit: bound, actual: payload.count) }
             let shuffled = UnsafeMutableRawBufferPointer.allocate(byteCount: max(expectedSize, 1), alignment: 16)
             defer { shuffled.deallocate() }
             let produced = Int(LZ4_decompress_safe(payload.baseAddress?.assumingMemoryBound(to: CChar.self),
                                                    shuffled.baseAddress!.assumingMemoryBound(to: CChar.self),
                                                    Int32(payload.count), Int32(expectedSize)))
-            guard produced >= 0 else { throw .corrupt }
-            guard produced == expectedSize else { throw .sizeMismatch(expected: expectedSize, actual: produced) }
+            guard produced >= 0 else { throw WireError.corrupt }
+            guard produced == expectedSize else { throw WireError.sizeMismatch(expected: expectedSize, actual: produced) }
             let width = elementWidth > 0 && expectedSize % elementWidth == 0 ? elementWidth : 1
-            result = [UInt8](repeating: 0, count: expectedSize)
-            result.withUnsafeMutableBytes { out in
-                ByteShuffle.unshuffle(UnsafeRawBufferPointer(rebasing: shuffled[0..<expectedSize]), width: width, into: out)
-            }
+            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(expectedSize, 1), alignment: 16)
+            defer { bytes.deallocate() }
+            let result = UnsafeMutableRawBufferPointer(rebasing: bytes[0..<expectedSize])
+            ByteShuffle.unshuffle(UnsafeRawBufferPointer(rebasing: shuffled[0..<expectedSize]), width: width, into: result)
+            return try verified(UnsafeRawBufferPointer(result))
         }
-        let actual = XXHash64.hash(result)
-        guard actual == checksum else { throw .checksumMismatch(expected: checksum, actual: actual) }
-        return result
+    }
+
+    /// `decode` into a new array (for tests and benchmarks).
+    public static func decode(_ payload: UnsafeRawBufferPointer, encoding: UInt8, expectedSize: Int,
+                              elementWidth: Int, checksum: UInt64) throws(WireError) -> [UInt8] {
+        do {
+            return try decode(payload, encoding: encoding, expectedSize: expectedSize, elementWidth: elementWidth, checksum: checksum) { Array($0) }
+        } catch {
+            // `Array(_:)` cannot throw: every error here is the codec's.
+            throw error as! WireError
+        }
     }
 }

@@ -109,6 +109,13 @@ public final class ZMQSocket {
         }
     }
 
+    /// Sends `frames` and then `payload` as the last frame, copied once from the caller's
+    /// memory (no intermediate array on the path of tensor bytes).
+    public func send(_ frames: [[UInt8]], payload: UnsafeRawBufferPointer) throws {
+        for frame in frames { try send(try ZMQMessage(frame), more: true) }
+        try send(try ZMQMessage(payload))
+    }
+
     /// Receives one frame (waits up to the receive timeout).
     public func receive() throws -> ZMQMessage {
         var message = ZMQMessage()
