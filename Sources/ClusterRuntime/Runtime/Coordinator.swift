@@ -111,6 +111,8 @@ public final class Coordinator {
     private var workers: [Peer: WorkerState] = [:]
     private var departed: [WorkerReport] = []
     private var states: [TaskState]
+    /// Bytes of each task's inputs, as shipped to a worker without the files.
+    private let inputBytes: [Int]
     private var pending: [Int]
     private var doneCount = 0
     private var bytesDone = 0
@@ -128,6 +130,7 @@ public final class Coordinator {
         self.log = log
         self.progress = progress
         states = Array(repeating: TaskState(), count: tasks.count)
+        inputBytes = tasks.map { task in task.inputs.reduce(0) { $0 + (job.models[$1.model].info($1.tensor)?.byteCount ?? 0) } }
         for task in reused {
             states[task].done = true
             bytesDone += tasks[task].outputBytes
@@ -351,7 +354,7 @@ public final class Coordinator {
 
     /// Bytes a lease of `task` to a worker counts against its credit.
     private func cost(_ task: Int, shared: Bool) -> Int {
-        tasks[task].outputBytes + (shared ? 0 : tasks[task].inputs.reduce(0) { $0 + (job.models[$1.model].info($1.tensor)?.byteCount ?? 0) })
+        tasks[task].outputBytes + (shared ? 0 : inputBytes[task])
     }
 
     /// Ends a lease; a re-issued task goes back to the front of the queue with a new attempt.

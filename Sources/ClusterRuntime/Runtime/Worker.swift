@@ -90,8 +90,20 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
+    /// What one connection knows: the job once welcomed, and inputs still arriving.
+    private struct Session {
+        let number: Int
+        let socket: ZMQSocket
+        var welcome: Header.Welcome?
+        var runner: (any TaskRunner)?
+        /// The job's models read here; nil when the coordinator ships inputs.
+        var inputs: CheckpointInputs?
+        var shipments: [[Int]: ShippedInputs] = [:]
+        var lastHeard = Date()
+    }
+
     /// One connection to the coordinator, from HELLO until SHUTDOWN or until it goes silent.
-    private func runSession(_ session: Int, helloTimeoutMs: Int) throws -> (SessionEnd, welcomed: Bool) {
+    private func runSession(_ number: Int, helloTimeoutMs: Int) throws -> (SessionEnd, welcomed: Bool) {
         let socket = try ZMQSocket(context, .dealer)
         defer { socket.close() }
         var generator = SystemRandomNumberGenerator()
@@ -103,12 +115,7 @@ public final class Worker: @unchecked Sendable {
         try socket.connect(options.endpoint)
         try send(socket, .hello, Header.Hello(threads: options.threads, host: ProcessInfo.processInfo.hostName,
                                               encodings: options.compression.speaksLZ4(to: options.endpoint) ? ["lz4"] : []))
-
-        var welcome: Header.Welcome?
-        var runner: (any TaskRunner)?
-        var inputs: CheckpointInputs?
-        var shipments: [[Int]: ShippedInputs] = [:]
-        var lastHeard = Date()
+        var session = Session(number: number, socket: socket)
         var lastHeartbeat = Date()
         while true {
             var budget = 64
@@ -119,98 +126,119 @@ public final class Worker: @unchecked Sendable {
                     log("worker: dropped a message from the coordinator: \(error)")
                     continue
                 }
-                lastHeard = Date()
-                switch message.kind {
-                case .welcome:
-                    let w = try message.decode(Header.Welcome.self)
-                    guard let factory = options.kinds[w.kind] else {
-                        try send(socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "this worker cannot run \(w.kind) jobs"))
-                        throw ClusterError(description: "the coordinator runs a \(w.kind) job, which this worker cannot run")
-                    }
-                    do {
-                        runner = try factory(Array(w.setup.utf8))
-                    } catch {
-                        try send(socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "\(error)"))
-                        throw ClusterError(description: "cannot set up for the coordinator's \(w.kind) job: \(error)")
-                    }
-                    let storage = openModels(w)
-                    inputs = storage.inputs
-                    welcome = w
-                    try send(socket, .ready, Header.Ready(sharedStorage: storage.inputs != nil, reason: storage.reason))
-                case .task:
-                    let task = try message.decode(Header.Task.self)
-                    guard let runner, let welcome else {
-                        try send(socket, .error, Header.Failure(task: task.task, attempt: task.attempt, code: "input", message: "no usable WELCOME"))
-                        continue
-                    }
-                    if task.shipped != nil {
-                        do {
-                            let shipment = try ShippedInputs(task, chunkBytes: welcome.chunkBytes)
-                            if shipment.isComplete { schedule(task, runner, shipment, session) } else { shipments[[task.task, task.attempt]] = shipment }
-                        } catch {
-                            try send(socket, .error, Header.Failure(task: task.task, attempt: task.attempt, code: "input", message: "\(error)"))
-                        }
-                    } else if let inputs {
-                        inputs.prefetch(task.inputs)
-                        schedule(task, runner, inputs, session)
-                    } else {
-                        try send(socket, .error, Header.Failure(task: task.task, attempt: task.attempt, code: "input", message: "inputs were not shipped and cannot be read here"))
-                    }
-                case .input:
-                    guard let welcome, let chunk = try? message.decode(Header.Chunk.self), let shipment = shipments[[chunk.task, chunk.attempt]] else {
-                        log("worker: dropped an input chunk for no task it was given")
-                        continue
-                    }
-                    do {
-                        try shipment.receive(chunk, payload: message.payload ?? [], chunkBytes: welcome.chunkBytes)
-                    } catch {
-                        shipments[[chunk.task, chunk.attempt]] = nil
-                        try send(socket, .error, Header.Failure(task: chunk.task, attempt: chunk.attempt, code: "input", message: "\(error)"))
-                        continue
-                    }
-                    if shipment.isComplete, let runner {
-                        shipments[[chunk.task, chunk.attempt]] = nil
-                        schedule(shipment.task, runner, shipment, session)
-                    }
-                case .error:
-                    let failure = try? message.decode(Header.Failure.self)
-                    if failure?.code == "unknown-peer" { return (.lost, welcome != nil) }
-                    log("worker: the coordinator says \(failure?.code ?? "error"): \(failure?.message ?? "")")
-                    if failure?.code == "version" { throw ClusterError(description: "the coordinator speaks another protocol version: \(failure?.message ?? "")") }
-                case .heartbeat:
-                    break
-                case .shutdown:
-                    if (try? message.decode(Header.Shutdown.self))?.final == false {
-                        log("worker: job done; waiting for the next one")
-                        return (.lost, true)
-                    }
-                    return (.shutdown, true)
-                default:
-                    log("worker: ignored an unexpected \(message.kind) message")
-                }
+                session.lastHeard = Date()
+                if let end = try handle(message, in: &session) { return (end, session.welcome != nil) }
             }
             // Silence is judged right after reading, before this thread gets busy sending: time
             // spent encoding results is not the coordinator's silence.
-            let silence = Date().timeIntervalSince(lastHeard) * 1000
-            if let welcome, silence > Double(welcome.heartbeatMs * welcome.liveness) {
+            let silence = Date().timeIntervalSince(session.lastHeard) * 1000
+            if let welcome = session.welcome, silence > Double(welcome.heartbeatMs * welcome.liveness) {
                 log("worker: the coordinator was silent for \(Int(silence / 1000)) s; reconnecting")
                 return (.lost, true)
             }
-            if welcome == nil, silence > Double(helloTimeoutMs) { return (.lost, false) }
-            let interval = welcome?.heartbeatMs ?? 1000
-            if Date().timeIntervalSince(lastHeartbeat) * 1000 >= Double(interval) {
+            if session.welcome == nil, silence > Double(helloTimeoutMs) { return (.lost, false) }
+            if Date().timeIntervalSince(lastHeartbeat) * 1000 >= Double(session.welcome?.heartbeatMs ?? 1000) {
                 try send(socket, .heartbeat, Header.Empty())
                 lastHeartbeat = Date()
             }
-            if let welcome {
+            if let welcome = session.welcome {
                 let sending = Date()
-                try sendCompleted(socket, welcome, session: session)
-                lastHeard = max(lastHeard, lastHeard.addingTimeInterval(Date().timeIntervalSince(sending)))
+                try sendCompleted(socket, welcome, session: number)
+                session.lastHeard = session.lastHeard.addingTimeInterval(Date().timeIntervalSince(sending))
             }
             if let limit = options.crashAfterTasks, tasksSent >= limit {
                 Thread.sleep(forTimeInterval: 0.3)  // let the I/O thread deliver what was sent
                 exit(137)
             }
+        }
+    }
+
+    /// Acts on one message from the coordinator; how the session ends, if it does.
+    private func handle(_ message: ProtocolMessage, in session: inout Session) throws -> SessionEnd? {
+        switch message.kind {
+        case .welcome:
+            try setUp(for: try message.decode(Header.Welcome.self), in: &session)
+        case .task:
+            try accept(try message.decode(Header.Task.self), in: &session)
+        case .input:
+            guard let chunk = try? message.decode(Header.Chunk.self) else {
+                log("worker: dropped a malformed input chunk")
+                return nil
+            }
+            try receive(chunk, payload: message.payload ?? [], in: &session)
+        case .error:
+            let failure = try? message.decode(Header.Failure.self)
+            if failure?.code == "unknown-peer" { return .lost }
+            log("worker: the coordinator says \(failure?.code ?? "error"): \(failure?.message ?? "")")
+            if failure?.code == "version" { throw ClusterError(description: "the coordinator speaks another protocol version: \(failure?.message ?? "")") }
+        case .heartbeat:
+            break
+        case .shutdown:
+            guard (try? message.decode(Header.Shutdown.self))?.final == false else { return .shutdown }
+            log("worker: job done; waiting for the next one")
+            return .lost
+        default:
+            log("worker: ignored an unexpected \(message.kind) message")
+        }
+        return nil
+    }
+
+    /// WELCOME: builds the job kind's runner and says READY, with or without the model files.
+    private func setUp(for welcome: Header.Welcome, in session: inout Session) throws {
+        guard let factory = options.kinds[welcome.kind] else {
+            try send(session.socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "this worker cannot run \(welcome.kind) jobs"))
+            throw ClusterError(description: "the coordinator runs a \(welcome.kind) job, which this worker cannot run")
+        }
+        do {
+            session.runner = try factory(Array(welcome.setup.utf8))
+        } catch {
+            try send(session.socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "\(error)"))
+            throw ClusterError(description: "cannot set up for the coordinator's \(welcome.kind) job: \(error)")
+        }
+        let storage = openModels(welcome)
+        session.inputs = storage.inputs
+        session.welcome = welcome
+        try send(session.socket, .ready, Header.Ready(sharedStorage: storage.inputs != nil, reason: storage.reason))
+    }
+
+    /// TASK: computes it from this host's files, or waits for its shipped inputs.
+    private func accept(_ task: Header.Task, in session: inout Session) throws {
+        func refuse(_ why: String) throws {
+            try send(session.socket, .error, Header.Failure(task: task.task, attempt: task.attempt, code: "input", message: why))
+        }
+        guard let runner = session.runner, let welcome = session.welcome else { return try refuse("no usable WELCOME") }
+        if task.shipped != nil {
+            do {
+                let shipment = try ShippedInputs(task, chunkBytes: welcome.chunkBytes)
+                if shipment.isComplete { schedule(task, runner, shipment, session.number) } else { session.shipments[[task.task, task.attempt]] = shipment }
+            } catch {
+                try refuse("\(error)")
+            }
+        } else if let inputs = session.inputs {
+            inputs.prefetch(task.inputs)
+            schedule(task, runner, inputs, session.number)
+        } else {
+            try refuse("inputs were not shipped and cannot be read here")
+        }
+    }
+
+    /// INPUT: one verified chunk of a shipped input; the task starts once all have arrived.
+    private func receive(_ chunk: Header.Chunk, payload: [UInt8], in session: inout Session) throws {
+        let key = [chunk.task, chunk.attempt]
+        guard let welcome = session.welcome, let runner = session.runner, let shipment = session.shipments[key] else {
+            log("worker: dropped an input chunk for no task it was given")
+            return
+        }
+        do {
+            try shipment.receive(chunk, payload: payload, chunkBytes: welcome.chunkBytes)
+        } catch {
+            session.shipments[key] = nil
+            try send(session.socket, .error, Header.Failure(task: chunk.task, attempt: chunk.attempt, code: "input", message: "\(error)"))
+            return
+        }
+        if shipment.isComplete {
+            session.shipments[key] = nil
+            schedule(shipment.task, runner, shipment, session.number)
         }
     }
 
