@@ -25,7 +25,7 @@ struct Analyze: ParsableCommand {
             """
     )
 
-    @Option(help: "The base model the deltas are taken against (folder or .safetensors file).")
+    @Option(help: "The base model the deltas are taken against (folder, .safetensors file or Hub org/name[@rev]).")
     var base: String
 
     @Argument(help: "The models to compare with the base.")

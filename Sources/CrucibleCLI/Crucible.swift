@@ -12,6 +12,10 @@ struct Crucible: ParsableCommand {
         discussion: """
             Crucible reads mergekit YAML configs and Hugging Face safetensors checkpoints.
             Start with `crucible merge CONFIG OUT_DIR`, `crucible methods`, or `crucible inspect MODEL`.
+
+            A MODEL (argument or config entry) may also be a Hugging Face Hub `org/name[@revision]`,
+            found in and downloaded to the huggingface_hub cache (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT,
+            HF_TOKEN; HF_HUB_OFFLINE=1 never connects).
             """,
         version: Crucible.versionString,
         subcommands: [Merge.self, Prune.self, Sweep.self, Analyze.self, WorkerCommand.self, Methods.self, Inspect.self, Keygen.self]

@@ -5,13 +5,20 @@ import TensorIO
 /// Model arguments and config entries that name a Hugging Face Hub model (`org/name[@rev]`):
 /// resolved through the Hub cache, downloading what is missing with a progress bar.
 enum HubModels {
-    /// The local file or folder for `reference` (`ModelHub.resolve` with this process's environment).
+    /// The local file or folder for a MODEL argument: the path itself when it exists, else
+    /// its Hub snapshot.
     static func resolve(_ reference: String, quiet: Bool) throws -> String {
+        FileSystem.exists(reference) ? reference : try hubSnapshot(reference, quiet: quiet)
+    }
+
+    /// The snapshot folder of `org/name[@rev]` with this process's environment, downloading
+    /// what is missing behind a progress bar.
+    static func hubSnapshot(_ reference: String, quiet: Bool) throws -> String {
         let bar = ProgressBar(enabled: !quiet, unit: "files")
         defer { bar.finish() }
         return try CLIError.wrap {
-            try ModelHub.resolve(reference, environment: ProcessInfo.processInfo.environment) { p in
-                if p.filesDone == 0 && p.bytesDone == 0 && !quiet {
+            try ModelHub.hubSnapshot(reference, environment: ProcessInfo.processInfo.environment) { p in
+                if p.isStart && !quiet {
                     bar.log("\(p.reference): downloading \(p.filesTotal) file\(p.filesTotal == 1 ? "" : "s") "
                             + "(\(ByteCount.format(p.bytesTotal))) from the Hugging Face Hub")
                 }
@@ -20,8 +27,8 @@ enum HubModels {
         }
     }
 
-    /// `resolve` as `PlanOptions.resolveModel`.
+    /// `hubSnapshot` as `PlanOptions.resolveModel` (the planner has looked for a local path).
     static func resolver(quiet: Bool) -> @Sendable (String) throws -> String {
-        { try resolve($0, quiet: quiet) }
+        { try hubSnapshot($0, quiet: quiet) }
     }
 }

@@ -11,7 +11,7 @@ struct Inspect: ParsableCommand {
             """
     )
 
-    @Argument(help: "A .safetensors file or a checkpoint folder.")
+    @Argument(help: "A .safetensors file, a checkpoint folder, or a Hub org/name[@rev].")
     var path: String
 
     @Flag(help: "Print JSON instead of a table (for scripts).")

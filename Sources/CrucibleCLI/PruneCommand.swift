@@ -17,7 +17,7 @@ struct Prune: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model folder (or .safetensors file).")
+    @Argument(help: "The model folder (or .safetensors file, or Hub org/name[@rev]).")
     var model: String
 
     @Argument(help: "The output folder (must not exist).")

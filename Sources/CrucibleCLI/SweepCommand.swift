@@ -27,7 +27,7 @@ struct Sweep: ParsableCommand {
             """
     )
 
-    @Argument(help: "Model folders (or .safetensors files) in series order, or one YAML sweep config.")
+    @Argument(help: "Model folders (or .safetensors files, or Hub org/name[@rev]) in series order, or one YAML sweep config.")
     var inputs: [String]
 
     @Option(help: "The output folder (created; must be absent or empty).")

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import NIOCore
+import TensorIO
 
 /// One file's contents fetched into the cache as `blobs/<etag>`: written to
 /// `blobs/<etag>.incomplete`, resumed with a `Range` request after a cut connection (in this
@@ -18,7 +19,7 @@ struct BlobDownload {
     func run(progress: @escaping (Int) -> Void) throws(HubError) {
         let partial = try PartialFile(path: blob + ".incomplete", hashing: info.isLFS, limit: info.size)
         defer { partial.close() }
-        progress(partial.length)
+        if partial.length > 0 { progress(partial.length) }
         if partial.length < info.size {
             let sink = HubHTTP.BodySink(
                 start: { status, headers in
@@ -65,6 +66,8 @@ private final class PartialFile {
         guard fd >= 0 else { throw PartialFile.failure(path, "cannot open") }
         let existing = Int(lseek(fd, 0, SEEK_END))
         guard existing <= limit else { try restart(); return }
+        // Only an LFS file's hash needs the bytes already there; the offset is at the end.
+        guard hashing else { length = existing; return }
         lseek(fd, 0, SEEK_SET)
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while length < existing {
@@ -114,6 +117,7 @@ private final class PartialFile {
         guard fsync(fd) == 0 else { throw PartialFile.failure(path, "fsync failed") }
         close()
         guard rename(path, blob) == 0 else { throw PartialFile.failure(blob, "cannot rename \(path) to it") }
+        FileSystem.syncDirectory(FileSystem.parent(of: blob))
     }
 
     func close() {

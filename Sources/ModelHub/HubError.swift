@@ -22,6 +22,8 @@ public enum HubError: Error, Equatable, CustomStringConvertible {
     case invalidResponse(HubReference, url: String, reason: String)
     /// The cache folder could not be read or written (the message names the path).
     case cache(String)
+    /// HF_ENDPOINT is not an http(s) URL.
+    case badEndpoint(String)
 
     public var description: String {
         switch self {
@@ -54,6 +56,8 @@ public enum HubError: Error, Equatable, CustomStringConvertible {
             return "\(ref): unexpected answer from \(url): \(reason)"
         case .cache(let message):
             return message
+        case .badEndpoint(let endpoint):
+            return "HF_ENDPOINT=\(endpoint) is not an http:// or https:// URL"
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import TensorIO
 
 /// Models from the Hugging Face Hub as local folders, through the cache huggingface_hub
@@ -9,7 +10,13 @@ public enum ModelHub {
     /// the cache first otherwise (only the files a merge needs).
     public static func resolve(_ reference: String, environment: [String: String],
                                progress: (@Sendable (DownloadProgress) -> Void)? = nil) throws(HubError) -> String {
-        if FileSystem.exists(reference) { return reference }
+        FileSystem.exists(reference) ? reference : try hubSnapshot(reference, environment: environment, progress: progress)
+    }
+
+    /// The snapshot folder for `org/name[@revision]` (see `snapshot`), for callers that have
+    /// already looked for a local path themselves (the planner, relative to its folder).
+    public static func hubSnapshot(_ reference: String, environment: [String: String],
+                                   progress: (@Sendable (DownloadProgress) -> Void)? = nil) throws(HubError) -> String {
         guard let hubReference = HubReference(reference) else { throw .notAReference(reference) }
         return try snapshot(hubReference, settings: HubSettings(environment: environment), progress: progress)
     }
@@ -26,6 +33,10 @@ public enum ModelHub {
             if settings.offline { throw .offline(reference, missing: missing[0], cache: folder) }
         } else if settings.offline {
             throw .offline(reference, missing: "revision \(reference.revision)", cache: cache.root)
+        }
+        // Checked once here: a malformed endpoint is not a network error worth retrying.
+        guard let url = URL(string: settings.endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw .badEndpoint(settings.endpoint)
         }
         let http = HubHTTP(token: settings.token)
         defer { http.shutdown() }

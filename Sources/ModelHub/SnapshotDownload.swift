@@ -17,7 +17,8 @@ struct SnapshotDownload {
         var shards: [String]?
         if listing.files.contains(Checkpoint.indexFileName) {
             let index = FileSystem.join(folder, Checkpoint.indexFileName)
-            try fetch([Checkpoint.indexFileName], commit: listing.commit)
+            // A few KB, fetched quietly: the progress display covers the files that follow.
+            try fetch([Checkpoint.indexFileName], commit: listing.commit, progress: nil)
             do {
                 shards = try MergeFiles.shards(ofIndex: index)
             } catch {
@@ -27,12 +28,13 @@ struct SnapshotDownload {
         }
         let files = MergeFiles.select(from: listing.files, shards: shards)
         guard files.contains(where: { $0.hasSuffix(".safetensors") }) else { throw .noWeights(client.reference) }
-        try fetch(files, commit: listing.commit)
+        try fetch(files, commit: listing.commit, progress: progress)
         return folder
     }
 
-    /// Fetches those of `files` that the snapshot lacks, in order.
-    private func fetch(_ files: [String], commit: String) throws(HubError) {
+    /// Fetches those of `files` that the snapshot lacks, in order; `progress` starts with one
+    /// report of nothing done, then only moves forward.
+    private func fetch(_ files: [String], commit: String, progress: (@Sendable (DownloadProgress) -> Void)?) throws(HubError) {
         let folder = cache.snapshot(commit)
         let missing = files.filter { !FileSystem.exists(FileSystem.join(folder, $0)) }
         guard !missing.isEmpty else { return }
@@ -40,6 +42,7 @@ struct SnapshotDownload {
         for file in missing { infos.append(try client.info(file, commit: commit)) }
         try cache.prepareBlobs()
         let total = infos.reduce(0) { $0 + $1.size }
+        progress?(DownloadProgress(reference: client.reference, filesDone: 0, filesTotal: missing.count, bytesDone: 0, bytesTotal: total))
         var done = 0
         for (i, (file, info)) in zip(missing, infos).enumerated() {
             let report = { [progress, reference = client.reference, before = done] (bytes: Int) -> Void in
@@ -47,9 +50,7 @@ struct SnapshotDownload {
                                            bytesDone: before + bytes, bytesTotal: total))
             }
             let blob = cache.blob(info.etag)
-            if FileSystem.exists(blob) {
-                report(0)
-            } else {
+            if !FileSystem.exists(blob) {
                 try BlobDownload(client: client, file: file, info: info, url: client.url(of: file, commit: commit), blob: blob)
                     .run(progress: report)
             }

@@ -104,16 +104,31 @@ import Testing
     @Test func aCutConnectionIsResumedWithARangeRequest() throws {
         let fixture = try HubFixture(sharded: false)
         let server = try HubServer(["org/name": fixture.repository()], cut: ("model.safetensors", 700, 2))
-        let seen = Recorder()
-        let folder = try ModelHub.snapshot(reference, settings: fixture.settings(server)) { seen.append($0.bytesDone) }
-        let progress = seen.values
+        let seen = ProgressLog()
+        let folder = try ModelHub.snapshot(reference, settings: fixture.settings(server)) { seen.append($0) }
+        let progress = seen.values.map(\.bytesDone)
 
         let weights = folder + "/model.safetensors"
         #expect(FileManager.default.contents(atPath: weights) == FileManager.default.contents(atPath: fixture.files["model.safetensors"]!))
         let ranges = try server.requests.filter { $0.path.hasPrefix("/cdn/") }.map(\.range)
         #expect(ranges == [nil, "bytes=700-", "bytes=1400-"])
         #expect(progress == progress.sorted(), "progress never goes back")
-        #expect(progress.last == progress.max())
+        #expect(progress.last == seen.values.last?.bytesTotal, "it ends at the total")
+    }
+
+    @Test("a sharded download cut mid-shard reports one start and progress that only moves forward to the total")
+    func shardedProgress() throws {
+        let fixture = try HubFixture(sharded: true)
+        let shard = try #require(fixture.files.keys.sorted().first { $0.hasPrefix("model-") })
+        let server = try HubServer(["org/name": fixture.repository()], cut: (shard, 300, 1))
+        let reports = ProgressLog()
+        _ = try ModelHub.snapshot(reference, settings: fixture.settings(server)) { reports.append($0) }
+        let all = reports.values
+        #expect(all.filter(\.isStart).count == 1, "one start: \(all.map { ($0.filesDone, $0.bytesDone) })")
+        #expect(all.map(\.bytesDone) == all.map(\.bytesDone).sorted())
+        #expect(all.allSatisfy { $0.bytesTotal == all[0].bytesTotal })
+        let last = try #require(all.last)
+        #expect(last.bytesDone == last.bytesTotal && last.filesDone == last.filesTotal)
     }
 
     @Test func aConnectionCutTooOftenIsAClearErrorAndTheNextRunResumes() throws {
@@ -149,6 +164,14 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: repository + "/blobs").count == fixture.mergeFiles.count - 1)
     }
 
+    @Test func aMalformedEndpointIsAClearErrorWithoutRetries() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("crucible-hub-\(UUID().uuidString)").path
+        let settings = HubSettings(environment: ["HF_HOME": home, "HF_ENDPOINT": "huggingface.co"])
+        let start = Date()
+        #expect(throws: HubError.badEndpoint("huggingface.co")) { try ModelHub.snapshot(reference, settings: settings) }
+        #expect(Date().timeIntervalSince(start) < 2, "no retries with backoff")
+    }
+
     @Test func offlineModeUsesTheCacheAndNeverConnects() throws {
         let fixture = try HubFixture()
         let online = try HubServer(["org/name": fixture.repository()])
@@ -182,8 +205,9 @@ import Testing
 }
 
 /// Values reported from another thread.
-private final class Recorder: Sendable {
-    private let list = Mutex<[Int]>([])
-    func append(_ value: Int) { list.withLock { $0.append(value) } }
-    var values: [Int] { list.withLock { $0 } }
+private final class ProgressLog: Sendable {
+    private let list = Mutex<[DownloadProgress]>([])
+    func append(_ value: DownloadProgress) { list.withLock { $0.append(value) } }
+    var values: [DownloadProgress] { list.withLock { $0 } }
 }
+

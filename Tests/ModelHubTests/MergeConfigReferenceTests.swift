@@ -10,7 +10,7 @@ import Testing
         let fixture = try HubFixture()
         let server = try HubServer(["org/base": fixture.repository(), "org/tuned": fixture.repository()])
         let environment = ["HF_HUB_CACHE": fixture.cache, "HF_ENDPOINT": server.endpoint]
-        let options = PlanOptions(resolveModel: { try ModelHub.resolve($0, environment: environment) })
+        let options = PlanOptions(resolveModel: { try ModelHub.hubSnapshot($0, environment: environment) })
         let configs = [
             """
             merge_method: task_arithmetic
@@ -45,7 +45,7 @@ import Testing
         let fixture = try HubFixture()
         let server = try HubServer([:])
         let environment = ["HF_HUB_CACHE": fixture.cache, "HF_ENDPOINT": server.endpoint]
-        let options = PlanOptions(resolveModel: { try ModelHub.resolve($0, environment: environment) })
+        let options = PlanOptions(resolveModel: { try ModelHub.hubSnapshot($0, environment: environment) })
         let yaml = "merge_method: linear\nmodels:\n  - model: org/missing\n    parameters: {weight: 1}\n"
         let error = #expect(throws: ConfigError.self) { try Planner.plan(ConfigParser.parse(yaml), options: options) }
         #expect(error?.description.contains("model org/missing: org/missing: no local folder of that name, and no repository org/missing") == true)
