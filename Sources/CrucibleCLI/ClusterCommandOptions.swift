@@ -20,7 +20,7 @@ struct ClusterCommandOptions: ParsableArguments {
     @Flag(help: "Allow --listen on a non-loopback address without --keys (traffic unencrypted, anyone may connect).")
     var insecure = false
 
-    @Flag(help: "Continue an interrupted run: reuse the verified finished tensors in OUT_DIR.partial.")
+    @Flag(help: "Continue an interrupted run, reusing what it finished (merge, prune: verified tensors in OUT_DIR.partial; sweep: recorded variants).")
     var resume = false
 
     @Option(help: "Log lines as text or as JSON objects (one per line, on standard error).")

@@ -9,16 +9,37 @@ import TensorIO
 /// or JSON, the per-worker table at the end, and exit status 130 after SIGINT/SIGTERM with
 /// the job left for `--resume`.
 enum JobExecution {
+    /// A command's display: its progress bar and where its log lines go.
+    struct Display {
+        let bar: ProgressBar
+        let log: RunLog
+
+        init(_ runtime: ClusterCommandOptions, quiet: Bool, unit: String) {
+            bar = ProgressBar(enabled: !quiet && runtime.logFormat == .text, unit: unit)
+            log = RunLog(format: runtime.logFormat, quiet: quiet, bar: bar)
+        }
+    }
+
     static func run(_ job: any DistributedJob, runtime: ClusterCommandOptions, threads: Int, quiet: Bool, unit: String) throws -> JobReport {
+        let display = Display(runtime, quiet: quiet, unit: unit)
+        defer { display.bar.finish() }
+        return try run(job, runtime: runtime, threads: threads, quiet: quiet, display: display)
+    }
+
+    /// One job of several shown on one display (a sweep's batches): `progress` maps the job's
+    /// progress onto the whole; `finalJob` false keeps remote workers for the next job.
+    static func run(_ job: any DistributedJob, runtime: ClusterCommandOptions, threads: Int, quiet: Bool, display: Display,
+                    finalJob: Bool = true, progress: (@Sendable (JobProgress) -> JobProgress)? = nil) throws -> JobReport {
         StopSignal.install()
-        let bar = ProgressBar(enabled: !quiet && runtime.logFormat == .text, unit: unit)
-        let log = RunLog(format: runtime.logFormat, quiet: quiet, bar: bar)
-        let options = try runtime.runtime(threads: threads)
-        defer { bar.finish() }
+        let (bar, log) = (display.bar, display.log)
+        var options = try runtime.runtime(threads: threads)
+        options.cluster.finalJob = finalJob
+        let remote = !options.cluster.endpoints.isEmpty
         do {
             let report = try JobRuntime.run(job, options: options, log: { log($0) }) { p in
+                let p = progress?(p) ?? p
                 bar.update(done: p.tasksDone, total: p.tasksTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal,
-                           workers: options.cluster.endpoints.isEmpty ? nil : p.workers)
+                           workers: remote ? p.workers : nil)
             }
             bar.finish()
             if runtime.logFormat == .json {

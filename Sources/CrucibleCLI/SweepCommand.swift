@@ -63,14 +63,7 @@ struct Sweep: ParsableCommand {
     @Option(help: "Variant folders written per batch, so at most this many exist at once with --keep none (default: all with --keep all, 2 with --keep none).")
     var maxPending: Int?
 
-    @Option(help: "Dtype of the perturbed tensors: float32, bfloat16, float16, float64 (default: the input's). Copied tensors keep theirs.")
-    var outDtype: String?
-
-    @Option(help: "Maximum shard size in bytes; K, M, B suffixes (decimal), e.g. 5B, 500M. Default: 5B.")
-    var outShardSize: String?
-
-    @Flag(help: "Do not copy tokenizer files into the variants.")
-    var noCopyTokenizer = false
+    @OptionGroup(title: "Output (perturbed tensors take --out-dtype; copied ones keep their dtype)") var output: OutputOptions
 
     @Option(name: [.customShort("j"), .customLong("threads")], help: "Threads to compute with (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -119,19 +112,9 @@ struct Sweep: ParsableCommand {
         if let evalTimeout { spec.evalTimeout = evalTimeout }
         if let keep { spec.keep = keep }
         if let maxPending { spec.maxPending = maxPending }
-        if let outDtype {
-            guard let dtype = DType(torchName: outDtype) else {
-                throw CLIError("--out-dtype \"\(outDtype)\" is not one of float32, bfloat16, float16, float64")
-            }
-            spec.outputDType = dtype
-        }
-        if let outShardSize {
-            guard let bytes = ByteCount.parse(outShardSize) else {
-                throw CLIError("--out-shard-size \"\(outShardSize)\" is not a size (examples: 5B, 500M, 64K, 1000000)")
-            }
-            spec.shardBudget = bytes
-        }
-        if noCopyTokenizer { spec.copyTokenizer = false }
+        if let dtype = try output.dtype() { spec.outputDType = dtype }
+        if let budget = try output.givenShardBudget() { spec.shardBudget = budget }
+        if output.noCopyTokenizer { spec.copyTokenizer = false }
         spec.threads = threads
         spec.resume = cluster.resume
         return spec
@@ -144,33 +127,30 @@ struct Sweep: ParsableCommand {
             return
         }
         let start = Date()
-        let bar = ProgressBar(enabled: !quiet, unit: "tensors")
-        defer { bar.finish() }
-        let quiet = self.quiet
-        let runner = SweepRunner(plan: plan) { line in
-            if !quiet || line.hasPrefix("warning:") { bar.log(line) }
+        let display = JobExecution.Display(cluster, quiet: quiet, unit: "tensors")
+        defer { display.bar.finish() }
+        // Warnings show even with --quiet.
+        let lines = RunLog(format: cluster.logFormat, quiet: false, bar: display.bar)
+        let runner = SweepRunner(plan: plan) { [quiet] line in
+            if !quiet || line.hasPrefix("warning:") { lines(line) }
         }
         var done = (tasks: 0, bytes: 0)
-        var runtime = try cluster.runtime(threads: threads)
-        StopSignal.install()
-        let batches = plan.batches.count
-        let remote = !cluster.listen.isEmpty
         var batch = 0
         let results = try CLIError.wrap {
-            try runner.run { job, _ in
+            try runner.run { job in
                 let before = done
                 batch += 1
                 // Remote workers stay connected from one batch to the next.
-                runtime.cluster.finalJob = batch == batches
-                _ = try JobRuntime.run(job, options: runtime, log: { line in if !quiet { bar.log(line) } }) { p in
-                    bar.update(done: before.tasks + p.tasksDone, total: plan.taskCount,
-                               bytesDone: min(before.bytes + p.bytesDone, plan.outputBytes), bytesTotal: plan.outputBytes,
-                               workers: remote ? p.workers : nil)
+                _ = try JobExecution.run(job, runtime: cluster, threads: threads, quiet: quiet, display: display,
+                                         finalJob: batch == plan.batches.count) { p in
+                    JobProgress(tasksDone: before.tasks + p.tasksDone, tasksTotal: plan.taskCount,
+                                bytesDone: min(before.bytes + p.bytesDone, plan.outputBytes), bytesTotal: plan.outputBytes,
+                                current: p.current, workers: p.workers)
                 }
                 done = (before.tasks + job.tasks.count, before.bytes + job.outputBytes)
             }
         }
-        bar.finish()
+        display.bar.finish()
         if !quiet { print(Sweep.report(results, plan: plan, seconds: Date().timeIntervalSince(start))) }
     }
 
@@ -203,12 +183,9 @@ struct Sweep: ParsableCommand {
                      + "\(spec.seeds.count) seeds) in \(String(format: "%.1f", seconds)) s: \(FileSystem.join(spec.outDir, "sweep.json"))"]
         let failures = results.variants.filter { $0.error != nil }.count + results.baselines.filter { $0.error != nil }.count
         if failures > 0 { lines.append("\(failures) evaluations failed (their errors are in sweep.json, logs in \(FileSystem.join(spec.outDir, "logs")))") }
-        lines.append("")
-        lines.append(["model".padding(28), "σ".padding(8), "rel. noise".padding(12), "metric".padding(12), "Δ mean [min, max]"].joined())
+        var rows: [[String]] = []
         for model in spec.models {
-            let baseline = results.baselineMetric(model)
-            lines.append([String(model.suffix(27)).padding(28), "0".padding(8), "0".padding(12),
-                          (baseline.map { String(format: "%.5g", $0) } ?? "-").padding(12), ""].joined())
+            rows.append([model, "0", "0", results.baselineMetric(model).map { String(format: "%.5g", $0) } ?? "-", ""])
             for sigma in spec.sigmas {
                 let group = results.variants.filter { $0.model == model && $0.variant.sigma == sigma }
                 let noise = group.compactMap(\.relativeNoise)
@@ -218,15 +195,11 @@ struct Sweep: ParsableCommand {
                 let metricText = metrics.isEmpty ? "-" : String(format: "%.5g", metrics.reduce(0, +) / Double(metrics.count))
                 let deltaText = deltas.isEmpty ? "-" : String(format: "%+.4g [%+.4g, %+.4g]", deltas.reduce(0, +) / Double(deltas.count),
                                                               deltas.min()!, deltas.max()!)
-                lines.append(["".padding(28), SweepPlan.format(sigma).padding(8), noiseText.padding(12), metricText.padding(12), deltaText].joined())
+                rows.append(["", SweepPlan.format(sigma), noiseText, metricText, deltaText])
             }
         }
+        lines.append("")
+        lines.append(TextTable(header: ["model", "σ", "rel. noise", "metric", "Δ mean [min, max]"], rows: rows, rightAligned: [2, 3]).render())
         return lines.joined(separator: "\n")
-    }
-}
-
-extension String {
-    fileprivate func padding(_ width: Int) -> String {
-        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
     }
 }

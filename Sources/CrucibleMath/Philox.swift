@@ -120,25 +120,39 @@ public struct Philox: Sendable, Equatable {
         }
     }
 
-    /// Fills `destination` with standard normal values for elements `first ..< first + count`.
-    /// Element `e` uses block `e / 2` of the stream at `high = 1` (Box-Muller over two
-    /// 32-bit words each), so it is the same however the range is split.
+    /// Fills `destination` with standard normal values for elements `first ..< first + count`
+    /// (the same values as `normal(element:)`, one block per two elements). Element `e` uses
+    /// block `e / 2` of the stream at `high = 1`, so it is the same however the range is split.
     public func normal(first: Int, into destination: UnsafeMutableBufferPointer<Float>) {
-        for i in 0..<destination.count {
-            destination[i] = normal(element: first + i)
+        let count = destination.count
+        var i = 0
+        if count > 0 && first & 1 != 0 {
+            destination[0] = normal(element: first)
+            i = 1
         }
+        while i + 2 <= count {
+            let words = block(UInt64((first + i) >> 1), high: 1)
+            destination[i] = Philox.boxMuller(words[0], words[1])
+            destination[i + 1] = Philox.boxMuller(words[2], words[3])
+            i += 2
+        }
+        if i < count { destination[i] = normal(element: first + i) }
     }
 
-    /// The standard normal draw for one element (Box-Muller in Double, exact for any split).
+    /// The standard normal draw for one element (Box-Muller in Double, exact for any split):
+    /// words 0 and 1 of block `e / 2` for an even `e`, words 2 and 3 for an odd one.
     @inlinable @inline(__always)
     public func normal(element: Int) -> Float {
         let words = block(UInt64(element >> 1), high: 1)
-        let pair = element & 1 == 0 ? (words[0], words[1]) : (words[2], words[3])
-        // u1 in (0, 1], u2 in [0, 1)
-        let u1 = (Double(pair.0) + 1) * 0x1p-32
-        let u2 = Double(pair.1) * 0x1p-32
-        let radius = (-2 * _log(u1)).squareRoot()
-        return Float(radius * _cos(2 * Double.pi * u2))
+        return element & 1 == 0 ? Philox.boxMuller(words[0], words[1]) : Philox.boxMuller(words[2], words[3])
+    }
+
+    /// One Box-Muller normal from two 32-bit words: u1 in (0, 1], u2 in [0, 1).
+    @inlinable @inline(__always)
+    static func boxMuller(_ a: UInt32, _ b: UInt32) -> Float {
+        let u1 = (Double(a) + 1) * 0x1p-32
+        let u2 = Double(b) * 0x1p-32
+        return Float((-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2))
     }
 }
 

@@ -144,49 +144,25 @@ extension DeltaKernel {
     /// Counts every finite `|x − b|` in its group's bin for the selection's current pass
     /// (`histograms`: one `binCount` block per group, side by side, then one more block that
     /// takes the keys outside every group). For the second and third passes: `scan` counts
-    /// the first.
-    ///
-    /// A key's group is found by table lookups on its bit fields, without branches: the first
-    /// 11 bits pick the group (second pass) or a table of the groups under that first bin
-    /// (third pass), which the next 11 bits index. Non-finite keys lie in first bins that no
-    /// group can have (every rank is among the finite keys), so they land in the last block.
+    /// the first. Non-finite keys lie in first bins that no group can have (every rank is
+    /// among the finite keys), so they land in the last block.
     @inline(__always)
-    static func countBins(_ x: UnsafeBufferPointer<Float>, minus b: UnsafeBufferPointer<Float>, selection: RankSelection,
-                          into histograms: UnsafeMutableBufferPointer<Int>) {
-        precondition(selection.level >= 1 && !selection.isDone)
+    static func countBins(_ x: UnsafeBufferPointer<Float>, minus b: UnsafeBufferPointer<Float>, pass: (shift: UInt32, mask: UInt32),
+                          lookup: RankSelection.GroupLookup, into histograms: UnsafeMutableBufferPointer<Int>) {
         let bins = RankSelection.binCount
-        let (shift, mask, _) = selection.currentPass
-        let groups = selection.groups
-        let outside = Int32(groups.count)
-        precondition(histograms.count == (groups.count + 1) * bins)
-        // Second pass: first bin → group. Third pass: first bin → table, second bin → group.
-        var firstTable = [Int32](repeating: selection.level == 1 ? outside : 0, count: bins)
-        var secondTables = [Int32](repeating: outside, count: bins)  // table 0: every key outside
-        for (g, prefix) in groups.enumerated() {
-            let top = Int(prefix &>> 21)
-            if selection.level == 1 {
-                firstTable[top] = Int32(g)
-            } else {
-                if firstTable[top] == 0 {
-                    firstTable[top] = Int32(secondTables.count / bins)
-                    secondTables += [Int32](repeating: outside, count: bins)
-                }
-                secondTables[Int(firstTable[top]) * bins + Int((prefix &>> 10) & 0x7FF)] = Int32(g)
-            }
-        }
-        firstTable.withUnsafeBufferPointer { firstTable in
-            secondTables.withUnsafeBufferPointer { secondTables in
-                if selection.level == 1 {
+        let (shift, mask) = pass
+        lookup.first.withUnsafeBufferPointer { first in
+            lookup.second.withUnsafeBufferPointer { second in
+                if lookup.level == 1 {
                     for i in 0..<x.count {
                         let key = (x[i] - b[i]).bitPattern & 0x7FFF_FFFF
-                        let g = Int(firstTable[Int(key &>> 21)])
+                        let g = Int(first[Int(key &>> 21)])
                         histograms[g &* bins &+ Int((key &>> shift) & mask)] &+= 1
                     }
                 } else {
                     for i in 0..<x.count {
                         let key = (x[i] - b[i]).bitPattern & 0x7FFF_FFFF
-                        let table = Int(firstTable[Int(key &>> 21)])
-                        let g = Int(secondTables[table &* bins &+ Int((key &>> 10) & 0x7FF)])
+                        let g = Int(second[Int(first[Int(key &>> 21)]) &* bins &+ Int((key &>> 10) & 0x7FF)])
                         histograms[g &* bins &+ Int((key &>> shift) & mask)] &+= 1
                     }
                 }

@@ -1,5 +1,4 @@
 import CrucibleMath
-import Dispatch
 import JobModel
 import Synchronization
 import TensorIO
@@ -58,10 +57,8 @@ public enum DeltaKernel {
                 }
             }
             for (p, (a, c)) in DeltaRecord.pairs(models: count).enumerated() {
-                let counts = signAgreement(UnsafeBufferPointer(rebasing: signs[(a * n)..<((a + 1) * n)]),
-                                           UnsafeBufferPointer(rebasing: signs[(c * n)..<((c + 1) * n)]))
-                local.pairs[p].bothNonZero += counts.bothNonZero
-                local.pairs[p].sameSign += counts.sameSign
+                local.pairs[p] += signAgreement(UnsafeBufferPointer(rebasing: signs[(a * n)..<((a + 1) * n)]),
+                                                UnsafeBufferPointer(rebasing: signs[(c * n)..<((c + 1) * n)]))
             }
             sums.withLock { all in
                 for j in 0..<sumsPerChunk { all[index * sumsPerChunk + j] = partial[j] }
@@ -74,19 +71,10 @@ public enum DeltaKernel {
         // Integer counts and maxima: merged in any order.
         for local in firstPass {
             for m in 0..<count {
-                let c = local.counts[m]
-                stats[m].finite += c.finite
-                stats[m].nonFinite += c.nonFinite
-                stats[m].zeros += c.zeros
-                stats[m].positives += c.positives
-                stats[m].withinThreshold += c.withinThreshold
-                stats[m].maxAbs = max(stats[m].maxAbs, c.maxAbs)
+                stats[m] += local.counts[m]
                 for bin in 0..<bins { histograms[m][bin] += local.histograms[m * bins + bin] }
             }
-            for p in pairs.indices {
-                pairs[p].bothNonZero += local.pairs[p].bothNonZero
-                pairs[p].sameSign += local.pairs[p].sameSign
-            }
+            for p in pairs.indices { pairs[p] += local.pairs[p] }
         }
         // Float64 sums: combined in chunk order.
         var baseSumSquares = 0.0
@@ -112,14 +100,15 @@ public enum DeltaKernel {
         for m in 0..<count where !selections[m].isDone { selections[m].consume([histograms[m]]) }
         while selections.contains(where: { !$0.isDone }) {
             let current = selections
+            let lookups = current.map { $0.isDone ? nil : $0.lookup }
             // Each model's histograms (one per group, and one for keys outside every group) side by side.
             let offsets = current.reduce(into: [0]) { $0.append($0.last! + ($1.isDone ? 0 : ($1.groups.count + 1) * bins)) }
             let locals = try parallel(chunks, threads: threads, sources: sources,
                                       local: SelectionPass(histograms: [Int](repeating: 0, count: offsets.last!))) { _, range, buffers, local in
                 local.histograms.withUnsafeMutableBufferPointer { histograms in
                     for m in 0..<count where !current[m].isDone {
-                        countBins(UnsafeBufferPointer(buffers[m + 1]), minus: UnsafeBufferPointer(buffers[0]), selection: current[m],
-                                  into: UnsafeMutableBufferPointer(rebasing: histograms[offsets[m]..<offsets[m + 1]]))
+                        countBins(UnsafeBufferPointer(buffers[m + 1]), minus: UnsafeBufferPointer(buffers[0]), pass: current[m].currentPass,
+                                  lookup: lookups[m]!, into: UnsafeMutableBufferPointer(rebasing: histograms[offsets[m]..<offsets[m + 1]]))
                     }
                 }
             }
@@ -154,7 +143,7 @@ public enum DeltaKernel {
     }
 
     /// Worker-local state of the first pass.
-    struct FirstPass: WorkerState {
+    struct FirstPass: Sendable {
         /// Counts and `maxAbs` only.
         var counts: [ModelDeltaStats]
         /// Per model, the first pass's `binCount` bins, side by side.
@@ -169,48 +158,32 @@ public enum DeltaKernel {
     }
 
     /// Worker-local histograms of a selection pass: per model, per group, side by side.
-    struct SelectionPass: WorkerState {
+    struct SelectionPass: Sendable {
         var histograms: [Int]
     }
 
     /// Runs `body` on every chunk on up to `threads` workers, each with its own copy of
     /// `local` and its own Float32 buffers (one per source, the chunk's elements converted);
     /// returns the workers' states.
-    static func parallel<Local: WorkerState>(
-        _ chunks: [Range<Int>], threads: Int, sources: [TensorView], local: @autoclosure () -> Local,
+    static func parallel<Local: Sendable>(
+        _ chunks: [Range<Int>], threads: Int, sources: [TensorView], local: Local,
         _ body: @Sendable (Int, Range<Int>, [UnsafeMutableBufferPointer<Float>], inout Local) throws -> Void
     ) throws -> [Local] {
-        let workers = max(1, min(threads, chunks.count))
-        let next = Atomic<Int>(0)
-        let failure = Mutex<(any Error)?>(nil)
-        let states = Mutex<[Local]>([])
-        let initial = (0..<workers).map { _ in local() }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var state = initial[worker]
+        try ParallelChunks.workers(chunks.count, threads: threads) { next in
+            var state = local
             let buffers = sources.map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: chunkElements) }
             defer { buffers.forEach { $0.deallocate() } }
-            while failure.withLock({ $0 == nil }) {
-                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard index < chunks.count else { break }
+            while let index = next() {
                 let range = chunks[index]
-                do {
-                    var loaded: [UnsafeMutableBufferPointer<Float>] = []
-                    for (s, source) in sources.enumerated() {
-                        let slot = UnsafeMutableBufferPointer(rebasing: buffers[s][0..<range.count])
-                        try source.readFloat32(range, into: slot)
-                        loaded.append(slot)
-                    }
-                    try body(index, range, loaded, &state)
-                } catch {
-                    failure.withLock { if $0 == nil { $0 = error } }
+                let loaded = try zip(sources, buffers).map { source, buffer in
+                    let slot = UnsafeMutableBufferPointer(rebasing: buffer[0..<range.count])
+                    try source.readFloat32(range, into: slot)
+                    return slot
                 }
+                try body(index, range, loaded, &state)
             }
-            states.withLock { $0.append(state) }
+            return state
         }
-        if let error = failure.withLock({ $0 }) { throw error }
-        return states.withLock { $0 }
     }
 }
 
-/// What a worker of `DeltaKernel.parallel` keeps between chunks.
-protocol WorkerState: Sendable {}

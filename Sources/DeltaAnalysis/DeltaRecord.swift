@@ -28,6 +28,19 @@ public struct ModelDeltaStats: Sendable, Equatable {
     public init() {}
 
     public var negatives: UInt64 { finite - zeros - positives }
+
+    /// Adds another tensor's (or chunk's) counts and sums and keeps the larger maximum; the
+    /// percentiles do not add and are left as they are.
+    public static func += (a: inout ModelDeltaStats, b: ModelDeltaStats) {
+        a.finite += b.finite
+        a.nonFinite += b.nonFinite
+        a.zeros += b.zeros
+        a.positives += b.positives
+        a.withinThreshold += b.withinThreshold
+        a.maxAbs = max(a.maxAbs, b.maxAbs)
+        a.sumAbs += b.sumAbs
+        a.sumSquares += b.sumSquares
+    }
 }
 
 /// How often two models' deltas point the same way on one tensor.
@@ -44,6 +57,11 @@ public struct PairSignStats: Sendable, Equatable {
 
     /// `sameSign / bothNonZero`; nil when no element has both deltas non-zero.
     public var agreement: Double? { bothNonZero == 0 ? nil : Double(sameSign) / Double(bothNonZero) }
+
+    public static func += (a: inout PairSignStats, b: PairSignStats) {
+        a.bothNonZero += b.bothNonZero
+        a.sameSign += b.sameSign
+    }
 }
 
 /// The result of one analysis task: the statistics of every model's delta on one tensor, as

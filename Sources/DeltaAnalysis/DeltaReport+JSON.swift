@@ -29,14 +29,14 @@ extension DeltaReport {
             entry["message"] = .string(verdictMessage(m))
             return .object(entry)
         })
-        root["pairs"] = pairsJSON(pairs.map(\.counts))
+        root["pairs"] = pairsJSON(pairs)
         root["layers"] = .array(layers.map { layer in
             .object(JSONObject([
                 "layer": layer.layer.map { .integer($0) } ?? .null,
                 "tensors": .integer(layer.tensors),
                 "elements": .integer(layer.elements),
                 "models": .array(layer.models.map { .object(aggregateFields($0)) }),
-                "pairs": pairsJSON(layer.pairs.map(\.counts)),
+                "pairs": pairsJSON(layer.pairs),
             ]))
         })
         root["tensors"] = .array(tensors.map { tensor in
@@ -74,7 +74,7 @@ extension DeltaReport {
         o["non_finite"] = .integer(a.nonFinite)
         o["zeros"] = .integer(a.zeros)
         o["positives"] = .integer(a.positives)
-        o["negatives"] = .integer(a.finite - a.zeros - a.positives)
+        o["negatives"] = .integer(a.negatives)
         o["within_threshold"] = .integer(a.withinThreshold)
         o["max_abs"] = DeltaFormat.json(a.maxAbs)
         o["mean_abs"] = DeltaFormat.json(a.meanAbs)

@@ -28,7 +28,7 @@ extension DeltaReport {
         if !pairIndices.isEmpty {
             out += "\nsign agreement (elements where both deltas are non-zero):\n"
             for (p, (a, b)) in pairIndices.enumerated() {
-                out += "  \(label(a))·\(label(b)): \(DeltaFormat.percent(pairs[p].agreement)) of \(pairs[p].counts.bothNonZero)\n"
+                out += "  \(label(a))·\(label(b)): \(DeltaFormat.percent(pairs[p].agreement)) of \(pairs[p].bothNonZero)\n"
             }
         }
 

@@ -16,7 +16,7 @@ public struct DeltaReport: Sendable {
         /// nil: the tensors outside any layer (embeddings, final norm, head).
         public let layer: Int?
         public let models: [DeltaAggregate]
-        public let pairs: [PairAggregate]
+        public let pairs: [PairSignStats]
         public var tensors: Int { models.first?.tensors ?? 0 }
         public var elements: UInt64 { models.first?.elements ?? 0 }
     }
@@ -30,7 +30,7 @@ public struct DeltaReport: Sendable {
     /// Whole-model aggregates, one per model.
     public let models: [DeltaAggregate]
     /// Whole-model sign agreement, in `DeltaRecord.pairs(models:)` order.
-    public let pairs: [PairAggregate]
+    public let pairs: [PairSignStats]
     public let skipped: [String]
     public let extra: [[String]]
 
@@ -45,14 +45,14 @@ public struct DeltaReport: Sendable {
         self.extra = extra ?? modelNames.map { _ in [] }
         let count = modelNames.count
         let pairCount = DeltaRecord.pairs(models: count).count
-        func aggregate(_ entries: [TensorEntry]) -> ([DeltaAggregate], [PairAggregate]) {
+        func aggregate(_ entries: [TensorEntry]) -> ([DeltaAggregate], [PairSignStats]) {
             var models = [DeltaAggregate](repeating: DeltaAggregate(), count: count)
-            var pairs = [PairAggregate](repeating: PairAggregate(), count: pairCount)
+            var pairs = [PairSignStats](repeating: PairSignStats(), count: pairCount)
             for entry in entries {
                 for m in 0..<count {
                     models[m].add(entry.record.models[m], elements: entry.record.elements, baseSumSquares: entry.record.baseSumSquares)
                 }
-                for p in 0..<pairCount { pairs[p].add(entry.record.pairs[p]) }
+                for p in 0..<pairCount { pairs[p] += entry.record.pairs[p] }
             }
             return (models, pairs)
         }

@@ -40,25 +40,24 @@ public enum Percentile {
 /// magnitudes' bit patterns. Memory is one 2048-bin histogram per distinct candidate range
 /// (at most one per rank), whatever `n`; the data is streamed once per pass.
 ///
-/// Usage: while `!isDone`, for every key call `bin(key)` and, when it is not nil, count the
-/// key in `histograms[group][bin]`; pass the histograms (summed over all keys, in any order)
-/// to `consume`. Then `key(rank:)` is the key at that rank.
+/// Usage: while `!isDone`, count every key in `histograms[group][(key >> shift) & mask]`
+/// (`currentPass`), its group from `lookup` (group 0 in the first pass; skip keys outside
+/// every group); pass the histograms (summed over all keys, in any order) to `consume`. Then
+/// `key(rank:)` is the key at that rank.
 public struct RankSelection: Sendable, Equatable {
     public static let binCount = 2048
 
-    /// Bit fields per pass: (shift, mask) of the bin, and the shift above which a key must
-    /// equal the group's prefix.
-    static func pass(_ level: Int) -> (shift: UInt32, mask: UInt32, matchShift: UInt32) {
+    /// The bin's bit field in each pass.
+    static func pass(_ level: Int) -> (shift: UInt32, mask: UInt32) {
         switch level {
-        case 0: return (21, 0x7FF, 32)
-        case 1: return (10, 0x7FF, 21)
-        default: return (0, 0x3FF, 10)
+        case 0: return (21, 0x7FF)
+        case 1: return (10, 0x7FF)
+        default: return (0, 0x3FF)
         }
     }
 
     /// The ranks asked for, ascending and distinct.
     public let ranks: [Int]
-    public let total: Int
     /// Per rank: the key bits fixed so far, and the rank within the keys that share them.
     private var prefixes: [UInt32]
     private var within: [Int]
@@ -70,7 +69,6 @@ public struct RankSelection: Sendable, Equatable {
     public init(ranks: [Int], total: Int) {
         precondition(ranks.allSatisfy { $0 >= 0 && $0 < total }, "ranks must lie in 0..<total")
         self.ranks = Array(Set(ranks)).sorted()
-        self.total = total
         prefixes = self.ranks.map { _ in 0 }
         within = self.ranks
         groups = self.ranks.isEmpty ? [] : [0]
@@ -79,27 +77,53 @@ public struct RankSelection: Sendable, Equatable {
 
     public var isDone: Bool { level >= 3 }
 
-    /// The current pass's bit fields: a key in a group's range has the group's bits above
-    /// `matchShift` (every key at the first pass, where `matchShift` is 32), and is counted in
-    /// bin `(key >> shift) & mask`.
-    public var currentPass: (shift: UInt32, mask: UInt32, matchShift: UInt32) { RankSelection.pass(level) }
+    /// The current pass's bin field: key `k` is counted in bin `(k >> shift) & mask`.
+    public var currentPass: (shift: UInt32, mask: UInt32) { RankSelection.pass(level) }
 
-    /// The group and bin of `key` in the current pass, or nil when no rank's range holds it.
-    @inline(__always)
-    public func bin(_ key: UInt32) -> (group: Int, bin: Int)? {
-        let (shift, mask, matchShift) = RankSelection.pass(level)
-        let bin = Int((key &>> shift) & mask)
-        if matchShift >= 32 { return (0, bin) }
-        let high = key &>> matchShift
-        for (g, prefix) in groups.enumerated() where prefix &>> matchShift == high { return (g, bin) }
-        return nil
+    /// Which group's range holds a key, by table lookups on its bit fields, without branches:
+    /// the first 11 bits pick the group (second pass) or a table of the groups under that
+    /// first bin (third pass), which the next 11 bits index. `groups.count` for keys outside
+    /// every group. Not for the first pass, where every key is in the one group.
+    public struct GroupLookup: Sendable {
+        public let level: Int
+        public let first: [Int32]
+        /// `binCount` entries per table; table 0 sends every key outside.
+        public let second: [Int32]
+
+        @inline(__always)
+        public func group(_ key: UInt32) -> Int {
+            let top = Int(first[Int(key &>> 21)])
+            return level == 1 ? top : Int(second[top &* RankSelection.binCount &+ Int((key &>> 10) & 0x7FF)])
+        }
+    }
+
+    /// The lookup of the current pass (built once per pass, shared by every chunk).
+    public var lookup: GroupLookup {
+        precondition(level >= 1 && !isDone)
+        let bins = RankSelection.binCount
+        let outside = Int32(groups.count)
+        var first = [Int32](repeating: level == 1 ? outside : 0, count: bins)
+        var second = [Int32](repeating: outside, count: bins)
+        for (g, prefix) in groups.enumerated() {
+            let top = Int(prefix &>> 21)
+            if level == 1 {
+                first[top] = Int32(g)
+            } else {
+                if first[top] == 0 {
+                    first[top] = Int32(second.count / bins)
+                    second += [Int32](repeating: outside, count: bins)
+                }
+                second[Int(first[top]) * bins + Int((prefix &>> 10) & 0x7FF)] = Int32(g)
+            }
+        }
+        return GroupLookup(level: level, first: first, second: second)
     }
 
     /// Takes the current pass's histograms (`groups.count` of `binCount` counts) and narrows
     /// every rank to one bin.
     public mutating func consume(_ histograms: [[Int]]) {
         precondition(!isDone && histograms.count == groups.count)
-        let (shift, _, _) = RankSelection.pass(level)
+        let (shift, _) = RankSelection.pass(level)
         for r in ranks.indices {
             let g = groups.firstIndex(of: prefixes[r])!
             var remaining = within[r]

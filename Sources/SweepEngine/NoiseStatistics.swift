@@ -11,7 +11,7 @@
 /// | 16     | Float64 | Σ (σ·s·ε)², the noise asked for before rounding |
 /// | 24     | UInt64  | elements perturbed |
 /// | 32     | UInt64  | elements left unchanged by rounding although their noise was not 0 |
-public struct NoiseStatistics: Sendable, Equatable {
+public struct NoiseStatistics: Sendable, Equatable, Codable {
     public static let size = 40
 
     public var noiseSquares: Double = 0

@@ -88,7 +88,7 @@ extension SweepSpec {
                 }
                 spec.outputDType = dtype
             case "out_shard_size":
-                guard let text = scalar(value), let bytes = parseSize(text) else { problem(key, "must be a size such as 5B or 500M"); continue }
+                guard let text = scalar(value), let bytes = ByteCount.parse(text) else { problem(key, "must be a size such as 5B or 500M"); continue }
                 spec.shardBudget = bytes
             case "copy_tokenizer":
                 guard let flag = value.bool else { problem(key, "must be true or false"); continue }

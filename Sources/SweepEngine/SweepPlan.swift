@@ -17,7 +17,6 @@ public struct SweepVariant: Sendable, Equatable {
 public struct SweepTensor: Sendable, Equatable {
     public let name: String
     public let shape: [Int]
-    public let inputDType: DType
     /// Perturbed (selected by include/exclude and floating-point), or copied byte for byte.
     public let perturb: Bool
     /// The dtype written: `--out-dtype` for perturbed tensors (default: the input's), the input's for copies.
@@ -110,7 +109,7 @@ public final class SweepPlan: Sendable {
                                         + "give --out-dtype (e.g. bfloat16) or --exclude it")
                     }
                 }
-                list.append(SweepTensor(name: name, shape: info.shape, inputDType: info.dtype, perturb: perturb, outputDType: output))
+                list.append(SweepTensor(name: name, shape: info.shape, perturb: perturb, outputDType: output))
             }
             if !list.contains(where: \.perturb) {
                 problems.append("\(path): no tensor is selected for perturbation (check --include/--exclude)")

@@ -8,8 +8,9 @@ import TensorIO
 /// Batches run one after another, so at most `batchSize` variant folders exist at once with
 /// `keep: none`.
 public struct SweepRunner {
-    /// Runs one batch job to completion with the given task runner (its `finish()` included).
-    public typealias BatchRunner = (_ job: any DistributedJob, _ runner: any TaskRunner) throws -> Void
+    /// Runs one batch job to completion, its `finish()` included (its tasks are computed by a
+    /// `SweepTaskRunner`, here or on workers).
+    public typealias BatchRunner = (_ job: any DistributedJob) throws -> Void
 
     public let plan: SweepPlan
     let log: (String) -> Void
@@ -68,8 +69,7 @@ public struct SweepRunner {
                 }
                 guard !batch.isEmpty else { continue }
                 let job = try SweepJob(plan: plan, batch: batch)
-                let runner = try SweepTaskRunner.runner(setup: job.setup)
-                try runBatch(job, runner)
+                try runBatch(job)
                 let statistics = try job.statistics()
                 for (variant, stats) in zip(job.variants, statistics) {
                     let model = spec.models[variant.model]

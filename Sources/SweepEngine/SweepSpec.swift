@@ -76,7 +76,4 @@ public struct SweepSpec: Sendable {
             return value
         }
     }
-
-    /// Parses a size with K/M/B suffixes, for `out_shard_size` in a YAML file.
-    static func parseSize(_ text: String) -> UInt64? { ByteCount.parse(text) }
 }

@@ -10,14 +10,23 @@ final class SweepState {
         /// A variant's folder, or nil for a baseline.
         var folder: String?
         var model: String?
-        var statistics: [Double]?
-        var elements: UInt64?
-        var unchanged: UInt64?
+        var statistics: NoiseStatistics?
         var metric: Double?
         var error: String?
     }
 
     static let fileName = ".sweep-state"
+    /// Infinite or NaN sums (a checkpoint with such weights) are recorded, not refused.
+    static let encoder = {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }()
+    static let decoder = {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }()
     let path: String
     private(set) var variants: [String: Line] = [:]
     private(set) var baselines: [String: Line] = [:]
@@ -37,7 +46,7 @@ final class SweepState {
             }
             lines.removeFirst()
             for text in lines {
-                guard let line = try? JSONDecoder().decode(Line.self, from: Data(text.utf8)) else { continue }
+                guard let line = try? SweepState.decoder.decode(Line.self, from: Data(text.utf8)) else { continue }
                 if let folder = line.folder { variants[folder] = line } else if let model = line.model { baselines[model] = line }
             }
         } else {
@@ -62,9 +71,7 @@ final class SweepState {
     }
 
     func record(_ result: VariantResult) throws {
-        let s = result.statistics
-        try append(Line(folder: result.variant.folder, statistics: [s.noiseSquares, s.weightSquares, s.intendedSquares],
-                        elements: s.elements, unchanged: s.unchanged, metric: result.metric, error: result.error))
+        try append(Line(folder: result.variant.folder, statistics: result.statistics, metric: result.metric, error: result.error))
     }
 
     func record(_ baseline: BaselineResult) throws {
@@ -73,14 +80,12 @@ final class SweepState {
 
     /// The recorded result of `variant`, if it finished before.
     func result(_ variant: SweepVariant, model: String) -> VariantResult? {
-        guard let line = variants[variant.folder], let s = line.statistics, s.count == 3 else { return nil }
-        let statistics = NoiseStatistics(noiseSquares: s[0], weightSquares: s[1], intendedSquares: s[2],
-                                         elements: line.elements ?? 0, unchanged: line.unchanged ?? 0)
+        guard let line = variants[variant.folder], let statistics = line.statistics else { return nil }
         return VariantResult(variant: variant, model: model, statistics: statistics, metric: line.metric, error: line.error)
     }
 
     private func append(_ line: Line) throws {
-        var data = try JSONEncoder().encode(line)
+        var data = try SweepState.encoder.encode(line)
         data.append(0x0A)
         try handle.write(contentsOf: data)
         try handle.synchronize()

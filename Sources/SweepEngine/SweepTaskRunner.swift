@@ -1,8 +1,6 @@
 import CrucibleMath
-import Dispatch
 import Foundation
 import JobModel
-import Synchronization
 import TensorIO
 
 /// Computes sweep tasks: reads one input tensor and writes it into every variant of the task,
@@ -40,6 +38,8 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
     public func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
         let work = try JSONDecoder().decode(SweepTaskWork.self, from: Data(work))
         let view = try inputs.tensor(TaskInput(model: work.model, tensor: work.tensor))
+        // Its pages leave the resident set once the task is done (chunk by chunk when large).
+        defer { view.release() }
         guard let dtype = DType(rawValue: work.outputDType) else { throw JobError("\(work.tensor): unknown output dtype \(work.outputDType)") }
         let variants = work.variants.count
         guard parts.count == variants + (work.perturb ? 1 : 0) else {
@@ -76,6 +76,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
         let chunks = stride(from: 0, to: count, by: SweepTaskRunner.chunkElements).map {
             $0..<min(count, $0 + SweepTaskRunner.chunkElements)
         }
+        let capacity = chunks.first?.count ?? 0
         let streaming = view.bytes.count > SweepTaskRunner.residentInputBudget
 
         // The scale: fixed, or the tensor's RMS from a first pass (sums combined in chunk order).
@@ -83,8 +84,9 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
         if let fixed = work.scale {
             scale = fixed
         } else {
-            let sums = try SweepTaskRunner.map(chunks, threads: threads) { range, scratch -> Double in
-                let w = UnsafeMutableBufferPointer(rebasing: scratch.floats[0..<range.count])
+            let sums = try ParallelChunks.map(chunks.count, threads: threads, floats: capacity) { index, block -> Double in
+                let range = chunks[index]
+                let w = UnsafeMutableBufferPointer(rebasing: block[0..<range.count])
                 try view.readFloat32(range, into: w)
                 var sum = 0.0
                 for x in w { sum += Double(x) * Double(x) }
@@ -100,35 +102,32 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
         let groups = seeds.map { seed in (noise: SweepTaskRunner.noise(seed: seed, tensor: work.tensor),
                                           members: variants.indices.filter { variants[$0].seed == seed }) }
 
-        let perChunk = try SweepTaskRunner.map(chunks, threads: threads) { range, scratch -> [NoiseStatistics] in
+        // Per worker: the weights, ε, the perturbed values, and the values as written.
+        let perChunk = try ParallelChunks.map(chunks.count, threads: threads, floats: 4 * capacity) { index, block -> [NoiseStatistics] in
+            let range = chunks[index]
             let n = range.count
-            let w = UnsafeMutableBufferPointer(rebasing: scratch.floats[0..<n])
-            let eps = UnsafeMutableBufferPointer(rebasing: scratch.floats[n..<(2 * n)])
-            let out = UnsafeMutableBufferPointer(rebasing: scratch.floats[(2 * n)..<(3 * n)])
-            let back = UnsafeMutableBufferPointer(rebasing: scratch.floats[(3 * n)..<(4 * n)])
-            let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch.bytes[0..<(n * width)])
+            let w = UnsafeMutableBufferPointer(rebasing: block[0..<n])
+            let eps = UnsafeMutableBufferPointer(rebasing: block[capacity..<(capacity + n)])
+            let out = UnsafeMutableBufferPointer(rebasing: block[(2 * capacity)..<(2 * capacity + n)])
+            let back = UnsafeMutableBufferPointer(rebasing: block[(3 * capacity)..<(3 * capacity + n)])
             try view.readFloat32(range, into: w)
             var weightSquares = 0.0
             for x in w { weightSquares += Double(x) * Double(x) }
             var stats = [NoiseStatistics](repeating: NoiseStatistics(), count: variants.count)
             for group in groups {
                 group.noise.normal(first: range.lowerBound, into: eps)
+                var epsSquares = 0.0
+                for e in eps { epsSquares += Double(e) * Double(e) }
                 for v in group.members {
                     let amplitude = variants[v].sigma * scale
-                    var intendedSquares = 0.0
-                    for i in 0..<n {
-                        let delta = amplitude * Double(eps[i])
-                        intendedSquares += delta * delta
-                        out[i] = Float(Double(w[i]) + delta)
+                    for i in 0..<n { out[i] = Float(Double(w[i]) + amplitude * Double(eps[i])) }
+                    // Converted straight into the variant's part; the values as written are
+                    // read back for the statistics (rounding to the output dtype included).
+                    try write(v, (range.lowerBound * width)..<(range.upperBound * width)) { destination in
+                        Conversion.fromFloat32(UnsafeBufferPointer(out), to: dtype, into: destination)
+                        if dtype != .f32 { Conversion.toFloat32(UnsafeRawBufferPointer(destination), dtype: dtype, into: back) }
                     }
-                    Conversion.fromFloat32(UnsafeBufferPointer(out), to: dtype, into: bytes)
-                    let written: UnsafeMutableBufferPointer<Float>
-                    if dtype == .f32 {
-                        written = out
-                    } else {
-                        Conversion.toFloat32(UnsafeRawBufferPointer(bytes), dtype: dtype, into: back)
-                        written = back
-                    }
+                    let written = dtype == .f32 ? out : back
                     var noiseSquares = 0.0
                     var unchanged: UInt64 = 0
                     for i in 0..<n {
@@ -137,10 +136,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
                         if d == 0 && eps[i] != 0 && amplitude != 0 { unchanged += 1 }
                     }
                     stats[v] = NoiseStatistics(noiseSquares: noiseSquares, weightSquares: weightSquares,
-                                               intendedSquares: intendedSquares, elements: UInt64(n), unchanged: unchanged)
-                    try write(v, (range.lowerBound * width)..<(range.upperBound * width)) { destination in
-                        destination.copyMemory(from: UnsafeRawBufferPointer(bytes))
-                    }
+                                               intendedSquares: amplitude * amplitude * epsSquares, elements: UInt64(n), unchanged: unchanged)
                 }
             }
             if streaming { view.release(range) }
@@ -160,40 +156,4 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
         }
     }
 
-    /// Per-worker working memory: four Float buffers and one byte buffer of a chunk each.
-    struct Scratch {
-        let floats: UnsafeMutableBufferPointer<Float>
-        let bytes: UnsafeMutableRawBufferPointer
-    }
-
-    /// Runs `body` on every chunk on up to `threads` threads; results in chunk order.
-    static func map<T: Sendable>(_ chunks: [Range<Int>], threads: Int,
-                                 _ body: @Sendable (Range<Int>, Scratch) throws -> T) throws -> [T] {
-        let next = Atomic<Int>(0)
-        let failure = Mutex<(any Error)?>(nil)
-        let results = Mutex<[Int: T]>([:])
-        let workers = min(threads, chunks.count)
-        let capacity = chunks.map(\.count).max() ?? 0
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: 4 * capacity)
-            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 8 * capacity, alignment: 16)
-            defer {
-                floats.deallocate()
-                bytes.deallocate()
-            }
-            let scratch = Scratch(floats: floats, bytes: bytes)
-            while failure.withLock({ $0 == nil }) {
-                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard index < chunks.count else { break }
-                do {
-                    let value = try body(chunks[index], scratch)
-                    results.withLock { $0[index] = value }
-                } catch {
-                    failure.withLock { if $0 == nil { $0 = error } }
-                }
-            }
-        }
-        if let error = failure.withLock({ $0 }) { throw error }
-        return results.withLock { all in chunks.indices.map { all[$0]! } }
-    }
 }

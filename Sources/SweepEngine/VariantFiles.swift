@@ -4,26 +4,10 @@ import TensorIO
 /// model's `config.json` (dtype updated when `--out-dtype` changes it), its tokenizer files,
 /// and a model card saying how the variant was made.
 enum VariantFiles {
-    /// The side files copied from the model folder (the same list `crucible merge` copies).
-    static let tokenizerFiles = [
-        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
-        "added_tokens.json", "merges.txt", "vocab.json", "chat_template.jinja", "generation_config.json",
-    ]
-
     static func write(_ variant: SweepVariant, plan: SweepPlan, into writer: CheckpointWriter) throws {
         let checkpoint = plan.checkpoints[variant.model]
-        if var config = checkpoint.config {
-            if let dtype = plan.spec.outputDType, let torchName = dtype.torchName {
-                if config["dtype"] != nil { config["dtype"] = .string(torchName) }
-                config["torch_dtype"] = .string(torchName)
-            }
-            try writer.writeFile("config.json", contents: JSONValue.object(config).serialized(indent: 2) + "\n")
-        }
-        if plan.spec.copyTokenizer {
-            for name in tokenizerFiles where FileSystem.exists(FileSystem.join(checkpoint.directory, name)) {
-                try writer.copyFile(from: FileSystem.join(checkpoint.directory, name), as: name)
-            }
-        }
+        if let config = checkpoint.config { try writer.writeConfig(config, dtype: plan.spec.outputDType) }
+        if plan.spec.copyTokenizer { try writer.copyTokenizerFiles(from: checkpoint.directory) }
         try writer.writeFile("README.md", contents: modelCard(variant, plan: plan))
     }
 

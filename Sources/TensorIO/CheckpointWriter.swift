@@ -122,6 +122,23 @@ public final class CheckpointWriter: Sendable {
         try FileSystem.writeFile(FileSystem.join(temporaryDirectory, name), Array(contents.utf8))
     }
 
+    /// Writes `config.json`, with `torch_dtype` (and `dtype`, when present) set to `dtype`.
+    public func writeConfig(_ config: JSONObject, dtype: DType?) throws(SafeTensorsError) {
+        var config = config
+        if let torchName = dtype?.torchName {
+            if config["dtype"] != nil { config["dtype"] = .string(torchName) }
+            config["torch_dtype"] = .string(torchName)
+        }
+        try writeFile("config.json", contents: JSONValue.object(config).serialized(indent: 2) + "\n")
+    }
+
+    /// Copies the tokenizer files (`Checkpoint.tokenizerFileNames`) that `directory` holds.
+    public func copyTokenizerFiles(from directory: String) throws(SafeTensorsError) {
+        for name in Checkpoint.tokenizerFileNames where FileSystem.exists(FileSystem.join(directory, name)) {
+            try copyFile(from: FileSystem.join(directory, name), as: name)
+        }
+    }
+
     /// Copies a side file (tokenizer files, ...) into the folder.
     public func copyFile(from source: String, as name: String) throws(SafeTensorsError) {
         try FileSystem.copyFile(from: source, to: FileSystem.join(temporaryDirectory, name))

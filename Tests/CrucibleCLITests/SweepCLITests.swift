@@ -94,4 +94,20 @@ extension CLITests {
         }
         #expect(try run(["--help"]).stdout.contains("sweep"))
     }
+
+    @Test("sweep --log-format json: only JSON objects on stderr, a report per batch, warnings as events; --out-shard-size and --no-copy-tokenizer apply")
+    func sweepJSONLogsAndOutputOptions() throws {
+        let out = temporaryPath("sweep-json")
+        let r = try run(["sweep", "examples/models/base", "--out", out, "--sigmas", "1e-3,1e-1", "--seeds", "0", "--max-pending", "1",
+                         "--log-format", "json", "-q", "--out-shard-size", "20K", "--no-copy-tokenizer"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let events = try r.stderr.split(separator: "\n").map { try #require(try JSONParser.parse(String($0)).objectValue) }
+        #expect(events.filter { $0["event"]?.stringValue == "report" }.count == 2, "one report per batch")
+        #expect(events.contains { $0["message"]?.stringValue?.hasPrefix("warning:") == true }, "the BF16 warning, as an event")
+        for entry in try #require(try sweepReport(out)["variants"] as? [[String: Any]]) {
+            let path = out + "/" + (try #require(entry["path"] as? String))
+            #expect(FileManager.default.fileExists(atPath: path + "/model.safetensors.index.json"), "sharded at 20K")
+            #expect(!FileManager.default.fileExists(atPath: path + "/tokenizer_config.json"))
+        }
+    }
 }

@@ -53,4 +53,20 @@ import Testing
         let wrong = AnalyzeTaskRunner(threshold: 0.005, models: 2)
         #expect(throws: JobError.self) { try LocalJobRunner.run(job, runner: wrong, threads: 1) }
     }
+
+    @Test func integerBaseTensorsAreSkippedAndListed() throws {
+        let root = AnalysisFixtures.directory()
+        for name in ["base", "ft"] {
+            let writer = try CheckpointWriter(directory: root + "/" + name, tensors: [
+                SafeTensorsLayout.Spec(name: "model.norm.weight", dtype: .f32, shape: [1]),
+                SafeTensorsLayout.Spec(name: "model.position_ids", dtype: .i64, shape: [1])])
+            try [Float(name == "ft" ? 2 : 1)].withUnsafeBytes { try writer.write("model.norm.weight", bytes: $0) }
+            try [Int64(7)].withUnsafeBytes { try writer.write("model.position_ids", bytes: $0) }
+            try writer.finish()
+        }
+        let (job, report) = try AnalysisFixtures.analyze(base: root + "/base", models: [root + "/ft"])
+        #expect(job.tasks.map(\.label) == ["model.norm.weight"])
+        #expect(report.skipped == ["model.position_ids"])
+        #expect(report.table().contains("not analysed (not floating point): model.position_ids"))
+    }
 }

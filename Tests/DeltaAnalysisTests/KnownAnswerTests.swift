@@ -79,7 +79,7 @@ import Testing
         #expect(whole.meanAbs == (4 * Double(Self.s) + 3 * Double(Self.l)) / 12)
         let baseSquares = 8 * 0.25 + 3 * 0.25 + 2
         #expect(whole.relativeNorm == ((4 * Double(Self.s * Self.s) + 3 * 0.0625) / baseSquares).squareRoot())
-        #expect(report.pairs[0].counts == PairSignStats(bothNonZero: 6, sameSign: 4))
+        #expect(report.pairs[0] == PairSignStats(bothNonZero: 6, sameSign: 4))
         let other = try #require(report.layers.last)
         #expect(other.models[0].zeros == 2 && other.models[0].shareZero == 1)
     }

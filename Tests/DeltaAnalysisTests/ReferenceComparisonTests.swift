@@ -86,10 +86,10 @@ import Testing
             let key = layer.layer.map(String.init) ?? "other"
             let want = try #require(layers[key], "layer \(key)")
             expectAggregates(layer.models, want["models"], "layer \(key)")
-            expectPairs(layer.pairs.map(\.counts), want["pairs"], "layer \(key)")
+            expectPairs(layer.pairs, want["pairs"], "layer \(key)")
         }
         expectAggregates(report.models, reference["models"], "whole model")
-        expectPairs(report.pairs.map(\.counts), reference["pairs"], "whole model")
+        expectPairs(report.pairs, reference["pairs"], "whole model")
     }
 
     func expectAggregates(_ got: [DeltaAggregate], _ want: JSONValue?, _ at: String, sourceLocation: SourceLocation = #_sourceLocation) {

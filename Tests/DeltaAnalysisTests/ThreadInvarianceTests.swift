@@ -80,7 +80,12 @@ import Testing
         var selection = RankSelection(ranks: ranks, total: keys.count)
         while !selection.isDone {
             var histograms = selection.groups.map { _ in [Int](repeating: 0, count: RankSelection.binCount) }
-            for key in keys { if let (g, b) = selection.bin(key) { histograms[g][b] += 1 } }
+            let lookup = selection.level == 0 ? nil : selection.lookup
+            let (shift, mask) = selection.currentPass
+            for key in keys {
+                let g = lookup?.group(key) ?? 0
+                if g < histograms.count { histograms[g][Int((key >> shift) & mask)] += 1 }
+            }
             selection.consume(histograms)
         }
         for rank in ranks { #expect(selection.key(rank: rank) == sorted[rank], "rank \(rank)") }

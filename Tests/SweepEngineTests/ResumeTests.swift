@@ -26,8 +26,8 @@ import Testing
         var batches = 0
         // The first run dies while its second batch is running (after its variants were written).
         #expect(throws: Interrupted.self) {
-            _ = try SweepRunner(plan: try SweepPlan(spec(out))).run { job, runner in
-                try LocalJobRunner.run(job, runner: runner, threads: 2)
+            _ = try SweepRunner(plan: try SweepPlan(spec(out))).run { job in
+                try LocalJobRunner.run(job, runner: SweepTaskRunner(), threads: 2)
                 batches += 1
                 if batches == 2 { throw Interrupted() }
             }
@@ -37,9 +37,9 @@ import Testing
         var resumed = spec(out)
         resumed.resume = true
         var computed: [Int] = []
-        let results = try SweepRunner(plan: try SweepPlan(resumed)).run { job, runner in
+        let results = try SweepRunner(plan: try SweepPlan(resumed)).run { job in
             computed += (job as! SweepJob).variants.map(\.index)
-            try LocalJobRunner.run(job, runner: runner, threads: 2)
+            try LocalJobRunner.run(job, runner: SweepTaskRunner(), threads: 2)
         }
         #expect(computed == [2, 3, 4, 5], "batch 1 (variants 0, 1) was recorded; batch 2 was interrupted before its results were")
         #expect(results.variants.map(\.variant.index) == Array(0..<6))

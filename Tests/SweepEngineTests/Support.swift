@@ -53,8 +53,8 @@ enum SweepFixtures {
     /// Plans and runs a sweep here; `log` collects the runner's lines.
     static func run(_ spec: SweepSpec, log: (@Sendable (String) -> Void)? = nil) throws -> SweepResults {
         let plan = try SweepPlan(spec)
-        return try SweepRunner(plan: plan, log: { line in log?(line) }).run { job, runner in
-            try LocalJobRunner.run(job, runner: runner, threads: spec.threads)
+        return try SweepRunner(plan: plan, log: { line in log?(line) }).run { job in
+            try LocalJobRunner.run(job, runner: SweepTaskRunner(), threads: spec.threads)
         }
     }
 

@@ -37,7 +37,7 @@ public struct JobInterrupted: Error, CustomStringConvertible {
     public let tasksDone: Int
     public let tasksTotal: Int
     public var description: String {
-        "stopped by signal \(signal) with \(tasksDone) of \(tasksTotal) tasks finished and journaled; run the same command with --resume to finish"
+        "stopped by signal \(signal) with \(tasksDone) of \(tasksTotal) tasks finished; run the same command with --resume to finish"
     }
 }
 

@@ -7,18 +7,9 @@ public enum OutputFiles {
     public static func write(_ plan: MergePlan, options: MergeOptions, into writer: CheckpointWriter) throws {
         if var config = plan.checkpoints[plan.referenceModel].config {
             config["num_hidden_layers"] = .integer(plan.layerCount)
-            if let torchName = plan.outputDType.torchName {
-                if config["dtype"] != nil { config["dtype"] = .string(torchName) }
-                config["torch_dtype"] = .string(torchName)
-            }
-            try writer.writeFile("config.json", contents: JSONValue.object(config).serialized(indent: 2) + "\n")
+            try writer.writeConfig(config, dtype: plan.outputDType)
         }
-        if options.copyTokenizer {
-            let directory = plan.tokenizerDirectory
-            for name in Checkpoint.tokenizerFileNames where FileSystem.exists(FileSystem.join(directory, name)) {
-                try writer.copyFile(from: FileSystem.join(directory, name), as: name)
-            }
-        }
+        if options.copyTokenizer { try writer.copyTokenizerFiles(from: plan.tokenizerDirectory) }
         if let template = plan.config.chatTemplate, template != "auto" {
             try writer.writeFile("chat_template.jinja", contents: template)
         }

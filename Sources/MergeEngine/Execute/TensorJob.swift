@@ -1,4 +1,4 @@
-import Dispatch
+import JobModel
 import CrucibleMath
 import Synchronization
 import TensorIO
@@ -140,41 +140,27 @@ public final class TensorJob: Sendable {
     }
 
     private func forEach(_ ranges: [Range<Int>], scratch: Int, _ body: @Sendable (Int, Chunk) throws -> Void) throws {
-        let next = Atomic<Int>(0)
-        let failure = Mutex<(any Error)?>(nil)
-        let workers = min(threads, ranges.count)
         let sources = (base.map { [$0] } ?? []) + inputs
         let hasBase = base != nil
         let streaming = sources.reduce(0) { $0 + $1.view.bytes.count } > TensorJob.residentInputBudget
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let capacity = ranges.first?.count ?? 0
-            // One pooled block per worker: each source, the output, then the method's scratch.
-            let block = ScratchPool.shared.take((sources.count + 1 + scratch) * capacity)
-            defer { ScratchPool.shared.give(block) }
-            let buffers = (0...sources.count).map { UnsafeMutableBufferPointer(rebasing: block[($0 * capacity)..<(($0 + 1) * capacity)]) }
-            while failure.withLock({ $0 == nil }) {
-                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard index < ranges.count else { break }
-                let range = ranges[index]
-                do {
-                    var loaded: [UnsafeBufferPointer<Float>] = []
-                    for (i, source) in sources.enumerated() {
-                        let slot = UnsafeMutableBufferPointer(rebasing: buffers[i][0..<range.count])
-                        try source.view.readFloat32(range, into: slot)
-                        loaded.append(UnsafeBufferPointer(slot))
-                    }
-                    let scratchStart = (sources.count + 1) * capacity
-                    let chunk = Chunk(index: index, range: range, base: hasBase ? loaded[0] : nil,
-                                      inputs: Array(loaded.dropFirst(hasBase ? 1 : 0)),
-                                      output: UnsafeMutableBufferPointer(rebasing: buffers[sources.count][0..<range.count]),
-                                      scratchSpace: UnsafeMutableBufferPointer(rebasing: block[scratchStart..<(scratchStart + scratch * range.count)]))
-                    try body(index, chunk)
-                    if streaming { sources.forEach { $0.view.release(range) } }
-                } catch {
-                    failure.withLock { if $0 == nil { $0 = error } }
-                }
+        let capacity = ranges.first?.count ?? 0
+        // One pooled block per worker: each source, the output, then the method's scratch.
+        try ParallelChunks.forEach(ranges.count, threads: threads, floats: (sources.count + 1 + scratch) * capacity) { index, block in
+            let range = ranges[index]
+            var loaded: [UnsafeBufferPointer<Float>] = []
+            for (i, source) in sources.enumerated() {
+                let slot = UnsafeMutableBufferPointer(rebasing: block[(i * capacity)..<(i * capacity + range.count)])
+                try source.view.readFloat32(range, into: slot)
+                loaded.append(UnsafeBufferPointer(slot))
             }
+            let output = sources.count * capacity
+            let scratchStart = (sources.count + 1) * capacity
+            let chunk = Chunk(index: index, range: range, base: hasBase ? loaded[0] : nil,
+                              inputs: Array(loaded.dropFirst(hasBase ? 1 : 0)),
+                              output: UnsafeMutableBufferPointer(rebasing: block[output..<(output + range.count)]),
+                              scratchSpace: UnsafeMutableBufferPointer(rebasing: block[scratchStart..<(scratchStart + scratch * range.count)]))
+            try body(index, chunk)
+            if streaming { sources.forEach { $0.view.release(range) } }
         }
-        if let error = failure.withLock({ $0 }) { throw error }
     }
 }

@@ -4,8 +4,8 @@ import Foundation
 /// allocations are served by mmap and zeroed by the kernel on first touch; reusing warm
 /// buffers removes that cost from every pass. At most `limit` buffers are kept, and buffers
 /// outgrown by a larger request are released.
-final class ScratchPool: @unchecked Sendable {
-    static let shared = ScratchPool(limit: 16)
+public final class ScratchPool: @unchecked Sendable {
+    public static let shared = ScratchPool(limit: 16)
 
     private let limit: Int
     private let lock = NSLock()
@@ -16,7 +16,7 @@ final class ScratchPool: @unchecked Sendable {
     /// A buffer of at least `count` floats (contents undefined). When none is large enough,
     /// the smaller free ones are released: the new, larger buffer will take their place, so
     /// the pool holds at most one buffer per concurrent user, each of the largest size asked.
-    func take(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+    public func take(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
         lock.lock()
         let reused = free.lastIndex { $0.count >= count }.map { free.remove(at: $0) }
         let outgrown = reused == nil ? free : []
@@ -27,7 +27,7 @@ final class ScratchPool: @unchecked Sendable {
     }
 
     /// Returns a buffer for reuse (or frees it when the pool is full).
-    func give(_ buffer: UnsafeMutableBufferPointer<Float>) {
+    public func give(_ buffer: UnsafeMutableBufferPointer<Float>) {
         lock.lock()
         let kept = free.count < limit
         if kept { free.append(buffer) }

@@ -1,0 +1,56 @@
+import Dispatch
+import Synchronization
+
+/// How task runners use their threads (merges, sweeps, analyses): a tensor cut into fixed
+/// chunks (never dependent on the thread count), the chunks taken in turn by up to `threads`
+/// workers, and results combined in chunk order, so that the bytes are the same for any
+/// thread count. The first error stops the work and is thrown.
+public enum ParallelChunks {
+    /// Runs `worker` on up to `threads` threads (at most `count`, at least one). Each worker
+    /// takes chunk indices from `next()` until it returns nil: every index of `0..<count` is
+    /// handed out once, and none after a worker has thrown. Returns the workers' results
+    /// (per-worker state such as partial sums), in no particular order.
+    public static func workers<Result: Sendable>(_ count: Int, threads: Int,
+                                                 _ worker: @Sendable (_ next: () -> Int?) throws -> Result) throws -> [Result] {
+        let counter = Atomic<Int>(0)
+        let failure = Mutex<(any Error)?>(nil)
+        let results = Mutex<[Result]>([])
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, count))) { _ in
+            let next = { () -> Int? in
+                guard failure.withLock({ $0 == nil }) else { return nil }
+                let index = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+                return index < count ? index : nil
+            }
+            do {
+                let result = try worker(next)
+                results.withLock { $0.append(result) }
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results.withLock { $0 }
+    }
+
+    /// Runs `body(chunk index, block)` for every chunk index in `0..<count`; `block` holds
+    /// `floats` floats (contents undefined), pooled, and belongs to the calling worker.
+    public static func forEach(_ count: Int, threads: Int, floats: Int,
+                               _ body: @Sendable (Int, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+        _ = try workers(count, threads: threads) { next in
+            let block = ScratchPool.shared.take(floats)
+            defer { ScratchPool.shared.give(block) }
+            while let index = next() { try body(index, block) }
+        }
+    }
+
+    /// `forEach` that keeps each chunk's result, in chunk order.
+    public static func map<T: Sendable>(_ count: Int, threads: Int, floats: Int,
+                                        _ body: @Sendable (Int, UnsafeMutableBufferPointer<Float>) throws -> T) throws -> [T] {
+        let results = Mutex<[Int: T]>([:])
+        try forEach(count, threads: threads, floats: floats) { index, block in
+            let value = try body(index, block)
+            results.withLock { $0[index] = value }
+        }
+        return results.withLock { all in (0..<count).map { all[$0]! } }
+    }
+}
