@@ -46,7 +46,6 @@ struct Analyze: ParsableCommand {
     @OptionGroup(title: "Cluster") var cluster: ClusterCommandOptions
 
     func validate() throws {
-        guard !models.isEmpty else { throw ValidationError("give at least one MODEL to compare with --base") }
         guard smallThreshold.isFinite, smallThreshold >= 0 else { throw ValidationError("--small-threshold must be a number ≥ 0") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         if quiet && json == nil { throw ValidationError("--quiet prints nothing: give --json FILE") }
@@ -59,17 +58,11 @@ struct Analyze: ParsableCommand {
             try AnalyzeJob(base: Checkpoint(path: HubModels.resolve(base, quiet: quiet)),
                            models: models.map { try Checkpoint(path: HubModels.resolve($0, quiet: quiet)) }, threshold: smallThreshold)
         }
-        try execute(job)
+        _ = try JobExecution.run(job, runtime: cluster, threads: threads, quiet: quiet, unit: "tensors")
         let report = try CLIError.wrap { try DeltaReport(job) }
         if let json {
             try CLIError.wrap { try Data((report.json().serialized(indent: 2) + "\n").utf8).write(to: URL(fileURLWithPath: json)) }
         }
         if !quiet { print(report.table(), terminator: "") }
-    }
-
-    /// Runs the job through the coordinator (embedded workers, or remote ones with
-    /// `--listen`); the records land in `job.store`.
-    func execute(_ job: AnalyzeJob) throws {
-        _ = try JobExecution.run(job, runtime: cluster, threads: threads, quiet: quiet, unit: "tensors")
     }
 }

@@ -34,7 +34,6 @@ public final class AnalyzeJob: DistributedJob {
     public struct Tensor: Sendable {
         public let name: String
         public let shape: [Int]
-        public var elements: Int { shape.reduce(1, *) }
     }
 
     public let base: Checkpoint
@@ -149,13 +148,13 @@ public struct AnalyzeTaskRunner: TaskRunner, JobKind {
             throw JobError("\(work.tensor): an analysis task of \(models) models reads \(models + 1) tensors into one \(size)-byte record")
         }
         let views = try work.inputs.map { try inputs.tensor($0) }
+        // However the task ends, its input pages leave the resident set (as after a merged tensor).
+        defer { views.forEach { $0.release() } }
         let base = views[0]
         for view in views.dropFirst() where view.shape != base.shape {
             throw JobError("\(work.tensor): shape \(AnalyzeJob.shape(view.shape)) in \(view.file), the base's is \(AnalyzeJob.shape(base.shape))")
         }
         let record = try DeltaKernel.analyze(base: base, models: Array(views.dropFirst()), threshold: threshold, threads: threads).bytes
-        // The tensor is done: its input pages leave the resident set (as after a merged tensor).
-        views.forEach { $0.release() }
         try write(0, 0..<size) { destination in
             record.withUnsafeBytes { destination.copyMemory(from: $0) }
         }

@@ -14,13 +14,4 @@ enum DeltaFormat {
         guard let value, value.isFinite else { return "—" }
         return String(format: "%.2f%%", value * 100)
     }
-
-    /// A JSON number that reads back as exactly `value` (shortest round-trip form); null for
-    /// nil, NaN or ±∞.
-    static func json(_ value: Double?) -> JSONValue {
-        guard let value, value.isFinite else { return .null }
-        return .number("\(value)")
-    }
-
-    static func json(_ value: UInt64) -> JSONValue { .integer(value) }
 }

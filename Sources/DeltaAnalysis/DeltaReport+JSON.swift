@@ -11,14 +11,14 @@ extension DeltaReport {
         root["schema"] = .string(DeltaReport.schema)
         root["base"] = .string(base)
         root["models"] = .array(modelNames.map(JSONValue.string))
-        root["threshold"] = DeltaFormat.json(threshold)
+        root["threshold"] = JSONValue.double(threshold)
         root["percentiles"] = .object(JSONObject([
-            "q": .array(Percentile.reported.map { DeltaFormat.json($0) }),
+            "q": .array(Percentile.reported.map { JSONValue.double($0) }),
             "method": .string("linear (numpy's default): sorted |δ| as Float64, h = (n−1)·q/100, interpolated between ⌊h⌋ and ⌊h⌋+1"),
         ]))
         root["verdict_rule"] = .object(JSONObject([
-            "small_if_share_within_at_least": DeltaFormat.json(DeltaVerdict.safeShare),
-            "large_if_share_within_below": DeltaFormat.json(DeltaVerdict.largeShare),
+            "small_if_share_within_at_least": JSONValue.double(DeltaVerdict.safeShare),
+            "large_if_share_within_below": JSONValue.double(DeltaVerdict.largeShare),
         ]))
         root["summary"] = .array(models.indices.map { m in
             var entry = JSONObject()
@@ -45,14 +45,14 @@ extension DeltaReport {
                 "shape": .array(tensor.shape.map { .integer($0) }),
                 "layer": tensor.layer.map { .integer($0) } ?? .null,
                 "elements": .integer(tensor.record.elements),
-                "base_sum_squares": DeltaFormat.json(tensor.record.baseSumSquares),
+                "base_sum_squares": JSONValue.double(tensor.record.baseSumSquares),
                 "models": .array(tensor.record.models.map { stats in
                     var aggregate = DeltaAggregate()
                     aggregate.add(stats, elements: tensor.record.elements, baseSumSquares: tensor.record.baseSumSquares)
                     var fields = aggregateFields(aggregate, perTensor: true)
-                    fields["p50"] = DeltaFormat.json(stats.p50)
-                    fields["p90"] = DeltaFormat.json(stats.p90)
-                    fields["p99"] = DeltaFormat.json(stats.p99)
+                    fields["p50"] = JSONValue.double(stats.p50)
+                    fields["p90"] = JSONValue.double(stats.p90)
+                    fields["p99"] = JSONValue.double(stats.p99)
                     return .object(fields)
                 }),
                 "pairs": pairsJSON(tensor.record.pairs),
@@ -76,14 +76,14 @@ extension DeltaReport {
         o["positives"] = .integer(a.positives)
         o["negatives"] = .integer(a.negatives)
         o["within_threshold"] = .integer(a.withinThreshold)
-        o["max_abs"] = DeltaFormat.json(a.maxAbs)
-        o["mean_abs"] = DeltaFormat.json(a.meanAbs)
-        o["share_within"] = DeltaFormat.json(a.shareWithin)
-        o["share_zero"] = DeltaFormat.json(a.shareZero)
-        o["relative_norm"] = DeltaFormat.json(a.relativeNorm)
-        o["sum_abs"] = DeltaFormat.json(a.sumAbs)
-        o["sum_squares"] = DeltaFormat.json(a.sumSquares)
-        if !perTensor { o["base_sum_squares"] = DeltaFormat.json(a.baseSumSquares) }
+        o["max_abs"] = JSONValue.double(a.maxAbs)
+        o["mean_abs"] = JSONValue.double(a.meanAbs)
+        o["share_within"] = JSONValue.double(a.shareWithin)
+        o["share_zero"] = JSONValue.double(a.shareZero)
+        o["relative_norm"] = JSONValue.double(a.relativeNorm)
+        o["sum_abs"] = JSONValue.double(a.sumAbs)
+        o["sum_squares"] = JSONValue.double(a.sumSquares)
+        if !perTensor { o["base_sum_squares"] = JSONValue.double(a.baseSumSquares) }
         return o
     }
 
@@ -93,7 +93,7 @@ extension DeltaReport {
                 "models": .array([.integer(indices.0), .integer(indices.1)]),
                 "both_nonzero": .integer(stats.bothNonZero),
                 "same_sign": .integer(stats.sameSign),
-                "agreement": DeltaFormat.json(stats.agreement),
+                "agreement": JSONValue.double(stats.agreement),
             ]))
         })
     }

@@ -12,7 +12,7 @@
 ///   continued pre-training; DARE/TIES at a high drop rate (low density) is expected to lose
 ///   quality;
 /// - `mixed`: in between: a minority of large deltas; DARE at p = 0.9 is not known to be safe.
-public enum DeltaVerdict: String, Sendable, CaseIterable {
+public enum DeltaVerdict: String, Sendable {
     case unchanged, notFinite, small, mixed, large
 
     public static let safeShare = 0.99

@@ -45,7 +45,7 @@ public struct SweepResults: Sendable {
     // MARK: sweep.json
 
     public var json: String {
-        func number(_ x: Double?) -> JSONValue { x.map { $0.isFinite ? .number("\($0)") : .null } ?? .null }
+        let number = JSONValue.double
         var variantList: [JSONValue] = []
         for result in variants {
             var object = JSONObject([

@@ -13,6 +13,13 @@ public enum JSONValue: Sendable, Equatable {
     /// A number value from an integer.
     public static func integer<I: BinaryInteger>(_ value: I) -> JSONValue { .number(String(value)) }
 
+    /// A number value that reads back as exactly `value` (shortest round-trip text); null for
+    /// nil, NaN or ±∞ (JSON has no such numbers).
+    public static func double(_ value: Double?) -> JSONValue {
+        guard let value, value.isFinite else { return .null }
+        return .number("\(value)")
+    }
+
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }

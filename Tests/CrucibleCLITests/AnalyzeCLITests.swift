@@ -54,4 +54,11 @@ import Testing
         #expect(r.stderr.contains("problems"))
         #expect(r.stdout.isEmpty)
     }
+
+    @Test func analyzeRefusesOptionsThatDoNotApply() throws {
+        for extra in [["--quiet"], ["--json", cli.temporaryPath("x.json"), "--resume"]] {
+            let r = try cli.run(["analyze", "--base", "examples/models/base", "examples/models/ft1"] + extra)
+            #expect(r.status == 64 && r.stdout.isEmpty && !r.stderr.isEmpty, "\(extra): \(r.stderr)")
+        }
+    }
 }
