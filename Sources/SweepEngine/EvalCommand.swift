@@ -1,47 +1,35 @@
 import Foundation
 
 /// The result of one evaluation: the metric, or why there is none.
-public struct EvalOutcome: Sendable, Equatable {
-    public let metric: Double?
-    public let error: String?
-
-    public init(metric: Double?, error: String?) {
-        self.metric = metric
-        self.error = error
-    }
+struct EvalOutcome: Sendable, Equatable {
+    let metric: Double?
+    let error: String?
 }
 
 /// The user's eval command: run with `/bin/sh -c` after `{model}`, `{sigma}`, `{seed}` and
 /// `{base}` are replaced (as plain text, no quoting), with the same values in the environment
 /// as `CRUCIBLE_MODEL`, `CRUCIBLE_SIGMA`, `CRUCIBLE_SEED`, `CRUCIBLE_BASE`. The metric is the last
 /// number on its standard output; a non-zero exit, a timeout or no number is a failure.
-public struct EvalCommand: Sendable {
-    public let template: String
+struct EvalCommand: Sendable {
+    let template: String
     /// Seconds before the command is killed (nil: no limit).
-    public let timeout: Double?
+    let timeout: Double?
 
-    public init(_ template: String, timeout: Double? = nil) {
+    init(_ template: String, timeout: Double? = nil) {
         self.template = template
         self.timeout = timeout
     }
 
     /// The values substituted for one evaluation.
-    public struct Values: Sendable {
-        public let model: String
-        public let sigma: String
-        public let seed: String
-        public let base: String
-
-        public init(model: String, sigma: String, seed: String, base: String) {
-            self.model = model
-            self.sigma = sigma
-            self.seed = seed
-            self.base = base
-        }
+    struct Values: Sendable {
+        let model: String
+        let sigma: String
+        let seed: String
+        let base: String
     }
 
     /// The command line for `values`.
-    public func command(_ values: Values) -> String {
+    func command(_ values: Values) -> String {
         template.replacingOccurrences(of: "{model}", with: values.model)
             .replacingOccurrences(of: "{sigma}", with: values.sigma)
             .replacingOccurrences(of: "{seed}", with: values.seed)
@@ -49,7 +37,7 @@ public struct EvalCommand: Sendable {
     }
 
     /// Runs the command; its standard output and error go to `log + ".out"` and `log + ".err"`.
-    public func run(_ values: Values, log: String) -> EvalOutcome {
+    func run(_ values: Values, log: String) -> EvalOutcome {
         let command = command(values)
         let outPath = log + ".out", errPath = log + ".err"
         guard FileManager.default.createFile(atPath: outPath, contents: nil),
@@ -117,7 +105,7 @@ public struct EvalCommand: Sendable {
     }
 
     /// The last number in `text` (integers, decimals, exponents; the words `nan` and `inf` count).
-    public static func lastNumber(in text: String) -> Double? {
+    static func lastNumber(in text: String) -> Double? {
         let pattern = #/[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|\b(?i:nan|inf|infinity)\b)/#
         var last: Double?
         for match in text.matches(of: pattern) {

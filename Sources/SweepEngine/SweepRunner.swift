@@ -39,7 +39,7 @@ public struct SweepRunner {
                 baseline.metric = recorded.metric
                 baseline.error = recorded.error
             } else if let eval {
-                let path = SweepRunner.absolute(model)
+                let path = FileSystem.absolute(model)
                 let outcome = eval.run(.init(model: path, sigma: "0", seed: "none", base: path),
                                        log: FileSystem.join(logDirectory, "\(stems[m])_baseline"))
                 baseline.metric = outcome.metric
@@ -80,8 +80,8 @@ public struct SweepRunner {
                     var result = VariantResult(variant: variant, model: model, statistics: stats)
                     let path = plan.path(of: variant)
                     if let eval {
-                        let outcome = eval.run(.init(model: SweepRunner.absolute(path), sigma: SweepPlan.format(variant.sigma),
-                                                     seed: "\(variant.seed)", base: SweepRunner.absolute(model)),
+                        let outcome = eval.run(.init(model: FileSystem.absolute(path), sigma: SweepPlan.format(variant.sigma),
+                                                     seed: "\(variant.seed)", base: FileSystem.absolute(model)),
                                                log: FileSystem.join(logDirectory, variant.folder))
                         result.metric = outcome.metric
                         result.error = outcome.error
@@ -117,9 +117,5 @@ public struct SweepRunner {
         return "warning: \(label): rounding to \(names) left \(Int((stats.unchangedFraction * 100).rounded()))% of the perturbed "
             + "weights unchanged; realised relative noise \(realised) instead of \(intended). "
             + "Use --out-dtype float32 or larger σ."
-    }
-
-    static func absolute(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 }

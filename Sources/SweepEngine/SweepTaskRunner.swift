@@ -46,7 +46,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
             throw JobError("\(work.tensor): \(parts.count) parts for \(variants) variants")
         }
         if work.perturb {
-            try perturb(view, work: work, dtype: dtype, parts: parts, threads: max(1, threads), write: write)
+            try perturb(view, work: work, dtype: dtype, parts: parts, threads: threads, write: write)
         } else {
             for (index, part) in parts.enumerated() {
                 guard part.bytes == view.bytes.count else {

@@ -58,6 +58,20 @@ public enum FileSystem {
         guard mkdir(path, 0o755) == 0 || (errno == EEXIST && isDirectory(path)) else { throw error(path, "cannot create directory") }
     }
 
+    /// `path` made absolute against the current directory, with `.` and `..` resolved.
+    public static func absolute(_ path: String) -> String {
+        var full = path
+        if !path.hasPrefix("/"), let cwd = getcwd(nil, 0) {
+            full = String(cString: cwd) + "/" + path
+            free(cwd)
+        }
+        var parts: [Substring] = []
+        for part in full.split(separator: "/") where part != "." {
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
     /// Creates `path` and any missing parent folders (like `mkdir -p`).
     public static func makeDirectories(_ path: String) throws(SafeTensorsError) {
         if isDirectory(path) { return }

@@ -243,18 +243,13 @@ public final class Coordinator {
 
     private func makeWelcome() -> Header.Welcome {
         let models = job.models.map { model in
-            Header.Model(path: Coordinator.absolute(model.path), files: model.files.map {
-                Header.ModelFile(path: Coordinator.absolute($0.path), size: $0.fileSize, headerDigest: $0.headerDigest)
+            Header.Model(path: FileSystem.absolute(model.path), files: model.files.map {
+                Header.ModelFile(path: FileSystem.absolute($0.path), size: $0.fileSize, headerDigest: $0.headerDigest)
             })
         }
         return Header.Welcome(heartbeatMs: cluster.heartbeatMs, liveness: cluster.liveness, kind: job.kind,
                               setup: String(decoding: job.setup, as: UTF8.self), models: models,
                               chunkBytes: cluster.chunkBytes, compress: cluster.compress)
-    }
-
-    /// `path` made absolute against the current directory (workers run elsewhere).
-    static func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     private func noteMalformed(_ peer: Peer) {
