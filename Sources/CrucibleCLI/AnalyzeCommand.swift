@@ -37,8 +37,8 @@ struct Analyze: ParsableCommand {
     @Option(help: "|δ| at or below this counts as small (the DARE paper's SFT deltas are within 0.005).")
     var smallThreshold = 0.005
 
-    @Option(name: [.customShort("j"), .customLong("threads")], help: "Threads to compute with (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var compute: ThreadOptions
+    var threads: Int { compute.threads }
 
     @Flag(name: .shortAndLong, help: "No progress bar and no table (with --json).")
     var quiet = false
@@ -47,7 +47,6 @@ struct Analyze: ParsableCommand {
 
     func validate() throws {
         guard smallThreshold.isFinite, smallThreshold >= 0 else { throw ValidationError("--small-threshold must be a number ≥ 0") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         if quiet && json == nil { throw ValidationError("--quiet prints nothing: give --json FILE") }
         try cluster.validate()
         guard !cluster.resume else { throw ValidationError("--resume does not apply to analyze (it writes no checkpoint)") }

@@ -33,8 +33,8 @@ struct Merge: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    @Option(name: [.customShort("j"), .customLong("threads")], help: "Threads to compute with (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var compute: ThreadOptions
+    var threads: Int { compute.threads }
 
     @Option(help: "Seed for the random methods (dare_*, della*): same seed, same bytes.")
     var randomSeed: UInt64 = 0
@@ -51,7 +51,6 @@ struct Merge: ParsableCommand {
     @OptionGroup(title: "Cluster") var cluster: ClusterCommandOptions
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         try cluster.validate()
     }
 

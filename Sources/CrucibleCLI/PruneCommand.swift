@@ -34,8 +34,8 @@ struct Prune: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    @Option(name: [.customShort("j"), .customLong("threads")], help: "Threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var compute: ThreadOptions
+    var threads: Int { compute.threads }
 
     @Flag(help: "Print the plan and exit.")
     var dryRun = false

@@ -65,8 +65,8 @@ struct Sweep: ParsableCommand {
 
     @OptionGroup(title: "Output (perturbed tensors take --out-dtype; copied ones keep their dtype)") var output: OutputOptions
 
-    @Option(name: [.customShort("j"), .customLong("threads")], help: "Threads to compute with (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var compute: ThreadOptions
+    var threads: Int { compute.threads }
 
     @Flag(help: "Print the plan (variants, batches, bytes) and exit.")
     var dryRun = false
@@ -78,7 +78,6 @@ struct Sweep: ParsableCommand {
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give the models to sweep, or a YAML sweep config") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         try cluster.validate()
     }
 

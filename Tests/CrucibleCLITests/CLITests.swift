@@ -199,4 +199,16 @@ import TensorIO
         #expect(stderr.contains("--resume"), "\(stderr)")
         #expect(FileManager.default.fileExists(atPath: out + ".partial/.crucible-journal"))
     }
+
+    @Test("-j 0 is refused by every command that computes")
+    func zeroThreadsAreRefused() throws {
+        let commands: [[String]] = [["merge", "examples/linear.yml", temporaryPath("m")],
+                                    ["prune", "examples/models/base", temporaryPath("p"), "--drop-layers", "1"],
+                                    ["sweep", "examples/models/base", "--out", temporaryPath("s"), "--sigmas", "1e-3", "--seeds", "0"],
+                                    ["analyze", "--base", "examples/models/base", "examples/models/ft1"]]
+        for command in commands {
+            let r = try run(command + ["-j", "0"])
+            #expect(r.status == 64 && r.stderr.contains("--threads must be at least 1"), "\(command[0]): \(r.stderr)")
+        }
+    }
 }
