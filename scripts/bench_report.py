@@ -7,9 +7,9 @@ environment variables set by scripts/bench). RESULTS.tsv rows: "tool/method<TAB>
 RSS KiB", wall being "failed" when a run failed.
 
 Cluster mode (scripts/bench --cluster): bench_report.py --cluster RESULTS.tsv WIRE.txt WORK_DIR,
-with RESULTS.tsv rows "embedded|cluster-j1|cluster-j2/method<TAB>wall<TAB>RSS<TAB>other load<TAB>CPU s
+with RESULTS.tsv rows "embedded|cluster-j1|cluster-j2|cluster-lz4/method<TAB>wall<TAB>RSS<TAB>other load<TAB>CPU s
 <TAB>re-issued tasks/worker reconnects",
-WIRE.txt the output of `crucible-tools bench-wire`, and WORK_DIR/table-METHOD-cluster-jN.txt the
+WIRE.txt the output of `crucible-tools bench-wire`, and WORK_DIR/table-METHOD-LABEL.txt the
 coordinator's standard error of the best run (its per-worker table).
 """
 import datetime
@@ -119,7 +119,7 @@ def cluster_main(results_path, wire_path, work_dir):
     wire_ratio = number("bf16_ratio") or number("ratio")
     encode = number("encode_MBps")
     wire_rows = [
-        ("shuffle+LZ4 ratio on BF16 weights (raw/compressed)", summary.get("bf16_ratio") or summary.get("ratio", "-"), f"≥ {WIRE_RATIO_TARGET}",
+        ("plane shuffle+LZ4 ratio on BF16 weights (raw/compressed)", summary.get("bf16_ratio") or summary.get("ratio", "-"), f"≥ {WIRE_RATIO_TARGET}",
          status(wire_ratio is not None and wire_ratio >= WIRE_RATIO_TARGET)),
         ("compression MB/s per core (ChunkCodec.encode)", summary.get("encode_MBps", "-"), f"≥ {WIRE_MBPS_TARGET}",
          status(encode is not None and encode >= WIRE_MBPS_TARGET)),
@@ -136,10 +136,11 @@ def cluster_main(results_path, wire_path, work_dir):
         "embedded": "embedded default (`-j %s`, in-process worker, writes in place)" % env("BENCH_CORES"),
         "cluster-j1": "coordinator + 2 workers `-j 1` over tcp (fair: same compute threads)",
         "cluster-j2": "coordinator + 2 workers `-j 2` over tcp (oversubscribed)",
+        "cluster-lz4": "coordinator + 2 workers `-j 1` over tcp, `--wire-compression always`",
     }
     for method, r in rows.items():
         base = r.get("embedded")
-        for label in ("embedded", "cluster-j1", "cluster-j2"):
+        for label in names:
             if label not in r:
                 continue
             wall, rss, others, cpu, notes = r[label]
@@ -166,7 +167,7 @@ def cluster_main(results_path, wire_path, work_dir):
               f"re-issued/reconnects {row[6]}  others {row[7]}  {row[8]}")
     tables = []
     for method in rows:
-        for label in ("cluster-j1", "cluster-j2"):
+        for label in ("cluster-j1", "cluster-j2", "cluster-lz4"):
             table = worker_table(os.path.join(work_dir, f"table-{method}-{label}.txt"))
             if table:
                 tables.append((method, label, table))

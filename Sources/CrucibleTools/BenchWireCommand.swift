@@ -5,17 +5,18 @@ import Dispatch
 import Foundation
 import TensorIO
 
-/// Single-thread throughput and ratio of the cluster's wire codec (byte-plane shuffle + LZ4)
+/// Single-thread throughput and ratio of the cluster's wire codec (plane shuffle + LZ4)
 /// on a real checkpoint, chunked as the runtime chunks results, for scripts/bench --cluster.
 struct BenchWire: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-wire",
-        abstract: "Measure the wire codec (shuffle + LZ4) on a checkpoint's tensors, on one core.",
+        abstract: "Measure the wire codec (plane shuffle + LZ4) on a checkpoint's tensors, on one core.",
         discussion: """
             Splits every tensor of MODEL into chunks as the cluster runtime does (chunk k covers bytes \
-            [k·N, (k+1)·N) of the tensor), encodes each with ChunkCodec.encode (xxHash64, byte-plane \
-            shuffle by the dtype's width, LZ4, kept only when it saves at least 2%) and decodes it with \
-            ChunkCodec.decode (checksum verified).
+            [k·N, (k+1)·N) of the tensor), encodes each with ChunkCodec.encode (xxHash64, byte \
+            planes by the dtype's width with the top plane as bit planes, LZ4, kept only when it saves at \
+            least 2%) and decodes it with ChunkCodec.decode (checksum verified), one codec each way reused \
+            across chunks as the runtime's sockets do.
 
             Reports the ratio (raw/compressed) per dtype, the share of chunks sent raw, MB/s of raw \
             bytes on one thread for encoding and decoding (best of --runs), the time of the checksum, \
@@ -74,6 +75,7 @@ struct BenchWire: ParsableCommand {
         scratch.initializeMemory(as: UInt8.self, repeating: 0)
         out.initializeMemory(as: UInt8.self, repeating: 0)
 
+        let sender = ChunkCodec(), receiver = ChunkCodec()
         var byDType: [DType: Totals] = [:]
         var best: Times?
         for run in 0..<runs {
@@ -84,32 +86,35 @@ struct BenchWire: ParsableCommand {
                 let bytes = view.bytes
                 var t = Totals()
                 t.tensors = 1
-                // The runtime's path: encode every chunk of the tensor, then decode them all
-                // (as a coordinator receives them after a worker sent them).
-                var encoded: [EncodedChunk] = []
-                var start = now()
+                // The runtime's path: a sender's codec encodes every chunk of the tensor (the
+                // payload is copied out, untimed, as a socket send would), then a receiver's
+                // codec decodes them all.
+                var encoded: [(EncodedChunk, [UInt8])] = []
                 for offset in stride(from: 0, to: bytes.count, by: chunkBytes) {
                     let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + chunkBytes, bytes.count)])
-                    encoded.append(ChunkCodec.encode(chunk, elementWidth: width, compress: true))
-                }
-                times.encode += now() - start
-                start = now()
-                for (k, e) in encoded.enumerated() {
-                    let chunk = UnsafeRawBufferPointer(rebasing: bytes[(k * chunkBytes)..<min((k + 1) * chunkBytes, bytes.count)])
-                    let decoded = try e.withPayload(of: chunk) { p in
-                        try ChunkCodec.decode(p, encoding: e.encoding.rawValue, expectedSize: chunk.count, elementWidth: width,
-                                              checksum: e.checksum) { $0.count }
+                    let start = now()
+                    let (header, payload) = sender.encode(chunk, elementWidth: width, compress: true) { header, payload in
+                        times.encode += now() - start
+                        return (header, Array(payload))
                     }
-                    precondition(decoded == chunk.count)
+                    encoded.append((header, payload))
+                }
+                let start = now()
+                for (k, (header, payload)) in encoded.enumerated() {
+                    let size = min(chunkBytes, bytes.count - k * chunkBytes)
+                    let decoded = try payload.withUnsafeBytes { p in
+                        try receiver.decode(p, encoding: header.encoding.rawValue, expectedSize: size, elementWidth: width,
+                                            checksum: header.checksum) { $0.count }
+                    }
+                    precondition(decoded == size)
                 }
                 times.decode += now() - start
-                for (k, e) in encoded.enumerated() {
+                for (header, payload) in encoded {
                     t.chunks += 1
-                    t.encoded += e.compressed?.count ?? min(chunkBytes, bytes.count - k * chunkBytes)
-                    if e.encoding == .raw { t.rawChunks += 1 }
+                    t.encoded += payload.count
+                    if header.encoding == .raw { t.rawChunks += 1 }
                 }
                 t.bytes = bytes.count
-                encoded = []
 
                 // The same steps one by one, into preallocated buffers.
                 for offset in stride(from: 0, to: bytes.count, by: chunkBytes) {
@@ -122,7 +127,7 @@ struct BenchWire: ParsableCommand {
                     var e = now()
                     times.hash += e - s
                     s = e
-                    ByteShuffle.shuffle(chunk, width: w, into: shuffled)
+                    PlaneShuffle.shuffle(chunk, width: w, into: shuffled)
                     e = now()
                     times.shuffle += e - s
                     s = e
@@ -180,10 +185,10 @@ struct BenchWire: ParsableCommand {
                        ratio(all.bytes, all.encoded), share(all.rawChunks, all.chunks), ratio(all.bytes, all.plainLZ4)]))
         }
         print("MB/s of raw bytes, 1 thread:")
-        print("  encode (ChunkCodec.encode: checksum + shuffle + LZ4 + copies)  \(rate(t.encode))")
-        print("  decode (ChunkCodec.decode: LZ4 + unshuffle + checksum)         \(rate(t.decode))")
+        print("  encode (ChunkCodec.encode: checksum + plane shuffle + LZ4)     \(rate(t.encode))")
+        print("  decode (ChunkCodec.decode: LZ4 + plane unshuffle + checksum)   \(rate(t.decode))")
         print("    checksum alone (xxHash64)                                    \(rate(t.hash))")
-        print("    byte-plane shuffle alone                                     \(rate(t.shuffle))")
+        print("    plane shuffle alone                                          \(rate(t.shuffle))")
         print("    LZ4 of the shuffled bytes alone                              \(rate(t.lz4))")
         print("    LZ4 of the bytes as they are (no shuffle)                    \(rate(t.lz4Plain)) (ratio \(ratio(all.bytes, all.plainLZ4)))")
         let bf16 = byDType[.bf16]

@@ -35,9 +35,9 @@ import TensorIO
         case .bomb:
             // 1 MiB of zeros compresses to a few KB: far more than the part holds once decoded.
             let huge = [UInt8](repeating: 0, count: 1 << 20)
-            let encoded = huge.withUnsafeBytes { ChunkCodec.encode($0, elementWidth: 2) }
+            let (encoded, payload) = huge.withUnsafeBytes { ChunkCodec().encode($0, elementWidth: 2) { ($0, Array($1)) } }
             try result(Header.Chunk(task: task.task, attempt: task.attempt, index: 0, offset: 0, size: part.bytes,
-                                    encoding: encoded.encoding.rawValue, checksum: encoded.checksum), encoded.compressed!)
+                                    encoding: encoded.encoding.rawValue, checksum: encoded.checksum), payload)
         case .foreignTask:
             // Another attempt of its task, and a task that does not exist: neither is its lease.
             let bytes = [UInt8](repeating: 7, count: part.bytes)

@@ -26,6 +26,35 @@ import Testing
         #expect(coordinator.output.contains("compression"), "the per-worker table is printed: \(coordinator.output)")
     }
 
+    @Test("compression is negotiated by name: planes-lz4 gets compressed payloads; an older build's lz4 or none gets raw ones")
+    func encodingNegotiation() throws {
+        let config = try Harness.config("linear")
+        let out = Harness.output("negotiated")
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.Launched(["merge", config, out, "--listen", endpoint, "--local-workers", "0"])
+        let context = try ZMQContext()
+        var offered: [Bool] = []
+        for encodings in [[WireEncoding.compressedName], ["lz4"], []] {
+            let socket = try ZMQSocket(context, .dealer)
+            defer { socket.close() }
+            try socket.connect(endpoint)
+            try socket.send(ProtocolMessage(.hello, Header.Hello(threads: 1, host: "peer", encodings: encodings)).frames)
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                guard try socket.poll(milliseconds: 100), let message = try? ProtocolMessage(frames: socket.receiveMultipart()) else { continue }
+                if message.kind == .welcome {
+                    offered.append(try message.decode(Header.Welcome.self).compress)
+                    break
+                }
+            }
+        }
+        #expect(offered == [true, false, false])
+        // These peers never said READY, so they hold no task: a real worker does the job.
+        let worker = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(worker.wait(10) == 0)
+    }
+
     @Test("a worker killed with SIGKILL mid-job: its tasks are re-issued and the output is byte-identical")
     func workerKilledMidJob() throws {
         let config = try Harness.config("ties")

@@ -66,9 +66,9 @@ public enum Header {
     public struct Hello: Codable, Sendable {
         public var threads: Int
         public var host: String
-        /// Payload encodings this worker decodes and produces (`"lz4"`).
+        /// Payload encodings this worker decodes and produces (`"planes-lz4"`, or none for raw only).
         public var encodings: [String]
-        public init(threads: Int, host: String, encodings: [String] = ["lz4"]) {
+        public init(threads: Int, host: String, encodings: [String] = [WireEncoding.compressedName]) {
             (self.threads, self.host, self.encodings) = (threads, host, encodings)
         }
     }

@@ -118,6 +118,7 @@ public final class Coordinator {
     private var bytesDone = 0
     private var started = false
     private var sockets: [ZMQSocket] = []
+    private let codec = ChunkCodec()
     private lazy var welcome = makeWelcome()
 
     /// `reused` are tasks a resumed run found finished and verified.
@@ -204,7 +205,7 @@ public final class Coordinator {
             if workers[peer] != nil { drop(peer, because: "said HELLO again") }
             let name = "\(peer.local ? "local" : hello.host)/\(Coordinator.hex(peer.id))"
             var state = WorkerState(report: WorkerReport(name: name, local: peer.local, threads: hello.threads))
-            state.compress = cluster.compress && !peer.local && hello.encodings.contains("lz4")
+            state.compress = cluster.compress && !peer.local && hello.encodings.contains(WireEncoding.compressedName)
             workers[peer] = state
             var welcome = self.welcome
             welcome.compress = state.compress
@@ -287,7 +288,7 @@ public final class Coordinator {
         let expected = min(size, part.bytes - chunk.offset)
         do {
             try payload.withUnsafeBytes { p in
-                try ChunkCodec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(part.elementWidth, 1),
+                try codec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(part.elementWidth, 1),
                                       checksum: chunk.checksum) { try job.output.write(part, at: chunk.offset, bytes: $0) }
             }
             states[chunk.task].received[[chunk.index, chunk.offset]] = chunk.checksum
@@ -420,11 +421,13 @@ public final class Coordinator {
             defer { view.release() }
             for offset in stride(from: 0, to: view.bytes.count, by: cluster.chunkBytes) {
                 let bytes = UnsafeRawBufferPointer(rebasing: view.bytes[offset..<min(view.bytes.count, offset + cluster.chunkBytes)])
-                let encoded = ChunkCodec.encode(bytes, elementWidth: max(view.dtype.bitWidth / 8, 1), compress: workers[peer]!.compress)
-                let header = try ProtocolMessage(.input, Header.Chunk(task: index, attempt: attempt, index: input, offset: offset, size: bytes.count,
-                                                                      encoding: encoded.encoding.rawValue, checksum: encoded.checksum))
-                try encoded.withPayload(of: bytes) { try sockets[peer.local ? 0 : 1].send([peer.id] + header.headFrames, payload: $0) }
-                workers[peer]!.report.bytesOut += encoded.compressed?.count ?? bytes.count
+                let sent = try codec.encode(bytes, elementWidth: max(view.dtype.bitWidth / 8, 1), compress: workers[peer]!.compress) { encoded, payload in
+                    let header = try ProtocolMessage(.input, Header.Chunk(task: index, attempt: attempt, index: input, offset: offset, size: bytes.count,
+                                                                          encoding: encoded.encoding.rawValue, checksum: encoded.checksum))
+                    try sockets[peer.local ? 0 : 1].send([peer.id] + header.headFrames, payload: payload)
+                    return payload.count
+                }
+                workers[peer]!.report.bytesOut += sent
                 workers[peer]!.report.rawBytesOut += bytes.count
             }
         }

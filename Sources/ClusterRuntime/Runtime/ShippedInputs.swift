@@ -41,7 +41,7 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
     var isComplete: Bool { missing.allSatisfy(\.isEmpty) }
 
     /// Decodes one INPUT chunk into place after checking it against the task's own sizes.
-    func receive(_ chunk: Header.Chunk, payload: [UInt8], chunkBytes: Int) throws {
+    func receive(_ chunk: Header.Chunk, payload: [UInt8], chunkBytes: Int, codec: ChunkCodec) throws {
         guard chunk.index >= 0 && chunk.index < infos.count, missing[chunk.index].contains(chunk.offset) else {
             throw ProtocolError.malformed("task \(task.task): unexpected input chunk \(chunk.index)@\(chunk.offset)")
         }
@@ -49,7 +49,7 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
         let expected = min(chunkBytes, info.byteCount - chunk.offset)
         let destination = buffers[chunk.index].baseAddress!.advanced(by: chunk.offset)
         try payload.withUnsafeBytes { p in
-            try ChunkCodec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(info.dtype.bitWidth / 8, 1),
+            try codec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(info.dtype.bitWidth / 8, 1),
                                   checksum: chunk.checksum) { verified in
                 if let source = verified.baseAddress { destination.copyMemory(from: source, byteCount: verified.count) }
             }

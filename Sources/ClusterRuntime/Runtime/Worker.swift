@@ -65,6 +65,8 @@ public final class Worker: @unchecked Sendable {
     private var completed: [Completed] = []
     private let compute = DispatchQueue(label: "crucible.worker.compute")
     private var tasksSent = 0
+    /// The socket thread's wire codec (results out, shipped inputs in).
+    private let codec = ChunkCodec()
 
     public init(context: ZMQContext, options: WorkerOptions, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.context = context
@@ -114,7 +116,7 @@ public final class Worker: @unchecked Sendable {
         if let keys = options.keys { try socket.setCurveClient(keys.pair, server: keys.coordinator) }
         try socket.connect(options.endpoint)
         try send(socket, .hello, Header.Hello(threads: options.threads, host: ProcessInfo.processInfo.hostName,
-                                              encodings: options.compression.speaksLZ4(to: options.endpoint) ? ["lz4"] : []))
+                                              encodings: options.compression.speaksLZ4(to: options.endpoint) ? [WireEncoding.compressedName] : []))
         var session = Session(number: number, socket: socket)
         var lastHeartbeat = Date()
         while true {
@@ -230,7 +232,7 @@ public final class Worker: @unchecked Sendable {
             return
         }
         do {
-            try shipment.receive(chunk, payload: payload, chunkBytes: welcome.chunkBytes)
+            try shipment.receive(chunk, payload: payload, chunkBytes: welcome.chunkBytes, codec: codec)
         } catch {
             session.shipments[key] = nil
             try send(session.socket, .error, Header.Failure(task: chunk.task, attempt: chunk.attempt, code: "input", message: "\(error)"))
@@ -342,10 +344,11 @@ public final class Worker: @unchecked Sendable {
         for offset in stride(from: 0, to: size, by: welcome.chunkBytes) {
             let end = min(size, offset + welcome.chunkBytes)
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[offset..<end])
-            let encoded = ChunkCodec.encode(bytes, elementWidth: max(item.parts[index].elementWidth, 1), compress: welcome.compress)
-            let header = try ProtocolMessage(.result, Header.Chunk(task: item.task, attempt: item.attempt, index: index, offset: offset,
-                                                                   size: end - offset, encoding: encoded.encoding.rawValue, checksum: encoded.checksum))
-            try encoded.withPayload(of: bytes) { try socket.send(header.headFrames, payload: $0) }
+            try codec.encode(bytes, elementWidth: max(item.parts[index].elementWidth, 1), compress: welcome.compress) { encoded, payload in
+                let header = try ProtocolMessage(.result, Header.Chunk(task: item.task, attempt: item.attempt, index: index, offset: offset,
+                                                                       size: end - offset, encoding: encoded.encoding.rawValue, checksum: encoded.checksum))
+                try socket.send(header.headFrames, payload: payload)
+            }
             chunks += 1
         }
         return chunks

@@ -1,5 +1,5 @@
-/// When a worker asks for LZ4-compressed payloads (its HELLO `encodings`): compression pays
-/// on a network and costs on loopback, where the copy is cheaper than the codec.
+/// When a worker asks for compressed payloads (plane shuffle + LZ4, in its HELLO `encodings`):
+/// compression pays on a network and costs on loopback, where the copy is cheaper than the codec.
 public enum WireCompression: String, Sendable, CaseIterable {
     /// LZ4 unless the coordinator's endpoint is on this host (loopback, ipc, inproc).
     case auto
