@@ -43,7 +43,7 @@ extension SweepSpec {
                 guard let list = strings(value, split: true) else { problem(key, "must be a list of numbers"); continue }
                 var sigmas: [Double] = []
                 for item in list {
-                    guard let sigma = Double(item), sigma.isFinite else { problem(key, "\"\(item)\" is not a number"); continue }
+                    guard let sigma = sigma(item) else { problem(key, notASigma(item)); continue }
                     sigmas.append(sigma)
                 }
                 spec.sigmas = sigmas
@@ -51,7 +51,7 @@ extension SweepSpec {
                 guard let list = strings(value, split: true) else { problem(key, "must be a list of integers"); continue }
                 var seeds: [UInt64] = []
                 for item in list {
-                    guard let seed = UInt64(item) else { problem(key, "\"\(item)\" is not a non-negative integer"); continue }
+                    guard let seed = seed(item) else { problem(key, notASeed(item)); continue }
                     seeds.append(seed)
                 }
                 spec.seeds = seeds
@@ -111,7 +111,7 @@ extension SweepSpec {
     /// comma-separated list, as on the command line. With `allowMappingKey`, items may be `{key: value}`.
     private static func strings(_ node: Node, split: Bool = false, allowMappingKey: String? = nil) -> [String]? {
         if let text = scalar(node) {
-            return split ? text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : [text]
+            return split ? listItems(text) : [text]
         }
         guard let items = node.sequence else { return nil }
         var result: [String] = []

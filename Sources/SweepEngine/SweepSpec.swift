@@ -57,23 +57,35 @@ public struct SweepSpec: Sendable {
 
     /// Parses a comma-separated list of numbers (`1e-4,3e-4,1e-3`).
     public static func parseSigmas(_ text: String) throws(SweepError) -> [Double] {
-        try text.split(separator: ",", omittingEmptySubsequences: false).map { item throws(SweepError) in
-            let trimmed = item.trimmingCharacters(in: .whitespaces)
-            guard let value = Double(trimmed), value.isFinite else {
-                throw SweepError("--sigmas: \"\(trimmed)\" is not a number (example: --sigmas 1e-4,3e-4,1e-3)")
-            }
+        try listItems(text).map { item throws(SweepError) in
+            guard let value = sigma(item) else { throw SweepError("--sigmas: \(notASigma(item)) (example: --sigmas 1e-4,3e-4,1e-3)") }
             return value
         }
     }
 
     /// Parses a comma-separated list of seeds (`0,1,2`).
     public static func parseSeeds(_ text: String) throws(SweepError) -> [UInt64] {
-        try text.split(separator: ",", omittingEmptySubsequences: false).map { item throws(SweepError) in
-            let trimmed = item.trimmingCharacters(in: .whitespaces)
-            guard let value = UInt64(trimmed) else {
-                throw SweepError("--seeds: \"\(trimmed)\" is not a non-negative integer (example: --seeds 0,1,2)")
-            }
+        try listItems(text).map { item throws(SweepError) in
+            guard let value = seed(item) else { throw SweepError("--seeds: \(notASeed(item)) (example: --seeds 0,1,2)") }
             return value
         }
+    }
+
+    /// The trimmed items of a comma-separated list, empty ones included (`1e-3,,1e-2` has an
+    /// empty item, which no item parser accepts: a stray comma is a mistake, on the command
+    /// line and in YAML alike).
+    static func listItems(_ text: String) -> [String] {
+        text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// One noise level: a finite number (the plan checks the range).
+    static func sigma(_ item: String) -> Double? { Double(item).flatMap { $0.isFinite ? $0 : nil } }
+
+    /// One seed: a non-negative integer.
+    static func seed(_ item: String) -> UInt64? { UInt64(item) }
+
+    static func notASigma(_ item: String) -> String { item.isEmpty ? "an empty item (a stray comma?)" : "\"\(item)\" is not a number" }
+    static func notASeed(_ item: String) -> String {
+        item.isEmpty ? "an empty item (a stray comma?)" : "\"\(item)\" is not a non-negative integer"
     }
 }

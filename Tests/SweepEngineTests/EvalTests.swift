@@ -179,6 +179,23 @@ import Testing
         #expect(spec.copyTokenizer == false)
     }
 
+    @Test("σ and seed lists parse the same on the command line and in YAML; a stray comma is an error in both")
+    func listsParseAlike() throws {
+        for (sigmas, seeds) in [("1e-4, 3e-4,1e-3", "0, 1,2"), ("0.5", "7")] {
+            let yaml = try SweepSpec.parse(yaml: "sigmas: \"\(sigmas)\"\nseeds: \"\(seeds)\"\n")
+            #expect(yaml.sigmas == (try SweepSpec.parseSigmas(sigmas)))
+            #expect(yaml.seeds == (try SweepSpec.parseSeeds(seeds)))
+        }
+        #expect(throws: SweepError.self) { try SweepSpec.parseSigmas("1e-3,,1e-2") }
+        #expect(throws: SweepError.self) { try SweepSpec.parseSeeds("0,1,") }
+        #expect {
+            try SweepSpec.parse(yaml: "sigmas: 1e-3,,1e-2\nseeds: '0,1,'\n", source: "s.yml")
+        } throws: { error in
+            let problems = (error as? SweepError)?.problems ?? []
+            return problems.count == 2 && problems.allSatisfy { $0.contains("empty item") }
+        }
+    }
+
     @Test("YAML problems are all reported")
     func yamlProblems() {
         #expect {
