@@ -45,7 +45,7 @@ public struct Chunk {
 /// loops that methods use to do it.
 ///
 /// Chunks have a fixed size (`chunkElements`, or whole rows) that does not depend on the
-/// thread count, and `map` returns per-chunk results in chunk order, so reductions combine in
+/// thread count, and `map` and `reduce` combine per-chunk results in chunk order, so reductions combine in
 /// the same order and outputs are byte-identical for any `-j`.
 public final class TensorJob: Sendable {
     /// Elements per chunk for element-wise passes.
@@ -94,13 +94,28 @@ public final class TensorJob: Sendable {
 
     /// Runs `body` on every chunk (in parallel) and returns the results in chunk order.
     public func map<T: Sendable>(byRows: Bool = false, scratch: Int = 0, _ body: @Sendable (Chunk) throws -> T) throws -> [T] {
-        let ranges = chunkRanges(byRows: byRows)
-        let results = Mutex<[Int: T]>([:])
-        try forEach(ranges, scratch: scratch) { index, chunk in
+        try reduce(byRows: byRows, scratch: scratch, into: [T](), body) { $0.append($1) }
+    }
+
+    /// Runs `body` on every chunk (in parallel) and folds each result into `initial` with
+    /// `combine` in chunk order (so floating-point sums are the same for any thread count),
+    /// as soon as it is next in that order: only results that finished ahead of a slower,
+    /// earlier chunk wait in memory, not one per chunk.
+    public func reduce<T: Sendable, Accumulator: Sendable>(byRows: Bool = false, scratch: Int = 0, into initial: Accumulator,
+                                                 _ body: @Sendable (Chunk) throws -> T,
+                                                 combine: @Sendable (inout Accumulator, T) -> Void) throws -> Accumulator {
+        let state = Mutex<(accumulator: Accumulator, next: Int, waiting: [Int: T])>((initial, 0, [:]))
+        try forEach(chunkRanges(byRows: byRows), scratch: scratch) { index, chunk in
             let value = try body(chunk)
-            results.withLock { $0[index] = value }
+            state.withLock { state in
+                state.waiting[index] = value
+                while let ready = state.waiting.removeValue(forKey: state.next) {
+                    combine(&state.accumulator, ready)
+                    state.next += 1
+                }
+            }
         }
-        return results.withLock { dict in (0..<ranges.count).map { dict[$0]! } }
+        return state.withLock { $0.accumulator }
     }
 
     /// Runs `body` on every chunk (in parallel); `body` fills `chunk.output`, which is then

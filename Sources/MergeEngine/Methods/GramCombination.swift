@@ -60,7 +60,10 @@ struct GramCombination {
     /// Gram matrices, one per group, each row-major `k × k`.
     func gramMatrices() throws -> [[Double]] {
         let k = vectorCount, groups = groupCount, rowLength = job.rowLength, columns = groupCount
-        let partials = try job.map(byRows: true) { chunk -> (Int, [Double]) in
+        // Partial sums are folded in chunk order as they complete: a `.columns` partial covers
+        // every column, so keeping one per chunk would cost groups × k² doubles per chunk.
+        let kk = k * k
+        let sums = try job.reduce(byRows: true, into: [Double](repeating: 0, count: groups * kk)) { chunk -> (Int, [Double]) in
             // Rows: this chunk's rows only. Whole/columns: a partial sum over every group.
             let firstGroup = grouping == .rows ? chunk.range.lowerBound / rowLength : 0
             let localGroups = grouping == .rows ? chunk.count / rowLength : groups
@@ -77,23 +80,17 @@ struct GramCombination {
                 }
             }
             return (firstGroup, sums)
-        }
-        var grams = [[Double]](repeating: [Double](repeating: 0, count: k * k), count: groups)
-        for (firstGroup, sums) in partials {
-            let localGroups = sums.count / (k * k)
-            for g in 0..<localGroups {
-                for a in 0..<k {
-                    for b in a..<k {
-                        let s = sums[g * k * k + a * k + b]
-                        grams[firstGroup + g][a * k + b] += s
-                    }
-                }
+        } combine: { total, partial in
+            let (firstGroup, sums) = partial
+            for g in 0..<(sums.count / kk) {
+                for a in 0..<k { for b in a..<k { total[(firstGroup + g) * kk + a * k + b] += sums[g * kk + a * k + b] } }
             }
         }
-        for g in 0..<groups {
-            for a in 0..<k { for b in 0..<a { grams[g][a * k + b] = grams[g][b * k + a] } }
+        return (0..<groups).map { g in
+            var gram = Array(sums[(g * kk)..<((g + 1) * kk)])
+            for a in 0..<k { for b in 0..<a { gram[a * k + b] = gram[b * k + a] } }
+            return gram
         }
-        return grams
     }
 
     /// Writes `Σ cᵢ·vᵢ` (plus the base for task vectors), with `coefficients[group][i]`.
