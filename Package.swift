@@ -59,15 +59,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Helpers shared by the test targets (running processes and the built binary, small
+        // checkpoints, fixture paths). Part of no product; nothing but the tests link it.
+        .target(name: "TestSupport", dependencies: ["TensorIO"], path: "Tests/TestSupport"),
+
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CZMQ", "CLZ4"]),
-        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"]),
-        .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath"]),
-        .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO"]),
-        .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO"]),
-        .testTarget(name: "SweepEngineTests", dependencies: ["SweepEngine", "JobModel", "TensorIO", "CrucibleMath"]),
-        .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO"]),
+        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
+        .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath", "TestSupport"]),
+        .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO", "TestSupport"]),
+        .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO", "TestSupport"]),
+        .testTarget(name: "SweepEngineTests", dependencies: ["SweepEngine", "JobModel", "TensorIO", "CrucibleMath", "TestSupport"]),
+        .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO", "TestSupport"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO"], exclude: ["Support/hub_server.py"]),
-        .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO"]),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI"]),
+        .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "TensorIO", "TestSupport"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI", "TestSupport"]),
     ]
 )

@@ -4,6 +4,7 @@ import JobModel
 import MergeEngine
 import Testing
 import TensorIO
+import TestSupport
 
 /// Jobs through the coordinator with in-process workers give exactly the bytes of the
 /// reference runner, however many workers share the work, and fail cleanly.
@@ -19,7 +20,7 @@ import TensorIO
     func inProcessWorkers(name: String) throws {
         let options = MergeOptions(threads: 2, seed: 3)
         let plan = try Planner.plan(try ConfigParser.parse(try String(contentsOfFile: try Harness.config(name), encoding: .utf8)),
-                                    options: PlanOptions(workingDirectory: Harness.fixtures))
+                                    options: PlanOptions(workingDirectory: Fixtures.golden))
         let reference = Harness.output("reference")
         _ = try MergeRunner.run(plan, to: reference, options: options)
         for workers in [1, 3] {
@@ -36,9 +37,9 @@ import TensorIO
     func failingTaskFailsTheJob() throws {
         // della needs density − epsilon > 0: every attempt at every tensor fails.
         let yaml = """
-            models: [{model: \(Harness.fixtures)/models/ft0, parameters: {weight: 1, density: 0.1, epsilon: 0.2}}]
+            models: [{model: \(Fixtures.golden)/models/ft0, parameters: {weight: 1, density: 0.1, epsilon: 0.2}}]
             merge_method: della
-            base_model: \(Harness.fixtures)/models/base
+            base_model: \(Fixtures.golden)/models/base
             """
         for workers in [1, 3] {
             let out = Harness.output("failed")

@@ -2,13 +2,10 @@ import ClusterRuntime
 import CZMQ
 import Foundation
 import Testing
+import TestSupport
 
 /// CURVE keys: generation, the on-disk layout, and real encrypted ZeroMQ traffic with them.
 @Suite struct CurveKeyTests {
-    func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("crucible-keys-\(UUID().uuidString)").path
-    }
-
     @Test("a generated pair is two Z85 keys that belong together")
     func generatedPairIsConsistent() throws {
         let pair = try CurveKeyPair.generate()
@@ -19,7 +16,7 @@ import Testing
 
     @Test("keys are written as key.public and key.secret (0600), read back, and not overwritten")
     func keyFiles() throws {
-        let dir = temporaryDirectory()
+        let dir = TemporaryFolder.path("keys", label: "keys")
         let pair = try CurveKeyPair.generate()
         try pair.write(to: dir)
         let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/key.secret")

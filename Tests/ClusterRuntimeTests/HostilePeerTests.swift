@@ -63,8 +63,8 @@ import TensorIO
         let embedded = Harness.output("embedded"), out = Harness.output("attacked")
         #expect(try Harness.crucible(["merge", config, embedded, "-q"]).status == 0)
         let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
-        let coordinator = try Harness.Launched(["merge", config, out, "--listen", endpoint, "--local-workers", "0", "--min-workers", "1",
-                                                "--heartbeat-ms", "100", "--liveness", "30"])
+        let coordinator = try Harness.launch(["merge", config, out, "--listen", endpoint, "--local-workers", "0", "--min-workers", "1",
+                                              "--heartbeat-ms", "100", "--liveness", "30"])
         let socket = try ZMQSocket(try ZMQContext(), .dealer)
         try socket.connect(endpoint)
         try socket.send(ProtocolMessage(.hello, Header.Hello(threads: 1, host: "rogue")).frames)
@@ -89,7 +89,7 @@ import TensorIO
         // The rogue falls silent holding leases; they expire and a real worker does the job.
         socket.close()
         #expect(pending.isEmpty)
-        let worker = try Harness.Launched(["worker", "--connect", endpoint, "-j", "2"])
+        let worker = try Harness.launch(["worker", "--connect", endpoint, "-j", "2"])
         #expect(coordinator.wait(60) == 0, "\(coordinator.output)")
         worker.wait(10)
         let log = coordinator.output

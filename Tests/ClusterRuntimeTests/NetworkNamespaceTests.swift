@@ -1,25 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Multi-host on one machine: the coordinator and two workers in their own network
 /// namespaces joined by veth pairs, each with its own address. One worker also lives in a
 /// mount namespace where the model files are hidden, so its inputs travel over the wire.
 @Suite(.serialized) struct NetworkNamespaceTests {
-    /// Runs a command, returning its status and output.
-    @discardableResult
-    static func sh(_ command: String) -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        guard (try? process.run()) != nil else { return (127, "cannot run /bin/sh") }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
-
     /// Namespaces `<tag>c`, `<tag>a`, `<tag>b`: c has 10.201.1.1 towards a (10.201.1.2) and
     /// 10.201.2.1 towards b (10.201.2.2). Nil (with the reason) where they cannot be made.
     static func makeHosts(_ tag: String) -> String? {
@@ -36,16 +22,17 @@ import Testing
             ip -n \(tag)c addr add 10.201.2.1/24 dev \(tag)cb; ip -n \(tag)c link set \(tag)cb up
             ip -n \(tag)b addr add 10.201.2.2/24 dev \(tag)bc; ip -n \(tag)b link set \(tag)bc up
             """
-        let (status, output) = sh(script)
-        if status != 0 {
+        let result = try? ProcessRunner.shell(script)
+        if result?.status != 0 {
             removeHosts(tag)
+            let output = result?.output ?? "cannot run /bin/sh"
             return "network namespaces cannot be created here (\(output.split(separator: "\n").last ?? "")): needs root and iproute2"
         }
         return nil
     }
 
     static func removeHosts(_ tag: String) {
-        sh("for ns in c a b; do ip netns del \(tag)$ns 2>/dev/null; done; true")
+        _ = try? ProcessRunner.shell("for ns in c a b; do ip netns del \(tag)$ns 2>/dev/null; done; true")
     }
 
     @Test("coordinator and two workers on three network hosts, one without the model files: byte-identical")
@@ -59,14 +46,14 @@ import Testing
         let config = try Harness.config("ties")
         let embedded = Harness.output("embedded"), out = Harness.output("multihost")
         #expect(try Harness.crucible(["merge", config, embedded, "-q"]).status == 0)
-        let bin = Harness.binary
-        let coordinator = try Harness.Launched(["netns", "exec", "\(tag)c", bin, "merge", config, out, "--listen", "tcp://0.0.0.0:5555",
-                                                "--insecure", "--local-workers", "0", "--min-workers", "2"], executable: "/usr/sbin/ip")
-        let reading = try Harness.Launched(["netns", "exec", "\(tag)a", bin, "worker", "--connect", "tcp://10.201.1.1:5555", "-j", "1"],
-                                           executable: "/usr/sbin/ip")
+        let bin = CrucibleBinary.path
+        let coordinator = try Harness.launch(["netns", "exec", "\(tag)c", bin, "merge", config, out, "--listen", "tcp://0.0.0.0:5555",
+                                              "--insecure", "--local-workers", "0", "--min-workers", "2"], executable: "/usr/sbin/ip")
+        let reading = try Harness.launch(["netns", "exec", "\(tag)a", bin, "worker", "--connect", "tcp://10.201.1.1:5555", "-j", "1"],
+                                         executable: "/usr/sbin/ip")
         // Host b sees an empty folder where the models are: it must be sent its inputs.
-        let hidden = "unshare --mount --propagation private sh -c 'mount -t tmpfs none \(Harness.fixtures) && exec \(bin) worker --connect tcp://10.201.2.1:5555 -j 1'"
-        let blind = try Harness.Launched(["netns", "exec", "\(tag)b", "sh", "-c", hidden], executable: "/usr/sbin/ip")
+        let hidden = "unshare --mount --propagation private sh -c 'mount -t tmpfs none \(Fixtures.golden) && exec \(bin) worker --connect tcp://10.201.2.1:5555 -j 1'"
+        let blind = try Harness.launch(["netns", "exec", "\(tag)b", "sh", "-c", hidden], executable: "/usr/sbin/ip")
         #expect(coordinator.wait() == 0, "\(coordinator.output)\n\(blind.output)")
         #expect(reading.wait(10) == 0 && blind.wait(10) == 0, "\(reading.output)\n\(blind.output)")
         let log = coordinator.output

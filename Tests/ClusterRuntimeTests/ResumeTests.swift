@@ -1,14 +1,15 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// An interrupted coordinator leaves a journaled `.partial` folder that `--resume` finishes
 /// byte-identically, reusing (and verifying) what was done.
 @Suite(.serialized) struct ResumeTests {
     /// Starts a remote-only coordinator whose one worker dies after 5 tasks, so the job
     /// stalls mid-way with at least 5 tasks journaled.
-    func stalledJob(_ config: String, _ out: String, endpoint: String) throws -> Harness.Launched {
-        let coordinator = try Harness.Launched(["merge", config, out, "--listen", endpoint, "--local-workers", "0"])
-        let worker = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1", "--crash-after-tasks", "5"])
+    func stalledJob(_ config: String, _ out: String, endpoint: String) throws -> LaunchedProcess {
+        let coordinator = try Harness.launch(["merge", config, out, "--listen", endpoint, "--local-workers", "0"])
+        let worker = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--crash-after-tasks", "5"])
         #expect(worker.wait() == 137, "\(worker.output)")
         #expect(Harness.waitUntil { Harness.journalLines(out) >= 6 }, "5 tasks journaled: \(coordinator.output)")
         #expect(coordinator.process.isRunning, "\(coordinator.output)")
@@ -26,7 +27,7 @@ import Testing
         // A worker connects to the stopped coordinator, which is then killed: the worker must
         // notice, reconnect with backoff, and serve the resumed coordinator.
         first.signal(SIGSTOP)
-        let worker = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
+        let worker = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
         Thread.sleep(forTimeInterval: 0.3)
         first.signal(SIGKILL)
         first.process.waitUntilExit()
@@ -34,7 +35,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out))
         let refused = try Harness.crucible(["merge", config, out])
         #expect(refused.status == 1 && refused.output.contains("--resume"), "\(refused.output)")
-        let second = try Harness.Launched(["merge", config, out, "--resume", "--listen", endpoint, "--local-workers", "0"])
+        let second = try Harness.launch(["merge", config, out, "--resume", "--listen", endpoint, "--local-workers", "0"])
         #expect(second.wait() == 0, "\(second.output)")
         #expect(worker.wait(20) == 0, "the reconnected worker was told the job is done")
         let reused = second.output.firstMatch(of: /Resumed: (\d+) tensors reused/).flatMap { Int($0.1) } ?? 0

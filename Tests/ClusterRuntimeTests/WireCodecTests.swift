@@ -2,6 +2,7 @@ import ClusterRuntime
 import Foundation
 import Testing
 import TensorIO
+import TestSupport
 
 /// The wire codec: checksums, shuffling, compression that pays, and every way a received
 /// payload can be wrong rejected without writing a byte.
@@ -46,16 +47,12 @@ import TensorIO
 
     /// BF16 bytes of N(0, 0.02²) values, like real weights.
     func bf16Weights(_ count: Int) -> [UInt8] {
-        var state: UInt64 = 42
+        var rng = SplitMix64(seed: 42)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(count * 2)
         for _ in 0..<count {
             // Box-Muller from a SplitMix64 stream.
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
+            let z = rng.next()
             let u1 = (Double(z >> 11) + 1) / 9_007_199_254_740_993.0, u2 = Double(z & 0xFFFF_FFFF) / 4_294_967_296.0
             let value = Float(0.02 * (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
             let bits = UInt16(value.bitPattern >> 16)

@@ -14,11 +14,11 @@ import Testing
         let reference = try Harness.crucible(["merge", config, embedded, "-q", "--random-seed", "5"])
         #expect(reference.status == 0, "\(reference.output)")
         let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
-        let coordinator = try Harness.Launched(["merge", config, clustered, "--random-seed", "5", "--listen", endpoint,
-                                                "--local-workers", "0", "--min-workers", "2"])
-        let reading = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
+        let coordinator = try Harness.launch(["merge", config, clustered, "--random-seed", "5", "--listen", endpoint,
+                                              "--local-workers", "0", "--min-workers", "2"])
+        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
         // On loopback a worker asks for no compression unless told to: this one exercises LZ4 both ways.
-        let shipped = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage", "--wire-compression", "always"])
+        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage", "--wire-compression", "always"])
         #expect(coordinator.wait() == 0, "\(coordinator.output)")
         #expect(reading.wait(10) == 0 && shipped.wait(10) == 0, "workers exit when the job is done")
         #expect(try Harness.tensors(clustered) == Harness.tensors(embedded))
@@ -31,7 +31,7 @@ import Testing
         let config = try Harness.config("linear")
         let out = Harness.output("negotiated")
         let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
-        let coordinator = try Harness.Launched(["merge", config, out, "--listen", endpoint, "--local-workers", "0"])
+        let coordinator = try Harness.launch(["merge", config, out, "--listen", endpoint, "--local-workers", "0"])
         let context = try ZMQContext()
         var offered: [Bool] = []
         for encodings in [[WireEncoding.compressedName], ["lz4"], []] {
@@ -50,7 +50,7 @@ import Testing
         }
         #expect(offered == [true, false, false])
         // These peers never said READY, so they hold no task: a real worker does the job.
-        let worker = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
+        let worker = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
         #expect(coordinator.wait() == 0, "\(coordinator.output)")
         #expect(worker.wait(10) == 0)
     }
@@ -61,9 +61,9 @@ import Testing
         let embedded = Harness.output("embedded"), clustered = Harness.output("cluster")
         #expect(try Harness.crucible(["merge", config, embedded, "-q"]).status == 0)
         let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
-        let coordinator = try Harness.Launched(["merge", config, clustered, "--listen", endpoint, "--local-workers", "0",
-                                                "--heartbeat-ms", "100", "--liveness", "5"])
-        let victim = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
+        let coordinator = try Harness.launch(["merge", config, clustered, "--listen", endpoint, "--local-workers", "0",
+                                              "--heartbeat-ms", "100", "--liveness", "5"])
+        let victim = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
         // Once the victim has finished a task it is stopped, then killed: it dies holding leases.
         #expect(Harness.waitUntil { Harness.journalLines(clustered) >= 2 })
         victim.signal(SIGSTOP)
@@ -72,7 +72,7 @@ import Testing
         victim.process.waitUntilExit()
         #expect(victim.process.terminationReason == .uncaughtSignal && victim.process.terminationStatus == SIGKILL)
         #expect(coordinator.process.isRunning, "killed mid-job: \(finishedBeforeKill) tasks were done")
-        let replacement = try Harness.Launched(["worker", "--connect", endpoint, "-j", "2"])
+        let replacement = try Harness.launch(["worker", "--connect", endpoint, "-j", "2"])
         #expect(coordinator.wait() == 0, "\(coordinator.output)")
         replacement.wait(10)
         #expect(coordinator.output.contains("was silent"), "\(coordinator.output)")
@@ -96,10 +96,10 @@ import Testing
         let reference = try Harness.crucible(["sweep"] + models + ["--out", embedded] + common)
         #expect(reference.status == 0, "\(reference.output)")
         let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
-        let coordinator = try Harness.Launched(["sweep"] + models + ["--out", clustered] + common
-                                                + ["--listen", endpoint, "--local-workers", "0", "--min-workers", "2"])
-        let reading = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
-        let shipped = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
+        let coordinator = try Harness.launch(["sweep"] + models + ["--out", clustered] + common
+                                              + ["--listen", endpoint, "--local-workers", "0", "--min-workers", "2"])
+        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
+        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
         #expect(coordinator.wait() == 0, "\(coordinator.output)")
         #expect(reading.wait(20) == 0 && shipped.wait(20) == 0, "workers stay for every batch and exit after the last")
         let expected = try sweepOutputs(embedded)
@@ -114,9 +114,9 @@ import Testing
         let reference = try Harness.crucible(arguments + ["--json", embedded])
         #expect(reference.status == 0, "\(reference.output)")
         let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
-        let coordinator = try Harness.Launched(arguments + ["--json", clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"])
-        let reading = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1"])
-        let shipped = try Harness.Launched(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
+        let coordinator = try Harness.launch(arguments + ["--json", clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"])
+        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
+        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
         #expect(coordinator.wait() == 0, "\(coordinator.output)")
         #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
         let expected = try String(contentsOfFile: embedded, encoding: .utf8)

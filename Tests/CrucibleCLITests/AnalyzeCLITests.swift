@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `crucible analyze` as a user meets it: the bundled example models, JSON that parses, and
 /// models that do not fit the base.
@@ -48,7 +49,7 @@ import Testing
     }
 
     @Test func aModelThatDoesNotFitTheBaseIsNamed() throws {
-        let r = try cli.run(["analyze", "--base", "examples/models/base", CLITests.fixtures + "/models/ft0"])
+        let r = try cli.run(["analyze", "--base", "examples/models/base", Fixtures.golden + "/models/ft0"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("models/ft0"))
         #expect(r.stderr.contains("problems"))

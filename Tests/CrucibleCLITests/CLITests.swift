@@ -1,46 +1,17 @@
 import Foundation
 import Testing
 import TensorIO
+import TestSupport
 
 /// The `crucible` executable as a user meets it: exit codes, messages, help, JSON output.
 @Suite struct CLITests {
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
+    /// Runs the built `crucible` with `arguments` in `directory` (the repository by default).
+    func run(_ arguments: [String], in directory: String = Fixtures.repository) throws -> ProcessResult {
+        try CrucibleBinary.run(arguments, in: directory)
     }
 
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static let fixtures = URL(fileURLWithPath: repository).deletingLastPathComponent().appendingPathComponent("shared/fixtures/mergekit-golden").path
-
-    /// The built `crucible` next to the test bundle.
-    static let binary: String = {
-        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [bundleDirectory.appendingPathComponent("crucible").path, repository + "/.build/debug/crucible"]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
-    }()
-
-    func run(_ arguments: [String], in directory: String = repository) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    func temporaryPath(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crucible-cli-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name).path
-    }
+    /// A path inside a fresh temporary folder (the path itself does not exist).
+    func temporaryPath(_ name: String) -> String { TemporaryFolder.path(name, label: "cli") }
 
     @Test func versionNamesTheLinkedLibraries() throws {
         let r = try run(["--version"])
@@ -61,7 +32,7 @@ import TensorIO
 
     @Test func mergeWritesAFolderAndSummarises() throws {
         let out = temporaryPath("out")
-        let r = try run(["merge", "cases/ties/config.yml", out, "-j", "2"], in: Self.fixtures)
+        let r = try run(["merge", "cases/ties/config.yml", out, "-j", "2"], in: Fixtures.golden)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("Merged 39 tensors with ties from 4 models"))
         #expect(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
@@ -69,7 +40,7 @@ import TensorIO
 
     @Test func dryRunShowsThePlanAndWritesNothing() throws {
         let out = temporaryPath("out")
-        let r = try run(["merge", "cases/ties/config.yml", out, "--dry-run"], in: Self.fixtures)
+        let r = try run(["merge", "cases/ties/config.yml", out, "--dry-run"], in: Fixtures.golden)
         #expect(r.status == 0)
         #expect(r.stdout.contains("tensors:       39 (4 layers)"))
         #expect(r.stdout.contains("bytes to read:"))
@@ -88,7 +59,7 @@ import TensorIO
             tokenizer_source: union
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let out = temporaryPath("out")
-        let r = try run(["merge", config, out], in: Self.fixtures)
+        let r = try run(["merge", config, out], in: Fixtures.golden)
         #expect(r.status == 1)
         #expect(r.stderr.contains("tokenizer_source"))
         #expect(!FileManager.default.fileExists(atPath: out))
@@ -98,13 +69,13 @@ import TensorIO
     @Test func existingOutputFolderIsRefused() throws {
         let out = temporaryPath("out")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let r = try run(["merge", "cases/linear/config.yml", out], in: Self.fixtures)
+        let r = try run(["merge", "cases/linear/config.yml", out], in: Fixtures.golden)
         #expect(r.status == 1)
         #expect(r.stderr.contains("already exists"))
     }
 
     @Test func inspectJSONDescribesTheCheckpoint() throws {
-        let r = try run(["inspect", Self.fixtures + "/models/base", "--json"])
+        let r = try run(["inspect", Fixtures.golden + "/models/base", "--json"])
         #expect(r.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect((json["tensors"] as? [Any])?.count == 39)
@@ -149,15 +120,15 @@ import TensorIO
 
     @Test func pruneDropsLayersAndReportsErrors() throws {
         let out = temporaryPath("pruned")
-        let r = try run(["prune", Self.fixtures + "/models/base", out, "--drop-layers", "3,2", "-q"])
+        let r = try run(["prune", Fixtures.golden + "/models/base", out, "--drop-layers", "3,2", "-q"])
         #expect(r.status == 0, "\(r.stderr)")
         let inspect = try run(["inspect", out, "--json"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
         #expect(json["layers"] as? Int == 2)
-        let bad = try run(["prune", Self.fixtures + "/models/base", temporaryPath("x"), "--drop-layers", "7"])
+        let bad = try run(["prune", Fixtures.golden + "/models/base", temporaryPath("x"), "--drop-layers", "7"])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("out of range"))
-        let usage = try run(["prune", Self.fixtures + "/models/base", temporaryPath("y"), "--scores", "s.json"])
+        let usage = try run(["prune", Fixtures.golden + "/models/base", temporaryPath("y"), "--scores", "s.json"])
         #expect(usage.status != 0)
         #expect(usage.stderr.contains("--drop"))
     }
@@ -183,19 +154,13 @@ import TensorIO
     func interruptedRun() throws {
         let out = temporaryPath("stopped")
         // Remote-only with no worker: the coordinator waits until the signal arrives.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["merge", "examples/linear.yml", out, "--listen", "tcp://127.0.0.1:0", "--local-workers", "0"]
-        process.currentDirectoryURL = URL(fileURLWithPath: Self.repository)
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try LaunchedProcess(["merge", "examples/linear.yml", out, "--listen", "tcp://127.0.0.1:0", "--local-workers", "0"],
+                                          in: Fixtures.repository, separateErrors: true)
         Thread.sleep(forTimeInterval: 0.5)
-        kill(process.processIdentifier, SIGINT)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 130, "\(stderr)")
+        process.signal(SIGINT)
+        let status = process.wait()
+        let stderr = process.errors
+        #expect(status == 130, "\(stderr)")
         #expect(stderr.contains("--resume"), "\(stderr)")
         #expect(FileManager.default.fileExists(atPath: out + ".partial/.crucible-journal"))
     }

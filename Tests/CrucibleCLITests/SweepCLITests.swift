@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorIO
+import TestSupport
 
 /// `crucible sweep` on the bundled example models.
 extension CLITests {
@@ -26,7 +27,7 @@ extension CLITests {
             #expect(entry["metric"] as? Double == sigma)
             let path = out + "/" + (try #require(entry["path"] as? String))
             let variant = try Checkpoint(path: path)
-            let original = try Checkpoint(path: "\(Self.repository)/" + (try #require(entry["model"] as? String)))
+            let original = try Checkpoint(path: "\(Fixtures.repository)/" + (try #require(entry["model"] as? String)))
             #expect(variant.tensorNames == original.tensorNames)
             for name in variant.tensorNames where name.contains("norm") {
                 let (a, b) = (try original.tensor(name), try variant.tensor(name))

@@ -1,17 +1,6 @@
 import Testing
 import CrucibleMath
-
-/// SplitMix64, for seeded chunk boundaries.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TestSupport
 
 /// A Random123 known-answer vector for Philox4x32-10.
 struct PhiloxVector: Sendable, CustomTestStringConvertible {
@@ -37,7 +26,7 @@ private func fill(_ count: Int, first: Int = 0, _ body: (UnsafeMutableBufferPoin
 /// Fills `first ..< first + count` chunk by chunk, cutting at seeded random boundaries.
 private func fillInChunks(_ count: Int, first: Int, seed: UInt64, maxChunk: Int,
                           _ draw: (Int, UnsafeMutableBufferPointer<Float>) -> Void) -> [Float] {
-    var rng = SplitMix64(state: seed)
+    var rng = SplitMix64(seed: seed)
     var out = [Float](repeating: .nan, count: count)
     out.withUnsafeMutableBufferPointer { buffer in
         var start = 0

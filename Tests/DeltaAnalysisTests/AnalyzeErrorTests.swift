@@ -3,21 +3,22 @@ import Foundation
 import JobModel
 import TensorIO
 import Testing
+import TestSupport
 
 /// Models that do not fit the base are refused before any work, with every problem named.
 @Suite struct AnalyzeErrorTests {
     @Test func everyMissingTensorAndShapeMismatchIsNamedWithItsModel() throws {
-        let root = AnalysisFixtures.directory()
-        let base = try AnalysisFixtures.write(root, "base", [
+        let root = TemporaryFolder.make("analyze")
+        let base = try CheckpointBuilder.write(root, "base", [
             ("model.embed_tokens.weight", [4, 2], [Float](repeating: 1, count: 8)),
             ("model.layers.0.mlp.up_proj.weight", [2, 3], [Float](repeating: 1, count: 6)),
             ("model.norm.weight", [2], [1, 1]),
         ])
-        let missing = try AnalysisFixtures.write(root, "missing", [
+        let missing = try CheckpointBuilder.write(root, "missing", [
             ("model.embed_tokens.weight", [4, 2], [Float](repeating: 1, count: 8)),
             ("model.norm.weight", [2], [1, 1]),
         ])
-        let reshaped = try AnalysisFixtures.write(root, "reshaped", [
+        let reshaped = try CheckpointBuilder.write(root, "reshaped", [
             ("model.embed_tokens.weight", [4, 2], [Float](repeating: 1, count: 8)),
             ("model.layers.0.mlp.up_proj.weight", [3, 2], [Float](repeating: 1, count: 6)),
             ("model.norm.weight", [3], [1, 1, 1]),
@@ -33,9 +34,9 @@ import Testing
     }
 
     @Test func tensorsOnlyInAModelAreIgnoredAndListed() throws {
-        let root = AnalysisFixtures.directory()
-        let base = try AnalysisFixtures.write(root, "base", [("model.norm.weight", [2], [1, 1])])
-        let bigger = try AnalysisFixtures.write(root, "bigger", [("model.norm.weight", [2], [1, 2]), ("lm_head.weight", [2], [0, 0])])
+        let root = TemporaryFolder.make("analyze")
+        let base = try CheckpointBuilder.write(root, "base", [("model.norm.weight", [2], [1, 1])])
+        let bigger = try CheckpointBuilder.write(root, "bigger", [("model.norm.weight", [2], [1, 2]), ("lm_head.weight", [2], [0, 0])])
         let (job, report) = try AnalysisFixtures.analyze(base: base, models: [bigger])
         #expect(job.tasks.map(\.label) == ["model.norm.weight"])
         #expect(report.extra == [["lm_head.weight"]])
@@ -43,19 +44,19 @@ import Testing
 
     @Test func aBadThresholdIsRefused() throws {
         let error = try #require(throws: AnalyzeError.self) {
-            try AnalyzeJob(basePath: AnalysisFixtures.golden + "/base", modelPaths: [AnalysisFixtures.golden + "/ft0"], threshold: -1)
+            try AnalyzeJob(basePath: Fixtures.goldenModels + "/base", modelPaths: [Fixtures.goldenModels + "/ft0"], threshold: -1)
         }
         #expect(error.description.contains("threshold"))
     }
 
     @Test func aWorkerRefusesATaskWhoseRecordSizeDoesNotFitItsSetup() throws {
-        let job = try AnalyzeJob(basePath: AnalysisFixtures.golden + "/base", modelPaths: [AnalysisFixtures.golden + "/ft0"])
+        let job = try AnalyzeJob(basePath: Fixtures.goldenModels + "/base", modelPaths: [Fixtures.goldenModels + "/ft0"])
         let wrong = AnalyzeTaskRunner(threshold: 0.005, models: 2)
         #expect(throws: JobError.self) { try LocalJobRunner.run(job, runner: wrong, threads: 1) }
     }
 
     @Test func integerBaseTensorsAreSkippedAndListed() throws {
-        let root = AnalysisFixtures.directory()
+        let root = TemporaryFolder.make("analyze")
         for name in ["base", "ft"] {
             let writer = try CheckpointWriter(directory: root + "/" + name, tensors: [
                 SafeTensorsLayout.Spec(name: "model.norm.weight", dtype: .f32, shape: [1]),

@@ -3,6 +3,7 @@ import Foundation
 import JobModel
 import TensorIO
 import Testing
+import TestSupport
 
 /// Tiny models whose statistics are known by construction: every delta is exactly
 /// representable, so counts, shares, signs, maxima and percentiles are known exactly.
@@ -14,10 +15,10 @@ import Testing
     /// Layer 0: one tensor of 8 elements; layer 1: 3 elements with non-finite deltas; a norm
     /// outside the layers.
     static func family() throws -> String {
-        let root = AnalysisFixtures.directory()
+        let root = TemporaryFolder.make("analyze")
         let (s, l, w) = (Self.s, Self.l, Self.w)
         func model(_ name: String, _ deltas: [Float], _ odd: [Float], norm: [Float]) throws {
-            try AnalysisFixtures.write(root, name, [
+            try CheckpointBuilder.write(root, name, [
                 ("model.layers.0.mlp.weight", [2, 4], deltas.map { w + $0 }),
                 ("model.layers.1.attn.weight", [3], odd),
                 ("model.norm.weight", [2], norm),

@@ -2,6 +2,7 @@ import DeltaAnalysis
 import Foundation
 import TensorIO
 import Testing
+import TestSupport
 
 /// Every number of an analysis of real checkpoints equals an independent python + numpy
 /// computation (Tests/DeltaAnalysisTests/Support/analyze_reference.py): counts, maxima and
@@ -17,10 +18,10 @@ import Testing
     }
 
     static let cases = [
-        Case(label: "golden F32 models, threshold 0.01", base: AnalysisFixtures.golden + "/base",
-             models: ["ft0", "ft1", "ft2"].map { AnalysisFixtures.golden + "/" + $0 }, threshold: 0.01),
-        Case(label: "example BF16 models, threshold 0.005", base: AnalysisFixtures.examples + "/base",
-             models: ["ft1", "ft2", "ft3"].map { AnalysisFixtures.examples + "/" + $0 }, threshold: 0.005),
+        Case(label: "golden F32 models, threshold 0.01", base: Fixtures.goldenModels + "/base",
+             models: ["ft0", "ft1", "ft2"].map { Fixtures.goldenModels + "/" + $0 }, threshold: 0.01),
+        Case(label: "example BF16 models, threshold 0.005", base: Fixtures.examples + "/base",
+             models: ["ft1", "ft2", "ft3"].map { Fixtures.examples + "/" + $0 }, threshold: 0.005),
         Case(label: "F32 models with unchanged, infinite and NaN weights, threshold 0.003", base: unusual + "/base",
              models: ["a", "b", "c"].map { unusual + "/" + $0 }, threshold: 0.003),
     ]
@@ -28,13 +29,13 @@ import Testing
     /// Random deltas with runs of unchanged weights and non-finite model weights scattered
     /// over vector lanes and tails, in tensors of 1 to several thousand elements.
     static let unusual: String = {
-        let root = AnalysisFixtures.directory()
+        let root = TemporaryFolder.make("analyze")
         let shapes: [(String, [Int])] = [("model.embed_tokens.weight", [37, 40]), ("model.layers.0.mlp.weight", [1001]),
                                          ("model.layers.1.attn.weight", [9, 3]), ("model.norm.weight", [1])]
         let bases = shapes.enumerated().map { AnalysisFixtures.values($0.element.1.reduce(1, *), scale: 0.05, seed: UInt64(100 + $0.offset)) }
-        try! AnalysisFixtures.write(root, "base", zip(shapes, bases).map { ($0.0, $0.1, $1) })
+        try! CheckpointBuilder.write(root, "base", zip(shapes, bases).map { ($0.0, $0.1, $1) })
         for (m, name) in ["a", "b", "c"].enumerated() {
-            try! AnalysisFixtures.write(root, name, zip(shapes, bases).enumerated().map { t, pair in
+            try! CheckpointBuilder.write(root, name, zip(shapes, bases).enumerated().map { t, pair in
                 var values = pair.1
                 let deltas = AnalysisFixtures.values(values.count, scale: 0.004 * Float(m + 1), seed: UInt64(200 + 10 * m + t))
                 for i in values.indices where (i / 5 + m) % 4 != 0 { values[i] += deltas[i] }
@@ -45,7 +46,7 @@ import Testing
         return root
     }()
 
-    @Test("every statistic equals numpy's", .enabled(if: AnalysisFixtures.pythonWithNumpy, "needs python3 with numpy on PATH"),
+    @Test("every statistic equals numpy's", .enabled(if: Python.hasNumpy, "needs python3 with numpy on PATH"),
           arguments: cases)
     func everyStatisticEqualsNumpy(_ c: Case) throws {
         let (_, report) = try AnalysisFixtures.analyze(base: c.base, models: c.models, threshold: c.threshold, threads: 3)

@@ -3,6 +3,7 @@ import Foundation
 import JobModel
 import TensorIO
 import Testing
+import TestSupport
 
 /// The records do not depend on the number of threads, and the streaming radix selection
 /// finds exactly the percentiles that sorting finds.
@@ -10,14 +11,14 @@ import Testing
     /// A base and two models with a tensor of several (uneven) chunks, BF16 so that many
     /// deltas repeat (ties in the selection), plus a 1-element and a 0-D-like small tensor.
     static func largeFamily() throws -> String {
-        let root = AnalysisFixtures.directory()
+        let root = TemporaryFolder.make("analyze")
         let n = 3 * DeltaKernel.chunkElements + 12_345
         let base = AnalysisFixtures.values(n, scale: 0.05, seed: 1)
         let tiny: [Float] = [0.25]
-        try AnalysisFixtures.write(root, "base", [("model.layers.0.big.weight", [n], base), ("model.layers.0.tiny", [1], tiny)], dtype: .bf16)
+        try CheckpointBuilder.write(root, "base", [("model.layers.0.big.weight", [n], base), ("model.layers.0.tiny", [1], tiny)], dtype: .bf16)
         for (name, seed) in [("a", UInt64(2)), ("b", UInt64(3))] {
             let delta = AnalysisFixtures.values(n, scale: 0.01, seed: seed)
-            try AnalysisFixtures.write(root, name, [("model.layers.0.big.weight", [n], zip(base, delta).map(+)),
+            try CheckpointBuilder.write(root, name, [("model.layers.0.big.weight", [n], zip(base, delta).map(+)),
                                                    ("model.layers.0.tiny", [1], [0.375])], dtype: .bf16)
         }
         return root
@@ -35,10 +36,10 @@ import Testing
         #expect(one.count == 2)
         #expect(try records(root + "/base", models, threads: 4) == one)
 
-        let golden = ["ft0", "ft1", "ft2"].map { AnalysisFixtures.golden + "/" + $0 }
-        let goldenOne = try records(AnalysisFixtures.golden + "/base", golden, threads: 1)
+        let golden = ["ft0", "ft1", "ft2"].map { Fixtures.goldenModels + "/" + $0 }
+        let goldenOne = try records(Fixtures.goldenModels + "/base", golden, threads: 1)
         #expect(goldenOne.count == 39)
-        #expect(try records(AnalysisFixtures.golden + "/base", golden, threads: 4) == goldenOne)
+        #expect(try records(Fixtures.goldenModels + "/base", golden, threads: 4) == goldenOne)
     }
 
     @Test func aRunnerBuiltFromTheSetupComputesTheSameRecords() throws {

@@ -2,6 +2,7 @@ import Foundation
 import JobModel
 import Testing
 import TensorIO
+import TestSupport
 
 /// A toy job: each task fills its tensor with its index and writes a record of its size.
 final class FillJob: DistributedJob {
@@ -42,7 +43,7 @@ struct FillRunner: TaskRunner {
 
 @Suite struct JobModelTests {
     func folder() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("crucible-job-\(UUID().uuidString)/out").path
+        TemporaryFolder.path("out", label: "job")
     }
 
     @Test("the local runner writes every part of every task and the output appears complete")

@@ -2,12 +2,13 @@ import Foundation
 import MergeEngine
 import Testing
 import TensorIO
+import TestSupport
 
 /// Every config or plan rule rejects with a message that names the key (or tensor/model)
 /// and what is allowed, and all problems are reported together.
 @Suite struct ConfigErrorTests {
     /// The problems reported for `yaml`, planned against the golden fixture models.
-    func problems(_ yaml: String, allowCrimes: Bool = false, root: String = GoldenFixtures.root) -> [String] {
+    func problems(_ yaml: String, allowCrimes: Bool = false, root: String = Fixtures.golden) -> [String] {
         do {
             let config = try ConfigParser.parse(yaml, source: "test.yml")
             _ = try Planner.plan(config, source: "test.yml", options: PlanOptions(allowCrimes: allowCrimes, workingDirectory: root))
@@ -17,7 +18,7 @@ import TensorIO
         }
     }
 
-    func expectProblem(_ yaml: String, _ fragments: String..., allowCrimes: Bool = false, root: String = GoldenFixtures.root) {
+    func expectProblem(_ yaml: String, _ fragments: String..., allowCrimes: Bool = false, root: String = Fixtures.golden) {
         let found = problems(yaml, allowCrimes: allowCrimes, root: root)
         #expect(found.contains { p in fragments.allSatisfy { p.contains($0) } }, "expected a problem with \(fragments), got \(found)")
     }
@@ -99,7 +100,7 @@ import TensorIO
     }
 
     @Test func differentArchitecturesNeedAllowCrimes() throws {
-        let root = TestModels.directory()
+        let root = TemporaryFolder.make("models")
         let tensors: [(String, [Int], [Float])] = [("model.layers.0.w", [2], [1, 2])]
         try TestModels.write(root, "a", tensors, architecture: "LlamaForCausalLM")
         try TestModels.write(root, "b", tensors, architecture: "MistralForCausalLM")
@@ -148,7 +149,7 @@ import TensorIO
 
     @Test("missing tensors and shape mismatches are all reported before any weight is read")
     func planProblemsReportedTogether() throws {
-        let root = TestModels.directory()
+        let root = TemporaryFolder.make("models")
         try TestModels.write(root, "base", [("model.layers.0.a", [2], [1, 2]), ("model.layers.0.b", [2], [1, 2])])
         try TestModels.write(root, "x", [("model.layers.0.a", [3], [1, 2, 3])])
         let found = problems("models: [{model: x, parameters: {weight: 1}}]\nmerge_method: task_arithmetic\nbase_model: base", root: root)
@@ -157,7 +158,7 @@ import TensorIO
     }
 
     @Test func malformedModelFileIsNamed() throws {
-        let root = TestModels.directory()
+        let root = TemporaryFolder.make("models")
         try FileManager.default.createDirectory(atPath: root + "/bad", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: root + "/bad/model.safetensors", contents: Data([1, 2, 3]))
         expectProblem("models: [{model: bad, parameters: {weight: 1}}]\nmerge_method: linear", "bad/model.safetensors", "shorter than the 8-byte", root: root)
@@ -184,7 +185,7 @@ extension ConfigErrorTests {
 
     @Test func planThatDoesNotFitInMemoryIsRefused() throws {
         let config = try ConfigParser.parse(ties, source: "test.yml")
-        var options = PlanOptions(workingDirectory: GoldenFixtures.root, threads: 64)
+        var options = PlanOptions(workingDirectory: Fixtures.golden, threads: 64)
         options.memoryBudget = 1_000_000
         #expect {
             _ = try Planner.plan(config, source: "test.yml", options: options)

@@ -2,29 +2,20 @@ import Foundation
 import MergeEngine
 import Testing
 import TensorIO
+import TestSupport
 
 /// A full disk is a clean error before any work, naming the file, with nothing left behind.
 @Suite(.serialized) struct FullDiskTests {
     /// Mounts a tmpfs of `kilobytes` at a fresh folder, or returns nil where mounting is not
     /// permitted (not root, no CAP_SYS_ADMIN).
     func smallDisk(kilobytes: Int) -> String? {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("crucible-tinyfs-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", path]
-        mount.standardError = FileHandle.nullDevice
-        guard (try? mount.run()) != nil else { return nil }
-        mount.waitUntilExit()
-        return mount.terminationStatus == 0 ? path : nil
+        let path = TemporaryFolder.make("tinyfs")
+        let mount = try? ProcessRunner.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", path])
+        return mount?.status == 0 ? path : nil
     }
 
     func unmount(_ path: String) {
-        let umount = Process()
-        umount.executableURL = URL(fileURLWithPath: "/bin/umount")
-        umount.arguments = [path]
-        try? umount.run()
-        umount.waitUntilExit()
+        _ = try? ProcessRunner.run("/bin/umount", [path])
     }
 
     @Test("an output that does not fit fails up front with ENOSPC and leaves no folder")

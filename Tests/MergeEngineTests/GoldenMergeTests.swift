@@ -2,6 +2,7 @@ import Foundation
 import MergeEngine
 import Testing
 import TensorIO
+import TestSupport
 
 /// Every case in the mergekit golden fixtures, merged from the fixture's own config file
 /// (unchanged) and compared with mergekit 0.1.5's output within the fixtures' tolerance.
@@ -10,7 +11,7 @@ import TensorIO
     func reproducesMergekitOutput(_ name: String) throws {
         let output = try GoldenFixtures.merge(try GoldenFixtures.configText(name), label: name)
         let got = try Checkpoint(path: output)
-        let want = try Checkpoint(path: "\(GoldenFixtures.root)/cases/\(name)/expected")
+        let want = try Checkpoint(path: "\(Fixtures.golden)/cases/\(name)/expected")
         #expect(Set(got.tensorNames) == Set(want.tensorNames), "tensor names differ")
         var mismatches: [String] = []
         for tensor in want.tensorNames {
@@ -46,7 +47,7 @@ import TensorIO
     static func maskChoices(_ name: String, tensor: String) throws -> [[Float]]? {
         guard name == "arcee_fusion" else { return nil }
         return try ["models/base", "models/ft0"].map {
-            try Checkpoint(path: "\(GoldenFixtures.root)/\($0)").tensor(tensor).float32()
+            try Checkpoint(path: "\(Fixtures.golden)/\($0)").tensor(tensor).float32()
         }
     }
 }

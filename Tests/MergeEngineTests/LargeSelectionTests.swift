@@ -2,13 +2,14 @@ import Foundation
 import MergeEngine
 import Testing
 import TensorIO
+import TestSupport
 
 /// TIES on tensors large enough for the sampled selection path: the kept set must be exactly
 /// the k largest |δ| (ties broken by lower index first), as an independent sort says.
 @Suite struct LargeSelectionTests {
     /// Kept element indices of a single-model TIES merge (weight 1: out = base + δ where kept).
     func keptIndices(delta: [Float], density: Double, rows: Int, cols: Int) throws -> [Int] {
-        let root = TestModels.directory()
+        let root = TemporaryFolder.make("models")
         let base = TestModels.normal(rows * cols, sigma: 0.02, seed: 3, name: "b")
         try TestModels.write(root, "base", [("model.layers.0.w", [rows, cols], base)])
         try TestModels.write(root, "ft", [("model.layers.0.w", [rows, cols], zip(base, delta).map(+))])
@@ -17,8 +18,8 @@ import TensorIO
             merge_method: ties
             base_model: base
             """, root: root)
-        let merged = try TestModels.values(out, "model.layers.0.w")
-        let stored = try TestModels.values(root + "/ft", "model.layers.0.w")
+        let merged = try CheckpointContents.floats(out, "model.layers.0.w")
+        let stored = try CheckpointContents.floats(root + "/ft", "model.layers.0.w")
         return merged.indices.filter { merged[$0] == stored[$0] && merged[$0] != base[$0] }
     }
 
@@ -46,7 +47,7 @@ import TensorIO
             let magnitude = Float((i &* 2_654_435_761) % 9) / 64
             return i % 3 == 0 ? -magnitude : magnitude
         }
-        let root = TestModels.directory()
+        let root = TemporaryFolder.make("models")
         let zeros = [Float](repeating: 0, count: rows * cols)
         try TestModels.write(root, "base", [("model.layers.0.w", [rows, cols], zeros)])
         try TestModels.write(root, "ft", [("model.layers.0.w", [rows, cols], delta)])
@@ -55,7 +56,7 @@ import TensorIO
             merge_method: ties
             base_model: base
             """, root: root)
-        let merged = try TestModels.values(out, "model.layers.0.w")
+        let merged = try CheckpointContents.floats(out, "model.layers.0.w")
         let kept = merged.indices.filter { merged[$0] != 0 }
         let k = Int(0.3 * Double(rows * cols))
         let expected = reference(delta, k: k).filter { delta[$0] != 0 }

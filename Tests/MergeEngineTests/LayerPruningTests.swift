@@ -2,16 +2,17 @@ import Foundation
 import MergeEngine
 import Testing
 import TensorIO
+import TestSupport
 
 /// `crucible prune`: dropped layers disappear, the rest are renumbered and byte-identical.
 @Suite struct LayerPruningTests {
-    let model = GoldenFixtures.root + "/models/ft1"
+    let model = Fixtures.golden + "/models/ft1"
 
     @Test("dropping layers 1 and 2 of 4 keeps 0 and 3, renumbered, byte for byte")
     func dropsAndRenumbers() throws {
         let config = try LayerPruning.config(model: model, layerCount: 4, drop: [1, 2])
         let plan = try Planner.plan(config)
-        let out = GoldenFixtures.temporaryOutput("pruned")
+        let out = TemporaryFolder.path("pruned")
         _ = try MergeRunner.run(plan, to: out, options: MergeOptions(threads: 2))
         let pruned = try Checkpoint(path: out), source = try Checkpoint(path: model)
         #expect(pruned.detectedLayerCount == 2)
@@ -30,7 +31,7 @@ import TensorIO
 
     @Test("the lowest Block Influence scores are dropped, later layers first on ties")
     func lowestScores() throws {
-        let path = GoldenFixtures.temporaryOutput("bi.json")
+        let path = TemporaryFolder.path("bi.json")
         try #"{"scores": {"0": 0.9, "1": 0.1, "2": 0.05, "3": 0.1}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         let scores = try LayerPruning.readScores(path)
         #expect(scores == [0: 0.9, 1: 0.1, 2: 0.05, 3: 0.1])
@@ -42,7 +43,7 @@ import TensorIO
     func errors() throws {
         #expect(throws: ConfigError.self) { try LayerPruning.config(model: model, layerCount: 4, drop: [4]) }
         #expect(throws: ConfigError.self) { try LayerPruning.config(model: model, layerCount: 4, drop: [0, 1, 2, 3]) }
-        let path = GoldenFixtures.temporaryOutput("bad.json")
+        let path = TemporaryFolder.path("bad.json")
         try #"{"one": 0.5, "2": "high"}"#.write(toFile: path, atomically: true, encoding: .utf8)
         do {
             _ = try LayerPruning.readScores(path)

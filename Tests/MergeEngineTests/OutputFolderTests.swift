@@ -2,11 +2,12 @@ import Foundation
 import MergeEngine
 import Testing
 import TensorIO
+import TestSupport
 
 /// What lands in the output folder: layer renumbering, config.json, shards and index,
 /// tokenizer files, the model card, dtype rounding, and nothing at all after a failure.
 @Suite struct OutputFolderTests {
-    let examples = GoldenFixtures.root
+    let examples = Fixtures.golden
 
     @Test("a frankenmerge renumbers layers and copies their bytes unchanged")
     func frankenmergeRenumbers() throws {
@@ -14,7 +15,7 @@ import TensorIO
         let merged = try Checkpoint(path: out)
         #expect(merged.detectedLayerCount == 6)
         #expect(merged.config?["num_hidden_layers"]?.int64Value == 6)
-        let ft1 = try Checkpoint(path: GoldenFixtures.root + "/models/ft1")
+        let ft1 = try Checkpoint(path: Fixtures.golden + "/models/ft1")
         // Output layer 3 is ft1's layer 1 (second slice: layers 1..<4 of ft1).
         let got = try merged.tensor("model.layers.3.mlp.up_proj.weight").bytes
         let want = try ft1.tensor("model.layers.1.mlp.up_proj.weight").bytes
@@ -26,18 +27,18 @@ import TensorIO
         let text = try GoldenFixtures.configText("linear")
         let single = try GoldenFixtures.merge(text)
         let plan = try GoldenFixtures.plan(text)
-        let sharded = GoldenFixtures.temporaryOutput("sharded")
+        let sharded = TemporaryFolder.path("sharded")
         _ = try MergeRunner.run(plan, to: sharded, options: MergeOptions(threads: 2, shardBudget: 100_000))
         let files = try FileManager.default.contentsOfDirectory(atPath: sharded)
         #expect(files.contains("model.safetensors.index.json"))
         #expect(files.contains { $0.hasPrefix("model-00001-of-0000") })
         #expect(!files.contains("model.safetensors"))
-        #expect(try TestModels.tensorBytes(sharded) == TestModels.tensorBytes(single))
+        #expect(try CheckpointContents.bytes(sharded) == CheckpointContents.bytes(single))
     }
 
     @Test("config.json, tokenizer files, model card and the config are written")
     func sideFiles() throws {
-        let root = TestModels.directory()
+        let root = TemporaryFolder.make("models")
         let tensors: [(String, [Int], [Float])] = [("model.layers.0.w", [4], [1, 2, 3, 4])]
         try TestModels.write(root, "base", tensors, extraFiles: ["tokenizer_config.json": "{\"x\": 1}", "tokenizer.json": "{}"])
         try TestModels.write(root, "ft", [("model.layers.0.w", [4], [2, 2, 2, 2])])
@@ -55,7 +56,7 @@ import TensorIO
         // out_dtype: bfloat16 rounds the Float32 result once, to nearest even.
         let info = try Checkpoint(path: out).info("model.layers.0.w")
         #expect(info?.dtype == .bf16)
-        #expect(try TestModels.values(out, "model.layers.0.w") == [2, 2, 2, 2])
+        #expect(try CheckpointContents.floats(out, "model.layers.0.w") == [2, 2, 2, 2])
     }
 
     @Test("a merge that fails part-way leaves neither the output folder nor its .partial")
@@ -73,23 +74,23 @@ import TensorIO
 
     @Test("a model without lm_head (tied embeddings) contributes its input embedding instead")
     func tiedLMHeadFallsBackToEmbeddings() throws {
-        let root = TestModels.directory()
+        let root = TemporaryFolder.make("models")
         let embed: [Float] = [1, 2, 3, 4]
         try TestModels.write(root, "a", [("model.embed_tokens.weight", [2, 2], embed), ("lm_head.weight", [2, 2], [5, 5, 5, 5])])
         try TestModels.write(root, "b", [("model.embed_tokens.weight", [2, 2], embed)])
         let out = try TestModels.merge("models: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 1}}]\nmerge_method: linear\n", root: root)
-        #expect(try TestModels.values(out, "lm_head.weight") == [3, 3.5, 4, 4.5])
+        #expect(try CheckpointContents.floats(out, "lm_head.weight") == [3, 3.5, 4, 4.5])
     }
 
     @Test("the linear example merge is byte-identical for 1 and 3 threads")
     func threadCountDoesNotChangeBytes() throws {
         let text = try GoldenFixtures.configText("ties_gradient_filter")
-        #expect(try TestModels.tensorBytes(GoldenFixtures.merge(text, threads: 1)) == TestModels.tensorBytes(GoldenFixtures.merge(text, threads: 3)))
+        #expect(try CheckpointContents.bytes(GoldenFixtures.merge(text, threads: 1)) == CheckpointContents.bytes(GoldenFixtures.merge(text, threads: 3)))
     }
 
     @Test("docs/methods.md holds the table generated from the method declarations")
     func methodDocsAreCurrent() throws {
-        let docs = try String(contentsOfFile: GoldenFixtures.repository + "/docs/methods.md", encoding: .utf8)
+        let docs = try String(contentsOfFile: Fixtures.repository + "/docs/methods.md", encoding: .utf8)
         #expect(docs.contains(MethodDocs.markdown(MethodRegistry.all)), "regenerate with: crucible methods --markdown")
     }
 }
@@ -97,7 +98,7 @@ import TensorIO
 extension OutputFolderTests {
     @Test("tokenizer_source may name a folder that holds only tokenizer files")
     func tokenizerFromAnotherFolder() throws {
-        let root = TestModels.directory()
+        let root = TemporaryFolder.make("models")
         try TestModels.write(root, "base", [("model.layers.0.w", [2], [1, 2])])
         try TestModels.write(root, "ft", [("model.layers.0.w", [2], [2, 2])])
         try FileManager.default.createDirectory(atPath: root + "/tok", withIntermediateDirectories: true)
@@ -115,7 +116,7 @@ extension OutputFolderTests {
 extension OutputFolderTests {
     @Test("the output folder's missing parents are created")
     func createsParentFolders() throws {
-        let out = GoldenFixtures.temporaryOutput("a") + "/b/c/merged"
+        let out = TemporaryFolder.path("a") + "/b/c/merged"
         _ = try MergeRunner.run(try GoldenFixtures.plan(try GoldenFixtures.configText("linear")), to: out, options: MergeOptions(threads: 1))
         #expect(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
     }
@@ -138,9 +139,9 @@ extension OutputFolderTests {
                 - value: 1.0
             """
         let merged = try GoldenFixtures.merge(text)
-        let ft0 = GoldenFixtures.root + "/models/ft0", ft1 = GoldenFixtures.root + "/models/ft1"
+        let ft0 = Fixtures.golden + "/models/ft0", ft1 = Fixtures.golden + "/models/ft1"
         let suffix = ".mlp.up_proj.weight"
-        func values(_ path: String, _ layer: Int) throws -> [Float] { try TestModels.values(path, "model.layers.\(layer)" + suffix) }
+        func values(_ path: String, _ layer: Int) throws -> [Float] { try CheckpointContents.floats(path, "model.layers.\(layer)" + suffix) }
         #expect(try values(merged, 1) == values(ft0, 1).map { $0 * 2 })
         #expect(try values(merged, 3) == values(ft1, 1).map { $0 * 2 })
         #expect(try values(merged, 4) == values(ft1, 2))
@@ -154,11 +155,11 @@ extension OutputFolderTests {
         // One row, so KL is a common factor: importances are proportional to |x − b| = [4, 5, 6, 8.5].
         // Sorted-index quantiles (⌊q·3⌋): q1 = 4, median = 5, q3 = 6 → threshold 5 + 1.5·2 = 8:
         // only the last change is applied (with q1 taken as 0, the threshold would be 14: none).
-        let root = TestModels.directory()
+        let root = TemporaryFolder.make("models")
         let base: [Float] = [0, 0, 0, 0]
         try TestModels.write(root, "base", [("model.layers.0.w", [4], base)])
         try TestModels.write(root, "ft", [("model.layers.0.w", [4], [4, 5, 6, 8.5])])
         let out = try TestModels.merge("models: [{model: ft}]\nmerge_method: arcee_fusion\nbase_model: base\n", root: root)
-        #expect(try TestModels.values(out, "model.layers.0.w") == [0, 0, 0, 8.5])
+        #expect(try CheckpointContents.floats(out, "model.layers.0.w") == [0, 0, 0, 8.5])
     }
 }

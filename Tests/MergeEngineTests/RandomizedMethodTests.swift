@@ -2,6 +2,7 @@ import Foundation
 import MergeEngine
 import Testing
 import TensorIO
+import TestSupport
 
 /// DARE and DELLA: statistics of the random masks, L1 rescaling, and byte-identical output
 /// for any thread count and the same seed.
@@ -23,9 +24,9 @@ import TensorIO
 
     /// Kept elements (output differs from base) and the output's task vector.
     func kept(_ output: String) throws -> (count: Int, total: Int, delta: [Float], original: [Float]) {
-        let out = try TestModels.values(output, Self.big)
-        let base = try TestModels.values(Self.root + "/base", Self.big)
-        let ft = try TestModels.values(Self.root + "/ft1", Self.big)
+        let out = try CheckpointContents.floats(output, Self.big)
+        let base = try CheckpointContents.floats(Self.root + "/base", Self.big)
+        let ft = try CheckpointContents.floats(Self.root + "/ft1", Self.big)
         let delta = zip(out, base).map { $0 - $1 }
         return (delta.filter { $0 != 0 }.count, out.count, delta, zip(ft, base).map { $0 - $1 })
     }
@@ -99,10 +100,10 @@ import TensorIO
             base_model: base
             dtype: bfloat16
             """
-        let one = try TestModels.tensorBytes(TestModels.merge(yaml, root: Self.root, threads: 1, seed: 7))
-        let four = try TestModels.tensorBytes(TestModels.merge(yaml, root: Self.root, threads: 4, seed: 7))
-        let again = try TestModels.tensorBytes(TestModels.merge(yaml, root: Self.root, threads: 2, seed: 7))
-        let other = try TestModels.tensorBytes(TestModels.merge(yaml, root: Self.root, threads: 2, seed: 8))
+        let one = try CheckpointContents.bytes(TestModels.merge(yaml, root: Self.root, threads: 1, seed: 7))
+        let four = try CheckpointContents.bytes(TestModels.merge(yaml, root: Self.root, threads: 4, seed: 7))
+        let again = try CheckpointContents.bytes(TestModels.merge(yaml, root: Self.root, threads: 2, seed: 7))
+        let other = try CheckpointContents.bytes(TestModels.merge(yaml, root: Self.root, threads: 2, seed: 8))
         #expect(one == four)
         #expect(one == again)
         #expect(one[Self.big] != other[Self.big], "a different seed must give different masks")

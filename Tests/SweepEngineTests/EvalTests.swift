@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import TensorIO
 import Testing
+import TestSupport
 @testable import SweepEngine
 
 @Suite struct EvalTests {
@@ -11,7 +12,7 @@ import Testing
 
     @Test("an eval that fails for one variant: the others are still evaluated, the failure is in sweep.json")
     func failingEvalIsRecorded() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let model = try EvalTests.smallModel(root)
         let out = root + "/out"
         var spec = SweepFixtures.spec([model], out: out, sigmas: [1e-3, 1e-2], seeds: [0, 1])
@@ -57,7 +58,7 @@ import Testing
 
     @Test("--keep none --max-pending 1 never has more than one variant folder on disk")
     func keepNoneBoundsTheDisk() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let a = try EvalTests.smallModel(root, "a", seed: 1)
         let b = try EvalTests.smallModel(root, "b", seed: 2)
         let out = root + "/out"
@@ -101,7 +102,7 @@ import Testing
 
     @Test("--keep none without --max-pending writes two variants per batch")
     func keepNoneDefaultBatch() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let model = try EvalTests.smallModel(root)
         var spec = SweepFixtures.spec([model], out: root + "/out", sigmas: [1e-3, 1e-2, 1e-1], seeds: [0])
         spec.keep = .none
@@ -113,7 +114,7 @@ import Testing
 
     @Test("a timed-out eval is killed and recorded")
     func evalTimeout() {
-        let dir = SweepFixtures.directory()
+        let dir = TemporaryFolder.make("sweep")
         let outcome = EvalCommand("sleep 5; echo 1", timeout: 0.3).run(.init(model: "m", sigma: "0", seed: "0", base: "m"), log: dir + "/x")
         #expect(outcome.metric == nil)
         #expect(outcome.error?.hasPrefix("timed out") == true)
@@ -132,7 +133,7 @@ import Testing
         #expect(EvalCommand.lastNumber(in: "information only\n") == nil)
         let command = EvalCommand("eval {model} {sigma} {seed} {base} {model}")
         #expect(command.command(.init(model: "/v", sigma: "1e-3", seed: "2", base: "/b")) == "eval /v 1e-3 2 /b /v")
-        let dir = SweepFixtures.directory()
+        let dir = TemporaryFolder.make("sweep")
         let outcome = command.run(.init(model: "/v", sigma: "1e-3", seed: "2", base: "/b"), log: dir + "/y")
         #expect(outcome.metric == nil)
         let env = EvalCommand(#"echo "$CRUCIBLE_SIGMA""#).run(.init(model: "/v", sigma: "3e-4", seed: "2", base: "/b"), log: dir + "/z")
@@ -209,7 +210,7 @@ import Testing
 
     @Test("plan problems are all reported before any weight is read")
     func planProblems() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let model = try SweepFixtures.model(root, "m", [("w", [4], [1, 2, 3, 4])], config: #"{"model_type": "llama"}"#)
         var spec = SweepFixtures.spec([model, root + "/missing"], out: root + "/out", sigmas: [-1, 1e-3, 1e-3], seeds: [])
         spec.keep = .none

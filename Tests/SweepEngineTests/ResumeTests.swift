@@ -2,6 +2,7 @@ import Foundation
 import JobModel
 import TensorIO
 import Testing
+import TestSupport
 @testable import SweepEngine
 
 /// An interrupted sweep continues with `resume`: recorded variants are kept, the rest is
@@ -11,7 +12,7 @@ import Testing
 
     @Test("a sweep interrupted after its first batch resumes, computing only the other batches, with identical outputs and report")
     func resumeAfterInterruption() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let model = try SweepFixtures.model(root, "m", [("a.weight", [40, 50], SweepFixtures.normal(2000, std: 0.02, seed: 4))])
         func spec(_ out: String) -> SweepSpec {
             var spec = SweepFixtures.spec([model], out: out, sigmas: [1e-3, 1e-2], seeds: [0, 1, 2])
@@ -47,13 +48,13 @@ import Testing
             == String(contentsOfFile: reference + "/sweep.json", encoding: .utf8))
         for result in results.variants {
             let folder = result.variant.folder
-            #expect(try SweepFixtures.bytes(out + "/" + folder, "a.weight") == SweepFixtures.bytes(reference + "/" + folder, "a.weight"))
+            #expect(try CheckpointContents.bytes(out + "/" + folder, "a.weight") == CheckpointContents.bytes(reference + "/" + folder, "a.weight"))
         }
     }
 
     @Test("resuming with other options is refused")
     func resumeWithOtherOptions() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let model = try SweepFixtures.model(root, "m", [("a.weight", [10, 10], SweepFixtures.normal(100, std: 0.02, seed: 4))])
         _ = try SweepFixtures.run(SweepFixtures.spec([model], out: root + "/out", sigmas: [1e-3], seeds: [0]))
         var other = SweepFixtures.spec([model], out: root + "/out", sigmas: [1e-2], seeds: [0])

@@ -3,6 +3,7 @@ import Foundation
 import JobModel
 import TensorIO
 import Testing
+import TestSupport
 @testable import SweepEngine
 
 @Suite struct NoiseTests {
@@ -18,7 +19,7 @@ import Testing
 
     @Test("relative scale: realised ‖W'−W‖/‖W‖ is within 2% of σ on every tensor of ≥ 10 000 elements; excluded tensors are copied byte for byte")
     func realisedRelativeNoise() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let a = SweepFixtures.normal(100 * 100, std: 0.02, seed: 1)
         let b = SweepFixtures.normal(50 * 400, std: 1.5, seed: 2, mean: 0.3)
         let norm = [Float](repeating: 1, count: 100)
@@ -30,13 +31,13 @@ import Testing
         #expect(results.variants.count == 6)
         for result in results.variants {
             let path = out + "/" + result.variant.folder
-            let tensors = try SweepFixtures.tensors(path)
+            let tensors = try CheckpointContents.floats(path)
             let sigma = result.variant.sigma
             let noiseA = NoiseTests.relativeNoise(tensors["a.weight"]!, a)
             let noiseB = NoiseTests.relativeNoise(tensors["b.weight"]!, b)
             #expect(abs(noiseA / sigma - 1) < 0.02, "a.weight σ=\(sigma): \(noiseA)")
             #expect(abs(noiseB / sigma - 1) < 0.02, "b.weight σ=\(sigma): \(noiseB)")
-            #expect(try SweepFixtures.bytes(path, "norm.weight") == SweepFixtures.bytes(model, "norm.weight"))
+            #expect(try CheckpointContents.bytes(path, "norm.weight") == CheckpointContents.bytes(model, "norm.weight"))
             // The reported figure is the same measurement over both perturbed tensors.
             var noise = 0.0, weight = 0.0
             for (name, original) in [("a.weight", a), ("b.weight", b)] {
@@ -63,13 +64,13 @@ import Testing
 
     @Test("ε over a large tensor: mean within 4 standard errors of 0, variance within 2% of 1, and it is Philox(seed, sweep stream, tensor name)")
     func noiseMoments() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let n = 1 << 20
         let model = try SweepFixtures.model(root, "zero", [("z.weight", [1024, 1024], [Float](repeating: 0, count: n))])
         var spec = SweepFixtures.spec([model], out: root + "/out", sigmas: [1], seeds: [42])
         spec.scale = .absolute
         let results = try SweepFixtures.run(spec)
-        let eps = try #require(try SweepFixtures.tensors(root + "/out/" + results.variants[0].variant.folder)["z.weight"])
+        let eps = try #require(try CheckpointContents.floats(root + "/out/" + results.variants[0].variant.folder)["z.weight"])
         var sum = 0.0, squares = 0.0
         for x in eps { sum += Double(x) }
         let mean = sum / Double(n)
@@ -83,7 +84,7 @@ import Testing
 
     @Test("common random numbers: (W'σ1 − W)/(W'σ2 − W) = σ1/σ2 elementwise for one seed, and every model of a series gets the same ε")
     func commonRandomNumbers() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let count = 120 * 100
         let wa = SweepFixtures.normal(count, std: 0.05, seed: 3)
         let wb = SweepFixtures.normal(count, std: 0.5, seed: 4, mean: -0.1)
@@ -93,7 +94,7 @@ import Testing
         let results = try SweepFixtures.run(SweepFixtures.spec([a, b], out: root + "/out", sigmas: [s1, s2], seeds: [7, 8]))
         func perturbed(_ model: String, _ sigma: Double, _ seed: UInt64) throws -> [Float] {
             let result = try #require(results.variants.first { $0.model == model && $0.variant.sigma == sigma && $0.variant.seed == seed })
-            return try #require(try SweepFixtures.tensors(root + "/out/" + result.variant.folder)["w"])
+            return try #require(try CheckpointContents.floats(root + "/out/" + result.variant.folder)["w"])
         }
         func rms(_ w: [Float]) -> Double { (w.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(w.count)).squareRoot() }
         var epsilons: [[Double]] = []
@@ -125,7 +126,7 @@ import Testing
 
     @Test("bytes and statistics do not depend on the thread count")
     func threadCountInvariance() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let model = try SweepFixtures.model(root, "m", [("big", [300_001], SweepFixtures.normal(300_001, std: 0.1, seed: 9)),
                                                         ("small", [7], SweepFixtures.normal(7, std: 1, seed: 10))], dtype: .bf16)
         var outputs: [[[UInt8]]] = []
@@ -142,7 +143,7 @@ import Testing
 
     @Test("--scale init multiplies σ by initializer_range; --init-std overrides it")
     func initScale() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let n = 20_000
         let model = try SweepFixtures.model(root, "m", [("w", [n], [Float](repeating: 0, count: n))])
         var absolute = SweepFixtures.spec([model], out: root + "/abs", sigmas: [0.5], seeds: [3])
@@ -156,9 +157,9 @@ import Testing
         let folder = try SweepFixtures.run(absolute).variants[0].variant.folder
         _ = try SweepFixtures.run(initial)
         _ = try SweepFixtures.run(overridden)
-        let e = try #require(try SweepFixtures.tensors(root + "/abs/" + folder)["w"])
-        let i = try #require(try SweepFixtures.tensors(root + "/init/" + folder)["w"])
-        let o = try #require(try SweepFixtures.tensors(root + "/std/" + folder)["w"])
+        let e = try #require(try CheckpointContents.floats(root + "/abs/" + folder)["w"])
+        let i = try #require(try CheckpointContents.floats(root + "/init/" + folder)["w"])
+        let o = try #require(try CheckpointContents.floats(root + "/std/" + folder)["w"])
         for k in stride(from: 0, to: n, by: 997) {
             #expect(i[k] == Float(0.5 * 0.02 * Double(e[k] / 0.5)))
             #expect(o[k] == Float(0.5 * 0.1 * Double(e[k] / 0.5)))
@@ -167,7 +168,7 @@ import Testing
 
     @Test("BF16 output warns with the realised noise when rounding swallows most of it")
     func roundingWarning() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let model = try SweepFixtures.model(root, "m", [("w", [100, 100], SweepFixtures.normal(10_000, std: 0.02, seed: 5))], dtype: .bf16)
         let lines = LogLines()
         let results = try SweepFixtures.run(SweepFixtures.spec([model], out: root + "/out", sigmas: [1e-4, 1e-1], seeds: [0]),
@@ -185,7 +186,7 @@ import Testing
 
     @Test("--out-dtype float32 on a BF16 model: perturbed tensors in F32, copies unchanged, config updated, tokenizer copied")
     func variantFolderIsComplete() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let model = try SweepFixtures.model(root, "m", [("layers.0.w", [64, 64], SweepFixtures.normal(4096, std: 0.02, seed: 6)),
                                                         ("embed_tokens.weight", [16, 8], SweepFixtures.normal(128, std: 1, seed: 7))],
                                             dtype: .bf16, config: #"{"model_type": "llama", "torch_dtype": "bfloat16"}"#)
@@ -198,7 +199,7 @@ import Testing
         let checkpoint = try Checkpoint(path: path)
         #expect(checkpoint.info("layers.0.w")?.dtype == .f32)
         #expect(checkpoint.info("embed_tokens.weight")?.dtype == .bf16)
-        #expect(try SweepFixtures.bytes(path, "embed_tokens.weight") == SweepFixtures.bytes(model, "embed_tokens.weight"))
+        #expect(try CheckpointContents.bytes(path, "embed_tokens.weight") == CheckpointContents.bytes(model, "embed_tokens.weight"))
         #expect(checkpoint.config?["torch_dtype"]?.stringValue == "float32")
         #expect(FileManager.default.fileExists(atPath: path + "/tokenizer_config.json"))
         #expect(FileManager.default.fileExists(atPath: path + "/README.md"))
@@ -210,7 +211,7 @@ import Testing
 @Suite struct SweepJobTests {
     @Test("a batch is one job: one task per (model, tensor) reading that tensor once, one part per variant of that model plus a record")
     func jobShape() throws {
-        let root = SweepFixtures.directory()
+        let root = TemporaryFolder.make("sweep")
         let a = try SweepFixtures.model(root, "a", [("w", [10], [Float](repeating: 1, count: 10)), ("norm", [2], [1, 1])])
         let b = try SweepFixtures.model(root, "b", [("w", [10], [Float](repeating: 2, count: 10)), ("norm", [2], [1, 1])])
         var spec = SweepFixtures.spec([a, b], out: root + "/out", sigmas: [1e-2, 2e-2], seeds: [0, 1])

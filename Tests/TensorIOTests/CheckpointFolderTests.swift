@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorIO
+import TestSupport
 
 typealias Spec = SafeTensorsLayout.Spec
 

@@ -1,5 +1,6 @@
 import Testing
 import TensorIO
+import TestSupport
 
 /// F32 → BF16 computed independently: keep the top 16 bits, round the dropped 16 bits to
 /// nearest with ties to even (a carry may ripple into the exponent, giving ±Inf), NaN → 0x7FC0.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorIO
+import TestSupport
 
 /// Storage bits per element, from the safetensors format description (independent of DType).
 private let specBits: [String: Int] = [

@@ -1,32 +1,9 @@
 import Foundation
 import Testing
 import TensorIO
-
-/// `../shared/fixtures/mergekit-golden/models` relative to the package root.
-let goldenModelsFolder: String = {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent("../shared/fixtures/mergekit-golden/models").standardizedFileURL.path
-}()
+import TestSupport
 
 let goldenModels = ["base", "ft0", "ft1", "ft2"]
-
-/// Runs `python3` (found on PATH) with `arguments`; returns its exit status, stdout and stderr.
-private func python(_ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: Data) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    let stdout = Pipe(), stderr = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    let out = stdout.fileHandleForReading.readDataToEndOfFile()
-    let err = stderr.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, out, err)
-}
-
-/// Whether a python3 with numpy is on PATH (the independent reader needs both).
-private let pythonWithNumpy: Bool = (try? python(["-c", "import numpy"]).status) == 0
 
 /// Reads a safetensors file with python's json + struct and numpy, independently of TensorIO:
 /// every tensor's dtype, shape and offsets, and the float32 bit patterns of the tensors asked for.
@@ -52,14 +29,14 @@ print(json.dumps(out))
 """#
 
 private func runPython(_ arguments: [String]) throws -> [String: Any] {
-    let result = try python(["-c", pythonReader] + arguments)
-    try #require(result.status == 0, "python failed: \(String(decoding: result.stderr, as: UTF8.self))")
-    return try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+    let result = try Python.run(["-c", pythonReader] + arguments)
+    try #require(result.status == 0, "python failed: \(result.stderr)")
+    return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
 }
 
 /// The config, read with Foundation (independent of TensorIO's JSON parser).
 private func foundationConfig(_ model: String) throws -> [String: Any] {
-    let data = try Data(contentsOf: URL(fileURLWithPath: goldenModelsFolder + "/\(model)/config.json"))
+    let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.goldenModels + "/\(model)/config.json"))
     return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
 }
 
@@ -110,7 +87,7 @@ struct GoldenFixtureReadTests {
 
     @Test("each model has 39 F32 tensors named and shaped as its config implies", arguments: goldenModels)
     func tensorNamesAndShapes(model: String) throws {
-        let file = try SafeTensorsFile(path: goldenModelsFolder + "/\(model)/model.safetensors")
+        let file = try SafeTensorsFile(path: Fixtures.goldenModels + "/\(model)/model.safetensors")
         let expected = try expectedLlamaTensors(try foundationConfig(model))
         #expect(file.tensors.count == 39)
         #expect(Set(file.tensors.map(\.name)) == Set(expected.keys))
@@ -123,9 +100,9 @@ struct GoldenFixtureReadTests {
         #expect(file.fileSize == file.header.dataStart + totalBytes)
     }
 
-    @Test("headers and values agree with an independent python + numpy reader", .enabled(if: pythonWithNumpy, "needs python3 with numpy on PATH"), arguments: goldenModels)
+    @Test("headers and values agree with an independent python + numpy reader", .enabled(if: Python.hasNumpy, "needs python3 with numpy on PATH"), arguments: goldenModels)
     func valuesMatchPython(model: String) throws {
-        let path = goldenModelsFolder + "/\(model)/model.safetensors"
+        let path = Fixtures.goldenModels + "/\(model)/model.safetensors"
         let sampled = ["model.embed_tokens.weight", "model.layers.2.self_attn.k_proj.weight", "model.layers.3.mlp.down_proj.weight",
                        "model.norm.weight", "lm_head.weight"]
         let python = try runPython([path] + sampled)
@@ -159,7 +136,7 @@ struct GoldenFixtureReadTests {
 
     @Test("Checkpoint opens each model folder, reads config.json and finds 4 layers", arguments: goldenModels)
     func checkpointReadsConfig(model: String) throws {
-        let folder = goldenModelsFolder + "/\(model)"
+        let folder = Fixtures.goldenModels + "/\(model)"
         let checkpoint = try Checkpoint(path: folder)
         let config = try #require(checkpoint.config)
         let reference = try foundationConfig(model)
@@ -193,11 +170,11 @@ struct GoldenFixtureReadTests {
 
     @Test("the fine-tunes differ from base by small deltas (ft0, ft1) and sparse large ones (ft2)")
     func fineTunesDifferFromBase() throws {
-        let base = try SafeTensorsFile(path: goldenModelsFolder + "/base/model.safetensors")
+        let base = try SafeTensorsFile(path: Fixtures.goldenModels + "/base/model.safetensors")
         let name = "model.layers.1.mlp.up_proj.weight"
         let b = try base.tensor(name).float32()
         for model in ["ft0", "ft1", "ft2"] {
-            let f = try SafeTensorsFile(path: goldenModelsFolder + "/\(model)/model.safetensors").tensor(name).float32()
+            let f = try SafeTensorsFile(path: Fixtures.goldenModels + "/\(model)/model.safetensors").tensor(name).float32()
             let deltas = zip(f, b).map { $0 - $1 }
             let changed = Double(deltas.filter { $0 != 0 }.count) / Double(deltas.count)
             if model == "ft2" {

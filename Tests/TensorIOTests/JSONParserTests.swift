@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorIO
+import TestSupport
 
 private func parse(_ text: String) throws(JSONError) -> JSONValue { try JSONParser.parse(text) }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorIO
+import TestSupport
 
 /// Seeded random mutations of a valid file's header: every outcome must be either a header
 /// whose tensors tile the data exactly (checked independently) or a thrown SafeTensorsError,

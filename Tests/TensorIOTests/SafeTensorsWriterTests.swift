@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorIO
+import TestSupport
 
 @Suite("SafeTensorsWriter writes in any order and only publishes complete files")
 struct SafeTensorsWriterTests {

@@ -2,33 +2,22 @@ import ClusterRuntime
 import Foundation
 import MergeEngine
 import TensorIO
+import TestSupport
 
-/// What the cluster tests share: the golden fixtures, the built `crucible` binary, fresh
-/// output folders, free ports, launched processes and their logs.
+/// What the cluster tests share: merge plans and configs over the golden fixtures, free ports,
+/// `crucible` processes run in the fixture folder, their journals.
 enum Harness {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let fixtures = URL(fileURLWithPath: repository).deletingLastPathComponent().appendingPathComponent("shared/fixtures/mergekit-golden").path
-    static let binary: String = {
-        let next = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crucible").path
-        return FileManager.default.isExecutableFile(atPath: next) ? next : repository + "/.build/debug/crucible"
-    }()
-
     /// A path inside a fresh temporary folder (the path itself does not exist).
-    static func output(_ label: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crucible-cluster-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(label).path
-    }
+    static func output(_ label: String) -> String { TemporaryFolder.path(label, label: "cluster") }
 
     static func plan(_ name: String) throws -> MergePlan {
-        let text = try String(contentsOfFile: "\(fixtures)/cases/\(name)/config.yml", encoding: .utf8)
-        return try Planner.plan(try ConfigParser.parse(text), options: PlanOptions(workingDirectory: fixtures))
+        let text = try String(contentsOfFile: "\(Fixtures.golden)/cases/\(name)/config.yml", encoding: .utf8)
+        return try Planner.plan(try ConfigParser.parse(text), options: PlanOptions(workingDirectory: Fixtures.golden))
     }
 
     /// A config file for `method` over the fixture models, with absolute paths.
     static func config(_ method: String) throws -> String {
-        let m = fixtures + "/models"
+        let m = Fixtures.goldenModels
         let yaml: String
         switch method {
         case "dare_ties":
@@ -41,7 +30,7 @@ enum Harness {
                 dtype: bfloat16
                 """
         default:
-            return "\(fixtures)/cases/\(method)/config.yml"
+            return "\(Fixtures.golden)/cases/\(method)/config.yml"
         }
         let path = output("config") + ".yml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
@@ -66,53 +55,16 @@ enum Harness {
         return Int(endpoint.split(separator: ":").last!)!
     }
 
-    /// A running `crucible` (or other) process whose standard error (and output) go to a log file.
-    final class Launched {
-        let process = Process()
-        let log: String
-
-        init(_ arguments: [String], executable: String = Harness.binary, in directory: String = Harness.fixtures) throws {
-            log = Harness.output("log") + ".txt"
-            FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
-        }
-
-        var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-
-        /// Waits up to `seconds` for the process to exit; kills it if it does not.
-        @discardableResult
-        func wait(_ seconds: Double = 90) -> Int32? {
-            let deadline = Date().addingTimeInterval(seconds)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                return nil
-            }
-            return process.terminationStatus
-        }
-
-        func signal(_ number: Int32) { kill(process.processIdentifier, number) }
-
-        deinit {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-        }
+    /// Starts `crucible ARGS` (or `executable`) in `directory`, standard output and error
+    /// going to one log.
+    static func launch(_ arguments: [String], executable: String = CrucibleBinary.path, in directory: String = Fixtures.golden) throws -> LaunchedProcess {
+        try LaunchedProcess(arguments, executable: executable, in: directory)
     }
 
-    /// Runs `crucible ARGS` to completion.
-    static func crucible(_ arguments: [String], in directory: String = fixtures) throws -> (status: Int32?, output: String) {
-        let run = try Launched(arguments, in: directory)
-        let status = run.wait()
-        return (status, run.output)
+    /// Runs `crucible ARGS` to completion (status nil if it ran past 90 s); `output` holds
+    /// standard output and error as written.
+    static func crucible(_ arguments: [String], in directory: String = Fixtures.golden) throws -> ProcessResult {
+        try CrucibleBinary.run(arguments, in: directory, mergeErrors: true)
     }
 
     /// Lines in the journal of an interrupted output folder (the first names the job).

@@ -2,32 +2,18 @@ import CrucibleMath
 import Foundation
 import MergeEngine
 import TensorIO
+import TestSupport
 
 /// Small checkpoint folders written in-process for merge tests.
 enum TestModels {
-    /// A fresh temporary folder.
-    static func directory() -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crucible-models-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
-    /// Writes `tensors` as DIR/name (model.safetensors + config.json).
+    /// Writes `tensors` as DIR/name (model.safetensors, a Llama-like config.json, `extraFiles`).
     static func write(_ root: String, _ name: String, _ tensors: [(String, [Int], [Float])], dtype: DType = .f32,
                       architecture: String = "LlamaForCausalLM", layers: Int = 1, extraFiles: [String: String] = [:]) throws {
-        let specs = tensors.map { SafeTensorsLayout.Spec(name: $0.0, dtype: dtype, shape: $0.1) }
-        let writer = try CheckpointWriter(directory: root + "/" + name, tensors: specs)
-        for (tensorName, _, values) in tensors {
-            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: values.count * dtype.bitWidth / 8, alignment: 16)
-            defer { bytes.deallocate() }
-            values.withUnsafeBufferPointer { Conversion.fromFloat32($0, to: dtype, into: bytes) }
-            try writer.write(tensorName, bytes: UnsafeRawBufferPointer(bytes))
-        }
-        try writer.writeFile("config.json", contents: """
+        let config = """
             {"architectures": ["\(architecture)"], "model_type": "llama", "num_hidden_layers": \(layers), "torch_dtype": "float32"}
-            """)
-        for (file, text) in extraFiles { try writer.writeFile(file, contents: text) }
-        try writer.finish()
+            """
+        try CheckpointBuilder.write(root, name, tensors, dtype: dtype,
+                                    files: [("config.json", config)] + extraFiles.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
     /// Deterministic N(0, σ²) values.
@@ -39,7 +25,7 @@ enum TestModels {
     /// A base and `fineTunes` fine-tunes with one large tensor `big.weight` ([rows, cols]) in
     /// layer 0 plus an embedding and a norm; fine-tunes add N(0, 0.01²) to every element.
     static func family(rows: Int = 512, cols: Int = 1024, fineTunes: Int = 2) throws -> String {
-        let root = directory()
+        let root = TemporaryFolder.make("models")
         let n = rows * cols
         let base = normal(n, sigma: 0.02, seed: 1, name: "big")
         let embed = normal(64 * 16, sigma: 0.02, seed: 1, name: "embed")
@@ -65,17 +51,5 @@ enum TestModels {
         let output = root + "/out-\(UUID().uuidString)"
         _ = try MergeRunner.run(plan, to: output, options: MergeOptions(threads: threads, seed: seed, shardBudget: shardBudget))
         return output
-    }
-
-    /// The raw bytes of every tensor of a checkpoint, by name.
-    static func tensorBytes(_ path: String) throws -> [String: [UInt8]] {
-        let checkpoint = try Checkpoint(path: path)
-        var result: [String: [UInt8]] = [:]
-        for name in checkpoint.tensorNames { result[name] = Array(try checkpoint.tensor(name).bytes) }
-        return result
-    }
-
-    static func values(_ path: String, _ tensor: String) throws -> [Float] {
-        try Checkpoint(path: path).tensor(tensor).float32()
     }
 }

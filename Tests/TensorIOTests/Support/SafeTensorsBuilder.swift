@@ -1,5 +1,6 @@
 import Foundation
 import TensorIO
+import TestSupport
 
 /// Builds safetensors files byte by byte from a raw header JSON string and data bytes, so tests
 /// can produce any file (valid or not) without going through the writer under test.
@@ -88,10 +89,7 @@ final class TemporaryDirectory: Sendable {
     let path: String
 
     init() throws {
-        let base = FileManager.default.temporaryDirectory.path
-        let path = base + "/crucible-tensorio-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        self.path = path
+        path = TemporaryFolder.make("tensorio-tests")
     }
 
     /// `name` inside the folder (not created).
@@ -109,20 +107,6 @@ final class TemporaryDirectory: Sendable {
     func write(_ name: String, text: String) throws -> String { try write(name, Array(text.utf8)) }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// SplitMix64: a tiny deterministic generator so randomised tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) } }
 }
 
 func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
