@@ -33,6 +33,36 @@ import TestSupport
         }
     }
 
+    @Test("compressed remote results in small chunks, decoded on 1 or 4 result threads, give the reference runner's bytes")
+    func resultThreads() throws {
+        let options = MergeOptions(threads: 2, seed: 3)
+        let plan = try Planner.plan(try ConfigParser.parse(try String(contentsOfFile: try Harness.config("ties"), encoding: .utf8)),
+                                    options: PlanOptions(workingDirectory: Fixtures.golden))
+        let reference = Harness.output("reference")
+        _ = try MergeRunner.run(plan, to: reference, options: options)
+        for threads in [1, 4] {
+            let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+            var runtime = runtime(localWorkers: 0)
+            runtime.cluster = ClusterOptions(endpoints: [endpoint])
+            runtime.cluster.minWorkers = 2
+            runtime.cluster.resultThreads = threads
+            // Many chunks per task: a DONE often arrives while its task's chunks are still being written.
+            runtime.cluster.chunkBytes = 4096
+            let workers = (0..<2).map { _ in
+                var workerOptions = WorkerOptions(endpoint: endpoint, threads: 1)
+                workerOptions.compression = .always
+                let settings = workerOptions
+                return Thread { _ = try? Worker(context: try ZMQContext(), options: settings).run() }
+            }
+            workers.forEach { $0.start() }
+            let out = Harness.output("cluster")
+            let report = try JobRuntime.run(try MergeJob(plan: plan, directory: out, options: options), options: runtime)
+            #expect(report.workers.filter { !$0.local }.allSatisfy { $0.compressionRatio > 1 }, "results travelled compressed")
+            #expect(report.workers.map(\.retries).reduce(0, +) == 0)
+            #expect(try Harness.tensors(out) == Harness.tensors(reference), "\(threads) result threads")
+        }
+    }
+
     @Test("a tensor that fails every time fails the job, naming it, with one worker too, and leaves no output")
     func failingTaskFailsTheJob() throws {
         // della needs density − epsilon > 0: every attempt at every tensor fails.

@@ -22,6 +22,8 @@ public struct ClusterOptions: Sendable {
     public var compress = true
     /// False when another job follows on the same endpoints: remote workers stay for it.
     public var finalJob = true
+    /// Threads that decode, verify and write remote result chunks (`ResultWriter`).
+    public var resultThreads = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount / 2))
 
     public init(endpoints: [String] = []) { self.endpoints = endpoints }
 }
@@ -118,7 +120,13 @@ public final class Coordinator {
     private var bytesDone = 0
     private var started = false
     private var sockets: [ZMQSocket] = []
+    /// Encodes inputs shipped to workers.
     private let codec = ChunkCodec()
+    private let results: ResultWriter
+    /// Result chunks of each task submitted to `results` and not yet accounted for.
+    private var inHand: [Int: Int] = [:]
+    /// A DONE that arrived while chunks of its task were still in hand.
+    private var parkedDone: [Int: (done: Header.Done, peer: Peer)] = [:]
     private lazy var welcome = makeWelcome()
 
     /// `reused` are tasks a resumed run found finished and verified.
@@ -130,6 +138,7 @@ public final class Coordinator {
         self.journal = journal
         self.log = log
         self.progress = progress
+        results = ResultWriter(output: job.output, threads: cluster.resultThreads)
         states = Array(repeating: TaskState(), count: tasks.count)
         inputBytes = tasks.map { task in task.inputs.reduce(0) { $0 + (job.models[$1.model].info($1.tensor)?.byteCount ?? 0) } }
         for task in reused {
@@ -142,6 +151,8 @@ public final class Coordinator {
 
     /// Serves workers on `remote` (bound, or nil) and `local` (bound) until the job completes.
     func run(remote: ZMQSocket?, local: ZMQSocket) throws {
+        // However the job ends, no chunk is written after this returns.
+        defer { results.waitUntilIdle() }
         sockets = [local] + (remote.map { [$0] } ?? [])
         for socket in sockets { try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1)) }
         // However the job ends, every worker is told to stop.
@@ -159,6 +170,7 @@ public final class Coordinator {
                     if frames.count >= 2 { try handle(Peer(local: index == 0, id: frames[0]), Array(frames.dropFirst())) }
                 } while try Date() < drainUntil && socket.poll(milliseconds: 0)
             }
+            try collectResults()
             expireSilentWorkers()
             if !started && workers.values.filter(\.ready).count >= cluster.minWorkers { started = true }
             if started { try assign() }
@@ -285,23 +297,43 @@ public final class Coordinator {
             noteMalformed(peer)
             return
         }
-        let expected = min(size, part.bytes - chunk.offset)
-        do {
-            try payload.withUnsafeBytes { p in
-                try codec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(part.elementWidth, 1),
-                                      checksum: chunk.checksum) { try job.output.write(part, at: chunk.offset, bytes: $0) }
+        inHand[chunk.task, default: 0] += 1
+        results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: min(size, part.bytes - chunk.offset),
+                                          payload: payload))
+    }
+
+    /// Books the chunks `results` has written or rejected, and completes tasks whose DONE
+    /// waited for them.
+    private func collectResults() throws {
+        for outcome in results.finished() {
+            let chunk = outcome.chunk, header = chunk.header
+            inHand[header.task, default: 1] -= 1
+            switch outcome.result {
+            case .written:
+                if isLease(header.task, header.attempt, of: chunk.peer) {
+                    states[header.task].received[[header.index, header.offset]] = header.checksum
+                    workers[chunk.peer]!.report.bytesIn += chunk.payload.count
+                    workers[chunk.peer]!.report.rawBytesIn += chunk.expectedSize
+                }
+            case .rejected(let error):
+                log("coordinator: rejected a result chunk of \(chunk.part.name) from \(name(chunk.peer)): \(error)")
+                noteMalformed(chunk.peer)
+            case .failed(let message):
+                throw ClusterError(description: "writing \(chunk.part.name) failed: \(message)")
             }
-            states[chunk.task].received[[chunk.index, chunk.offset]] = chunk.checksum
-            workers[peer]!.report.bytesIn += payload.count
-            workers[peer]!.report.rawBytesIn += expected
-        } catch let error as WireError {
-            log("coordinator: rejected a result chunk of \(part.name) from \(name(peer)): \(error)")
-            noteMalformed(peer)
+            if inHand[header.task] == 0 {
+                inHand[header.task] = nil
+                if let parked = parkedDone.removeValue(forKey: header.task) { try complete(parked.done, from: parked.peer) }
+            }
         }
     }
 
     private func complete(_ done: Header.Done, from peer: Peer) throws {
         guard isLease(done.task, done.attempt, of: peer) else { return }
+        guard inHand[done.task] == nil else {
+            parkedDone[done.task] = (done, peer)
+            return
+        }
         let task = tasks[done.task]
         // In-process workers fill the output in place; remote ones must have sent every chunk.
         let chunks = task.parts.reduce(0) { $0 + ($1.bytes + cluster.chunkBytes - 1) / cluster.chunkBytes }
