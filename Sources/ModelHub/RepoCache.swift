@@ -7,7 +7,8 @@ import TensorIO
 /// One repository's folder in the Hugging Face cache, laid out as huggingface_hub lays it
 /// out: `models--org--name/` holding `refs/<revision>` (a file with the commit hash),
 /// `blobs/<etag>` (file contents, shared by snapshots) and `snapshots/<commit>/<file>`
-/// (relative symlinks to the blobs).
+/// (relative symlinks to the blobs). Every change is a rename or a new file, so that another
+/// process never sees half of one.
 struct RepoCache {
     /// `<cache>/models--org--name`.
     let root: String
@@ -25,13 +26,21 @@ struct RepoCache {
         return HubReference.isCommitHash(text) ? text : nil
     }
 
-    /// Records that `revision` is now `commit` (nothing to record for a commit hash).
+    /// Records that `revision` is now `commit` (nothing to record for a commit hash, nor
+    /// when the ref says so already), replacing `refs/<revision>` whole.
     func save(_ reference: HubReference, commit: String) throws(HubError) {
-        guard !reference.isCommit else { return }
+        guard !reference.isCommit, self.commit(for: reference) != commit else { return }
         let path = refPath(reference.revision)
+        let temporary = path + "." + UUID().uuidString + ".tmp"
         try write { () throws(SafeTensorsError) in
             try FileSystem.makeDirectories(FileSystem.parent(of: path))
-            try FileSystem.writeFile(path, Array(commit.utf8))
+            do throws(SafeTensorsError) {
+                try FileSystem.writeFile(temporary, Array(commit.utf8))
+                try FileSystem.rename(temporary, path)
+            } catch {
+                unlink(temporary)
+                throw error
+            }
         }
     }
 
@@ -39,14 +48,20 @@ struct RepoCache {
 
     func blob(_ etag: String) -> String { FileSystem.join(root, "blobs/" + etag) }
 
-    /// Makes `snapshots/<commit>/<file>` a relative symlink to `blobs/<etag>`.
+    /// Makes `snapshots/<commit>/<file>` a relative symlink to `blobs/<etag>`, replacing
+    /// whatever is there in one rename (another process may be linking it too).
     func link(_ file: String, commit: String, etag: String) throws(HubError) {
         let folder = snapshot(commit)
         let path = FileSystem.join(folder, file)
+        let temporary = FileSystem.join(folder, "." + file + "." + UUID().uuidString + ".tmp")
         try write { () throws(SafeTensorsError) in try FileSystem.makeDirectories(folder) }
-        unlink(path)
-        guard symlink("../../blobs/" + etag, path) == 0 else {
-            throw .cache("\(path): cannot create symlink: \(String(cString: strerror(errno)))")
+        guard symlink("../../blobs/" + etag, temporary) == 0 else {
+            throw .cache("\(temporary): cannot create symlink: \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw .cache("\(path): cannot rename \(temporary) to it: \(reason)")
         }
     }
 
