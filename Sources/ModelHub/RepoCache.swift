@@ -7,14 +7,18 @@ import TensorIO
 /// One repository's folder in the Hugging Face cache, laid out as huggingface_hub lays it
 /// out: `models--org--name/` holding `refs/<revision>` (a file with the commit hash),
 /// `blobs/<etag>` (file contents, shared by snapshots) and `snapshots/<commit>/<file>`
-/// (relative symlinks to the blobs). Every change is a rename or a new file, so that another
-/// process never sees half of one.
+/// (relative symlinks to the blobs), with download locks in `<cache>/.locks/models--org--name/`.
+/// Every change is a rename or a new file, so that another process never sees half of one.
 struct RepoCache {
     /// `<cache>/models--org--name`.
     let root: String
+    /// `<cache>/.locks/models--org--name`.
+    private let locks: String
 
     init(cacheDirectory: String, repository: String) {
-        root = FileSystem.join(cacheDirectory, "models--" + repository.replacingOccurrences(of: "/", with: "--"))
+        let folder = "models--" + repository.replacingOccurrences(of: "/", with: "--")
+        root = FileSystem.join(cacheDirectory, folder)
+        locks = FileSystem.join(cacheDirectory, ".locks/" + folder)
     }
 
     /// The commit a revision stands for: the revision itself when it is a commit hash, else
@@ -47,6 +51,9 @@ struct RepoCache {
     func snapshot(_ commit: String) -> String { FileSystem.join(root, "snapshots/" + commit) }
 
     func blob(_ etag: String) -> String { FileSystem.join(root, "blobs/" + etag) }
+
+    /// The lock file of `blobs/<etag>` (see `DownloadLock`).
+    func lock(_ etag: String) -> String { FileSystem.join(locks, etag + ".lock") }
 
     /// Makes `snapshots/<commit>/<file>` a relative symlink to `blobs/<etag>`, replacing
     /// whatever is there in one rename (another process may be linking it too).
