@@ -12,12 +12,17 @@ enum HubModels {
     }
 
     /// The snapshot folder of `org/name[@rev]` with this process's environment, downloading
-    /// what is missing behind a progress bar.
+    /// what is missing behind a progress bar. A wait for another process that downloads the
+    /// same file is logged even when `quiet`: it could otherwise pass for a hang.
     static func hubSnapshot(_ reference: String, quiet: Bool) throws -> String {
         let bar = ProgressBar(enabled: !quiet, unit: "files")
         defer { bar.finish() }
         return try CLIError.wrap {
             try ModelHub.hubSnapshot(reference, environment: ProcessInfo.processInfo.environment) { p in
+                if let wait = p.waiting {
+                    bar.log("\(p.reference): \(wait)")
+                    return
+                }
                 if p.isStart && !quiet {
                     bar.log("\(p.reference): downloading \(p.filesTotal) file\(p.filesTotal == 1 ? "" : "s") "
                             + "(\(ByteCount.format(p.bytesTotal))) from the Hugging Face Hub")

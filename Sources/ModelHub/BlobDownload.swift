@@ -7,7 +7,8 @@ import TensorIO
 /// One file's contents fetched into the cache as `blobs/<etag>`: written to
 /// `blobs/<etag>.incomplete`, resumed with a `Range` request after a cut connection (in this
 /// run or a later one), checked against the announced size and, for LFS files, the SHA-256
-/// that is their etag, and only then renamed into place.
+/// that is their etag, and only then renamed into place. The caller holds the blob's
+/// `DownloadLock`, so that the `.incomplete` file has one writer.
 struct BlobDownload {
     let client: HubClient
     let file: String

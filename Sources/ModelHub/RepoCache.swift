@@ -7,13 +7,18 @@ import TensorIO
 /// One repository's folder in the Hugging Face cache, laid out as huggingface_hub lays it
 /// out: `models--org--name/` holding `refs/<revision>` (a file with the commit hash),
 /// `blobs/<etag>` (file contents, shared by snapshots) and `snapshots/<commit>/<file>`
-/// (relative symlinks to the blobs).
+/// (relative symlinks to the blobs), with download locks in `<cache>/.locks/models--org--name/`.
+/// Every change is a rename or a new file, so that another process never sees half of one.
 struct RepoCache {
     /// `<cache>/models--org--name`.
     let root: String
+    /// `<cache>/.locks/models--org--name`.
+    private let locks: String
 
     init(cacheDirectory: String, repository: String) {
-        root = FileSystem.join(cacheDirectory, "models--" + repository.replacingOccurrences(of: "/", with: "--"))
+        let folder = "models--" + repository.replacingOccurrences(of: "/", with: "--")
+        root = FileSystem.join(cacheDirectory, folder)
+        locks = FileSystem.join(cacheDirectory, ".locks/" + folder)
     }
 
     /// The commit a revision stands for: the revision itself when it is a commit hash, else
@@ -25,13 +30,21 @@ struct RepoCache {
         return HubReference.isCommitHash(text) ? text : nil
     }
 
-    /// Records that `revision` is now `commit` (nothing to record for a commit hash).
+    /// Records that `revision` is now `commit` (nothing to record for a commit hash, nor
+    /// when the ref says so already), replacing `refs/<revision>` whole.
     func save(_ reference: HubReference, commit: String) throws(HubError) {
-        guard !reference.isCommit else { return }
+        guard !reference.isCommit, self.commit(for: reference) != commit else { return }
         let path = refPath(reference.revision)
+        let temporary = path + "." + UUID().uuidString + ".tmp"
         try write { () throws(SafeTensorsError) in
             try FileSystem.makeDirectories(FileSystem.parent(of: path))
-            try FileSystem.writeFile(path, Array(commit.utf8))
+            do throws(SafeTensorsError) {
+                try FileSystem.writeFile(temporary, Array(commit.utf8))
+                try FileSystem.rename(temporary, path)
+            } catch {
+                unlink(temporary)
+                throw error
+            }
         }
     }
 
@@ -39,14 +52,23 @@ struct RepoCache {
 
     func blob(_ etag: String) -> String { FileSystem.join(root, "blobs/" + etag) }
 
-    /// Makes `snapshots/<commit>/<file>` a relative symlink to `blobs/<etag>`.
+    /// The lock file of `blobs/<etag>` (see `DownloadLock`).
+    func lock(_ etag: String) -> String { FileSystem.join(locks, etag + ".lock") }
+
+    /// Makes `snapshots/<commit>/<file>` a relative symlink to `blobs/<etag>`, replacing
+    /// whatever is there in one rename (another process may be linking it too).
     func link(_ file: String, commit: String, etag: String) throws(HubError) {
         let folder = snapshot(commit)
         let path = FileSystem.join(folder, file)
+        let temporary = FileSystem.join(folder, "." + file + "." + UUID().uuidString + ".tmp")
         try write { () throws(SafeTensorsError) in try FileSystem.makeDirectories(folder) }
-        unlink(path)
-        guard symlink("../../blobs/" + etag, path) == 0 else {
-            throw .cache("\(path): cannot create symlink: \(String(cString: strerror(errno)))")
+        guard symlink("../../blobs/" + etag, temporary) == 0 else {
+            throw .cache("\(temporary): cannot create symlink: \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw .cache("\(path): cannot rename \(temporary) to it: \(reason)")
         }
     }
 

@@ -2,8 +2,9 @@ import TensorIO
 
 /// Fills a revision's snapshot folder with the files a merge needs (`MergeFiles`): lists the
 /// revision, records its commit under `refs/`, then fetches each missing file (a `HEAD` for
-/// its blob name and size, a `BlobDownload` unless another revision already has that blob)
-/// and links it into `snapshots/<commit>/`.
+/// its blob name and size, a `BlobDownload` under the blob's `DownloadLock` unless the blob
+/// is there already, from another revision or another process) and links it into
+/// `snapshots/<commit>/`.
 struct SnapshotDownload {
     let client: HubClient
     let cache: RepoCache
@@ -17,8 +18,10 @@ struct SnapshotDownload {
         var shards: [String]?
         if listing.files.contains(Checkpoint.indexFileName) {
             let index = FileSystem.join(folder, Checkpoint.indexFileName)
-            // A few KB, fetched quietly: the progress display covers the files that follow.
-            try fetch([Checkpoint.indexFileName], commit: listing.commit, progress: nil)
+            // A few KB, fetched quietly but for a wait: the progress display covers the files that follow.
+            try fetch([Checkpoint.indexFileName], commit: listing.commit) { [progress] report in
+                if report.waiting != nil { progress?(report) }
+            }
             do {
                 shards = try MergeFiles.shards(ofIndex: index)
             } catch {
@@ -33,7 +36,8 @@ struct SnapshotDownload {
     }
 
     /// Fetches those of `files` that the snapshot lacks, in order; `progress` starts with one
-    /// report of nothing done, then only moves forward.
+    /// report of nothing done, then only moves forward (a wait for another process is reported
+    /// where it happens).
     private func fetch(_ files: [String], commit: String, progress: (@Sendable (DownloadProgress) -> Void)?) throws(HubError) {
         let folder = cache.snapshot(commit)
         let missing = files.filter { !FileSystem.exists(FileSystem.join(folder, $0)) }
@@ -42,22 +46,28 @@ struct SnapshotDownload {
         for file in missing { infos.append(try client.info(file, commit: commit)) }
         try cache.prepareBlobs()
         let total = infos.reduce(0) { $0 + $1.size }
-        progress?(DownloadProgress(reference: client.reference, filesDone: 0, filesTotal: missing.count, bytesDone: 0, bytesTotal: total))
+        progress?(DownloadProgress(reference: client.reference, filesDone: 0, filesTotal: missing.count, bytesDone: 0,
+                                   bytesTotal: total, waiting: nil))
         var done = 0
         for (i, (file, info)) in zip(missing, infos).enumerated() {
-            let report = { [progress, reference = client.reference, before = done] (bytes: Int) -> Void in
+            let report = { [progress, reference = client.reference, before = done] (bytes: Int, waiting: DownloadProgress.Wait?) in
                 progress?(DownloadProgress(reference: reference, filesDone: i, filesTotal: missing.count,
-                                           bytesDone: before + bytes, bytesTotal: total))
+                                           bytesDone: before + bytes, bytesTotal: total, waiting: waiting))
             }
             let blob = cache.blob(info.etag)
             if !FileSystem.exists(blob) {
-                try BlobDownload(client: client, file: file, info: info, url: client.url(of: file, commit: commit), blob: blob)
-                    .run(progress: report)
+                let lock = cache.lock(info.etag)
+                try DownloadLock.holding(lock, waiting: { report(0, DownloadProgress.Wait(file: file, lock: lock)) }) { () throws(HubError) in
+                    // The process that held the lock may have finished this blob.
+                    guard !FileSystem.exists(blob) else { return }
+                    try BlobDownload(client: client, file: file, info: info, url: client.url(of: file, commit: commit), blob: blob)
+                        .run { report($0, nil) }
+                }
             }
             try cache.link(file, commit: commit, etag: info.etag)
             done += info.size
         }
         progress?(DownloadProgress(reference: client.reference, filesDone: missing.count, filesTotal: missing.count,
-                                   bytesDone: total, bytesTotal: total))
+                                   bytesDone: total, bytesTotal: total, waiting: nil))
     }
 }

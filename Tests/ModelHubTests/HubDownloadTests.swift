@@ -1,7 +1,6 @@
 import Foundation
 import ModelHub
 import TensorIO
-import Synchronization
 import Testing
 
 /// Resolving `org/name[@revision]` against a stand-in Hub (Support/hub_server.py): the cache
@@ -202,12 +201,5 @@ import Testing
         #expect(fetched == ["GET /api/models/org/name/revision/main",
                             "HEAD /org/name/resolve/\(HubFixture.commit)/model-00002-of-00002.safetensors"])
     }
-}
-
-/// Values reported from another thread.
-private final class ProgressLog: Sendable {
-    private let list = Mutex<[DownloadProgress]>([])
-    func append(_ value: DownloadProgress) { list.withLock { $0.append(value) } }
-    var values: [DownloadProgress] { list.withLock { $0 } }
 }
 

@@ -23,8 +23,10 @@ final class HubServer {
     /// Open while the server should run: the server exits when it closes.
     private let input = Pipe()
 
+    /// `hold`: a weights file whose first `after` bytes are sent at once, the rest only once
+    /// a file exists at `until`.
     init(_ repositories: [String: Repository], token: String? = nil, cut: (file: String, after: Int, times: Int)? = nil,
-         tamper: String? = nil) throws {
+         tamper: String? = nil, hold: (file: String, after: Int, until: String)? = nil) throws {
         let folder = HubFixture.temporaryDirectory("hub-server")
         log = folder + "/requests.jsonl"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -34,6 +36,7 @@ final class HubServer {
         if let token { spec["token"] = token }
         if let cut { spec["cut"] = ["file": cut.file, "after": cut.after, "times": cut.times] }
         if let tamper { spec["tamper"] = tamper }
+        if let hold { spec["hold"] = ["file": hold.file, "after": hold.after, "until": hold.until] }
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: folder + "/spec.json"))
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("hub_server.py").path

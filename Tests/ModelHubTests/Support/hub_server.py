@@ -3,14 +3,17 @@
     python3 hub_server.py SPEC.json LOG.jsonl
 
 SPEC: {"repos": {"org/name": {"sha": COMMIT, "private": false, "files": {NAME: LOCAL_PATH}}},
-       "token": TOKEN, "cut": {"file": NAME, "after": BYTES, "times": N}, "tamper": NAME}
+       "token": TOKEN, "cut": {"file": NAME, "after": BYTES, "times": N}, "tamper": NAME,
+       "hold": {"file": NAME, "after": BYTES, "until": PATH}}
 Serves on 127.0.0.1, an ephemeral port printed as the first line of stdout:
 - GET  /api/models/{repo}/revision/{rev}  -> {"sha", "siblings": [{"rfilename"}]}
 - HEAD/GET /{repo}/resolve/{rev}/{file}   -> .safetensors files: 302 to http://localhost:PORT/cdn/{sha256}
   with X-Linked-Etag/X-Linked-Size (as LFS files); other files: 200 with a git-blob ETag
 - GET  /cdn/{sha256}                      -> the bytes, honouring "Range: bytes=N-"; the first
   "times" requests for the "cut" file stop after "after" bytes and close the connection; the
-  "tamper" file is served with its last byte changed
+  "tamper" file is served with its last byte changed; the "hold" file's first "after" bytes
+  are sent at once, the rest once a file exists at "until" (a client that is gone by then is
+  no error)
 Errors as the Hub sends them: 404 with X-Error-Code RepoNotFound/RevisionNotFound/EntryNotFound,
 401 for a private repository without "Authorization: Bearer TOKEN". Every request is appended
 to LOG as a JSON line: method, path, range, authorization. The server exits when its standard
@@ -23,6 +26,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 
 spec = json.load(open(sys.argv[1]))
@@ -131,7 +135,18 @@ class Hub(http.server.BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
-        self.wfile.write(data[start:])
+        hold = spec.get("hold", {})
+        if hold.get("file") == name and start < hold["after"]:
+            self.wfile.write(data[start:hold["after"]])
+            self.wfile.flush()
+            while not os.path.exists(hold["until"]):
+                time.sleep(0.01)
+            start = hold["after"]
+            self.close_connection = True  # its client may be gone by now
+        try:
+            self.wfile.write(data[start:])
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)

@@ -1,0 +1,40 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TensorIO
+
+/// The lock huggingface_hub takes on a blob while it downloads it:
+/// `<cache>/.locks/models--org--name/<etag>.lock`, held with `flock(2)` (what its `FileLock`
+/// does on Linux), so that two Crucible processes, or Crucible and huggingface_hub, never
+/// write one blob's `.incomplete` file at once. The kernel releases the lock when its holder
+/// exits, however it ends; the file stays behind, as huggingface_hub leaves it, and means
+/// nothing by itself.
+enum DownloadLock {
+    /// Seconds of waiting before `waiting` is called.
+    static let notice = 1.0
+
+    /// Runs `body` holding the lock at `path`. While another process holds it, waits as long
+    /// as that takes (as huggingface_hub does), checking every 50 ms, and calls `waiting` once
+    /// after `notice` seconds.
+    static func holding(_ path: String, waiting: () -> Void, _ body: () throws(HubError) -> Void) throws(HubError) {
+        do { try FileSystem.makeDirectories(FileSystem.parent(of: path)) } catch { throw .cache(error.description) }
+        // Read-only is enough for flock, and works on a lock file another user created.
+        let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o664)
+        guard fd >= 0 else { throw .cache("\(path): cannot open the download lock: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }  // releases the lock
+        let start = ContinuousClock.now
+        var told = false
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw .cache("\(path): cannot lock: \(String(cString: strerror(errno))) "
+                             + "(the cache needs a file system with flock; HF_HUB_CACHE can move it)")
+            }
+            if !told && ContinuousClock.now - start >= .seconds(notice) {
+                told = true
+                waiting()
+            }
+            usleep(50_000)
+        }
+        try body()
+    }
+}
