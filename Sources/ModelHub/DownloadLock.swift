@@ -22,6 +22,9 @@ enum DownloadLock {
         let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o664)
         guard fd >= 0 else { throw .cache("\(path): cannot open the download lock: \(String(cString: strerror(errno)))") }
         defer { close(fd) }  // releases the lock
+        // As huggingface_hub does: group-writable whatever the umask, for caches shared by
+        // several users (fails harmlessly on a lock file another user owns).
+        _ = fchmod(fd, 0o664)
         let start = ContinuousClock.now
         var told = false
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
