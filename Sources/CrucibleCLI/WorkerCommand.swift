@@ -41,6 +41,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Compress payloads: auto (not when the coordinator is on this host), always, never.")
     var wireCompression: WireCompression = .auto
 
+    @Option(help: "Tasks computed at once, sharing the threads (default: one per 4 threads).")
+    var concurrentTasks: Int?
+
     @Option(help: .hidden) var crashAfterTasks: Int?
 
     func run() throws {
@@ -53,7 +56,11 @@ struct WorkerCommand: ParsableCommand {
             return n
         } ?? ProcessInfo.processInfo.activeProcessorCount
         guard threadCount >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let n = concurrentTasks, n < 1 || n > threadCount {
+            throw ValidationError("--concurrent-tasks must be between 1 and the thread count (\(threadCount))")
+        }
         var options = WorkerOptions(endpoint: endpoint, threads: threadCount)
+        options.concurrentTasks = concurrentTasks
         options.crashAfterTasks = crashAfterTasks
         options.noSharedStorage = noSharedStorage
         options.compression = wireCompression

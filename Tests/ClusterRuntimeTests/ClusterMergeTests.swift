@@ -9,31 +9,34 @@ import TestSupport
 /// Jobs through the coordinator with in-process workers give exactly the bytes of the
 /// reference runner, however many workers share the work, and fail cleanly.
 @Suite struct ClusterMergeTests {
-    func runtime(localWorkers: Int) -> RuntimeOptions {
+    func runtime(localWorkers: Int, threads: Int = 2) -> RuntimeOptions {
         var options = RuntimeOptions()
         options.localWorkers = localWorkers
-        options.threads = 2
+        options.threads = threads
         return options
     }
 
-    @Test("in-process workers give the reference runner's bytes", arguments: ["linear", "ties", "ties_gradient_filter", "slerp", "dare_ties"])
+    @Test("in-process workers (one task at a time, or 3 at once) give the reference runner's bytes",
+          arguments: ["linear", "ties", "ties_gradient_filter", "slerp", "dare_ties"])
     func inProcessWorkers(name: String) throws {
         let options = MergeOptions(threads: 2, seed: 3)
         let plan = try Planner.plan(try ConfigParser.parse(try String(contentsOfFile: try Harness.config(name), encoding: .utf8)),
                                     options: PlanOptions(workingDirectory: Fixtures.golden))
         let reference = Harness.output("reference")
         _ = try MergeRunner.run(plan, to: reference, options: options)
-        for workers in [1, 3] {
+        // 12 threads make one worker compute 3 tasks at once (one per 4 threads).
+        for (workers, threads) in [(1, 2), (3, 2), (1, 12)] {
             let out = Harness.output("cluster")
-            let report = try JobRuntime.run(try MergeJob(plan: plan, directory: out, options: options), options: runtime(localWorkers: workers))
+            let report = try JobRuntime.run(try MergeJob(plan: plan, directory: out, options: options),
+                                            options: runtime(localWorkers: workers, threads: threads))
             #expect(report.tasks == plan.tensors.count && report.reused == 0)
             #expect(report.workers.map(\.tasks).reduce(0, +) == plan.tensors.count)
-            #expect(try Harness.tensors(out) == Harness.tensors(reference), "\(name) with \(workers) workers")
+            #expect(try Harness.tensors(out) == Harness.tensors(reference), "\(name) with \(workers) workers of \(threads) threads")
             #expect(!FileManager.default.fileExists(atPath: out + "/.crucible-journal"), "the journal is gone from a finished output")
         }
     }
 
-    @Test("compressed remote results in small chunks, decoded on 1 or 4 result threads, give the reference runner's bytes")
+    @Test("compressed remote results in small chunks (workers computing 2 tasks at once), decoded on 1 or 4 result threads, give the reference runner's bytes")
     func resultThreads() throws {
         let options = MergeOptions(threads: 2, seed: 3)
         let plan = try Planner.plan(try ConfigParser.parse(try String(contentsOfFile: try Harness.config("ties"), encoding: .utf8)),
@@ -49,7 +52,8 @@ import TestSupport
             // Many chunks per task: a DONE often arrives while its task's chunks are still being written.
             runtime.cluster.chunkBytes = 4096
             let workers = (0..<2).map { _ in
-                var workerOptions = WorkerOptions(endpoint: endpoint, threads: 1)
+                var workerOptions = WorkerOptions(endpoint: endpoint, threads: 2)
+                workerOptions.concurrentTasks = 2
                 workerOptions.compression = .always
                 let settings = workerOptions
                 return Thread { _ = try? Worker(context: try ZMQContext(), options: settings).run() }

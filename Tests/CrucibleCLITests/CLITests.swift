@@ -1,3 +1,4 @@
+import ClusterRuntime
 import Foundation
 import Testing
 import TensorIO
@@ -174,6 +175,19 @@ import TestSupport
         for command in commands {
             let r = try run(command + ["-j", "0"])
             #expect(r.status == 64 && r.stderr.contains("--threads must be at least 1"), "\(command[0]): \(r.stderr)")
+        }
+    }
+
+    @Test("a worker computes one task per 4 threads unless told; --concurrent-tasks outside 1...threads is refused")
+    func concurrentTasks() throws {
+        #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 16).tasksAtOnce == 4)
+        #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 2).tasksAtOnce == 1)
+        var options = WorkerOptions(endpoint: "tcp://h:1", threads: 4)
+        options.concurrentTasks = 3
+        #expect(options.tasksAtOnce == 3)
+        for bad in ["0", "5"] {
+            let r = try run(["worker", "--connect", "tcp://127.0.0.1:1", "-j", "4", "--concurrent-tasks", bad])
+            #expect(r.status != 0 && r.stderr.contains("--concurrent-tasks must be between 1 and the thread count (4)"), "\(bad): \(r.stderr)")
         }
     }
 }

@@ -7,7 +7,12 @@ import TensorIO
 /// How a worker connects and computes.
 public struct WorkerOptions: Sendable {
     public var endpoint: String
+    /// Threads to compute with, in all.
     public var threads: Int
+    /// Tasks computed at once, sharing `threads` (nil: one per 4 threads). One task at a time
+    /// on many threads leaves cores idle on small tensors and between a task's passes
+    /// (docs/performance.md, scale-out on one machine).
+    public var concurrentTasks: Int?
     /// Rewrites of model paths (coordinator's prefix → this host's prefix).
     public var modelRoots: [(from: String, to: String)] = []
     /// Never read model files here: the coordinator ships every input (for tests and hosts
@@ -31,6 +36,9 @@ public struct WorkerOptions: Sendable {
         self.endpoint = endpoint
         self.threads = threads
     }
+
+    /// `concurrentTasks`, or one task per 4 threads (at least one, at most `threads`).
+    public var tasksAtOnce: Int { min(max(1, concurrentTasks ?? threads / 4), max(threads, 1)) }
 
     func mapped(_ path: String) -> String {
         for root in modelRoots where path.hasPrefix(root.from) { return root.to + path.dropFirst(root.from.count) }
@@ -63,7 +71,8 @@ public final class Worker: @unchecked Sendable {
     /// Finished computations waiting to be sent by the socket thread.
     private let finished = NSLock()
     private var completed: [Completed] = []
-    private let compute = DispatchQueue(label: "crucible.worker.compute")
+    /// Runs up to `options.tasksAtOnce` tasks at once.
+    private let compute = OperationQueue()
     private var tasksSent = 0
     /// The socket thread's wire codec (results out, shipped inputs in).
     private let codec = ChunkCodec()
@@ -72,6 +81,8 @@ public final class Worker: @unchecked Sendable {
         self.context = context
         self.options = options
         self.log = log
+        compute.name = "crucible.worker.compute"
+        compute.maxConcurrentOperationCount = options.tasksAtOnce
     }
 
     public func run() throws {
@@ -82,7 +93,7 @@ public final class Worker: @unchecked Sendable {
             let (end, welcomed) = try runSession(session, helloTimeoutMs: min(options.helloTimeoutMs, 1000 << min(failedSessions, 4)))
             if end == .shutdown {
                 // An in-process worker writes into the job's output: let its last task finish first.
-                if options.attachment != nil { compute.sync {} }
+                if options.attachment != nil { compute.waitUntilAllOperationsAreFinished() }
                 return
             }
             failedSessions = welcomed ? 0 : failedSessions + 1
@@ -269,12 +280,12 @@ public final class Worker: @unchecked Sendable {
         return (CheckpointInputs(checkpoints), nil)
     }
 
-    /// Computes a task on the compute queue: in place into the job's output for an
-    /// in-process worker, otherwise into one buffer per part.
+    /// Computes a task on the compute queue (on its share of the threads): in place into the
+    /// job's output for an in-process worker, otherwise into one buffer per part.
     private func schedule(_ task: Header.Task, _ runner: any TaskRunner, _ inputs: any TaskInputs, _ session: Int) {
-        let threads = options.threads
+        let threads = max(1, options.threads / options.tasksAtOnce)
         let attachment = options.attachment
-        compute.async { [self] in
+        compute.addOperation { [self] in
             let parts = task.parts
             var buffers: [UnsafeMutableRawBufferPointer] = []
             let outcome: Result<[UnsafeMutableRawBufferPointer], Error>
