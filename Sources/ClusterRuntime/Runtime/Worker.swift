@@ -71,6 +71,8 @@ public final class Worker: @unchecked Sendable {
     /// Finished computations waiting to be sent by the socket thread.
     private let finished = NSLock()
     private var completed: [Completed] = []
+    /// Tasks scheduled and not yet finished (guarded by `finished`).
+    private var unfinished = 0
     /// Runs up to `options.tasksAtOnce` tasks at once.
     private let compute = OperationQueue()
     private var tasksSent = 0
@@ -280,12 +282,20 @@ public final class Worker: @unchecked Sendable {
         return (CheckpointInputs(checkpoints), nil)
     }
 
-    /// Computes a task on the compute queue (on its share of the threads): in place into the
-    /// job's output for an in-process worker, otherwise into one buffer per part.
+    /// Computes a task on the compute queue: in place into the job's output for an
+    /// in-process worker, otherwise into one buffer per part. A task that starts with no other
+    /// scheduled (a tensor too large to share the byte credit is leased alone) takes every
+    /// thread; otherwise it takes its share, `threads / tasksAtOnce`.
     private func schedule(_ task: Header.Task, _ runner: any TaskRunner, _ inputs: any TaskInputs, _ session: Int) {
-        let threads = max(1, options.threads / options.tasksAtOnce)
+        let share = max(1, options.threads / options.tasksAtOnce), all = options.threads
         let attachment = options.attachment
+        finished.lock()
+        unfinished += 1
+        finished.unlock()
         compute.addOperation { [self] in
+            finished.lock()
+            let threads = unfinished == 1 ? all : share
+            finished.unlock()
             let parts = task.parts
             var buffers: [UnsafeMutableRawBufferPointer] = []
             let outcome: Result<[UnsafeMutableRawBufferPointer], Error>
@@ -312,6 +322,7 @@ public final class Worker: @unchecked Sendable {
             }
             finished.lock()
             completed.append(Completed(session: session, task: task.task, attempt: task.attempt, parts: parts, outcome: outcome))
+            unfinished -= 1
             finished.unlock()
         }
     }
