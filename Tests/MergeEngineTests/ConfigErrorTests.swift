@@ -160,7 +160,7 @@ import TestSupport
     @Test func malformedModelFileIsNamed() throws {
         let root = TemporaryFolder.make("models")
         try FileManager.default.createDirectory(atPath: root + "/bad", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/bad/model.safetensors", contents: Data([1, 2, 3]))
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: root + "/bad/model.safetensors"))
         expectProblem("models: [{model: bad, parameters: {weight: 1}}]\nmerge_method: linear", "bad/model.safetensors", "shorter than the 8-byte", root: root)
     }
 

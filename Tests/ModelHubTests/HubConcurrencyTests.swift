@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import ModelHub
 import Synchronization
+import TestSupport
 import Testing
 
 /// Two resolutions of one uncached model at once, in two processes or two threads, against
@@ -15,21 +16,20 @@ import Testing
 
     @Test func twoProcessesDownloadEachFileOnceAndTheSecondSaysItWaits() throws {
         let fixture = try HubFixture(sharded: false)
-        let go = HubFixture.temporaryDirectory("hub-go") + "/go"
+        let go = TemporaryFolder.path("go", label: "hub-go")
         let server = try HubServer(["org/name": fixture.repository()], hold: ("model.safetensors", held, go))
-        let environment = ["HF_HUB_CACHE": fixture.cache, "HF_ENDPOINT": server.endpoint]
 
-        let first = try CrucibleProcess(["inspect", "org/name"], environment: environment)
+        let first = try fixture.crucible(["inspect", "org/name"], server: server)
         let partial = try #require(waitForPartial(fixture, length: held), "the first process is downloading the weights")
-        let second = try CrucibleProcess(["inspect", "org/name"], environment: environment)
-        let waited = second.waitForError(containing: "waiting for another process")
-        FileManager.default.createFile(atPath: go, contents: nil)
+        let second = try fixture.crucible(["inspect", "org/name"], server: server)
+        let waited = second.waitForErrors(containing: "waiting for another process", timeout: 20)
+        try Data().write(to: URL(fileURLWithPath: go))
 
-        #expect(first.exitStatus() == 0, "\(first.standardError)")
-        #expect(second.exitStatus() == 0, "\(second.standardError)")
-        #expect(waited, "the second process said it waits: \(second.standardError)")
+        #expect(first.wait(20) == 0, "\(first.errors)")
+        #expect(second.wait(20) == 0, "\(second.errors)")
+        #expect(waited, "the second process said it waits: \(second.errors)")
         let lock = fixture.cache + "/.locks/models--org--name/\(partial.etag).lock"
-        #expect(second.standardError.contains("org/name: waiting for another process downloading model.safetensors (lock \(lock))"))
+        #expect(second.errors.contains("org/name: waiting for another process downloading model.safetensors (lock \(lock))"))
         let folder = fixture.repositoryFolder() + "/snapshots/" + HubFixture.commit
         for name in fixture.mergeFiles {
             #expect(FileManager.default.contents(atPath: folder + "/" + name) == FileManager.default.contents(atPath: fixture.files[name]!))
@@ -42,7 +42,7 @@ import Testing
 
     @Test func twoThreadsOfOneProcessDownloadEachFileOnce() throws {
         let fixture = try HubFixture(sharded: false)
-        let go = HubFixture.temporaryDirectory("hub-go") + "/go"
+        let go = TemporaryFolder.path("go", label: "hub-go")
         let server = try HubServer(["org/name": fixture.repository()], hold: ("model.safetensors", held, go))
         let (settings, reference) = (fixture.settings(server), reference)
         let firstLog = ProgressLog(), secondLog = ProgressLog()
@@ -51,7 +51,7 @@ import Testing
         let partial = try #require(waitForPartial(fixture, length: held), "the first thread is downloading the weights")
         let second = Resolution { () throws(HubError) in try ModelHub.snapshot(reference, settings: settings) { secondLog.append($0) } }
         let waited = waitUntil { secondLog.values.contains { $0.waiting != nil } }
-        FileManager.default.createFile(atPath: go, contents: nil)
+        try Data().write(to: URL(fileURLWithPath: go))
 
         let folder = try first.value()
         #expect(try second.value() == folder)
@@ -89,16 +89,16 @@ import Testing
 
     @Test func aDownloaderKilledMidFileReleasesItsLockAndTheNextRunResumes() throws {
         let fixture = try HubFixture(sharded: false)
-        let go = HubFixture.temporaryDirectory("hub-go") + "/go"
+        let go = TemporaryFolder.path("go", label: "hub-go")
         let server = try HubServer(["org/name": fixture.repository()], hold: ("model.safetensors", held, go))
 
-        let holder = try CrucibleProcess(["inspect", "org/name"], environment: ["HF_HUB_CACHE": fixture.cache, "HF_ENDPOINT": server.endpoint])
+        let holder = try fixture.crucible(["inspect", "org/name"], server: server)
         let partial = try #require(waitForPartial(fixture, length: held), "the process is downloading the weights")
         let lock = fixture.cache + "/.locks/models--org--name/\(partial.etag).lock"
         #expect(!isFree(lock), "the downloading process holds the lock")
         holder.kill()
         try #require(isFree(lock), "the lock died with its holder")
-        FileManager.default.createFile(atPath: go, contents: nil)  // ends the server's side of the dead download
+        try Data().write(to: URL(fileURLWithPath: go))  // ends the server's side of the dead download
 
         let seen = ProgressLog()
         let folder = try ModelHub.snapshot(reference, settings: fixture.settings(server)) { seen.append($0) }

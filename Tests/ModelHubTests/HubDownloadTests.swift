@@ -1,6 +1,7 @@
 import Foundation
 import ModelHub
 import TensorIO
+import TestSupport
 import Testing
 
 /// Resolving `org/name[@revision]` against a stand-in Hub (Support/hub_server.py): the cache
@@ -164,7 +165,7 @@ import Testing
     }
 
     @Test func aMalformedEndpointIsAClearErrorWithoutRetries() throws {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("crucible-hub-\(UUID().uuidString)").path
+        let home = TemporaryFolder.path("home", label: "hub")
         let settings = HubSettings(environment: ["HF_HOME": home, "HF_ENDPOINT": "huggingface.co"])
         let start = Date()
         #expect(throws: HubError.badEndpoint("huggingface.co")) { try ModelHub.snapshot(reference, settings: settings) }

@@ -9,7 +9,7 @@ import Testing
     @Test func configModelsAreResolvedThroughTheHub() throws {
         let fixture = try HubFixture()
         let server = try HubServer(["org/base": fixture.repository(), "org/tuned": fixture.repository()])
-        let environment = ["HF_HUB_CACHE": fixture.cache, "HF_ENDPOINT": server.endpoint]
+        let environment = fixture.environment(server)
         let options = PlanOptions(resolveModel: { try ModelHub.hubSnapshot($0, environment: environment) })
         let configs = [
             """
@@ -44,7 +44,7 @@ import Testing
     @Test func hubErrorsAreConfigProblemsNamingTheModel() throws {
         let fixture = try HubFixture()
         let server = try HubServer([:])
-        let environment = ["HF_HUB_CACHE": fixture.cache, "HF_ENDPOINT": server.endpoint]
+        let environment = fixture.environment(server)
         let options = PlanOptions(resolveModel: { try ModelHub.hubSnapshot($0, environment: environment) })
         let yaml = "merge_method: linear\nmodels:\n  - model: org/missing\n    parameters: {weight: 1}\n"
         let error = #expect(throws: ConfigError.self) { try Planner.plan(ConfigParser.parse(yaml), options: options) }

@@ -1,6 +1,7 @@
 import Foundation
 import ModelHub
 import TensorIO
+import TestSupport
 
 /// A small model folder, an empty Hub cache and the environment that points at a server.
 struct HubFixture {
@@ -14,25 +15,23 @@ struct HubFixture {
     /// The model's files: name → local path.
     let files: [String: String]
     /// `HF_HUB_CACHE`.
-    let cache = HubFixture.temporaryDirectory("hub-cache")
+    let cache = TemporaryFolder.make("hub-cache")
 
     /// A Llama-shaped model of two layers: config, tokenizer files and weights, sharded in
     /// two when `sharded`, else one `model.safetensors`.
     init(sharded: Bool = true) throws {
-        let folder = HubFixture.temporaryDirectory("hub-model") + "/model"
-        let tensors: [(String, [Int])] = [("model.embed_tokens.weight", [32, 8]), ("model.layers.0.mlp.up_proj.weight", [16, 8]),
-                                          ("model.layers.1.mlp.up_proj.weight", [16, 8]), ("model.norm.weight", [8])]
-        let writer = try CheckpointWriter(directory: folder, tensors: tensors.map { SafeTensorsLayout.Spec(name: $0.0, dtype: .f32, shape: $0.1) },
-                                          shardBudget: sharded ? 1200 : CheckpointWriter.defaultShardBudget)
-        for (i, (name, shape)) in tensors.enumerated() {
-            let values = (0..<shape.reduce(1, *)).map { Float($0 % 97) * 0.01 + Float(i) }
-            try values.withUnsafeBytes { try writer.write(name, bytes: $0) }
+        let shapes: [(String, [Int])] = [("model.embed_tokens.weight", [32, 8]), ("model.layers.0.mlp.up_proj.weight", [16, 8]),
+                                         ("model.layers.1.mlp.up_proj.weight", [16, 8]), ("model.norm.weight", [8])]
+        let tensors = shapes.enumerated().map { i, tensor in
+            (tensor.0, tensor.1, (0..<tensor.1.reduce(1, *)).map { Float($0 % 97) * 0.01 + Float(i) })
         }
-        try writer.writeFile("config.json", contents: #"{"architectures": ["LlamaForCausalLM"], "num_hidden_layers": 2}"#)
-        try writer.writeFile("tokenizer.json", contents: #"{"version": "1.0", "model": {"type": "BPE"}}"#)
-        try writer.writeFile("tokenizer_config.json", contents: #"{"model_max_length": 2048}"#)
-        try writer.writeFile("README.md", contents: "not needed for a merge")
-        try writer.finish()
+        let folder = try CheckpointBuilder.write(TemporaryFolder.make("hub-model"), "model", tensors,
+                                                 shardBudget: sharded ? 1200 : CheckpointWriter.defaultShardBudget, files: [
+            ("config.json", #"{"architectures": ["LlamaForCausalLM"], "num_hidden_layers": 2}"#),
+            ("tokenizer.json", #"{"version": "1.0", "model": {"type": "BPE"}}"#),
+            ("tokenizer_config.json", #"{"model_max_length": 2048}"#),
+            ("README.md", "not needed for a merge"),
+        ])
         var files: [String: String] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: folder) { files[name] = folder + "/" + name }
         self.files = files
@@ -45,23 +44,29 @@ struct HubFixture {
         HubServer.Repository(commit: HubFixture.commit, isPrivate: isPrivate, files: files)
     }
 
-    /// Settings for `server`, without pauses between retries.
-    func settings(_ server: HubServer, token: String? = nil) -> HubSettings {
+    /// The `HF_` variables that point at `server` and this cache (and give `token`).
+    func environment(_ server: HubServer, token: String? = nil) -> [String: String] {
         var environment = ["HF_HUB_CACHE": cache, "HF_ENDPOINT": server.endpoint]
         if let token { environment["HF_TOKEN"] = token }
-        var settings = HubSettings(environment: environment)
+        return environment
+    }
+
+    /// Settings for `server`, without pauses between retries.
+    func settings(_ server: HubServer, token: String? = nil) -> HubSettings {
+        var settings = HubSettings(environment: environment(server, token: token))
         settings.retryDelay = 0
         return settings
+    }
+
+    /// The built `crucible ARGS` started against `server`, with the test's environment but for
+    /// its own `HF_` variables; its standard error is kept apart from its output.
+    func crucible(_ arguments: [String], server: HubServer) throws -> LaunchedProcess {
+        let inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("HF_") }
+        return try LaunchedProcess(arguments, environment: inherited.merging(environment(server)) { $1 }, separateErrors: true)
     }
 
     /// `models--org--name` in the cache.
     func repositoryFolder(_ repository: String = "org/name") -> String {
         cache + "/models--" + repository.replacingOccurrences(of: "/", with: "--")
-    }
-
-    static func temporaryDirectory(_ prefix: String) -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The stand-in Hub of `hub_server.py`, running for one test on 127.0.0.1; it logs every
 /// request it gets.
@@ -19,15 +20,14 @@ final class HubServer {
 
     let endpoint: String
     private let log: String
-    private let process = Process()
-    /// Open while the server should run: the server exits when it closes.
-    private let input = Pipe()
+    /// The server runs while its standard input is open: it exits when that closes.
+    private let process: LaunchedProcess
 
     /// `hold`: a weights file whose first `after` bytes are sent at once, the rest only once
     /// a file exists at `until`.
     init(_ repositories: [String: Repository], token: String? = nil, cut: (file: String, after: Int, times: Int)? = nil,
          tamper: String? = nil, hold: (file: String, after: Int, until: String)? = nil) throws {
-        let folder = HubFixture.temporaryDirectory("hub-server")
+        let folder = TemporaryFolder.make("hub-server")
         log = folder + "/requests.jsonl"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         var spec: [String: Any] = [
@@ -40,24 +40,18 @@ final class HubServer {
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: folder + "/spec.json"))
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("hub_server.py").path
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, folder + "/spec.json", log]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = input
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw HubFixture.Failure("hub_server.py exited before printing its port") }
-            line.append(chunk)
+        process = try LaunchedProcess(["python3", script, folder + "/spec.json", log], executable: "/usr/bin/env",
+                                      separateErrors: true, holdInput: true)
+        // Its first line is the port.
+        guard process.waitForOutput(containing: "\n", timeout: 60) else {
+            throw HubFixture.Failure("hub_server.py printed no port (it ended, or took over 60 s): \(process.errors)")
         }
-        endpoint = "http://127.0.0.1:" + String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        endpoint = "http://127.0.0.1:" + process.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     deinit {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        process.closeInput()
+        process.wait()
     }
 
     /// Every request so far, in order.
