@@ -18,8 +18,11 @@ enum DownloadLock {
     /// after `notice` seconds.
     static func holding(_ path: String, waiting: () -> Void, _ body: () throws(HubError) -> Void) throws(HubError) {
         do { try FileSystem.makeDirectories(FileSystem.parent(of: path)) } catch { throw .cache(error.description) }
-        // Read-only is enough for flock, and works on a lock file another user created.
-        let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o664)
+        // Read-write, as huggingface_hub opens it: on NFS, flock is emulated with POSIX locks,
+        // and an exclusive one needs a file open for writing. Read-only only where writing is
+        // refused (a lock file of another user, a read-only cache), which a local flock allows.
+        var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o664)
+        if fd < 0 && (errno == EACCES || errno == EROFS) { fd = open(path, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { throw .cache("\(path): cannot open the download lock: \(String(cString: strerror(errno)))") }
         defer { close(fd) }  // releases the lock
         // As huggingface_hub does: group-writable whatever the umask, for caches shared by

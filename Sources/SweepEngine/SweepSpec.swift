@@ -75,7 +75,7 @@ public struct SweepSpec: Sendable {
     /// empty item, which no item parser accepts: a stray comma is a mistake, on the command
     /// line and in YAML alike).
     static func listItems(_ text: String) -> [String] {
-        text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
     /// One noise level: a finite number (the plan checks the range).

@@ -187,6 +187,7 @@ import TestSupport
             #expect(yaml.sigmas == (try SweepSpec.parseSigmas(sigmas)))
             #expect(yaml.seeds == (try SweepSpec.parseSeeds(seeds)))
         }
+        #expect(try SweepSpec.parse(yaml: "sigmas: |\n  1e-3,\n  1e-2\n").sigmas == [1e-3, 1e-2], "a YAML block scalar")
         #expect(throws: SweepError.self) { try SweepSpec.parseSigmas("1e-3,,1e-2") }
         #expect(throws: SweepError.self) { try SweepSpec.parseSeeds("0,1,") }
         #expect {

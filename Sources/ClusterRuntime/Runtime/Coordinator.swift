@@ -23,7 +23,7 @@ public struct ClusterOptions: Sendable {
     /// False when another job follows on the same endpoints: remote workers stay for it.
     public var finalJob = true
     /// Threads that decode, verify and write remote result chunks (`ResultWriter`).
-    public var resultThreads = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount / 2))
+    public var resultThreads = min(4, max(2, ProcessInfo.processInfo.activeProcessorCount / 2))
 
     public init(endpoints: [String] = []) { self.endpoints = endpoints }
 }
@@ -152,7 +152,7 @@ public final class Coordinator {
     /// Serves workers on `remote` (bound, or nil) and `local` (bound) until the job completes.
     func run(remote: ZMQSocket?, local: ZMQSocket) throws {
         // However the job ends, no chunk is written after this returns.
-        defer { results.waitUntilIdle() }
+        defer { results.stop() }
         sockets = [local] + (remote.map { [$0] } ?? [])
         for socket in sockets { try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1)) }
         // However the job ends, every worker is told to stop.
@@ -306,20 +306,20 @@ public final class Coordinator {
     /// waited for them.
     private func collectResults() throws {
         for outcome in results.finished() {
-            let chunk = outcome.chunk, header = chunk.header
+            let header = outcome.header
             inHand[header.task, default: 1] -= 1
             switch outcome.result {
             case .written:
-                if isLease(header.task, header.attempt, of: chunk.peer) {
+                if isLease(header.task, header.attempt, of: outcome.peer) {
                     states[header.task].received[[header.index, header.offset]] = header.checksum
-                    workers[chunk.peer]!.report.bytesIn += chunk.payload.count
-                    workers[chunk.peer]!.report.rawBytesIn += chunk.expectedSize
+                    workers[outcome.peer]!.report.bytesIn += outcome.payloadBytes
+                    workers[outcome.peer]!.report.rawBytesIn += outcome.expectedSize
                 }
             case .rejected(let error):
-                log("coordinator: rejected a result chunk of \(chunk.part.name) from \(name(chunk.peer)): \(error)")
-                noteMalformed(chunk.peer)
+                log("coordinator: rejected a result chunk of \(outcome.part.name) from \(name(outcome.peer)): \(error)")
+                noteMalformed(outcome.peer)
             case .failed(let message):
-                throw ClusterError(description: "writing \(chunk.part.name) failed: \(message)")
+                throw ClusterError(description: "writing \(outcome.part.name) failed: \(message)")
             }
             if inHand[header.task] == 0 {
                 inHand[header.task] = nil
@@ -421,7 +421,10 @@ public final class Coordinator {
     /// Leases pending tasks to ready workers with credit left, least loaded first; a task
     /// avoids workers it already failed on while others are available.
     private func assign() throws {
-        while let task = pending.first {
+        // A task whose previous attempt still has chunks being written waits for them: its
+        // new attempt's bytes must be the last ones written.
+        while let position = pending.firstIndex(where: { inHand[$0] == nil }) {
+            let task = pending[position]
             let candidates = workers.filter(\.value.ready).sorted {
                 $0.value.leasedBytes != $1.value.leasedBytes ? $0.value.leasedBytes < $1.value.leasedBytes
                     : $0.key.id.lexicographicallyPrecedes($1.key.id)
@@ -429,7 +432,7 @@ public final class Coordinator {
             let failed = Set(states[task].failures.map(\.worker))
             let usable = candidates.filter { $0.value.leasedBytes == 0 || $0.value.leasedBytes + cost(task, shared: $0.value.sharedStorage) <= cluster.creditBytes }
             guard let (peer, worker) = usable.first(where: { !failed.contains($0.value.report.name) }) ?? usable.first else { return }
-            pending.removeFirst()
+            pending.remove(at: position)
             states[task].owner = peer
             workers[peer]!.leased.insert(task)
             workers[peer]!.leasedBytes += cost(task, shared: worker.sharedStorage)

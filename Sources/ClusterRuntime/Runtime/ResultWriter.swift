@@ -1,18 +1,16 @@
-import Dispatch
 import Foundation
 import JobModel
-import Synchronization
 
-/// Decodes, verifies and writes remote result chunks on a few threads, so that the
+/// Decodes, verifies and writes remote result chunks on threads of its own, so that the
 /// coordinator's thread only receives, checks chunks against its plan and keeps the books.
-/// At most `threads` chunks are in hand at once (`submit` waits for a free slot), so memory
-/// stays bounded; what each chunk came to is collected by `finished()` on the coordinator's
-/// thread. A chunk that fails decoding or its checksum writes nothing.
+/// The threads are dedicated (not Dispatch's pool, which in-process workers keep busy with
+/// long passes), and at most one chunk per thread waits to start (`submit` blocks beyond
+/// that), so memory stays bounded. What each chunk came to is collected by `finished()` on
+/// the coordinator's thread. A chunk that fails decoding or its checksum writes nothing.
 ///
-/// Chunks of one task may be written after its lease ended (a worker dropped while its
-/// chunks were in hand): the coordinator journals a task only once none of its chunks is in
-/// hand, and workers compute identical bytes for every attempt.
-final class ResultWriter: Sendable {
+/// The coordinator does not lease a task again while chunks of its previous attempt are in
+/// hand, and journals a task only once none of its chunks is.
+final class ResultWriter: @unchecked Sendable {
     /// A received chunk whose task, part and offset the coordinator has checked.
     struct Chunk: Sendable {
         let peer: Coordinator.Peer
@@ -31,61 +29,101 @@ final class ResultWriter: Sendable {
         case failed(String)
     }
 
+    /// A chunk's fate, without its payload (released once decoded).
     struct Outcome: Sendable {
-        let chunk: Chunk
+        let peer: Coordinator.Peer
+        let header: Header.Chunk
+        let part: TaskPart
+        let expectedSize: Int
+        let payloadBytes: Int
         let result: Result
     }
 
     private let output: JobOutput
-    private let queue = DispatchQueue(label: "crucible.coordinator.results", attributes: .concurrent)
-    private let slots: DispatchSemaphore
-    private let group = DispatchGroup()
-    private let codecs: Mutex<[ChunkCodecBox]>
-    private let outcomes = Mutex<[Outcome]>([])
+    private let threads: Int
+    /// Guards everything below.
+    private let condition = NSCondition()
+    private var queue: [Chunk] = []
+    private var busy = 0
+    private var outcomes: [Outcome] = []
+    private var stopping = false
+    /// Threads started (on the first chunk: a job without remote workers starts none) and not ended.
+    private var running = 0
 
     init(output: JobOutput, threads: Int) {
         self.output = output
-        slots = DispatchSemaphore(value: max(1, threads))
-        codecs = Mutex((0..<max(1, threads)).map { _ in ChunkCodecBox() })
+        self.threads = max(1, threads)
     }
 
-    /// Queues a chunk; waits while every thread is busy.
+    /// Queues a chunk; waits while every thread is busy and one chunk per thread waits.
     func submit(_ chunk: Chunk) {
-        slots.wait()
-        queue.async(group: group) { [self] in
-            defer { slots.signal() }
-            let box = codecs.withLock { $0.removeLast() }
-            defer { codecs.withLock { $0.append(box) } }
-            var result = Result.written
-            do {
-                try chunk.payload.withUnsafeBytes { payload in
-                    try box.codec.decode(payload, encoding: chunk.header.encoding, expectedSize: chunk.expectedSize,
-                                         elementWidth: max(chunk.part.elementWidth, 1), checksum: chunk.header.checksum) {
-                        try output.write(chunk.part, at: chunk.header.offset, bytes: $0)
-                    }
-                }
-            } catch let wire as WireError {
-                result = .rejected(wire)
-            } catch {
-                result = .failed("\(error)")
+        condition.lock()
+        precondition(!stopping, "a chunk submitted after stop()")
+        if running == 0 {
+            running = threads
+            for index in 0..<threads {
+                let thread = Thread { [self] in work() }
+                thread.name = "crucible.coordinator.results.\(index)"
+                thread.start()
             }
-            outcomes.withLock { $0.append(Outcome(chunk: chunk, result: result)) }
         }
+        while queue.count >= threads { condition.wait() }
+        queue.append(chunk)
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// The outcomes since the last call.
     func finished() -> [Outcome] {
-        outcomes.withLock { all in
-            defer { all.removeAll() }
-            return all
-        }
+        condition.lock()
+        defer { outcomes.removeAll(); condition.unlock() }
+        return outcomes
     }
 
-    /// Waits until every submitted chunk is written or rejected.
-    func waitUntilIdle() { group.wait() }
-}
+    /// Waits until every submitted chunk is written or rejected, then ends the threads.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while running > 0 { condition.wait() }
+        condition.unlock()
+    }
 
-/// A codec handed from thread to thread by `ResultWriter`: one thread uses it at a time.
-private final class ChunkCodecBox: @unchecked Sendable {
-    let codec = ChunkCodec()
+    private func work() {
+        let codec = ChunkCodec()
+        condition.lock()
+        while true {
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty { break }
+            let chunk = queue.removeFirst()
+            busy += 1
+            condition.broadcast()
+            condition.unlock()
+            let result = write(chunk, with: codec)
+            condition.lock()
+            busy -= 1
+            outcomes.append(Outcome(peer: chunk.peer, header: chunk.header, part: chunk.part, expectedSize: chunk.expectedSize,
+                                    payloadBytes: chunk.payload.count, result: result))
+            condition.broadcast()
+        }
+        running -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func write(_ chunk: Chunk, with codec: ChunkCodec) -> Result {
+        do {
+            try chunk.payload.withUnsafeBytes { payload in
+                try codec.decode(payload, encoding: chunk.header.encoding, expectedSize: chunk.expectedSize,
+                                 elementWidth: max(chunk.part.elementWidth, 1), checksum: chunk.header.checksum) {
+                    try output.write(chunk.part, at: chunk.header.offset, bytes: $0)
+                }
+            }
+            return .written
+        } catch let wire as WireError {
+            return .rejected(wire)
+        } catch {
+            return .failed("\(error)")
+        }
+    }
 }

@@ -88,16 +88,20 @@ public final class Worker: @unchecked Sendable {
     }
 
     public func run() throws {
+        // An in-process worker writes into the job's output: however this ends, nothing may
+        // still be writing when it returns (tasks not started yet are dropped).
+        defer {
+            if options.attachment != nil {
+                compute.cancelAllOperations()
+                compute.waitUntilAllOperationsAreFinished()
+            }
+        }
         var session = 0
         var failedSessions = 0
         while true {
             session += 1
             let (end, welcomed) = try runSession(session, helloTimeoutMs: min(options.helloTimeoutMs, 1000 << min(failedSessions, 4)))
-            if end == .shutdown {
-                // An in-process worker writes into the job's output: let its last task finish first.
-                if options.attachment != nil { compute.waitUntilAllOperationsAreFinished() }
-                return
-            }
+            if end == .shutdown { return }
             failedSessions = welcomed ? 0 : failedSessions + 1
             if failedSessions == 3 {
                 log("worker: no answer from a coordinator at \(options.endpoint) yet; still trying (check the address\(options.keys == nil ? "" : " and keys"))")

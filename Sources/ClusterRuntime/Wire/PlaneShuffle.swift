@@ -6,8 +6,9 @@
 /// Weights do not compress as they are (LZ4 ratio ≈ 1.0): their low bytes are noise. Their
 /// exponents take a few values, so the high exponent bits are nearly constant; as bit planes
 /// they become long runs that LZ4 compresses well and fast, while the random sign and
-/// mantissa planes are skipped quickly. On BF16 weights this gives LZ4 ratio ≈ 1.3 at GB/s,
-/// against ≈ 1.19 at ≈ 0.5 GB/s for byte planes alone (docs/performance.md).
+/// mantissa planes are skipped quickly. On BF16 weights this gives LZ4 ratio ≈ 1.3 at
+/// 1.3 GB/s per core end to end, against ≈ 1.19 at 0.31 GB/s for byte planes alone
+/// (docs/performance.md). Words are read and written little-endian on any host.
 ///
 /// Layout of the output, with `q = n / 8` and `r = n % 8`: planes 0 ..< width-1 (n bytes
 /// each), then the top plane as 8 bit planes of `q` bytes (bit `b` of byte `i` of bit plane `k`
@@ -23,9 +24,9 @@ public enum PlaneShuffle {
         if width == 2 {
             // BF16/F16: 8 elements (two 8-byte words) give 8 low bytes and one top-byte word.
             for i in 0..<q {
-                let a = src.loadUnaligned(fromByteOffset: 16 * i, as: UInt64.self)
-                let b = src.loadUnaligned(fromByteOffset: 16 * i + 8, as: UInt64.self)
-                dst.storeBytes(of: packEvenBytes(a) | packEvenBytes(b) << 32, toByteOffset: 8 * i, as: UInt64.self)
+                let a = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 16 * i, as: UInt64.self))
+                let b = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 16 * i + 8, as: UInt64.self))
+                dst.storeBytes(of: (packEvenBytes(a) | packEvenBytes(b) << 32).littleEndian, toByteOffset: 8 * i, as: UInt64.self)
                 scatter(transpose8x8(packEvenBytes(a >> 8) | packEvenBytes(b >> 8) << 32), to: top, stride: q, at: i)
             }
         } else {
@@ -53,11 +54,11 @@ public enum PlaneShuffle {
         let top = src + (width - 1) * n
         if width == 2 {
             for i in 0..<q {
-                let low = src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)
+                let low = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
                 let high = transpose8x8(gather(from: top, stride: q, at: i))
-                dst.storeBytes(of: spreadToEvenBytes(low & 0xFFFF_FFFF) | spreadToEvenBytes(high & 0xFFFF_FFFF) << 8,
+                dst.storeBytes(of: (spreadToEvenBytes(low & 0xFFFF_FFFF) | spreadToEvenBytes(high & 0xFFFF_FFFF) << 8).littleEndian,
                                toByteOffset: 16 * i, as: UInt64.self)
-                dst.storeBytes(of: spreadToEvenBytes(low >> 32) | spreadToEvenBytes(high >> 32) << 8,
+                dst.storeBytes(of: (spreadToEvenBytes(low >> 32) | spreadToEvenBytes(high >> 32) << 8).littleEndian,
                                toByteOffset: 16 * i + 8, as: UInt64.self)
             }
         } else {
