@@ -87,7 +87,7 @@ import TestSupport
 
     @Test func inspectNamesTheMalformedFile() throws {
         let path = temporaryPath("broken.safetensors")
-        FileManager.default.createFile(atPath: path, contents: Data([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x7B]))
+        try Data([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x7B]).write(to: URL(fileURLWithPath: path))
         let r = try run(["inspect", path])
         #expect(r.status == 1)
         #expect(r.stderr.contains(path))

@@ -85,7 +85,7 @@ extension CLITests {
         #expect(keep.stderr.contains("needs --eval") && keep.stderr.contains("matches no tensor"))
         #expect(!FileManager.default.fileExists(atPath: out))
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: out + "/something", contents: Data())
+        try Data().write(to: URL(fileURLWithPath: out + "/something"))
         let busy = try run(["sweep", "examples/models/base", "--out", out, "--sigmas", "1e-3", "--seeds", "0"])
         #expect(busy.status == 1)
         #expect(busy.stderr.contains("not empty"))
