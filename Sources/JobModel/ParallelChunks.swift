@@ -46,11 +46,28 @@ public enum ParallelChunks {
     /// `forEach` that keeps each chunk's result, in chunk order.
     public static func map<T: Sendable>(_ count: Int, threads: Int, floats: Int,
                                         _ body: @Sendable (Int, UnsafeMutableBufferPointer<Float>) throws -> T) throws -> [T] {
-        let results = Mutex<[Int: T]>([:])
+        try reduce(count, threads: threads, floats: floats, into: [T](), body) { $0.append($1) }
+    }
+
+    /// `forEach` that folds each chunk's result into `initial` with `combine` in chunk order
+    /// (so floating-point sums are the same for any thread count), as soon as it is next in
+    /// that order: only results that finished ahead of a slower, earlier chunk wait in memory.
+    public static func reduce<T: Sendable, Accumulator: Sendable>(
+        _ count: Int, threads: Int, floats: Int, into initial: Accumulator,
+        _ body: @Sendable (Int, UnsafeMutableBufferPointer<Float>) throws -> T,
+        combine: @Sendable (inout Accumulator, T) -> Void
+    ) throws -> Accumulator {
+        let state = Mutex<(accumulator: Accumulator, next: Int, waiting: [Int: T])>((initial, 0, [:]))
         try forEach(count, threads: threads, floats: floats) { index, block in
             let value = try body(index, block)
-            results.withLock { $0[index] = value }
+            state.withLock { state in
+                state.waiting[index] = value
+                while let ready = state.waiting.removeValue(forKey: state.next) {
+                    combine(&state.accumulator, ready)
+                    state.next += 1
+                }
+            }
         }
-        return results.withLock { all in (0..<count).map { all[$0]! } }
+        return state.withLock { $0.accumulator }
     }
 }

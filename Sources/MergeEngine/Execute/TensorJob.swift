@@ -1,6 +1,5 @@
 import JobModel
 import CrucibleMath
-import Synchronization
 import TensorIO
 
 /// One input tensor of a job: where its bytes are, its resolved per-model parameters, and its
@@ -104,26 +103,21 @@ public final class TensorJob: Sendable {
     public func reduce<T: Sendable, Accumulator: Sendable>(byRows: Bool = false, scratch: Int = 0, into initial: Accumulator,
                                                  _ body: @Sendable (Chunk) throws -> T,
                                                  combine: @Sendable (inout Accumulator, T) -> Void) throws -> Accumulator {
-        let state = Mutex<(accumulator: Accumulator, next: Int, waiting: [Int: T])>((initial, 0, [:]))
-        try forEach(chunkRanges(byRows: byRows), scratch: scratch) { index, chunk in
-            let value = try body(chunk)
-            state.withLock { state in
-                state.waiting[index] = value
-                while let ready = state.waiting.removeValue(forKey: state.next) {
-                    combine(&state.accumulator, ready)
-                    state.next += 1
-                }
-            }
-        }
-        return state.withLock { $0.accumulator }
+        let layout = ChunkLayout(self, ranges: chunkRanges(byRows: byRows), scratch: scratch)
+        return try ParallelChunks.reduce(layout.ranges.count, threads: threads, floats: layout.floats, into: initial, { index, block in
+            try withChunk(index, in: block, layout, body)
+        }, combine: combine)
     }
 
     /// Runs `body` on every chunk (in parallel); `body` fills `chunk.output`, which is then
     /// converted and written to the output tensor.
     public func apply(byRows: Bool = false, scratch: Int = 0, _ body: @Sendable (Chunk) throws -> Void) throws {
-        try forEach(chunkRanges(byRows: byRows), scratch: scratch) { _, chunk in
-            try body(chunk)
-            try sink(chunk.range, UnsafeBufferPointer(chunk.output))
+        let layout = ChunkLayout(self, ranges: chunkRanges(byRows: byRows), scratch: scratch)
+        try ParallelChunks.forEach(layout.ranges.count, threads: threads, floats: layout.floats) { index, block in
+            try withChunk(index, in: block, layout) { chunk in
+                try body(chunk)
+                try sink(chunk.range, UnsafeBufferPointer(chunk.output))
+            }
         }
     }
 
@@ -154,28 +148,44 @@ public final class TensorJob: Sendable {
                               scratchSpace: UnsafeMutableBufferPointer(rebasing: block[output..<output])))
     }
 
-    private func forEach(_ ranges: [Range<Int>], scratch: Int, _ body: @Sendable (Int, Chunk) throws -> Void) throws {
-        let sources = (base.map { [$0] } ?? []) + inputs
-        let hasBase = base != nil
-        let streaming = sources.reduce(0) { $0 + $1.view.bytes.count } > TensorJob.residentInputBudget
-        let capacity = ranges.first?.count ?? 0
-        // One pooled block per worker: each source, the output, then the method's scratch.
-        try ParallelChunks.forEach(ranges.count, threads: threads, floats: (sources.count + 1 + scratch) * capacity) { index, block in
-            let range = ranges[index]
-            var loaded: [UnsafeBufferPointer<Float>] = []
-            for (i, source) in sources.enumerated() {
-                let slot = UnsafeMutableBufferPointer(rebasing: block[(i * capacity)..<(i * capacity + range.count)])
-                try source.view.readFloat32(range, into: slot)
-                loaded.append(UnsafeBufferPointer(slot))
-            }
-            let output = sources.count * capacity
-            let scratchStart = (sources.count + 1) * capacity
-            let chunk = Chunk(index: index, range: range, base: hasBase ? loaded[0] : nil,
-                              inputs: Array(loaded.dropFirst(hasBase ? 1 : 0)),
-                              output: UnsafeMutableBufferPointer(rebasing: block[output..<(output + range.count)]),
-                              scratchSpace: UnsafeMutableBufferPointer(rebasing: block[scratchStart..<(scratchStart + scratch * range.count)]))
-            try body(index, chunk)
-            if streaming { sources.forEach { $0.view.release(range) } }
+    /// How chunks sit in a worker's pooled block: each source, the output, then the method's scratch.
+    private struct ChunkLayout: Sendable {
+        let ranges: [Range<Int>]
+        let sources: [JobInput]
+        let hasBase: Bool
+        /// Inputs too large to stay resident: each chunk's pages are dropped once it is done.
+        let streaming: Bool
+        let capacity: Int
+        let scratch: Int
+        var floats: Int { (sources.count + 1 + scratch) * capacity }
+
+        init(_ job: TensorJob, ranges: [Range<Int>], scratch: Int) {
+            self.ranges = ranges
+            sources = (job.base.map { [$0] } ?? []) + job.inputs
+            hasBase = job.base != nil
+            streaming = sources.reduce(0) { $0 + $1.view.bytes.count } > TensorJob.residentInputBudget
+            capacity = ranges.first?.count ?? 0
+            self.scratch = scratch
         }
+    }
+
+    /// Reads chunk `index`'s inputs into `block` and runs `body` on the chunk.
+    private func withChunk<T>(_ index: Int, in block: UnsafeMutableBufferPointer<Float>, _ layout: ChunkLayout,
+                              _ body: (Chunk) throws -> T) throws -> T {
+        let range = layout.ranges[index], capacity = layout.capacity
+        var loaded: [UnsafeBufferPointer<Float>] = []
+        for (i, source) in layout.sources.enumerated() {
+            let slot = UnsafeMutableBufferPointer(rebasing: block[(i * capacity)..<(i * capacity + range.count)])
+            try source.view.readFloat32(range, into: slot)
+            loaded.append(UnsafeBufferPointer(slot))
+        }
+        let output = layout.sources.count * capacity
+        let scratchStart = (layout.sources.count + 1) * capacity
+        let chunk = Chunk(index: index, range: range, base: layout.hasBase ? loaded[0] : nil,
+                          inputs: Array(loaded.dropFirst(layout.hasBase ? 1 : 0)),
+                          output: UnsafeMutableBufferPointer(rebasing: block[output..<(output + range.count)]),
+                          scratchSpace: UnsafeMutableBufferPointer(rebasing: block[scratchStart..<(scratchStart + layout.scratch * range.count)]))
+        defer { if layout.streaming { layout.sources.forEach { $0.view.release(range) } } }
+        return try body(chunk)
     }
 }
