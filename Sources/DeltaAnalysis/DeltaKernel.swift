@@ -36,32 +36,34 @@ public enum DeltaKernel {
         let sumsPerChunk = 1 + 2 * count
         let sums = Mutex([Double](repeating: 0, count: chunks.count * sumsPerChunk))
         let bins = RankSelection.binCount
-        let firstPass = try parallel(chunks, threads: threads, sources: sources, local: FirstPass(models: count)) { index, range, buffers, local in
+        // Per model: δ (0 where not finite), then the sign codes (bytes, a quarter of a float each).
+        let scratch = count * chunkElements + (count * chunkElements + 3) / 4
+        let firstPass = try parallel(chunks, threads: threads, sources: sources, scratch: scratch,
+                                     local: FirstPass(models: count)) { index, range, buffers, space, local in
             let n = range.count
             let b = UnsafeBufferPointer(buffers[0])
-            // Per model: δ (0 where not finite), then the sign codes.
-            let deltas = UnsafeMutableBufferPointer<Float>.allocate(capacity: count * n)
-            let signs = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: count * n)
-            defer { deltas.deallocate(); signs.deallocate() }
-            var partial = [Double](repeating: 0, count: sumsPerChunk)
-            partial[0] = sumOfSquares(b)
-            local.histograms.withUnsafeMutableBufferPointer { histograms in
-                for m in 0..<count {
-                    let delta = UnsafeMutableBufferPointer(rebasing: deltas[(m * n)..<((m + 1) * n)])
-                    scan(UnsafeBufferPointer(buffers[m + 1]), minus: b, cutoff: cutoff, delta: delta,
-                         signs: UnsafeMutableBufferPointer(rebasing: signs[(m * n)..<((m + 1) * n)]),
-                         histogram: UnsafeMutableBufferPointer(rebasing: histograms[(m * bins)..<((m + 1) * bins)]),
-                         counts: &local.counts[m])
-                    partial[1 + 2 * m] = VectorOps.sumOfMagnitudes(UnsafeBufferPointer(delta))
-                    partial[2 + 2 * m] = sumOfSquares(UnsafeBufferPointer(delta))
+            let deltas = UnsafeMutableBufferPointer(rebasing: space[0..<(count * n)])
+            UnsafeMutableBufferPointer(rebasing: space[(count * chunkElements)...]).withMemoryRebound(to: UInt8.self) { signs in
+                var partial = [Double](repeating: 0, count: sumsPerChunk)
+                partial[0] = sumOfSquares(b)
+                local.histograms.withUnsafeMutableBufferPointer { histograms in
+                    for m in 0..<count {
+                        let delta = UnsafeMutableBufferPointer(rebasing: deltas[(m * n)..<((m + 1) * n)])
+                        scan(UnsafeBufferPointer(buffers[m + 1]), minus: b, cutoff: cutoff, delta: delta,
+                             signs: UnsafeMutableBufferPointer(rebasing: signs[(m * n)..<((m + 1) * n)]),
+                             histogram: UnsafeMutableBufferPointer(rebasing: histograms[(m * bins)..<((m + 1) * bins)]),
+                             counts: &local.counts[m])
+                        partial[1 + 2 * m] = VectorOps.sumOfMagnitudes(UnsafeBufferPointer(delta))
+                        partial[2 + 2 * m] = sumOfSquares(UnsafeBufferPointer(delta))
+                    }
                 }
-            }
-            for (p, (a, c)) in DeltaRecord.pairs(models: count).enumerated() {
-                local.pairs[p] += signAgreement(UnsafeBufferPointer(rebasing: signs[(a * n)..<((a + 1) * n)]),
-                                                UnsafeBufferPointer(rebasing: signs[(c * n)..<((c + 1) * n)]))
-            }
-            sums.withLock { all in
-                for j in 0..<sumsPerChunk { all[index * sumsPerChunk + j] = partial[j] }
+                for (p, (a, c)) in DeltaRecord.pairs(models: count).enumerated() {
+                    local.pairs[p] += signAgreement(UnsafeBufferPointer(rebasing: signs[(a * n)..<((a + 1) * n)]),
+                                                    UnsafeBufferPointer(rebasing: signs[(c * n)..<((c + 1) * n)]))
+                }
+                sums.withLock { all in
+                    for j in 0..<sumsPerChunk { all[index * sumsPerChunk + j] = partial[j] }
+                }
             }
         }
 
@@ -104,7 +106,7 @@ public enum DeltaKernel {
             // Each model's histograms (one per group, and one for keys outside every group) side by side.
             let offsets = current.reduce(into: [0]) { $0.append($0.last! + ($1.isDone ? 0 : ($1.groups.count + 1) * bins)) }
             let locals = try parallel(chunks, threads: threads, sources: sources,
-                                      local: SelectionPass(histograms: [Int](repeating: 0, count: offsets.last!))) { _, range, buffers, local in
+                                      local: SelectionPass(histograms: [Int](repeating: 0, count: offsets.last!))) { _, range, buffers, _, local in
                 local.histograms.withUnsafeMutableBufferPointer { histograms in
                     for m in 0..<count where !current[m].isDone {
                         countBins(UnsafeBufferPointer(buffers[m + 1]), minus: UnsafeBufferPointer(buffers[0]), pass: current[m].currentPass,
@@ -163,24 +165,25 @@ public enum DeltaKernel {
     }
 
     /// Runs `body` on every chunk on up to `threads` workers, each with its own copy of
-    /// `local` and its own Float32 buffers (one per source, the chunk's elements converted);
-    /// returns the workers' states.
+    /// `local` and one pooled block (`ScratchPool`): a Float32 buffer per source holding the
+    /// chunk's elements converted, then `scratch` floats for the body. Returns the workers' states.
     static func parallel<Local: Sendable>(
-        _ chunks: [Range<Int>], threads: Int, sources: [TensorView], local: Local,
-        _ body: @Sendable (Int, Range<Int>, [UnsafeMutableBufferPointer<Float>], inout Local) throws -> Void
+        _ chunks: [Range<Int>], threads: Int, sources: [TensorView], scratch: Int = 0, local: Local,
+        _ body: @Sendable (Int, Range<Int>, [UnsafeMutableBufferPointer<Float>], UnsafeMutableBufferPointer<Float>, inout Local) throws -> Void
     ) throws -> [Local] {
         try ParallelChunks.workers(chunks.count, threads: threads) { next in
             var state = local
-            let buffers = sources.map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: chunkElements) }
-            defer { buffers.forEach { $0.deallocate() } }
+            let block = ScratchPool.shared.take(sources.count * chunkElements + scratch)
+            defer { ScratchPool.shared.give(block) }
+            let space = UnsafeMutableBufferPointer(rebasing: block[(sources.count * chunkElements)..<(sources.count * chunkElements + scratch)])
             while let index = next() {
                 let range = chunks[index]
-                let loaded = try zip(sources, buffers).map { source, buffer in
-                    let slot = UnsafeMutableBufferPointer(rebasing: buffer[0..<range.count])
+                let loaded = try sources.enumerated().map { s, source in
+                    let slot = UnsafeMutableBufferPointer(rebasing: block[(s * chunkElements)..<(s * chunkElements + range.count)])
                     try source.readFloat32(range, into: slot)
                     return slot
                 }
-                try body(index, range, loaded, &state)
+                try body(index, range, loaded, space, &state)
             }
             return state
         }
