@@ -117,6 +117,10 @@ import TestSupport
         #expect(again.stderr.contains("already exists"))
         #expect(try String(contentsOfFile: dir + "/key.public", encoding: .utf8) == publicKey)
         #expect(try run(["keygen", dir, "--force"]).status == 0)
+        // Missing parent folders are created, as in the README's `crucible keygen keys/coordinator`.
+        let nested = temporaryPath("keys") + "/cluster/w1"
+        #expect(try run(["keygen", nested]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: nested + "/key.secret"))
     }
 
     @Test func pruneDropsLayersAndReportsErrors() throws {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CZMQ
+import TensorIO
 
 /// A CURVE key pair (Curve25519) as ZeroMQ uses it: two 40-character Z85 strings.
 ///
@@ -43,9 +44,11 @@ public struct CurveKeyPair: Sendable, Equatable {
         return text.count == 40 && text.allSatisfy { alphabet.contains($0) }
     }
 
-    /// Writes `key.public` (0644) and `key.secret` (0600) into `directory`, creating it;
-    /// refuses to replace an existing secret key unless `overwrite`.
+    /// Writes `key.public` (0644) and `key.secret` (0600) into `directory`, creating it (0700)
+    /// and any missing parent; refuses to replace an existing secret key unless `overwrite`.
     public func write(to directory: String, overwrite: Bool = false) throws(KeyFileError) {
+        let parent = FileSystem.parent(of: directory)
+        do { try FileSystem.makeDirectories(parent) } catch { throw .io(parent, error.description) }
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw .io(directory, String(cString: strerror(errno))) }
         let secretPath = directory + "/" + CurveKeyPair.secretFile
         if !overwrite && access(secretPath, F_OK) == 0 { throw .exists(secretPath) }
