@@ -1,5 +1,4 @@
 import ArgumentParser
-import ClusterRuntime
 import Foundation
 
 /// An error shown to the user as one readable line, exiting with status 1.
@@ -8,13 +7,10 @@ struct CLIError: Error, CustomStringConvertible {
 
     init(_ message: String) { description = message }
 
-    /// Runs `body`, turning any error into a `CLIError` carrying its description; a job
-    /// stopped by SIGINT/SIGTERM exits with status 130 after saying how to resume.
+    /// Runs `body`, turning any error into a `CLIError` carrying its description (an
+    /// `ExitCode`, e.g. 130 from `JobExecution` after SIGINT/SIGTERM, passes through).
     static func wrap<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as CLIError { throw error } catch let exit as ExitCode { throw exit } catch let stop as JobInterrupted {
-            FileHandle.standardError.write(Data("crucible: \(stop)\n".utf8))
-            throw ExitCode(130)
-        } catch {
+        do { return try body() } catch let error as CLIError { throw error } catch let exit as ExitCode { throw exit } catch {
             throw CLIError("\(error)")
         }
     }

@@ -7,12 +7,14 @@ extension WireCompression: ExpressibleByArgument {}
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Compute tasks for a coordinator (crucible merge|prune --listen ...).",
+        abstract: "Compute tasks for a coordinator (crucible merge|prune|sweep|analyze --listen ...).",
         discussion: """
-            Connects to the coordinator and computes the tasks it is given on all cores. It reads the
+            Connects to the coordinator and computes the tasks it is given on -j threads (default: \
+            all cores), up to --concurrent-tasks at once. It reads the
             job's models itself when its copies match the coordinator's (same size and header digest;
             same paths, or rewritten with --model-root), and otherwise has them shipped over the wire.
-            If the coordinator goes away it reconnects with backoff; it exits when the job is done.
+            If the coordinator goes away it reconnects with backoff; it exits when the job is done \
+            (between the batches of a sweep it stays, ready for the next one).
             With --keys DIR it uses CURVE: its own DIR/key.{public,secret} and the coordinator's
             DIR/coordinator.public (docs/operations.md).
 

@@ -298,28 +298,28 @@ public final class Coordinator {
             return
         }
         inHand[chunk.task, default: 0] += 1
-        results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: min(size, part.bytes - chunk.offset),
-                                          payload: payload))
+        results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: min(size, part.bytes - chunk.offset)),
+                       payload: payload)
     }
 
     /// Books the chunks `results` has written or rejected, and completes tasks whose DONE
     /// waited for them.
     private func collectResults() throws {
         for outcome in results.finished() {
-            let header = outcome.header
-            inHand[header.task, default: 1] -= 1
+            let chunk = outcome.chunk, header = chunk.header
+            inHand[header.task]! -= 1
             switch outcome.result {
             case .written:
-                if isLease(header.task, header.attempt, of: outcome.peer) {
+                if isLease(header.task, header.attempt, of: chunk.peer) {
                     states[header.task].received[[header.index, header.offset]] = header.checksum
-                    workers[outcome.peer]!.report.bytesIn += outcome.payloadBytes
-                    workers[outcome.peer]!.report.rawBytesIn += outcome.expectedSize
+                    workers[chunk.peer]!.report.bytesIn += outcome.payloadBytes
+                    workers[chunk.peer]!.report.rawBytesIn += chunk.expectedSize
                 }
             case .rejected(let error):
-                log("coordinator: rejected a result chunk of \(outcome.part.name) from \(name(outcome.peer)): \(error)")
-                noteMalformed(outcome.peer)
+                log("coordinator: rejected a result chunk of \(chunk.part.name) from \(name(chunk.peer)): \(error)")
+                noteMalformed(chunk.peer)
             case .failed(let message):
-                throw ClusterError(description: "writing \(outcome.part.name) failed: \(message)")
+                throw ClusterError(description: "writing \(chunk.part.name) failed: \(message)")
             }
             if inHand[header.task] == 0 {
                 inHand[header.task] = nil

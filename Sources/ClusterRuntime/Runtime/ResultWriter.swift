@@ -17,7 +17,6 @@ final class ResultWriter: @unchecked Sendable {
         let header: Header.Chunk
         let part: TaskPart
         let expectedSize: Int
-        let payload: [UInt8]
     }
 
     /// What became of a chunk.
@@ -29,12 +28,9 @@ final class ResultWriter: @unchecked Sendable {
         case failed(String)
     }
 
-    /// A chunk's fate, without its payload (released once decoded).
+    /// A chunk's fate (its payload is released once decoded).
     struct Outcome: Sendable {
-        let peer: Coordinator.Peer
-        let header: Header.Chunk
-        let part: TaskPart
-        let expectedSize: Int
+        let chunk: Chunk
         let payloadBytes: Int
         let result: Result
     }
@@ -43,8 +39,7 @@ final class ResultWriter: @unchecked Sendable {
     private let threads: Int
     /// Guards everything below.
     private let condition = NSCondition()
-    private var queue: [Chunk] = []
-    private var busy = 0
+    private var queue: [(chunk: Chunk, payload: [UInt8])] = []
     private var outcomes: [Outcome] = []
     private var stopping = false
     /// Threads started (on the first chunk: a job without remote workers starts none) and not ended.
@@ -56,7 +51,7 @@ final class ResultWriter: @unchecked Sendable {
     }
 
     /// Queues a chunk; waits while every thread is busy and one chunk per thread waits.
-    func submit(_ chunk: Chunk) {
+    func submit(_ chunk: Chunk, payload: [UInt8]) {
         condition.lock()
         precondition(!stopping, "a chunk submitted after stop()")
         if running == 0 {
@@ -68,7 +63,7 @@ final class ResultWriter: @unchecked Sendable {
             }
         }
         while queue.count >= threads { condition.wait() }
-        queue.append(chunk)
+        queue.append((chunk, payload))
         condition.broadcast()
         condition.unlock()
     }
@@ -95,15 +90,12 @@ final class ResultWriter: @unchecked Sendable {
         while true {
             while queue.isEmpty && !stopping { condition.wait() }
             if queue.isEmpty { break }
-            let chunk = queue.removeFirst()
-            busy += 1
+            let (chunk, payload) = queue.removeFirst()
             condition.broadcast()
             condition.unlock()
-            let result = write(chunk, with: codec)
+            let result = write(chunk, payload, with: codec)
             condition.lock()
-            busy -= 1
-            outcomes.append(Outcome(peer: chunk.peer, header: chunk.header, part: chunk.part, expectedSize: chunk.expectedSize,
-                                    payloadBytes: chunk.payload.count, result: result))
+            outcomes.append(Outcome(chunk: chunk, payloadBytes: payload.count, result: result))
             condition.broadcast()
         }
         running -= 1
@@ -111,9 +103,9 @@ final class ResultWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func write(_ chunk: Chunk, with codec: ChunkCodec) -> Result {
+    private func write(_ chunk: Chunk, _ payload: [UInt8], with codec: ChunkCodec) -> Result {
         do {
-            try chunk.payload.withUnsafeBytes { payload in
+            try payload.withUnsafeBytes { payload in
                 try codec.decode(payload, encoding: chunk.header.encoding, expectedSize: chunk.expectedSize,
                                  elementWidth: max(chunk.part.elementWidth, 1), checksum: chunk.header.checksum) {
                     try output.write(chunk.part, at: chunk.header.offset, bytes: $0)
