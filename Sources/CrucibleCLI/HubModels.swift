@@ -8,17 +8,29 @@ enum HubModels {
     /// The local file or folder for a MODEL argument: the path itself when it exists, else
     /// its Hub snapshot.
     static func resolve(_ reference: String, quiet: Bool) throws -> String {
-        FileSystem.exists(reference) ? reference : try hubSnapshot(reference, quiet: quiet)
+        try withProgress(quiet: quiet) { environment, progress throws(HubError) in
+            try ModelHub.resolve(reference, environment: environment, progress: progress)
+        }
     }
 
     /// The snapshot folder of `org/name[@rev]` with this process's environment, downloading
-    /// what is missing behind a progress bar. A wait for another process that downloads the
-    /// same file is logged even when `quiet`: it could otherwise pass for a hang.
+    /// what is missing behind a progress bar.
     static func hubSnapshot(_ reference: String, quiet: Bool) throws -> String {
+        try withProgress(quiet: quiet) { environment, progress throws(HubError) in
+            try ModelHub.hubSnapshot(reference, environment: environment, progress: progress)
+        }
+    }
+
+    /// Runs a Hub lookup with this process's environment and a progress bar. A wait for
+    /// another process that downloads the same file is logged even when `quiet`: it could
+    /// otherwise pass for a hang.
+    private static func withProgress(
+        quiet: Bool, _ body: ([String: String], @escaping @Sendable (DownloadProgress) -> Void) throws(HubError) -> String
+    ) throws -> String {
         let bar = ProgressBar(enabled: !quiet, unit: "files")
         defer { bar.finish() }
         return try CLIError.wrap {
-            try ModelHub.hubSnapshot(reference, environment: ProcessInfo.processInfo.environment) { p in
+            try body(ProcessInfo.processInfo.environment) { p in
                 if let wait = p.waiting {
                     bar.log("\(p.reference): \(wait)")
                     return

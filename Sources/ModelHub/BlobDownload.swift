@@ -74,7 +74,7 @@ private final class PartialFile {
         while length < existing {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, min($0.count, existing - length)) }
             guard n > 0 else { throw PartialFile.failure(path, "cannot read") }
-            if hashing { buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) } }
+            buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }
             length += n
         }
     }
