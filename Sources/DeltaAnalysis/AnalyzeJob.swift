@@ -88,11 +88,14 @@ public final class AnalyzeJob: DistributedJob {
         extra = models.map { model in model.tensorNames.filter { !base.contains($0) } }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        setup = Array((try? encoder.encode(Setup(threshold: threshold, models: models.count))) ?? Data())
+        func encoded(_ value: some Encodable) throws(AnalyzeError) -> [UInt8] {
+            do { return Array(try encoder.encode(value)) } catch { throw AnalyzeError(["cannot encode the analysis job: \(error)"]) }
+        }
+        setup = try encoded(Setup(threshold: threshold, models: models.count))
         let size = DeltaRecord.size(models: models.count)
-        tasks = tensors.map { tensor in
+        tasks = try tensors.map { tensor throws(AnalyzeError) in
             let inputs = (0...models.count).map { TaskInput(model: $0, tensor: tensor.name) }
-            let work = Array((try? encoder.encode(Work(tensor: tensor.name, inputs: inputs))) ?? Data())
+            let work = try encoded(Work(tensor: tensor.name, inputs: inputs))
             return JobTask(label: tensor.name, work: work, inputs: inputs,
                            parts: [TaskPart(target: 0, name: tensor.name, bytes: size, elementWidth: 8)])
         }

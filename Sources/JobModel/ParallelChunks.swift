@@ -6,6 +6,11 @@ import Synchronization
 /// workers, and results combined in chunk order, so that the bytes are the same for any
 /// thread count. The first error stops the work and is thrown.
 public enum ParallelChunks {
+    /// Input bytes of one tensor above which each chunk's input pages are dropped from the
+    /// resident set once used (below it, they stay until the tensor is done, so that
+    /// multi-pass methods re-read from memory). Keeps peak memory independent of model size.
+    public static let residentInputBudget = 256 << 20
+
     /// Runs `worker` on up to `threads` threads (at most `count`, at least one). Each worker
     /// takes chunk indices from `next()` until it returns nil: every index of `0..<count` is
     /// handed out once, and none after a worker has thrown. Returns the workers' results

@@ -4,11 +4,12 @@ import Yams
 
 extension SweepSpec {
     static let yamlKeys = ["models", "out", "sigmas", "seeds", "scale", "init_std", "include", "exclude", "eval",
-                           "eval_timeout", "keep", "max_pending", "out_dtype", "out_shard_size", "copy_tokenizer"]
+                           "eval_timeout", "keep", "max_pending", "out_dtype", "dtype", "out_shard_size", "copy_tokenizer"]
 
     /// Reads a sweep from YAML (the same options as the command line, with underscores:
     /// `models`, `out`, `sigmas`, `seeds`, `scale`, `init_std`, `include`, `exclude`, `eval`,
-    /// `eval_timeout`, `keep`, `max_pending`, `out_dtype`, `out_shard_size`, `copy_tokenizer`).
+    /// `eval_timeout`, `keep`, `max_pending`, `out_dtype` (or `dtype`, as in mergekit configs),
+    /// `out_shard_size`, `copy_tokenizer`).
     /// Every problem is reported at once; `source` names the file.
     public static func parse(yaml text: String, source: String = "sweep config") throws(SweepError) -> SweepSpec {
         var problems: [String] = []

@@ -37,6 +37,8 @@ public final class SweepPlan: Sendable {
     /// relative, where each task measures its tensor's RMS.
     public let fixedScales: [Double?]
     public let variants: [SweepVariant]
+    /// Per model, the unique stem its variant folders and eval logs are named by.
+    public let stems: [String]
     /// Variant indices per batch, in order.
     public let batches: [[Int]]
 
@@ -137,7 +139,7 @@ public final class SweepPlan: Sendable {
         }
         guard problems.isEmpty else { throw SweepError(problems: problems) }
 
-        let stems = SweepPlan.stems(spec.models)
+        stems = SweepPlan.stems(spec.models)
         var variants: [SweepVariant] = []
         for model in spec.models.indices {
             for seed in spec.seeds {

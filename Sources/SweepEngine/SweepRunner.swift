@@ -29,7 +29,7 @@ public struct SweepRunner {
         try FileSystem.makeDirectories(spec.outDir)
         let eval = spec.eval.map { EvalCommand($0, timeout: spec.evalTimeout) }
         if eval != nil { try FileSystem.makeDirectories(logDirectory) }
-        let stems = SweepPlan.stems(spec.models)
+        let stems = plan.stems
 
         let state = try SweepState(plan: plan, resume: spec.resume)
         var results = SweepResults(scale: spec.scale)

@@ -66,8 +66,7 @@ final class SweepState {
                     spec.seeds.map(String.init).joined(separator: ","), spec.scale.rawValue, spec.initStd.map { "\($0)" } ?? "",
                     spec.include.joined(separator: "|"), spec.exclude.joined(separator: "|"), spec.outputDType?.rawValue ?? "",
                     spec.eval ?? ""].joined(separator: "\u{1F}")
-        return String(text.utf8.withContiguousStorageIfAvailable { XXHash64.hash(UnsafeRawBufferPointer($0)) }
-            ?? Array(text.utf8).withUnsafeBytes { XXHash64.hash($0) }, radix: 16)
+        return String(XXHash64.hash(Array(text.utf8)), radix: 16)
     }
 
     func record(_ result: VariantResult) throws {

@@ -19,8 +19,6 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
     public static let noiseStream: UInt64 = 0x53_5745_4550
     /// Bytes per write when copying a tensor.
     static let copyChunkBytes = 1 << 24
-    /// Input bytes above which each chunk's input pages are dropped once used (as merges do).
-    static let residentInputBudget = 256 << 20
 
     public init() {}
 
@@ -77,7 +75,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
             $0..<min(count, $0 + SweepTaskRunner.chunkElements)
         }
         let capacity = chunks.first?.count ?? 0
-        let streaming = view.bytes.count > SweepTaskRunner.residentInputBudget
+        let streaming = view.bytes.count > ParallelChunks.residentInputBudget
 
         // The scale: fixed, or the tensor's RMS from a first pass (sums combined in chunk order).
         let scale: Double

@@ -18,7 +18,7 @@ import TestSupport
         var spec = SweepFixtures.spec([model], out: out, sigmas: [1e-3, 1e-2], seeds: [0, 1])
         // Prints a line ending in σ (0 for the baseline), so Δmetric = σ; fails for σ=1e-2, seed 1.
         spec.eval = #"test -f "{model}/config.json" || exit 9; if [ "{sigma}" = 1e-2 ] && [ "{seed}" = 1 ]; then echo boom >&2; exit 3; fi; echo "loss after 12 steps: {sigma}""#
-        let lines = LogLines()
+        let lines = Collected<String>()
         let results = try SweepFixtures.run(spec, log: { lines.append($0) })
         #expect(results.baselines.map(\.metric) == [0])
         #expect(results.variants.count == 4)
@@ -31,7 +31,7 @@ import TestSupport
                 #expect(result.error == nil)
             }
         }
-        #expect(lines.all.contains { $0.contains("eval failed: exit status 3") })
+        #expect(lines.values.contains { $0.contains("eval failed: exit status 3") })
 
         let json = try SweepFixtures.report(out)
         #expect(json["complete"] as? Bool == true)
@@ -188,6 +188,7 @@ import TestSupport
             #expect(yaml.seeds == (try SweepSpec.parseSeeds(seeds)))
         }
         #expect(try SweepSpec.parse(yaml: "sigmas: |\n  1e-3,\n  1e-2\n").sigmas == [1e-3, 1e-2], "a YAML block scalar")
+        #expect(try SweepSpec.parse(yaml: "dtype: bfloat16\n").outputDType == .bf16, "mergekit's key for the output dtype")
         #expect(throws: SweepError.self) { try SweepSpec.parseSigmas("1e-3,,1e-2") }
         #expect(throws: SweepError.self) { try SweepSpec.parseSeeds("0,1,") }
         #expect {

@@ -49,10 +49,6 @@ public struct Chunk {
 public final class TensorJob: Sendable {
     /// Elements per chunk for element-wise passes.
     public static let chunkElements = 1 << 18
-    /// Input bytes of one tensor above which each chunk's input pages are dropped from the
-    /// resident set after every pass (below it, they stay until the tensor is done, so that
-    /// multi-pass methods re-read from memory). Keeps peak memory independent of model size.
-    public static let residentInputBudget = 256 << 20
 
     public let name: String
     public let shape: [Int]
@@ -163,7 +159,7 @@ public final class TensorJob: Sendable {
             self.ranges = ranges
             sources = (job.base.map { [$0] } ?? []) + job.inputs
             hasBase = job.base != nil
-            streaming = sources.reduce(0) { $0 + $1.view.bytes.count } > TensorJob.residentInputBudget
+            streaming = sources.reduce(0) { $0 + $1.view.bytes.count } > ParallelChunks.residentInputBudget
             capacity = ranges.first?.count ?? 0
             self.scratch = scratch
         }

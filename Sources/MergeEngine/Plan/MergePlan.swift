@@ -1,3 +1,4 @@
+import JobModel
 import TensorIO
 
 /// One input of a planned tensor: which model, which of its tensors, and the resolved
@@ -52,7 +53,7 @@ public struct MergePlan: Sendable {
         let rowChunk = tensors.map { max($0.shape.last ?? 1, TensorJob.chunkElements) }.max() ?? 0
         let largest = tensors.map { $0.shape.reduce(1, *) }.max() ?? 0
         let masks = method.isRandomized ? largest / 8 * (tensors.map(\.inputs.count).max() ?? 0) : 0
-        let resident = min(TensorJob.residentInputBudget, tensors.map(\.inputBytes).max() ?? 0)
+        let resident = min(ParallelChunks.residentInputBudget, tensors.map(\.inputBytes).max() ?? 0)
         return threads * widest * rowChunk * MemoryLayout<Float>.size + masks + resident
     }
 }
