@@ -11,7 +11,7 @@ import TestSupport
         let coordinator = try Harness.launch(["merge", config, out, "--listen", endpoint, "--local-workers", "0"])
         let worker = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--crash-after-tasks", "5"])
         #expect(worker.wait() == 137, "\(worker.output)")
-        #expect(Harness.waitUntil { Harness.journalLines(out) >= 6 }, "5 tasks journaled: \(coordinator.output)")
+        #expect(Poll.until { Harness.journalLines(out) >= 6 }, "5 tasks journaled: \(coordinator.output)")
         #expect(coordinator.process.isRunning, "\(coordinator.output)")
         return coordinator
     }

@@ -1,6 +1,7 @@
 import ClusterRuntime
 import Foundation
 import Testing
+import TestSupport
 
 /// CURVE on the cluster socket with a ZAP allow-list: an authorised worker completes the job,
 /// an unauthorised one is refused at the handshake and never gets a task.
@@ -36,7 +37,7 @@ import Testing
         let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
         let coordinator = try Harness.launch(["merge", config, out, "--listen", endpoint, "--keys", keys.coordinator, "--local-workers", "0"])
         let intruder = try Harness.launch(["worker", "--connect", endpoint, "--keys", keys.workers["intruder"]!])
-        #expect(Harness.waitUntil(10) { coordinator.output.contains("refused a worker") }, "\(coordinator.output)")
+        #expect(Poll.until(10) { coordinator.output.contains("refused a worker") }, "\(coordinator.output)")
         Thread.sleep(forTimeInterval: 1)
         #expect(Harness.journalLines(out) == 1, "no task was done by the intruder")
         #expect(coordinator.process.isRunning && !coordinator.output.contains("joined"), "\(coordinator.output)")

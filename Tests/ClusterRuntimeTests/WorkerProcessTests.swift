@@ -1,6 +1,7 @@
 import ClusterRuntime
 import Foundation
 import Testing
+import TestSupport
 
 /// A coordinator and `crucible worker` processes over TCP loopback give the bytes of the
 /// embedded default, when workers read the files themselves or have inputs shipped, and
@@ -65,7 +66,7 @@ import Testing
                                               "--heartbeat-ms", "100", "--liveness", "5"])
         let victim = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
         // Once the victim has finished a task it is stopped, then killed: it dies holding leases.
-        #expect(Harness.waitUntil { Harness.journalLines(clustered) >= 2 })
+        #expect(Poll.until { Harness.journalLines(clustered) >= 2 })
         victim.signal(SIGSTOP)
         let finishedBeforeKill = Harness.journalLines(clustered) - 1
         victim.signal(SIGKILL)

@@ -45,12 +45,12 @@ import Testing
         let go = TemporaryFolder.path("go", label: "hub-go")
         let server = try HubServer(["org/name": fixture.repository()], hold: ("model.safetensors", held, go))
         let (settings, reference) = (fixture.settings(server), reference)
-        let firstLog = ProgressLog(), secondLog = ProgressLog()
+        let firstLog = Collected<DownloadProgress>(), secondLog = Collected<DownloadProgress>()
 
         let first = Resolution { () throws(HubError) in try ModelHub.snapshot(reference, settings: settings) { firstLog.append($0) } }
         let partial = try #require(waitForPartial(fixture, length: held), "the first thread is downloading the weights")
         let second = Resolution { () throws(HubError) in try ModelHub.snapshot(reference, settings: settings) { secondLog.append($0) } }
-        let waited = waitUntil { secondLog.values.contains { $0.waiting != nil } }
+        let waited = Poll.until(20) { secondLog.values.contains { $0.waiting != nil } }
         try Data().write(to: URL(fileURLWithPath: go))
 
         let folder = try first.value()
@@ -77,7 +77,7 @@ import Testing
         // The failed run left its lock file, as huggingface_hub leaves them, and let go of it.
         try #require(isFree(locks + "/\(partial.etag).lock"), "no one holds the lock left behind")
 
-        let seen = ProgressLog()
+        let seen = Collected<DownloadProgress>()
         let folder = try ModelHub.snapshot(reference, settings: settings) { seen.append($0) }
         #expect(seen.values.allSatisfy { $0.waiting == nil })
         #expect(FileManager.default.contents(atPath: folder + "/model.safetensors")
@@ -100,7 +100,7 @@ import Testing
         try #require(isFree(lock), "the lock died with its holder")
         try Data().write(to: URL(fileURLWithPath: go))  // ends the server's side of the dead download
 
-        let seen = ProgressLog()
+        let seen = Collected<DownloadProgress>()
         let folder = try ModelHub.snapshot(reference, settings: fixture.settings(server)) { seen.append($0) }
         #expect(seen.values.allSatisfy { $0.waiting == nil })
         #expect(FileManager.default.contents(atPath: folder + "/model.safetensors")
@@ -121,17 +121,7 @@ import Testing
     /// The partial file once it has `length` bytes (nil if that takes over 20 s).
     private func waitForPartial(_ fixture: HubFixture, length: Int) -> (etag: String, length: Int)? {
         var partial: (etag: String, length: Int)?
-        return waitUntil { partial = partialFile(fixture); return partial?.length == length } ? partial : nil
-    }
-
-    /// Whether `condition` became true within `timeout`.
-    private func waitUntil(timeout: Duration = .seconds(20), _ condition: () -> Bool) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while !condition() {
-            guard ContinuousClock.now < deadline else { return false }
-            usleep(10_000)
-        }
-        return true
+        return Poll.until(20) { partial = partialFile(fixture); return partial?.length == length } ? partial : nil
     }
 
     /// Whether no one holds the lock file at `path` (false if there is none); takes and drops it.

@@ -104,7 +104,7 @@ import Testing
     @Test func aCutConnectionIsResumedWithARangeRequest() throws {
         let fixture = try HubFixture(sharded: false)
         let server = try HubServer(["org/name": fixture.repository()], cut: ("model.safetensors", 700, 2))
-        let seen = ProgressLog()
+        let seen = Collected<DownloadProgress>()
         let folder = try ModelHub.snapshot(reference, settings: fixture.settings(server)) { seen.append($0) }
         let progress = seen.values.map(\.bytesDone)
 
@@ -121,7 +121,7 @@ import Testing
         let fixture = try HubFixture(sharded: true)
         let shard = try #require(fixture.files.keys.sorted().first { $0.hasPrefix("model-") })
         let server = try HubServer(["org/name": fixture.repository()], cut: (shard, 300, 1))
-        let reports = ProgressLog()
+        let reports = Collected<DownloadProgress>()
         _ = try ModelHub.snapshot(reference, settings: fixture.settings(server)) { reports.append($0) }
         let all = reports.values
         #expect(all.filter(\.isStart).count == 1, "one start: \(all.map { ($0.filesDone, $0.bytesDone) })")

@@ -2,7 +2,6 @@ import CrucibleMath
 import Foundation
 import JobModel
 import SweepEngine
-import Synchronization
 import TensorIO
 import TestSupport
 
@@ -46,11 +45,4 @@ enum SweepFixtures {
         let data = try Data(contentsOf: URL(fileURLWithPath: out + "/sweep.json"))
         return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
     }
-}
-
-/// Lines collected from several threads.
-final class LogLines: Sendable {
-    private let lines = Mutex<[String]>([])
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var all: [String] { lines.withLock { $0 } }
 }

@@ -170,10 +170,10 @@ import TestSupport
     func roundingWarning() throws {
         let root = TemporaryFolder.make("sweep")
         let model = try SweepFixtures.model(root, "m", [("w", [100, 100], SweepFixtures.normal(10_000, std: 0.02, seed: 5))], dtype: .bf16)
-        let lines = LogLines()
+        let lines = Collected<String>()
         let results = try SweepFixtures.run(SweepFixtures.spec([model], out: root + "/out", sigmas: [1e-4, 1e-1], seeds: [0]),
                                             log: { lines.append($0) })
-        let warnings = lines.all.filter { $0.hasPrefix("warning:") }
+        let warnings = lines.values.filter { $0.hasPrefix("warning:") }
         #expect(warnings.count == 1)
         #expect(warnings.first?.contains("σ=1e-4") == true)
         #expect(warnings.first?.contains("BF16") == true)

@@ -71,14 +71,4 @@ enum Harness {
     static func journalLines(_ output: String) -> Int {
         ((try? String(contentsOfFile: output + ".partial/.crucible-journal", encoding: .utf8)) ?? "").split(separator: "\n").count
     }
-
-    /// Waits until `condition` holds, up to `seconds`.
-    static func waitUntil(_ seconds: Double = 30, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() {
-            if Date() > deadline { return false }
-            Thread.sleep(forTimeInterval: 0.002)
-        }
-        return true
-    }
 }
