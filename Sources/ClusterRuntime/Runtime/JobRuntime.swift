@@ -126,7 +126,8 @@ public enum JobRuntime {
     public static func isLocal(_ endpoint: String) -> Bool {
         if endpoint.hasPrefix("inproc://") || endpoint.hasPrefix("ipc://") { return true }
         guard endpoint.hasPrefix("tcp://") else { return false }
-        let host = endpoint.dropFirst(6).split(separator: ":").dropLast().joined(separator: ":")
+        let address = endpoint.dropFirst(6)
+        let host = address.lastIndex(of: ":").map { address[..<$0] } ?? address
         return host.hasPrefix("127.") || host == "localhost" || host == "[::1]"
     }
 }

@@ -6,7 +6,8 @@ public enum WireCompression: String, Sendable, CaseIterable {
     case always
     case never
 
-    func speaksLZ4(to endpoint: String) -> Bool {
+    /// Whether a worker connecting to `endpoint` asks for compressed payloads.
+    public func speaksLZ4(to endpoint: String) -> Bool {
         switch self {
         case .auto: return !JobRuntime.isLocal(endpoint)
         case .always: return true
