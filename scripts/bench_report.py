@@ -21,18 +21,21 @@ def env(name, default="?"):
     return os.environ.get(name, default) or default
 
 
-def load(path):
+def read_rows(path, min_fields, convert):
+    """Rows "label/method<TAB>fields…" of a results file as {method: {label: convert(fields)}}."""
     results = {}
     with open(path) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            if len(parts) < 2:
+            if len(parts) < min_fields:
                 continue
-            tool, method = parts[0].split("/", 1)
-            wall = None if parts[1] == "failed" else float(parts[1])
-            rss = int(parts[2]) if len(parts) > 2 and parts[2] else None
-            results.setdefault(method, {})[tool] = (wall, rss)
+            label, method = parts[0].split("/", 1)
+            results.setdefault(method, {})[label] = convert(parts[1:])
     return results
+
+
+def load(path):
+    return read_rows(path, 2, lambda p: (None if p[0] == "failed" else float(p[0]), int(p[1]) if len(p) > 1 and p[1] else None))
 
 
 def seconds(x):
@@ -89,14 +92,7 @@ def status(ok):
 
 
 def cluster_main(results_path, wire_path, work_dir):
-    rows = {}
-    with open(results_path) as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 6:
-                continue
-            label, method = parts[0].split("/", 1)
-            rows.setdefault(method, {})[label] = (float(parts[1]), int(parts[2]), float(parts[3]), float(parts[4]), parts[5])
+    rows = read_rows(results_path, 6, lambda p: (float(p[0]), int(p[1]), float(p[2]), float(p[3]), p[4]))
     with open(wire_path) as f:
         wire_text = f.read().rstrip()
     summary = {}
