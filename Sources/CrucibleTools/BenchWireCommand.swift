@@ -80,7 +80,6 @@ struct BenchWire: ParsableCommand {
         var best: Times?
         for run in 0..<runs {
             var times = Times()
-            var sizes: [DType: Totals] = [:]
             for view in views {
                 let width = max(view.dtype.bitWidth / 8, 1)
                 let bytes = view.bytes
@@ -140,9 +139,9 @@ struct BenchWire: ParsableCommand {
                     times.lz4Plain += e - s
                     t.plainLZ4 += plain > 0 ? plain : n
                 }
-                sizes[view.dtype, default: Totals()].add(t)
+                // Sizes are the same in every run.
+                if run == 0 { byDType[view.dtype, default: Totals()].add(t) }
             }
-            if run == 0 { byDType = sizes }
             best = best.map { Times.best($0, times) } ?? times
             FileHandle.standardError.write(Data(String(format: "bench-wire: run %d/%d: encode %.2f s, decode %.2f s\n",
                                                        run + 1, runs, times.encode, times.decode).utf8))
@@ -166,24 +165,16 @@ struct BenchWire: ParsableCommand {
         func rate(_ seconds: Double) -> String { seconds > 0 ? ByteCount.formatDecimal(mb / seconds, places: 0) : "-" }
         func ratio(_ a: Int, _ b: Int) -> String { b > 0 ? ByteCount.formatDecimal(Double(a) / Double(b), places: 3) : "-" }
         func share(_ a: Int, _ b: Int) -> String { b > 0 ? ByteCount.formatDecimal(100 * Double(a) / Double(b), places: 1) + "%" : "-" }
-        func row(_ cells: [String]) -> String {
-            let widths = [6, 8, 8, 15, 15, 7, 11, 16]
-            return cells.enumerated().map { i, c in
-                let pad = String(repeating: " ", count: max(0, widths[i] - c.count))
-                return i == 0 ? c + pad : pad + c
-            }.joined(separator: " ")
+        func row(_ name: String, _ v: Totals) -> [String] {
+            [name, String(v.tensors), String(v.chunks), String(v.bytes), String(v.encoded),
+             ratio(v.bytes, v.encoded), share(v.rawChunks, v.chunks), ratio(v.bytes, v.plainLZ4)]
         }
 
         print("wire codec on \(model): \(views) tensors, \(all.chunks) chunks of at most \(chunkBytes) bytes, 1 thread, best of \(runs) runs")
-        print(row(["dtype", "tensors", "chunks", "bytes", "compressed", "ratio", "raw chunks", "plain LZ4 ratio"]))
-        for (dtype, v) in byDType.sorted(by: { $0.value.bytes > $1.value.bytes }) {
-            print(row([dtype.rawValue, String(v.tensors), String(v.chunks), String(v.bytes), String(v.encoded),
-                       ratio(v.bytes, v.encoded), share(v.rawChunks, v.chunks), ratio(v.bytes, v.plainLZ4)]))
-        }
-        if byDType.count > 1 {
-            print(row(["all", String(all.tensors), String(all.chunks), String(all.bytes), String(all.encoded),
-                       ratio(all.bytes, all.encoded), share(all.rawChunks, all.chunks), ratio(all.bytes, all.plainLZ4)]))
-        }
+        var rows = byDType.sorted(by: { $0.value.bytes > $1.value.bytes }).map { row($0.key.rawValue, $0.value) }
+        if byDType.count > 1 { rows.append(row("all", all)) }
+        print(TextTable(header: ["dtype", "tensors", "chunks", "bytes", "compressed", "ratio", "raw chunks", "plain LZ4 ratio"],
+                        rows: rows, rightAligned: Set(1...7)).render(), terminator: "")
         print("MB/s of raw bytes, 1 thread:")
         print("  encode (ChunkCodec.encode: checksum + plane shuffle + LZ4)     \(rate(t.encode))")
         print("  decode (ChunkCodec.decode: LZ4 + plane unshuffle + checksum)   \(rate(t.decode))")
