@@ -35,11 +35,19 @@ import TestSupport
         _ = try? ProcessRunner.shell("for ns in c a b; do ip netns del \(tag)$ns 2>/dev/null; done; true")
     }
 
-    @Test("coordinator and two workers on three network hosts, one without the model files: byte-identical")
+    /// Why the hosts cannot be made on this machine (nil: they can), found once with a probe set.
+    static let unavailable: String? = {
+        let tag = "cp\(getpid() % 10000)"
+        defer { removeHosts(tag) }
+        return makeHosts(tag)
+    }()
+
+    @Test("coordinator and two workers on three network hosts, one without the model files: byte-identical",
+          .disabled(if: unavailable != nil, Comment(rawValue: unavailable ?? "")))
     func threeHosts() throws {
         let tag = "cr\(getpid() % 10000)"
         if let reason = Self.makeHosts(tag) {
-            print("SKIPPED multi-host test: \(reason)")
+            Issue.record("the probe made namespaces, these failed: \(reason)")
             return
         }
         defer { Self.removeHosts(tag) }
