@@ -92,6 +92,34 @@ import TestSupport
         #expect(decoded == bytes)
     }
 
+    @Test("decoding straight into a destination restores the bytes there; a raw payload that fails its checksum leaves it untouched")
+    func decodeInto() throws {
+        let bytes = bf16Weights(1 << 14)
+        let codec = ChunkCodec()
+        for compress in [true, false] {
+            let (encoded, payload) = encode(bytes, width: 2, compress: compress)
+            #expect(encoded.encoding == (compress ? .planesLZ4 : .raw))
+            var destination = [UInt8](repeating: 0, count: bytes.count)
+            try payload.withUnsafeBytes { p in
+                try destination.withUnsafeMutableBytes {
+                    try codec.decode(p, encoding: encoded.encoding.rawValue, expectedSize: bytes.count, elementWidth: 2,
+                                     checksum: encoded.checksum, into: $0)
+                }
+            }
+            #expect(destination == bytes, "compress: \(compress)")
+            var untouched = [UInt8](repeating: 0, count: bytes.count)
+            #expect(throws: WireError.checksumMismatch(expected: encoded.checksum ^ 1, actual: encoded.checksum)) {
+                try payload.withUnsafeBytes { p in
+                    try untouched.withUnsafeMutableBytes {
+                        try codec.decode(p, encoding: encoded.encoding.rawValue, expectedSize: bytes.count, elementWidth: 2,
+                                         checksum: encoded.checksum ^ 1, into: $0)
+                    }
+                }
+            }
+            if !compress { #expect(untouched.allSatisfy { $0 == 0 }) }
+        }
+    }
+
     @Test("one codec reused for chunks of changing sizes and widths encodes and decodes each exactly")
     func reusedCodec() throws {
         let codec = ChunkCodec(), receiver = ChunkCodec()

@@ -47,12 +47,11 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
         }
         let info = infos[chunk.index]
         let expected = min(chunkBytes, info.byteCount - chunk.offset)
-        let destination = buffers[chunk.index].baseAddress!.advanced(by: chunk.offset)
+        // Straight into the shipment's buffer: on any error the worker discards the shipment.
+        let destination = UnsafeMutableRawBufferPointer(rebasing: buffers[chunk.index][chunk.offset..<(chunk.offset + expected)])
         try payload.withUnsafeBytes { p in
             try codec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(info.dtype.bitWidth / 8, 1),
-                                  checksum: chunk.checksum) { verified in
-                if let source = verified.baseAddress { destination.copyMemory(from: source, byteCount: verified.count) }
-            }
+                             checksum: chunk.checksum, into: destination)
         }
         missing[chunk.index].remove(chunk.offset)
     }

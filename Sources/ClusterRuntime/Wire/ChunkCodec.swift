@@ -93,33 +93,58 @@ public final class ChunkCodec {
     /// and only then calls `body` with them (the payload itself when it travelled raw, else a
     /// scratch buffer valid during the call). Wire problems throw `WireError`; nothing reaches
     /// `body` unverified.
-    public func decode<R>(_ payload: UnsafeRawBufferPointer, encoding rawEncoding: UInt8, expectedSize: Int,
+    public func decode<R>(_ payload: UnsafeRawBufferPointer, encoding: UInt8, expectedSize: Int,
                           elementWidth: Int, checksum: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        guard let encoding = WireEncoding(rawValue: rawEncoding) else { throw WireError.unknownEncoding(rawEncoding) }
-        func verified(_ bytes: UnsafeRawBufferPointer) throws -> R {
-            let actual = XXHash64.hash(bytes)
-            guard actual == checksum else { throw WireError.checksumMismatch(expected: checksum, actual: actual) }
-            return try body(bytes)
+        let bytes = try restore(payload, encoding: encoding, expectedSize: expectedSize, elementWidth: elementWidth, into: nil)
+        try verify(bytes, checksum: checksum)
+        return try body(bytes)
+    }
+
+    /// Decodes a received payload straight into `destination` (exactly `expectedSize` bytes)
+    /// and verifies it there, saving the copy out of a scratch buffer. A raw payload is
+    /// verified before it is copied; a compressed one is verified after it is unshuffled in
+    /// place, so on any error `destination` may hold unverified bytes: for buffers the caller
+    /// discards on error (a worker's shipped inputs), never for the job's output.
+    public func decode(_ payload: UnsafeRawBufferPointer, encoding: UInt8, expectedSize: Int, elementWidth: Int,
+                       checksum: UInt64, into destination: UnsafeMutableRawBufferPointer) throws(WireError) {
+        precondition(destination.count == expectedSize, "the destination must hold exactly the expected bytes")
+        let bytes = try restore(payload, encoding: encoding, expectedSize: expectedSize, elementWidth: elementWidth, into: destination)
+        try verify(bytes, checksum: checksum)
+        if bytes.baseAddress != UnsafeRawPointer(destination.baseAddress), let source = bytes.baseAddress {
+            destination.baseAddress!.copyMemory(from: source, byteCount: bytes.count)
         }
+    }
+
+    /// The payload's original bytes: the payload itself when raw; else decompressed into the
+    /// scratch planes and unshuffled into `destination` (or the scratch output). Checks every
+    /// size against `expectedSize` and bounds the decompression; does not verify the checksum.
+    private func restore(_ payload: UnsafeRawBufferPointer, encoding rawEncoding: UInt8, expectedSize: Int, elementWidth: Int,
+                         into destination: UnsafeMutableRawBufferPointer?) throws(WireError) -> UnsafeRawBufferPointer {
+        guard let encoding = WireEncoding(rawValue: rawEncoding) else { throw .unknownEncoding(rawEncoding) }
         switch encoding {
         case .raw:
-            guard payload.count == expectedSize else { throw WireError.sizeMismatch(expected: expectedSize, actual: payload.count) }
-            return try verified(payload)
+            guard payload.count == expectedSize else { throw .sizeMismatch(expected: expectedSize, actual: payload.count) }
+            return payload
         case .planesLZ4:
-            guard expectedSize <= Self.maximumChunk else { throw WireError.sizeMismatch(expected: Self.maximumChunk, actual: expectedSize) }
+            guard expectedSize <= Self.maximumChunk else { throw .sizeMismatch(expected: Self.maximumChunk, actual: expectedSize) }
             let bound = Int(LZ4_compressBound(Int32(expectedSize)))
-            guard payload.count <= bound else { throw WireError.compressedTooLarge(limit: bound, actual: payload.count) }
-            reserve(planes: expectedSize, output: expectedSize)
+            guard payload.count <= bound else { throw .compressedTooLarge(limit: bound, actual: payload.count) }
+            reserve(planes: expectedSize, output: destination == nil ? expectedSize : 0)
             let produced = Int(LZ4_decompress_safe(payload.baseAddress?.assumingMemoryBound(to: CChar.self),
                                                    planes.baseAddress!.assumingMemoryBound(to: CChar.self),
                                                    Int32(payload.count), Int32(expectedSize)))
-            guard produced >= 0 else { throw WireError.corrupt }
-            guard produced == expectedSize else { throw WireError.sizeMismatch(expected: expectedSize, actual: produced) }
+            guard produced >= 0 else { throw .corrupt }
+            guard produced == expectedSize else { throw .sizeMismatch(expected: expectedSize, actual: produced) }
             let width = elementWidth > 0 && expectedSize % elementWidth == 0 ? elementWidth : 1
-            let result = UnsafeMutableRawBufferPointer(rebasing: output[0..<expectedSize])
+            let result = destination ?? UnsafeMutableRawBufferPointer(rebasing: output[0..<expectedSize])
             PlaneShuffle.unshuffle(UnsafeRawBufferPointer(rebasing: planes[0..<expectedSize]), width: width, into: result)
-            return try verified(UnsafeRawBufferPointer(result))
+            return UnsafeRawBufferPointer(result)
         }
+    }
+
+    private func verify(_ bytes: UnsafeRawBufferPointer, checksum: UInt64) throws(WireError) {
+        let actual = XXHash64.hash(bytes)
+        guard actual == checksum else { throw .checksumMismatch(expected: checksum, actual: actual) }
     }
 
     /// `decode` into a new array (for tests and benchmarks).
