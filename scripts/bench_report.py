@@ -21,6 +21,15 @@ def env(name, default="?"):
     return os.environ.get(name, default) or default
 
 
+def print_heading(now, machine, workload, crucible):
+    print()
+    print("=" * 78)
+    print(f"date:      {now}")
+    print(f"machine:   {machine}")
+    print(f"workload:  {workload}")
+    print(f"crucible:  {crucible}")
+
+
 def read_rows(path, min_fields, convert):
     """Rows "label/method<TAB>fields…" of a results file as {method: {label: convert(fields)}}."""
     results = {}
@@ -148,12 +157,7 @@ def cluster_main(results_path, wire_path, work_dir):
             cluster_rows.append([method, names[label], f"{wall:.2f}", f"{cpu:.1f}", size(rss),
                                  "-" if x is None else f"{x:.2f}×", notes, f"{others:.2f}", target])
 
-    print()
-    print("=" * 78)
-    print(f"date:      {now}")
-    print(f"machine:   {machine}")
-    print(f"workload:  {workload}")
-    print(f"crucible:  {crucible}")
+    print_heading(now, machine, workload, crucible)
     print(f"runs:      {env('BENCH_RUNS')}; {load_text}")
     print()
     print(wire_text)
@@ -234,12 +238,7 @@ def main():
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
-    print()
-    print("=" * 78)
-    print(f"date:      {now}")
-    print(f"machine:   {machine}")
-    print(f"workload:  {workload}")
-    print(f"crucible:  {crucible}")
+    print_heading(now, machine, workload, crucible)
     print(f"mergekit:  {mergekit}")
     print(f"runs:      {env('BENCH_RUNS')}; wall clock and max RSS from /usr/bin/time -v, sync before each run,")
     print("           inputs in the page cache; floor = cat inputs + dd conv=fsync of a base-sized output")
