@@ -34,29 +34,61 @@ public final class CheckpointWriter: Sendable {
         for spec in specs where !seen.insert(spec.name).inserted {
             throw SafeTensorsError(file: directory, tensor: spec.name, .duplicateTensor)
         }
-        if !reuse { FileSystem.remove(temporaryDirectory) }
-        try FileSystem.makeDirectories(temporaryDirectory)
-
         let groups = CheckpointWriter.planShards(specs, budget: shardBudget)
         let names = groups.count == 1
             ? [Checkpoint.singleFileName]
             : (1...groups.count).map { CheckpointWriter.shardName($0, of: groups.count) }
+        let layouts = try groups.map { group throws(SafeTensorsError) in try SafeTensorsLayout(group, metadata: metadata) }
+        if reuse {
+            try CheckpointWriter.checkReusable(temporaryDirectory, shards: Dictionary(uniqueKeysWithValues: zip(names, layouts)))
+        } else {
+            FileSystem.remove(temporaryDirectory)
+        }
+        try FileSystem.makeDirectories(temporaryDirectory)
+
         var shards: [SafeTensorsWriter] = []
         var shardOf: [String: Int] = [:]
         do {
             for (i, group) in groups.enumerated() {
-                let layout = try SafeTensorsLayout(group, metadata: metadata)
+                let layout = layouts[i]
                 shards.append(try SafeTensorsWriter(path: FileSystem.join(temporaryDirectory, names[i]), layout: layout, reuse: reuse))
                 for spec in group { shardOf[spec.name] = i }
             }
         } catch {
-            shards.forEach { $0.abandon() }
-            FileSystem.remove(temporaryDirectory)
+            // An interrupted run's folder is left as it was found.
+            if !reuse {
+                shards.forEach { $0.abandon() }
+                FileSystem.remove(temporaryDirectory)
+            }
             throw error
         }
         self.shardNames = names
         self.shards = shards
         self.shardOfTensor = shardOf
+    }
+
+    /// Checks that an interrupted run's folder can be written into again: neither it nor
+    /// anything in it is a symbolic link (a resumed job never writes or deletes through one),
+    /// and every shard in it (finished or `.partial`) is one of `shards` with the same layout,
+    /// so that a resume with another shard size or dtype is refused before anything changes.
+    static func checkReusable(_ folder: String, shards: [String: SafeTensorsLayout]) throws(SafeTensorsError) {
+        guard FileSystem.exists(folder) || FileSystem.isSymbolicLink(folder) else { return }
+        guard !FileSystem.isSymbolicLink(folder) else {
+            throw SafeTensorsError(file: folder, .ioFailure("is a symbolic link; an interrupted output folder must be a real folder"))
+        }
+        for name in try FileSystem.contents(of: folder) {
+            let path = FileSystem.join(folder, name)
+            guard !FileSystem.isSymbolicLink(path) else {
+                throw SafeTensorsError(file: path, .ioFailure("is a symbolic link; an interrupted output folder holds only files Crucible wrote"))
+            }
+            let shard = name.hasSuffix(".partial") ? String(name.dropLast(".partial".count)) : name
+            guard shard.hasSuffix(".safetensors") else { continue }
+            guard let layout = shards[shard], SafeTensorsWriter.hasLayout(path, layout) else {
+                throw SafeTensorsError(file: path, .ioFailure(
+                    "was written with another output layout (a different --out-shard-size or --out-dtype?); "
+                    + "resume with the options of the interrupted run, or remove \(folder) to start over"))
+            }
+        }
     }
 
     /// `model-0000i-of-0000n.safetensors`.

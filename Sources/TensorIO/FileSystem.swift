@@ -80,9 +80,16 @@ public enum FileSystem {
         try makeDirectory(path)
     }
 
-    /// Deletes a file or a directory tree; missing paths are fine.
+    /// True when `path` itself is a symbolic link (whatever it points to).
+    public static func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    /// Deletes a file or a folder and everything in it (missing paths are fine); a symbolic
+    /// link is removed itself, never followed.
     public static func remove(_ path: String) {
-        if isDirectory(path) {
+        if !isSymbolicLink(path) && isDirectory(path) {
             for name in (try? contents(of: path)) ?? [] { remove(path + "/" + name) }
             rmdir(path)
         } else {

@@ -32,8 +32,10 @@ public final class SafeTensorsWriter: @unchecked Sendable {
         self.layout = layout
         self.temporaryPath = path + ".partial"
         let size = layout.fileSize
+        // A shard an interrupted final phase had already renamed into place is taken back.
+        if reuse && access(temporaryPath, F_OK) != 0 && SafeTensorsWriter.hasLayout(path, layout) { rename(path, temporaryPath) }
         let keep = reuse && SafeTensorsWriter.hasLayout(temporaryPath, layout)
-        let fd = open(temporaryPath, O_RDWR | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC), 0o644)
+        let fd = open(temporaryPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (keep ? 0 : O_TRUNC), 0o644)
         guard fd >= 0 else { throw SafeTensorsError(file: temporaryPath, .cannotOpen(String(cString: strerror(errno)))) }
         self.fd = fd
         self.progress = Mutex([[Range<Int>]](repeating: [], count: layout.tensors.count))
@@ -51,7 +53,7 @@ public final class SafeTensorsWriter: @unchecked Sendable {
 
     /// True when `path` is a file of exactly `layout`'s size that starts with its header.
     static func hasLayout(_ path: String, _ layout: SafeTensorsLayout) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var status = stat()
