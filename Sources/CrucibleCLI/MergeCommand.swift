@@ -72,7 +72,7 @@ struct Merge: ParsableCommand {
         }
         let options = MergeOptions(threads: threads, seed: randomSeed, shardBudget: try output.shardBudget(),
                                    copyTokenizer: !output.noCopyTokenizer)
-        let (report, job) = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster)
+        guard case let (report, job)? = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster) else { return }
         if !quiet { print(PlanSummary.report(report, plan: plan, threads: threads, reused: job.reused)) }
     }
 }

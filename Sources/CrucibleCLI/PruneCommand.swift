@@ -80,7 +80,7 @@ struct Prune: ParsableCommand {
             return
         }
         let options = MergeOptions(threads: threads, shardBudget: try output.shardBudget(), copyTokenizer: !output.noCopyTokenizer)
-        let (report, job) = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster)
+        guard case let (report, job)? = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster) else { return }
         if !quiet { print("Pruned \(layerCount - plan.layerCount) of \(layerCount) layers: " + PlanSummary.report(report, plan: plan, threads: threads, reused: job.reused)) }
     }
 }

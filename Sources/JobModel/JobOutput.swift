@@ -32,10 +32,14 @@ public final class JobOutput: Sendable {
     public let targets: [OutputTarget]
     /// The journal of finished tasks (`--resume`); nil when the job cannot be resumed.
     public let journalPath: String?
+    /// Where the journal is once `finish()` has put the output in place: it is removed
+    /// only then, so that a crash at any moment of the final phase leaves a resumable job.
+    public let finishedJournalPath: String?
 
-    public init(targets: [OutputTarget], journalPath: String?) {
+    public init(targets: [OutputTarget], journalPath: String?, finishedJournalPath: String? = nil) {
         self.targets = targets
         self.journalPath = journalPath
+        self.finishedJournalPath = finishedJournalPath ?? journalPath
     }
 
     /// Lets `body` produce `count` bytes at `offset` of `part` in place.
@@ -62,15 +66,20 @@ public final class JobOutput: Sendable {
         return true
     }
 
-    /// The journal's digest of a persistent part as it is now in the output: the xxHash64 of
+    /// The digest of a part as it is now in the output: the xxHash64 of
     /// the xxHash64s of its `chunkBytes` chunks (`combining`), so that the checksums remote
     /// workers' RESULT chunks carry give the same digest without reading the bytes again.
     public func digest(_ part: TaskPart, chunkBytes: Int) throws -> UInt64 {
-        guard case .checkpoint(let writer) = try target(part) else { throw JobError("\(part.name) is not written to a file") }
-        return try writer.withBytes(of: part.name) { bytes in
+        func digest(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
             JobOutput.combining(stride(from: 0, to: bytes.count, by: chunkBytes).map {
                 XXHash64.hash(UnsafeRawBufferPointer(rebasing: bytes[$0..<min(bytes.count, $0 + chunkBytes)]))
             })
+        }
+        switch try target(part) {
+        case .checkpoint(let writer): return try writer.withBytes(of: part.name, digest)
+        case .records(let store):
+            guard let record = store.record(part.name) else { throw JobError("\(part.name): the record was not written") }
+            return record.withUnsafeBytes(digest)
         }
     }
 

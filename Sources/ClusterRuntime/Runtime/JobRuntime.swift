@@ -30,43 +30,54 @@ public struct JobReport: Sendable {
 
 /// Runs any job through the coordinator: the embedded default (in-process workers over
 /// inproc, writing in place) and a cluster (remote workers over tcp, CURVE with keys) are
-/// the same code. Finished tasks are journaled; on SIGINT/SIGTERM the output folder is left
-/// for `--resume`, on any other failure it is deleted.
+/// the same code. Finished tasks are journaled, and the journal is removed only after the
+/// output is in place, so a crash at any moment leaves a job `--resume` finishes. A job
+/// that stops (a signal) or fails after any task was finished keeps its output folder for
+/// `--resume`; only a failure before any work deletes it.
 public enum JobRuntime {
     public static func run(_ job: any DistributedJob, options: RuntimeOptions, log: @escaping @Sendable (String) -> Void = { _ in },
                            progress: (@Sendable (JobProgress) -> Void)? = nil) throws -> JobReport {
         let start = Date()
         var journal: Journal?
         var reused = Set<Int>()
+        var coordinator: Coordinator?
+        let chunkBytes = options.cluster.chunkBytes
         // A journal of another job is an error that must leave the interrupted output alone.
         let journaled = try job.output.journalPath.flatMap { options.resume ? try Journal.entries(at: $0, digest: job.digest) : nil }
         do {
             if let path = job.output.journalPath {
                 var kept: [Journal.Entry] = []
-                if let entries = journaled {
-                    (kept, reused) = try verify(entries, of: job, chunkBytes: options.cluster.chunkBytes)
-                    log("resume: reusing \(reused.count) of \(job.tasks.count) tasks (verified); \(entries.count - kept.count) journaled task(s) did not verify and are recomputed")
+                if let found = journaled {
+                    (kept, reused) = try verify(found.entries, of: job, chunkBytes: found.chunkBytes, now: chunkBytes)
+                    log("resume: reusing \(reused.count) of \(job.tasks.count) tasks (verified); \(found.entries.count - kept.count) journaled task(s) did not verify and are recomputed")
                 }
-                journal = try Journal(creating: path, digest: job.digest, entries: kept)
+                journal = try Journal(creating: path, digest: job.digest, chunkBytes: chunkBytes, entries: kept)
             }
-            let coordinator = Coordinator(job: job, cluster: options.cluster, journal: journal, reused: reused, log: log, progress: progress)
-            try serve(job, coordinator, options: options, log: log)
-            journal?.remove()
+            coordinator = Coordinator(job: job, cluster: options.cluster, journal: journal, reused: reused, log: log, progress: progress)
+            // A resumed job with nothing left to compute needs no worker.
+            if !coordinator!.isComplete { try serve(job, coordinator!, options: options, log: log) }
             try job.finish()
-            return JobReport(tasks: job.tasks.count, reused: reused.count, seconds: Date().timeIntervalSince(start), workers: coordinator.workerReport)
+            journal?.close()
+            if let path = job.output.finishedJournalPath { FileSystem.remove(path) }
+            return JobReport(tasks: job.tasks.count, reused: reused.count, seconds: Date().timeIntervalSince(start), workers: coordinator!.workerReport)
         } catch let stop as JobInterrupted {
             job.output.sync()
             journal?.close()
             throw stop
         } catch {
             journal?.close()
-            job.abandon()
-            throw error
+            guard journal != nil, (coordinator?.tasksDone ?? reused.count) > 0 else {
+                job.abandon()
+                throw error
+            }
+            job.output.sync()
+            throw JobFailed(underlying: error, tasksDone: coordinator?.tasksDone ?? reused.count, tasksTotal: job.tasks.count)
         }
     }
 
-    /// The journaled tasks whose persistent parts still hold the journaled bytes.
-    static func verify(_ entries: [Journal.Entry], of job: any DistributedJob, chunkBytes: Int) throws -> ([Journal.Entry], Set<Int>) {
+    /// The journaled tasks whose persistent parts still hold the journaled bytes (digests of
+    /// `chunkBytes` chunks), journaled again as digests of `now` chunks.
+    static func verify(_ entries: [Journal.Entry], of job: any DistributedJob, chunkBytes: Int, now: Int) throws -> ([Journal.Entry], Set<Int>) {
         var kept: [Journal.Entry] = []
         var reused = Set<Int>()
         for entry in entries where entry.task >= 0 && entry.task < job.tasks.count && !reused.contains(entry.task) {
@@ -74,7 +85,7 @@ public enum JobRuntime {
             guard parts.allSatisfy(job.output.isPersistent),
                   try parts.map({ try job.output.digest($0, chunkBytes: chunkBytes) }) == entry.digests else { continue }
             try parts.forEach(job.output.markWritten)
-            kept.append(entry)
+            kept.append(now == chunkBytes ? entry : Journal.Entry(task: entry.task, digests: try parts.map { try job.output.digest($0, chunkBytes: now) }))
             reused.insert(entry.task)
         }
         return (kept, reused)
@@ -88,11 +99,12 @@ public enum JobRuntime {
         let zap = try options.keys.map { try ZAPHandler(context: context, allowed: try $0.authorizedKeys(), log: log) }
         defer { zap?.stop() }
         let maxMessage = Int64(cluster.chunkBytes) * 2 + (1 << 20)
-        var remote: ZMQSocket?
+        var remote: ZMQSocket?, monitor: ZMQSocket?
         if !cluster.endpoints.isEmpty {
             let socket = try ZMQSocket(context, .router, maxMessageSize: maxMessage)
             try socket.setHeartbeat(interval: Int32(cluster.heartbeatMs), timeout: Int32(cluster.heartbeatMs * cluster.liveness))
             if let keys = options.keys { try socket.setCurveServer(keys.pair) }
+            monitor = try socket.handshakeMonitor()
             for endpoint in cluster.endpoints {
                 try socket.bind(endpoint)
                 log("coordinator: listening on \(try socket.lastEndpointFor(endpoint))\(options.keys == nil ? "" : " (CURVE)")")
@@ -104,22 +116,28 @@ public enum JobRuntime {
         try local.bind(inproc)
         let group = DispatchGroup()
         let threadsEach = max(1, options.threads / max(options.localWorkers, 1))
+        var localWorkers: [Worker] = []
         // Each local worker's socket loop blocks in poll, so it gets a thread of its own:
         // on Dispatch's pool it would starve the compute work queued behind it.
         for _ in 0..<options.localWorkers {
             var workerOptions = WorkerOptions(endpoint: inproc, threads: threadsEach)
             workerOptions.attachment = job
             let worker = Worker(context: context, options: workerOptions, log: log)
+            localWorkers.append(worker)
             group.enter()
             Thread {
                 do { try worker.run() } catch { log("local worker: \(error)") }
                 group.leave()
             }.start()
         }
-        // The coordinator tells every worker to stop however the job ends; local workers
-        // (which write into the job's output) must be gone before anything else happens to it.
-        defer { group.wait() }
-        try coordinator.run(remote: remote, local: local)
+        // The coordinator tells every worker it knows to stop however the job ends (one whose
+        // HELLO it never read is stopped directly); local workers, which write into the job's
+        // output, must be gone before anything else happens to it.
+        defer {
+            localWorkers.forEach { $0.stop() }
+            group.wait()
+        }
+        try coordinator.run(remote: remote, local: local, monitor: monitor)
     }
 
     /// True for endpoints only this machine can reach (loopback, inproc, ipc).

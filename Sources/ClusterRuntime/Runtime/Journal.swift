@@ -3,9 +3,11 @@ import JobModel
 import TensorIO
 
 /// The journal of finished tasks that makes a job resumable: a first line naming the job's
-/// digest, then one line per finished task with the xxHash64 of each of its persistent
-/// parts, each line fsynced before the task counts as done. A resumed run reuses a task
-/// only if the output still holds bytes with those digests.
+/// digest and the chunk size its part digests are made of, then one line per finished task
+/// with the digest of each of its persistent parts (`JobOutput.digest`), each line fsynced
+/// before the task counts as done. A resumed run reuses a task only if the output still
+/// holds bytes with those digests. The output's layout (shards) is checked by the output's
+/// writer itself, before anything is written.
 final class Journal {
     struct Entry: Codable {
         var task: Int
@@ -17,9 +19,9 @@ final class Journal {
 
     /// Starts a journal for a job with `digest` holding `entries` (the tasks a resumed run
     /// verified), replacing any old one.
-    init(creating path: String, digest: UInt64, entries: [Entry] = []) throws {
+    init(creating path: String, digest: UInt64, chunkBytes: Int, entries: [Entry] = []) throws {
         self.path = path
-        var text = "crucible-journal 1 \(String(digest, radix: 16))\n"
+        var text = Journal.firstLine(digest: digest, chunkBytes: chunkBytes) + "\n"
         for entry in entries { text += String(decoding: try JSONEncoder().encode(entry), as: UTF8.self) + "\n" }
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
             throw ClusterError(description: "\(path): cannot create the job journal")
@@ -29,18 +31,24 @@ final class Journal {
         try handle.synchronize()
     }
 
-    /// The finished tasks an interrupted run recorded, if `path` is a journal of a job with
-    /// `digest`; throws when it belongs to another job.
-    static func entries(at path: String, digest: UInt64) throws -> [Entry]? {
+    static func firstLine(digest: UInt64, chunkBytes: Int) -> String {
+        "crucible-journal 2 \(String(digest, radix: 16)) \(chunkBytes)"
+    }
+
+    /// The finished tasks an interrupted run recorded and the chunk size of their digests,
+    /// if `path` is a journal of a job with `digest`; throws when it belongs to another job.
+    static func entries(at path: String, digest: UInt64) throws -> (entries: [Entry], chunkBytes: Int)? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        guard let first = lines.first, first == "crucible-journal 1 \(String(digest, radix: 16))" else {
+        let words = lines.first?.split(separator: " ") ?? []
+        guard words.count == 4, words[0] == "crucible-journal", words[1] == "2", words[2] == String(digest, radix: 16),
+              let chunkBytes = Int(words[3]), chunkBytes > 0 else {
             throw ClusterError(description: "\(path) belongs to a different job (config, models, seed or options changed); "
                 + "remove the .partial folder to start over")
         }
         lines.removeFirst()
         // A line cut short by a crash is simply not a finished task.
-        return lines.compactMap { try? JSONDecoder().decode(Entry.self, from: Data($0.utf8)) }
+        return (lines.compactMap { try? JSONDecoder().decode(Entry.self, from: Data($0.utf8)) }, chunkBytes)
     }
 
     /// Records a finished task durably.
@@ -52,10 +60,4 @@ final class Journal {
     }
 
     func close() { try? handle.close() }
-
-    /// Closes and deletes the journal (the job is complete).
-    func remove() {
-        close()
-        try? FileManager.default.removeItem(atPath: path)
-    }
 }

@@ -2,6 +2,7 @@ import CZMQ
 import Dispatch
 import Foundation
 import JobModel
+import Synchronization
 import TensorIO
 
 /// How a worker connects and computes.
@@ -78,6 +79,8 @@ public final class Worker: @unchecked Sendable {
     private var tasksSent = 0
     /// The socket thread's wire codec (results out, shipped inputs in).
     private let codec = ChunkCodec()
+    /// Set by `stop()`: the worker returns at its next turn of the socket loop.
+    private let stopping = Atomic<Bool>(false)
 
     public init(context: ZMQContext, options: WorkerOptions, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.context = context
@@ -86,6 +89,10 @@ public final class Worker: @unchecked Sendable {
         compute.name = "crucible.worker.compute"
         compute.maxConcurrentOperationCount = options.tasksAtOnce
     }
+
+    /// Makes `run()` return soon, as SHUTDOWN would (for an in-process worker whose job ended
+    /// before the coordinator read its HELLO).
+    public func stop() { stopping.store(true, ordering: .releasing) }
 
     public func run() throws {
         // An in-process worker writes into the job's output: however this ends, nothing may
@@ -136,7 +143,7 @@ public final class Worker: @unchecked Sendable {
                                               encodings: options.compression.speaksLZ4(to: options.endpoint) ? [WireEncoding.compressedName] : []))
         var session = Session(number: number, socket: socket)
         var lastHeartbeat = Date()
-        while true {
+        while !stopping.load(ordering: .acquiring) {
             var budget = 64
             while budget > 0, try socket.poll(milliseconds: budget == 64 ? 20 : 0) {
                 budget -= 1
@@ -170,6 +177,7 @@ public final class Worker: @unchecked Sendable {
                 exit(137)
             }
         }
+        return (.shutdown, session.welcome != nil)
     }
 
     /// Acts on one message from the coordinator; how the session ends, if it does.

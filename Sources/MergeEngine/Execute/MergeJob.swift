@@ -37,8 +37,12 @@ public final class MergeJob: DistributedJob {
                     inputs: ((tensor.base.map { [$0] } ?? []) + tensor.inputs).map { TaskInput(model: $0.model, tensor: $0.tensor) },
                     parts: [TaskPart(target: 0, name: tensor.name, bytes: tensor.outputBytes, elementWidth: width)])
         }
-        output = JobOutput(targets: [.checkpoint(writer)], journalPath: FileSystem.join(writer.temporaryDirectory, ".crucible-journal"))
+        output = JobOutput(targets: [.checkpoint(writer)], journalPath: FileSystem.join(writer.temporaryDirectory, MergeJob.journalName),
+                           finishedJournalPath: FileSystem.join(directory, MergeJob.journalName))
     }
+
+    /// The journal's name inside the output folder (removed once the folder is in place).
+    public static let journalName = ".crucible-journal"
 
     public var models: [Checkpoint] { plan.checkpoints }
 
