@@ -23,6 +23,12 @@ struct ClusterCommandOptions: ParsableArguments {
     @Flag(help: "Continue an interrupted run, reusing what it finished (merge, prune: verified tensors in OUT_DIR.partial; sweep: recorded variants).")
     var resume = false
 
+    @Option(help: ArgumentHelp("Take a task back from a worker that makes no progress on it for this long, plus 1 s per MiB of the task's bytes (default 120).", valueName: "SECONDS"))
+    var taskTimeout = 120.0
+
+    @Option(help: ArgumentHelp("Recompute this percentage of the tasks remote workers finish on a second worker (in-process ones first) and compare the results bit for bit; a worker whose result is contradicted is dropped (docs/operations.md).", valueName: "PERCENT"))
+    var verify = 0.0
+
     @Option(help: "Log lines as text or as JSON objects (one per line, on standard error).")
     var logFormat: LogFormat = .text
 
@@ -37,6 +43,11 @@ struct ClusterCommandOptions: ParsableArguments {
         guard localWorkers > 0 || (!listen.isEmpty && minWorkers > 0) else {
             throw ValidationError("--local-workers 0 needs --listen and --min-workers ≥ 1 (someone has to do the work)")
         }
+        guard verify >= 0, verify <= 100 else { throw ValidationError("--verify takes a percentage from 0 to 100") }
+        guard verify == 0 || localWorkers > 0 || minWorkers >= 2 else {
+            throw ValidationError("--verify needs a second worker to recompute on: keep an in-process worker or set --min-workers 2")
+        }
+        guard taskTimeout > 0, taskTimeout.isFinite else { throw ValidationError("--task-timeout must be a positive number of seconds") }
         guard heartbeatMs > 0, liveness > 0, chunkBytes >= 4096 else { throw ValidationError("heartbeat, liveness and chunk size must be positive") }
         for endpoint in listen where !JobRuntime.isLocal(endpoint) && keyDirectory == nil && !insecure {
             throw ValidationError("--listen \(endpoint) is reachable from other hosts; give --keys DIR (CURVE, docs/operations.md) "
@@ -51,6 +62,8 @@ struct ClusterCommandOptions: ParsableArguments {
         cluster.heartbeatMs = heartbeatMs
         cluster.liveness = liveness
         cluster.chunkBytes = chunkBytes
+        cluster.leaseSeconds = taskTimeout
+        cluster.verifyPercent = verify
         var options = RuntimeOptions(cluster: cluster)
         options.localWorkers = localWorkers
         options.threads = threads

@@ -24,6 +24,16 @@ public struct ClusterOptions: Sendable {
     public var finalJob = true
     /// Threads that decode, verify and write remote result chunks (`ResultWriter`).
     public var resultThreads = min(4, max(2, ProcessInfo.processInfo.activeProcessorCount / 2))
+    /// A lease is taken back when its worker makes no progress (no result chunk, no DONE) for
+    /// `leaseSeconds` plus the time the task's bytes take at `leaseBytesPerSecond`.
+    public var leaseSeconds = 120.0
+    public var leaseBytesPerSecond = Double(1 << 20)
+    /// Percent of the tasks (a fixed sample, 0 to 100) whose result from a remote worker is
+    /// recomputed by another worker and compared bit for bit before it counts (`--verify`).
+    public var verifyPercent = 0.0
+    /// A worker that fails this many tasks in a row (ERROR, an incomplete DONE, a lease
+    /// taken back) without finishing one is dropped.
+    public var maxFailuresInARow = 3
 
     public init(endpoints: [String] = []) { self.endpoints = endpoints }
 }
@@ -40,6 +50,17 @@ public struct JobInterrupted: Error, CustomStringConvertible {
     public let tasksTotal: Int
     public var description: String {
         "stopped by signal \(signal) with \(tasksDone) of \(tasksTotal) tasks finished; run the same command with --resume to finish"
+    }
+}
+
+/// A job that failed after some of its tasks were finished: the output folder and its
+/// journal are kept, and the same command with `--resume` reuses that work.
+public struct JobFailed: Error, CustomStringConvertible {
+    public let underlying: Error
+    public let tasksDone: Int
+    public let tasksTotal: Int
+    public var description: String {
+        "\(underlying)\n(\(tasksDone) of \(tasksTotal) tasks were finished and are kept: run the same command with --resume to continue)"
     }
 }
 
@@ -92,15 +113,21 @@ public final class Coordinator {
         var leased: Set<Int> = []
         var leasedBytes = 0
         var malformed = 0
+        /// Tasks failed since it last finished one.
+        var failuresInARow = 0
     }
 
     struct TaskState {
         var attempt = 0
         var owner: Peer?
+        /// When the live lease is taken back unless its worker makes progress.
+        var deadline = Date.distantFuture
         var done = false
         /// Checksums of the result chunks received for the live attempt, by (part, offset).
         var received: [[Int]: UInt64] = [:]
         var failures: [(worker: String, message: String)] = []
+        /// `--verify`: the part digests of each result delivered for a sampled task, by worker.
+        var results: [(worker: String, digests: [UInt64])] = []
     }
 
     let job: any DistributedJob
@@ -120,6 +147,11 @@ public final class Coordinator {
     private var bytesDone = 0
     private var started = false
     private var sockets: [ZMQSocket] = []
+    /// `--verify`: sampled tasks whose results agreed, and results that did not.
+    private var verifiedCount = 0
+    private var mismatchCount = 0
+    /// Log lines about each peer, rate-limited (a hostile peer cannot flood the log).
+    private var peerLog = PeerLogLimiter()
     /// Encodes inputs shipped to workers.
     private let codec = ChunkCodec()
     private let results: ResultWriter
@@ -128,6 +160,7 @@ public final class Coordinator {
     /// A DONE that arrived while chunks of its task were still in hand.
     private var parkedDone: [Int: (done: Header.Done, peer: Peer)] = [:]
     private lazy var welcome = makeWelcome()
+    private lazy var jobDigest = job.digest
 
     /// `reused` are tasks a resumed run found finished and verified.
     init(job: any DistributedJob, cluster: ClusterOptions, journal: Journal?, reused: Set<Int> = [],
@@ -150,17 +183,33 @@ public final class Coordinator {
     }
 
     /// Serves workers on `remote` (bound, or nil) and `local` (bound) until the job completes.
-    func run(remote: ZMQSocket?, local: ZMQSocket) throws {
+    func run(remote: ZMQSocket?, local: ZMQSocket, monitor: ZMQSocket? = nil) throws {
         // However the job ends, no chunk is written after this returns.
         defer { results.stop() }
         sockets = [local] + (remote.map { [$0] } ?? [])
-        for socket in sockets { try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1)) }
+        for socket in sockets {
+            // A send to a peer that is gone, or whose queue is full because it stopped
+            // reading, fails at once instead of blocking this loop; the peer is dropped.
+            try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1))
+            try socket.set(ZMQ_SNDTIMEO, Int32(0))
+        }
         // However the job ends, every worker is told to stop.
-        defer { for peer in workers.keys { try? send(to: peer, .shutdown, Header.Shutdown(final: peer.local || cluster.finalJob)) } }
+        defer { for peer in workers.keys { deliver(to: peer, .shutdown, Header.Shutdown(final: peer.local || cluster.finalJob)) } }
         var lastHeartbeat = Date.distantPast
+        defer {
+            if cluster.verifyPercent > 0 {
+                log("coordinator: verify: \(verifiedCount) sampled task(s) recomputed by a second worker; \(mismatchCount) result(s) disagreed")
+            }
+        }
         while doneCount < tasks.count {
             if let signal = StopSignal.received { throw JobInterrupted(signal: signal, tasksDone: doneCount, tasksTotal: tasks.count) }
-            let readable = try ZMQSocket.poll(sockets, milliseconds: 20)
+            let readable = try ZMQSocket.poll(sockets + (monitor.map { [$0] } ?? []), milliseconds: 20)
+            if let monitor, readable[sockets.count] {
+                while try monitor.poll(milliseconds: 0) {
+                    guard let failure = try monitor.receiveHandshakeFailure() else { continue }
+                    note(Peer(local: false, id: []), "coordinator: refused a connection from \(failure.address): \(failure.reason)")
+                }
+            }
             // Drain for at most 100 ms, so that heartbeats and expiry keep their pace however
             // many results are queued.
             let drainUntil = Date().addingTimeInterval(0.1)
@@ -172,14 +221,21 @@ public final class Coordinator {
             }
             try collectResults()
             expireSilentWorkers()
+            try expireStalledLeases()
             if !started && workers.values.filter(\.ready).count >= cluster.minWorkers { started = true }
             if started { try assign() }
             if Date().timeIntervalSince(lastHeartbeat) * 1000 >= Double(cluster.heartbeatMs) {
-                for peer in workers.keys { try? send(to: peer, .heartbeat, Header.Empty()) }
+                for peer in workers.keys { deliver(to: peer, .heartbeat, Header.Empty()) }
                 lastHeartbeat = Date()
             }
         }
     }
+
+    /// Tasks finished (this run's and those a resumed run reused).
+    public var tasksDone: Int { doneCount }
+
+    /// True when every task is done (a resumed job may have nothing left to compute).
+    public var isComplete: Bool { doneCount == tasks.count }
 
     /// Every worker that took part, connected or gone, by name.
     public var workerReport: [WorkerReport] {
@@ -192,41 +248,72 @@ public final class Coordinator {
 
     // MARK: Messages
 
-    private func send<H: Encodable>(to peer: Peer, _ kind: MessageKind, _ header: H) throws {
-        try sockets[peer.local ? 0 : 1].send([peer.id] + ProtocolMessage(kind, header).frames)
+    /// Sends a message to `peer`; a peer that cannot take it (gone, or not reading) is
+    /// dropped and false returned. Never blocks.
+    @discardableResult
+    private func deliver<H: Encodable>(to peer: Peer, _ kind: MessageKind, _ header: H) -> Bool {
+        do {
+            try sockets[peer.local ? 0 : 1].send([peer.id] + ProtocolMessage(kind, header).frames)
+            return true
+        } catch {
+            unreachable(peer, error)
+            return false
+        }
+    }
+
+    /// Drops a peer a send failed for.
+    private func unreachable(_ peer: Peer, _ error: Error) {
+        let reason = (error as? ZMQError)?.code == EAGAIN ? "is not reading its messages (its queue is full)" : "cannot be reached (\(error))"
+        if workers[peer] != nil { drop(peer, because: reason) } else { note(peer, "coordinator: peer \(name(peer)) \(reason)") }
+    }
+
+    /// Logs a line about `peer`, unless it has had its share of lines lately (peers that
+    /// have not said HELLO share one share, however many identities they use).
+    private func note(_ peer: Peer, _ line: String) {
+        let known = workers[peer] != nil
+        switch peerLog.admit(known ? peer.id : []) {
+        case .log: log(line)
+        case .lastOne: log(line + " (further lines about \(known ? name(peer) : "peers that have not said HELLO") are suppressed for a minute)")
+        case .suppress: break
+        }
     }
 
     private func name(_ peer: Peer) -> String {
         workers[peer]?.report.name ?? "\(peer.local ? "local" : "unknown")/\(Coordinator.hex(peer.id))"
     }
 
-    static func hex(_ id: [UInt8]) -> String { id.prefix(4).map { String(format: "%02x", $0) }.joined() }
+    /// A short form of a routing id: its last 4 bytes (libzmq numbers the ids it assigns in
+    /// their last bytes; Crucible's workers choose 16 random bytes).
+    static func hex(_ id: [UInt8]) -> String { id.suffix(4).map { String(format: "%02x", $0) }.joined() }
 
     private func handle(_ peer: Peer, _ frames: [[UInt8]]) throws {
         let message: ProtocolMessage
         do {
             message = try ProtocolMessage(frames: frames)
         } catch {
-            log("coordinator: dropped a message from \(name(peer)): \(error)")
-            if case .version = error { try? send(to: peer, .error, Header.Failure(task: nil, attempt: nil, code: "version", message: "\(error)")) }
+            note(peer, "coordinator: dropped a message from \(name(peer)): \(error)")
+            if case .version = error { deliver(to: peer, .error, Header.Failure(task: nil, attempt: nil, code: "version", message: "\(error)")) }
             noteMalformed(peer)
             return
         }
         if message.kind == .hello {
             guard let hello = try? message.decode(Header.Hello.self) else { noteMalformed(peer); return }
-            if workers[peer] != nil { drop(peer, because: "said HELLO again") }
+            // The same identity starting over: it loses its leases, if it held any.
+            if let old = workers[peer] { old.leased.isEmpty ? (workers[peer] = nil) : drop(peer, because: "said HELLO again") }
             let name = "\(peer.local ? "local" : hello.host)/\(Coordinator.hex(peer.id))"
             var state = WorkerState(report: WorkerReport(name: name, local: peer.local, threads: hello.threads))
             state.compress = cluster.compress && !peer.local && hello.encodings.contains(WireEncoding.compressedName)
             workers[peer] = state
             var welcome = self.welcome
             welcome.compress = state.compress
-            try send(to: peer, .welcome, welcome)
+            // A peer gone since its HELLO (killed, or reconnected with a new identity) is dropped.
+            deliver(to: peer, .welcome, welcome)
             return
         }
         guard workers[peer] != nil else {
             // A worker of an earlier coordinator (before a restart): it says HELLO again.
-            try? send(to: peer, .error, Header.Failure(task: nil, attempt: nil, code: "unknown-peer", message: "say HELLO first"))
+            note(peer, "coordinator: a \(message.kind) from \(name(peer)), which has not said HELLO; told to say HELLO")
+            deliver(to: peer, .error, Header.Failure(task: nil, attempt: nil, code: "unknown-peer", message: "say HELLO first"))
             return
         }
         workers[peer]!.lastSeen = Date()
@@ -249,7 +336,7 @@ public final class Coordinator {
             guard let failure = try? message.decode(Header.Failure.self) else { noteMalformed(peer); return }
             try fail(failure, from: peer)
         default:
-            log("coordinator: ignored an unexpected \(message.kind) from \(name(peer))")
+            note(peer, "coordinator: ignored an unexpected \(message.kind) from \(name(peer))")
             noteMalformed(peer)
         }
     }
@@ -280,24 +367,25 @@ public final class Coordinator {
 
     private func accept(_ chunk: Header.Chunk, payload: [UInt8], from peer: Peer) throws {
         guard isLease(chunk.task, chunk.attempt, of: peer) else {
-            log("coordinator: dropped a late or foreign result (task \(chunk.task) attempt \(chunk.attempt)) from \(name(peer))")
+            note(peer, "coordinator: dropped a late or foreign result (task \(chunk.task) attempt \(chunk.attempt)) from \(name(peer))")
             return
         }
         let task = tasks[chunk.task]
         // Sizes come from the plan: chunk k of a part covers [k·chunk, min((k+1)·chunk, bytes)).
         guard chunk.index >= 0 && chunk.index < task.parts.count else {
-            log("coordinator: dropped a result for part \(chunk.index) of \(task.label) from \(name(peer)): no such part")
+            note(peer, "coordinator: dropped a result for part \(chunk.index) of \(task.label) from \(name(peer)): no such part")
             noteMalformed(peer)
             return
         }
         let part = task.parts[chunk.index]
         let size = cluster.chunkBytes
         guard chunk.offset >= 0, chunk.offset % size == 0, chunk.offset < part.bytes else {
-            log("coordinator: dropped a result with offset \(chunk.offset) for \(part.name) from \(name(peer))")
+            note(peer, "coordinator: dropped a result with offset \(chunk.offset) for \(part.name) from \(name(peer))")
             noteMalformed(peer)
             return
         }
         inHand[chunk.task, default: 0] += 1
+        states[chunk.task].deadline = leaseDeadline(chunk.task, shared: workers[peer]!.sharedStorage)
         results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: min(size, part.bytes - chunk.offset)),
                        payload: payload)
     }
@@ -316,7 +404,7 @@ public final class Coordinator {
                     workers[chunk.peer]!.report.rawBytesIn += chunk.expectedSize
                 }
             case .rejected(let error):
-                log("coordinator: rejected a result chunk of \(chunk.part.name) from \(name(chunk.peer)): \(error)")
+                note(chunk.peer, "coordinator: rejected a result chunk of \(chunk.part.name) from \(name(chunk.peer)): \(error)")
                 noteMalformed(chunk.peer)
             case .failed(let message):
                 throw ClusterError(description: "writing \(chunk.part.name) failed: \(message)")
@@ -329,7 +417,10 @@ public final class Coordinator {
     }
 
     private func complete(_ done: Header.Done, from peer: Peer) throws {
-        guard isLease(done.task, done.attempt, of: peer) else { return }
+        guard isLease(done.task, done.attempt, of: peer) else {
+            note(peer, "coordinator: dropped a late or foreign DONE (task \(done.task) attempt \(done.attempt)) from \(name(peer))")
+            return
+        }
         guard inHand[done.task] == nil else {
             parkedDone[done.task] = (done, peer)
             return
@@ -338,19 +429,16 @@ public final class Coordinator {
         // In-process workers fill the output in place; remote ones must have sent every chunk.
         let chunks = task.parts.reduce(0) { $0 + ($1.bytes + cluster.chunkBytes - 1) / cluster.chunkBytes }
         guard peer.local || states[done.task].received.count == chunks else {
-            release(done.task, from: peer, reissue: true)
-            log("coordinator: \(task.label) from \(name(peer)) was incomplete; re-issued")
+            let got = states[done.task].received.count
+            try failed(done.task, on: peer, "was incomplete (DONE after \(got) of its \(chunks) result chunks)")
             return
         }
         release(done.task, from: peer, reissue: false)
+        workers[peer]!.failuresInARow = 0
+        guard try stands(done.task, from: peer) else { return }
         if let journal {
-            // A remote worker's chunks were checksummed on arrival; in-place results are read back.
-            let received = states[done.task].received
-            let digests = try task.parts.indices.filter { job.output.isPersistent(task.parts[$0]) }.map { index in
-                peer.local ? try job.output.digest(task.parts[index], chunkBytes: cluster.chunkBytes)
-                    : JobOutput.combining(stride(from: 0, to: task.parts[index].bytes, by: cluster.chunkBytes).map { received[[index, $0]]! })
-            }
-            if !digests.isEmpty { try journal.append(Journal.Entry(task: done.task, digests: digests)) }
+            let persistent = task.parts.indices.filter { job.output.isPersistent(task.parts[$0]) }
+            if !persistent.isEmpty { try journal.append(Journal.Entry(task: done.task, digests: try digests(done.task, from: peer, parts: persistent))) }
         }
         states[done.task].done = true
         workers[peer]!.report.tasks += 1
@@ -360,14 +448,80 @@ public final class Coordinator {
                               current: task.label, workers: workers.count))
     }
 
+    /// The digests (`JobOutput.digest`) of the result `peer` just delivered for `task`, for
+    /// `parts`: a remote worker's chunks were checksummed on arrival; in-place results are
+    /// read back.
+    private func digests(_ task: Int, from peer: Peer, parts: [Int]) throws -> [UInt64] {
+        let received = states[task].received, all = tasks[task].parts
+        return try parts.map { index in
+            peer.local ? try job.output.digest(all[index], chunkBytes: cluster.chunkBytes)
+                : JobOutput.combining(stride(from: 0, to: all[index].bytes, by: cluster.chunkBytes).map { received[[index, $0]]! })
+        }
+    }
+
+    /// True for the fixed sample of tasks `--verify` recomputes.
+    private func isSampled(_ task: Int) -> Bool {
+        guard cluster.verifyPercent > 0 else { return false }
+        let key = [jobDigest.littleEndian, UInt64(task).littleEndian].withUnsafeBytes { XXHash64.hash($0) }
+        return Double(key % 10_000) < cluster.verifyPercent * 100
+    }
+
+    /// With `--verify`, whether the result `peer` just delivered for `task` stands. The first
+    /// remote result of a sampled task is recomputed by another worker; a result stands
+    /// once another worker's result has the same digests, or when it was computed in
+    /// process (the coordinator trusts its own process: a remote result it contradicts is
+    /// wrong, and its worker is dropped). Results that disagree are logged with both
+    /// workers, and the task runs again elsewhere; a task on which `maxFailures` + 1
+    /// workers all disagree fails the job.
+    private func stands(_ task: Int, from peer: Peer) throws -> Bool {
+        let earlier = states[task].results
+        guard isSampled(task), !(peer.local && earlier.isEmpty) else { return true }
+        let digests = try digests(task, from: peer, parts: Array(tasks[task].parts.indices))
+        let worker = name(peer)
+        if earlier.contains(where: { $0.digests == digests }) || (peer.local && !earlier.isEmpty) {
+            verifiedCount += 1
+            for wrong in earlier where wrong.digests != digests {
+                mismatchCount += 1
+                log("coordinator: verify: \(tasks[task].label) from \(wrong.worker) differs from the result of \(worker)\(peer.local ? " (in process)" : "") and is replaced")
+                if let (wrongPeer, _) = workers.first(where: { $0.value.report.name == wrong.worker && !$0.key.local }) {
+                    drop(wrongPeer, because: "returned a wrong result for \(tasks[task].label) (tasks it finished earlier were not all checked; --verify 100 checks every task)")
+                }
+            }
+            return true
+        }
+        states[task].results.append((worker, digests))
+        if !earlier.isEmpty {
+            log("coordinator: verify: \(tasks[task].label): the results of \(states[task].results.map(\.worker).joined(separator: ", ")) all differ; computing it again on another worker")
+        }
+        guard states[task].results.count <= cluster.maxFailures else {
+            throw ClusterError(description: "\(tasks[task].label): \(states[task].results.count) workers returned different results (\(states[task].results.map(\.worker).joined(separator: ", "))); the workers do not compute alike")
+        }
+        requeue(task)
+        return false
+    }
+
     private func fail(_ failure: Header.Failure, from peer: Peer) throws {
         guard let task = failure.task, let attempt = failure.attempt, isLease(task, attempt, of: peer) else {
-            log("coordinator: worker \(name(peer)) reports \(failure.code): \(failure.message)")
+            note(peer, "coordinator: worker \(name(peer)) reports \(failure.code): \(failure.message)")
             if failure.task == nil { drop(peer, because: "cannot run this job") }
             return
         }
-        states[task].failures.append((name(peer), failure.message))
+        try failed(task, on: peer, "\(failure.code): \(failure.message)")
+    }
+
+    /// Takes a failed lease back, logged: the task goes to another worker, the job fails
+    /// once the task has failed `maxFailures` times, and a worker that fails
+    /// `maxFailuresInARow` tasks in a row is dropped.
+    private func failed(_ task: Int, on peer: Peer, _ message: String) throws {
+        log("coordinator: \(tasks[task].label) failed on \(name(peer)): \(message); re-issued")
+        states[task].failures.append((name(peer), message))
         release(task, from: peer, reissue: true)
+        if workers[peer] != nil {
+            workers[peer]!.failuresInARow += 1
+            if workers[peer]!.failuresInARow >= cluster.maxFailuresInARow {
+                drop(peer, because: "failed \(cluster.maxFailuresInARow) tasks in a row")
+            }
+        }
         // Retries go to other workers while there are any, so with enough workers this means
         // `maxFailures` different workers; with fewer, a task never fails more than that often.
         let failures = states[task].failures
@@ -385,29 +539,56 @@ public final class Coordinator {
         tasks[task].outputBytes + (shared ? 0 : inputBytes[task])
     }
 
+    /// When a lease of `task` leased or progressing now is taken back: a grace period plus
+    /// the time its bytes (output, and inputs when shipped) take at a slow floor rate.
+    private func leaseDeadline(_ task: Int, shared: Bool) -> Date {
+        Date().addingTimeInterval(cluster.leaseSeconds + Double(cost(task, shared: shared)) / cluster.leaseBytesPerSecond)
+    }
+
+    /// Takes back leases whose workers made no progress in time (a hung or lying worker
+    /// that still heartbeats); the worker is dropped, as it may hold others the same way.
+    private func expireStalledLeases() throws {
+        let now = Date()
+        let stalled = workers.values.flatMap(\.leased).filter { states[$0].deadline < now && inHand[$0] == nil }.sorted()
+        for task in stalled {
+            guard let peer = states[task].owner else { continue }
+            let seconds = Int(cluster.leaseSeconds + Double(cost(task, shared: workers[peer]?.sharedStorage ?? true)) / cluster.leaseBytesPerSecond)
+            try failed(task, on: peer, "no progress within its \(seconds) s lease")
+            drop(peer, because: "made no progress on \(tasks[task].label) within its \(seconds) s lease")
+        }
+    }
+
     /// Ends a lease; a re-issued task goes back to the front of the queue with a new attempt.
     private func release(_ task: Int, from peer: Peer, reissue: Bool) {
         states[task].owner = nil
+        states[task].deadline = .distantFuture
         if let shared = workers[peer]?.sharedStorage {
             workers[peer]!.leased.remove(task)
             workers[peer]!.leasedBytes -= cost(task, shared: shared)
             if reissue { workers[peer]!.report.retries += 1 }
         }
-        if reissue {
-            states[task].attempt += 1
-            states[task].received = [:]
-            pending.insert(task, at: 0)
-        }
+        if reissue { requeue(task) }
     }
 
+    /// Puts a task back at the front of the queue with a new attempt.
+    private func requeue(_ task: Int) {
+        states[task].attempt += 1
+        states[task].received = [:]
+        pending.insert(task, at: 0)
+    }
+
+    /// Forgets a worker, re-issuing its leases; one that got as far as READY stays in the
+    /// final report with the reason it left.
     private func drop(_ peer: Peer, because reason: String) {
         guard let state = workers[peer] else { return }
-        if !state.leased.isEmpty || !peer.local { log("coordinator: worker \(name(peer)) \(reason); its \(state.leased.count) task(s) re-issued") }
+        if !state.leased.isEmpty || !peer.local { note(peer, "coordinator: worker \(name(peer)) \(reason); its \(state.leased.count) task(s) re-issued") }
         for task in state.leased { release(task, from: peer, reissue: true) }
-        var report = workers[peer]!.report
-        report.seconds = Date().timeIntervalSince(state.joined)
-        report.gone = reason
-        departed.append(report)
+        if state.ready {
+            var report = workers[peer]!.report
+            report.seconds = Date().timeIntervalSince(state.joined)
+            report.gone = reason
+            departed.append(report)
+        }
         workers[peer] = nil
     }
 
@@ -419,27 +600,36 @@ public final class Coordinator {
     }
 
     /// Leases pending tasks to ready workers with credit left, least loaded first; a task
-    /// avoids workers it already failed on while others are available.
+    /// avoids workers it already failed on while others are available, and a `--verify`
+    /// recomputation goes only to a worker that has not computed the task yet.
     private func assign() throws {
-        // A task whose previous attempt still has chunks being written waits for them: its
-        // new attempt's bytes must be the last ones written.
-        while let position = pending.firstIndex(where: { inHand[$0] == nil }) {
+        var position = 0
+        while position < pending.count {
             let task = pending[position]
+            // A task whose previous attempt still has chunks being written waits for them: its
+            // new attempt's bytes must be the last ones written.
+            guard inHand[task] == nil else { position += 1; continue }
             let candidates = workers.filter(\.value.ready).sorted {
                 $0.value.leasedBytes != $1.value.leasedBytes ? $0.value.leasedBytes < $1.value.leasedBytes
                     : $0.key.id.lexicographicallyPrecedes($1.key.id)
             }
-            let failed = Set(states[task].failures.map(\.worker))
             let usable = candidates.filter { $0.value.leasedBytes == 0 || $0.value.leasedBytes + cost(task, shared: $0.value.sharedStorage) <= cluster.creditBytes }
-            guard let (peer, worker) = usable.first(where: { !failed.contains($0.value.report.name) }) ?? usable.first else { return }
+            guard !usable.isEmpty else { return }
+            let computed = Set(states[task].results.map(\.worker)), failed = Set(states[task].failures.map(\.worker))
+            let eligible = usable.filter { !computed.contains($0.value.report.name) }
+            guard let (peer, worker) = eligible.first(where: { !failed.contains($0.value.report.name) }) ?? eligible.first else {
+                position += 1
+                continue
+            }
             pending.remove(at: position)
             states[task].owner = peer
+            states[task].deadline = leaseDeadline(task, shared: worker.sharedStorage)
             workers[peer]!.leased.insert(task)
             workers[peer]!.leasedBytes += cost(task, shared: worker.sharedStorage)
             do {
                 try lease(task, to: peer, shipping: !worker.sharedStorage)
-            } catch {
-                drop(peer, because: "cannot be reached (\(error))")
+            } catch let error as ZMQError {
+                unreachable(peer, error)
             }
         }
     }
@@ -449,9 +639,9 @@ public final class Coordinator {
         let task = tasks[index]
         let attempt = states[index].attempt
         let views = shipping ? try task.inputs.map { try job.models[$0.model].tensor($0.tensor) } : []
-        try send(to: peer, .task, Header.Task(
+        try sockets[peer.local ? 0 : 1].send([peer.id] + ProtocolMessage(.task, Header.Task(
             task: index, attempt: attempt, work: String(decoding: task.work, as: UTF8.self), inputs: task.inputs, parts: task.parts,
-            shipped: shipping ? views.map { Header.ShippedInput(dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.bytes.count) } : nil))
+            shipped: shipping ? views.map { Header.ShippedInput(dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.bytes.count) } : nil)).frames)
         for (input, view) in views.enumerated() {
             defer { view.release() }
             for offset in stride(from: 0, to: view.bytes.count, by: cluster.chunkBytes) {

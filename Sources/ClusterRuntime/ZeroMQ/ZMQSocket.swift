@@ -93,6 +93,44 @@ public final class ZMQSocket {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// A PAIR socket that receives this socket's handshake failures (libzmq's socket
+    /// monitor): peers that speak another security mechanism or break the ZMTP handshake.
+    public func handshakeMonitor() throws -> ZMQSocket {
+        let endpoint = "inproc://crucible-monitor-\(UInt(bitPattern: handle))"
+        let events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+        guard zmq_socket_monitor(handle, endpoint, Int32(events)) == 0 else { throw ZMQError.last("zmq_socket_monitor") }
+        let monitor = try ZMQSocket(context, .pair)
+        try monitor.connect(endpoint)
+        return monitor
+    }
+
+    /// A monitor event: the peer's address, and libzmq's ZMTP error code when it gave one.
+    public struct HandshakeFailure: Sendable {
+        public let address: String
+        public let protocolError: UInt32?
+
+        /// What went wrong, in words.
+        public var reason: String {
+            switch protocolError {
+            case nil: return "the handshake failed"
+            case UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH):
+                return "it speaks another security mechanism (a worker without --keys against a CURVE coordinator, or the reverse)"
+            case let code?: return "the ZMTP handshake failed (libzmq protocol error 0x\(String(code, radix: 16)))"
+            }
+        }
+    }
+
+    /// Reads one event from a `handshakeMonitor()` socket (two frames: event id and value,
+    /// then the address).
+    public func receiveHandshakeFailure() throws -> HandshakeFailure? {
+        let frames = try receiveMultipart()
+        guard frames.count == 2, frames[0].count == 6 else { return nil }
+        let event = UInt16(frames[0][0]) | UInt16(frames[0][1]) << 8
+        let value = frames[0][2...5].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let address = String(decoding: frames[1], as: UTF8.self)
+        return HandshakeFailure(address: address, protocolError: Int32(event) == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? value : nil)
+    }
+
     // MARK: Messages
 
     /// Sends one frame, consuming it; `more` marks further frames of the same message.
