@@ -329,7 +329,10 @@ public final class Coordinator {
     }
 
     private func complete(_ done: Header.Done, from peer: Peer) throws {
-        guard isLease(done.task, done.attempt, of: peer) else { return }
+        guard isLease(done.task, done.attempt, of: peer) else {
+            log("coordinator: dropped a late or foreign DONE (task \(done.task) attempt \(done.attempt)) from \(name(peer))")
+            return
+        }
         guard inHand[done.task] == nil else {
             parkedDone[done.task] = (done, peer)
             return
