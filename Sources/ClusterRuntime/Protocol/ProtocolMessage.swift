@@ -52,11 +52,29 @@ public struct ProtocolMessage: Sendable {
         self.payload = frames.count == 3 ? frames[2] : nil
     }
 
+    /// The header as `type`; a malformed one throws, naming the field and what was wrong.
     public func decode<H: Decodable>(_ type: H.Type) throws(ProtocolError) -> H {
         do {
             return try JSONDecoder().decode(type, from: Data(header))
+        } catch let error as DecodingError {
+            throw .malformed("\(kind) header: \(Self.explain(error))")
         } catch {
             throw .malformed("\(kind) header: \(error)")
+        }
+    }
+
+    /// A decoding error in a few words: where in the header, and what was wrong.
+    static func explain(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context, _ last: CodingKey? = nil) -> String {
+            let keys = context.codingPath + (last.map { [$0] } ?? [])
+            return keys.isEmpty ? "the header" : "`" + keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "`"
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context, key)) is missing"
+        case .valueNotFound(let type, let context): return "\(path(context)) is null, expected \(type)"
+        case .typeMismatch(let type, let context): return "\(path(context)) is not of type \(type): \(context.debugDescription)"
+        case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
         }
     }
 }
