@@ -72,6 +72,7 @@ let package = Package(
         .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO", "TestSupport"], exclude: ["Support/analyze_reference.py"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO", "TestSupport"], exclude: ["Support/hub_server.py"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "ClusterRuntime", "TensorIO", "TestSupport"]),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI", "TestSupport"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI", "TestSupport"],
+                    exclude: ["Support/python_worker.py"]),
     ]
 )

@@ -103,7 +103,8 @@ public final class SweepJob: DistributedJob {
 struct SweepTaskWork: Codable, Sendable {
     struct Variant: Codable, Sendable {
         var sigma: Double
-        var seed: UInt64
+        /// A decimal string on the wire, like every 64-bit value of the protocol.
+        @DecimalUInt64 var seed: UInt64
     }
 
     var model: Int

@@ -94,7 +94,7 @@ import TensorIO
         worker.wait(10)
         let log = coordinator.output
         for expected in ["protocol version 9", "unknown message type 99", "rejected a result chunk", "checksum",
-                         "late or foreign", "no such part", "incomplete"] {
+                         "late or foreign result", "late or foreign DONE", "no such part", "incomplete"] {
             #expect(log.contains(expected), "log mentions \(expected): \(log)")
         }
         #expect(try Harness.tensors(out) == Harness.tensors(embedded))

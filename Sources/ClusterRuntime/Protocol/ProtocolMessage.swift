@@ -52,11 +52,29 @@ public struct ProtocolMessage: Sendable {
         self.payload = frames.count == 3 ? frames[2] : nil
     }
 
+    /// The header as `type`; a malformed one throws, naming the field and what was wrong.
     public func decode<H: Decodable>(_ type: H.Type) throws(ProtocolError) -> H {
         do {
             return try JSONDecoder().decode(type, from: Data(header))
+        } catch let error as DecodingError {
+            throw .malformed("\(kind) header: \(Self.explain(error))")
         } catch {
             throw .malformed("\(kind) header: \(error)")
+        }
+    }
+
+    /// A decoding error in a few words: where in the header, and what was wrong.
+    static func explain(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context, _ last: CodingKey? = nil) -> String {
+            let keys = context.codingPath + (last.map { [$0] } ?? [])
+            return keys.isEmpty ? "the header" : "`" + keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "`"
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context, key)) is missing"
+        case .valueNotFound(let type, let context): return "\(path(context)) is null, expected \(type)"
+        case .typeMismatch(let type, let context): return "\(path(context)) is not of type \(type): \(context.debugDescription)"
+        case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
         }
     }
 }
@@ -73,11 +91,17 @@ public enum Header {
         }
     }
     /// A model file as the coordinator sees it: a worker reads the file itself only if its
-    /// copy has the same size and header digest (xxHash64 of the length prefix and JSON header).
+    /// copy has the same size and header digest (xxHash64 of the length prefix and JSON header,
+    /// a decimal string on the wire).
     public struct ModelFile: Codable, Sendable, Equatable {
         public var path: String
         public var size: Int
-        public var headerDigest: UInt64
+        @DecimalUInt64 public var headerDigest: UInt64
+        public init(path: String, size: Int, headerDigest: UInt64) {
+            self.path = path
+            self.size = size
+            self.headerDigest = headerDigest
+        }
     }
     public struct Model: Codable, Sendable {
         /// The model's folder (or file) on the coordinator, absolute.
@@ -117,12 +141,14 @@ public enum Header {
         /// Present when the inputs follow as INPUT messages (one entry per input).
         public var shipped: [ShippedInput]?
     }
-    /// A chunk of payload: INPUT (`index` = input) or RESULT (`index` = part).
+    /// A chunk of payload: INPUT (`index` = input) or RESULT (`index` = part). `checksum` (the
+    /// xxHash64 of the uncompressed bytes) travels as a decimal string.
     public struct Chunk: Codable, Sendable {
         public var task: Int; public var attempt: Int; public var index: Int; public var offset: Int; public var size: Int
-        public var encoding: UInt8; public var checksum: UInt64
+        public var encoding: UInt8; @DecimalUInt64 public var checksum: UInt64
         public init(task: Int, attempt: Int, index: Int, offset: Int, size: Int, encoding: UInt8, checksum: UInt64) {
-            (self.task, self.attempt, self.index, self.offset, self.size, self.encoding, self.checksum) = (task, attempt, index, offset, size, encoding, checksum)
+            (self.task, self.attempt, self.index, self.offset, self.size, self.encoding) = (task, attempt, index, offset, size, encoding)
+            self.checksum = checksum
         }
     }
     public struct Done: Codable, Sendable {

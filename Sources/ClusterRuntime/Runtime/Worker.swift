@@ -188,8 +188,9 @@ public final class Worker: @unchecked Sendable {
         case .task:
             try accept(try message.decode(Header.Task.self), in: &session)
         case .input:
-            guard let chunk = try? message.decode(Header.Chunk.self) else {
-                log("worker: dropped a malformed input chunk")
+            let chunk: Header.Chunk
+            do { chunk = try message.decode(Header.Chunk.self) } catch {
+                log("worker: dropped an input chunk: \(error)")
                 return nil
             }
             try receive(chunk, payload: message.payload ?? [], in: &session)

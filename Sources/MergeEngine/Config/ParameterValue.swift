@@ -1,5 +1,12 @@
 /// A parameter value as written in a mergekit config, before it is resolved for one tensor.
-public indirect enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
+///
+/// Its JSON form is the config's, as a person (or mergekit) writes it: a number, boolean or
+/// string as that JSON value; a gradient as an array of numbers (`[0, 0.5, 1]`); any other
+/// list as an array of values; a filter list as an array of objects
+/// `{"filter": "mlp", "value": 0.5}` (`filter` absent for the catch-all entry). Decoding
+/// reads arrays as the config parser does: all numbers is a gradient, all objects a filter
+/// list, anything else a list; an empty array is refused, as in a config.
+public indirect enum ParameterValue: Sendable, Equatable, Codable, CustomStringConvertible {
     case number(Double)
     case bool(Bool)
     case string(String)
@@ -11,12 +18,46 @@ public indirect enum ParameterValue: Sendable, Equatable, CustomStringConvertibl
     /// substring of the tensor name wins.
     case filtered([FilteredEntry])
 
-    public struct FilteredEntry: Sendable, Equatable {
+    public struct FilteredEntry: Sendable, Equatable, Codable {
         public let filter: String?
         public let value: ParameterValue
         public init(filter: String?, value: ParameterValue) {
             self.filter = filter
             self.value = value
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let scalar = try? container.decode(ResolvedValue.self) {
+            switch scalar {
+            case .number(let x): self = .number(x)
+            case .bool(let b): self = .bool(b)
+            case .string(let s): self = .string(s)
+            }
+        } else if let numbers = try? container.decode([Double].self) {
+            guard !numbers.isEmpty else { throw DecodingError.dataCorruptedError(in: container, debugDescription: "a parameter list must not be empty") }
+            self = .gradient(numbers)
+        } else if let entries = try? container.decode([FilteredEntry].self) {
+            guard !entries.isEmpty else { throw DecodingError.dataCorruptedError(in: container, debugDescription: "a parameter list must not be empty") }
+            self = .filtered(entries)
+        } else if let values = try? container.decode([ParameterValue].self) {
+            self = .list(values)
+        } else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "a parameter value must be a number, a boolean, a string, a list or a list of {filter, value}")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .number(let x): try container.encode(x)
+        case .bool(let b): try container.encode(b)
+        case .string(let s): try container.encode(s)
+        case .gradient(let values): try container.encode(values)
+        case .list(let values): try container.encode(values)
+        case .filtered(let entries): try container.encode(entries)
         }
     }
 
@@ -62,6 +103,11 @@ public indirect enum ParameterValue: Sendable, Equatable, CustomStringConvertibl
 }
 
 /// A parameter's value for one tensor: what a merge method receives.
+///
+/// Its JSON form (in a `PlannedTensor`, the `work` of a merge TASK, docs/protocol.md §4.3) is
+/// the plain JSON value: a number as a JSON number (`0.5`; finite, read back exactly: the
+/// shortest decimal that round-trips the Double), a boolean as `true`/`false`, a string as a
+/// JSON string.
 public enum ResolvedValue: Sendable, Equatable, Codable, CustomStringConvertible {
     case number(Double)
     case bool(Bool)
@@ -69,6 +115,28 @@ public enum ResolvedValue: Sendable, Equatable, Codable, CustomStringConvertible
 
     public var number: Double? { if case .number(let x) = self { return x } else { return nil } }
     public var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let b = try? container.decode(Bool.self) {
+            self = .bool(b)
+        } else if let x = try? container.decode(Double.self) {
+            self = .number(x)
+        } else if let s = try? container.decode(String.self) {
+            self = .string(s)
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "a parameter value must be a JSON number, boolean or string")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .number(let x): try container.encode(x)
+        case .bool(let b): try container.encode(b)
+        case .string(let s): try container.encode(s)
+        }
+    }
 
     public var description: String {
         switch self {

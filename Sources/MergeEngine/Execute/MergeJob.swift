@@ -5,10 +5,12 @@ import TensorIO
 /// A merge as a distributed job: one task per planned output tensor, written into a
 /// checkpoint folder that appears only when complete.
 public final class MergeJob: DistributedJob {
-    /// What a worker needs to compute any tensor of the merge.
+    /// What a worker needs to compute any tensor of the merge (the WELCOME `setup`,
+    /// docs/protocol.md §4.3): the method's name, the random seed (a decimal string, like every
+    /// 64-bit value of the protocol) and the output dtype (`F32`, `BF16`, `F16`…).
     struct Setup: Codable {
         var method: String
-        var seed: UInt64
+        @DecimalUInt64 var seed: UInt64
         var outputDType: String
     }
 
