@@ -1,4 +1,4 @@
-/// A 64-bit unsigned value (a checksum, a header digest, a seed) as CWP/1 carries it in
+/// A 64-bit unsigned value (a checksum, a header digest, a seed) as CWP/2 carries it in
 /// JSON: a string of its decimal digits, e.g. `"18446744073709551615"`, never a JSON number,
 /// which many JSON libraries read as an IEEE double and round above 2⁵³
 /// (docs/protocol.md §3).

@@ -5,7 +5,7 @@ import JobModel
 import Testing
 import TensorIO
 
-/// A rogue peer that speaks just enough CWP/1 to be leased tasks, then answers each with a
+/// A rogue peer that speaks just enough CWP/2 to be leased tasks, then answers each with a
 /// different kind of hostile message. The coordinator rejects and logs each, re-issues the
 /// tasks, and the job completes with no corrupted byte.
 @Suite(.serialized) struct HostilePeerTests {
@@ -24,7 +24,7 @@ import TensorIO
         case .unknownVersion:
             try socket.send([[9, MessageKind.result.rawValue], Array("{}".utf8)])
         case .unknownType:
-            try socket.send([[1, 99], Array("{}".utf8)])
+            try socket.send([[ProtocolMessage.version, 99], Array("{}".utf8)])
         case .wrongSize:
             let bytes = [UInt8](repeating: 7, count: part.bytes + 2)
             try result(Header.Chunk(task: task.task, attempt: task.attempt, index: 0, offset: 0, size: bytes.count, encoding: raw,

@@ -20,14 +20,14 @@ import TestSupport
         #expect(try ProtocolMessage(frames: message.frames).decode(Header.Chunk.self).checksum == .max)
         let numeric = #"{"task":3,"attempt":1,"index":0,"offset":0,"size":8,"encoding":0,"checksum":12345}"#
         do {
-            _ = try ProtocolMessage(frames: [[1, MessageKind.result.rawValue], Array(numeric.utf8)]).decode(Header.Chunk.self)
+            _ = try ProtocolMessage(frames: [[ProtocolMessage.version, MessageKind.result.rawValue], Array(numeric.utf8)]).decode(Header.Chunk.self)
             Issue.record("a numeric checksum was accepted")
         } catch {
             #expect("\(error)".contains("`checksum`: a 64-bit value must be a JSON string of decimal digits"), "\(error)")
         }
         let missing = #"{"task":3,"attempt":1,"index":0,"offset":0,"size":8,"encoding":0}"#
         #expect(throws: ProtocolError.malformed("result header: `checksum` is missing")) {
-            try ProtocolMessage(frames: [[1, MessageKind.result.rawValue], Array(missing.utf8)]).decode(Header.Chunk.self)
+            try ProtocolMessage(frames: [[ProtocolMessage.version, MessageKind.result.rawValue], Array(missing.utf8)]).decode(Header.Chunk.self)
         }
         let file = Header.ModelFile(path: "/m/model.safetensors", size: 10, headerDigest: 0xEF46_DB37_51D8_E999)
         #expect(try object(JSONEncoder().encode(file))["headerDigest"] as? String == "17241709254077376921")

@@ -1,7 +1,7 @@
 import Foundation
 import JobModel
 
-/// The message types of CWP/1 (docs/protocol.md §4).
+/// The message types of CWP/2 (docs/protocol.md §4).
 public enum MessageKind: UInt8, Sendable {
     case hello = 1, welcome, task, input, result, done, error, heartbeat, shutdown, ready
 }
@@ -19,9 +19,9 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// One CWP/1 message: `[version, type]`, a JSON header, and for INPUT and RESULT a payload.
+/// One CWP/2 message: `[version, type]`, a JSON header, and for INPUT and RESULT a payload.
 public struct ProtocolMessage: Sendable {
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     /// Largest JSON header accepted.
     public static let maxHeader = 1 << 20
 

@@ -297,7 +297,7 @@ public final class Coordinator {
             return
         }
         if message.kind == .hello {
-            guard let hello = try? message.decode(Header.Hello.self) else { noteMalformed(peer); return }
+            guard let hello = decode(Header.Hello.self, message, from: peer) else { return }
             // The same identity starting over: it loses its leases, if it held any.
             if let old = workers[peer] { old.leased.isEmpty ? (workers[peer] = nil) : drop(peer, because: "said HELLO again") }
             let name = "\(peer.local ? "local" : hello.host)/\(Coordinator.hex(peer.id))"
@@ -321,19 +321,19 @@ public final class Coordinator {
         case .heartbeat:
             break
         case .ready:
-            guard let ready = try? message.decode(Header.Ready.self) else { noteMalformed(peer); return }
+            guard let ready = decode(Header.Ready.self, message, from: peer) else { return }
             workers[peer]!.ready = true
             workers[peer]!.sharedStorage = ready.sharedStorage || peer.local
             let storage = workers[peer]!.sharedStorage ? "reads the inputs itself" : "gets inputs shipped (\(ready.reason ?? "no shared storage"))"
             if !peer.local { log("coordinator: worker \(name(peer)) joined with \(workers[peer]!.report.threads) threads; \(storage)") }
         case .result:
-            guard let chunk = try? message.decode(Header.Chunk.self) else { noteMalformed(peer); return }
+            guard let chunk = decode(Header.Chunk.self, message, from: peer) else { return }
             try accept(chunk, payload: message.payload ?? [], from: peer)
         case .done:
-            guard let done = try? message.decode(Header.Done.self) else { noteMalformed(peer); return }
+            guard let done = decode(Header.Done.self, message, from: peer) else { return }
             try complete(done, from: peer)
         case .error:
-            guard let failure = try? message.decode(Header.Failure.self) else { noteMalformed(peer); return }
+            guard let failure = decode(Header.Failure.self, message, from: peer) else { return }
             try fail(failure, from: peer)
         default:
             note(peer, "coordinator: ignored an unexpected \(message.kind) from \(name(peer))")
@@ -350,6 +350,17 @@ public final class Coordinator {
         return Header.Welcome(heartbeatMs: cluster.heartbeatMs, liveness: cluster.liveness, kind: job.kind,
                               setup: String(decoding: job.setup, as: UTF8.self), models: models,
                               chunkBytes: cluster.chunkBytes, compress: cluster.compress)
+    }
+
+    /// A message's header, or nil when it is malformed (logged with the peer and why).
+    private func decode<H: Decodable>(_ type: H.Type, _ message: ProtocolMessage, from peer: Peer) -> H? {
+        do {
+            return try message.decode(type)
+        } catch {
+            note(peer, "coordinator: dropped a message from \(name(peer)): \(error)")
+            noteMalformed(peer)
+            return nil
+        }
     }
 
     private func noteMalformed(_ peer: Peer) {

@@ -186,7 +186,11 @@ public final class Worker: @unchecked Sendable {
         case .welcome:
             try setUp(for: try message.decode(Header.Welcome.self), in: &session)
         case .task:
-            try accept(try message.decode(Header.Task.self), in: &session)
+            // A TASK this worker cannot read is not its to answer: the lease's deadline
+            // gives it to another worker.
+            do { try accept(try message.decode(Header.Task.self), in: &session) } catch let error as ProtocolError {
+                log("worker: dropped a task it cannot read: \(error)")
+            }
         case .input:
             let chunk: Header.Chunk
             do { chunk = try message.decode(Header.Chunk.self) } catch {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A CWP/1 worker written from docs/protocol.md alone (pyzmq and numpy, nothing of Crucible).
+"""A CWP/2 worker written from docs/protocol.md alone (pyzmq and numpy, nothing of Crucible).
 
 It proves the document: connected to `crucible merge ... --listen ENDPOINT`, it serves linear
 merges whose output must be byte-identical to Crucible's own. It says HELLO with no
@@ -24,7 +24,7 @@ import time
 import numpy as np
 import zmq
 
-VERSION = 1
+VERSION = 2
 HELLO, WELCOME, TASK, INPUT, RESULT, DONE, ERROR, HEARTBEAT, SHUTDOWN, READY = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 NAMES = {1: "HELLO", 2: "WELCOME", 3: "TASK", 4: "INPUT", 5: "RESULT", 6: "DONE", 7: "ERROR", 8: "HEARTBEAT", 9: "SHUTDOWN", 10: "READY"}
 
