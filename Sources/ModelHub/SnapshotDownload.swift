@@ -30,7 +30,12 @@ struct SnapshotDownload {
             }
         }
         let files = MergeFiles.select(from: listing.files, shards: shards)
-        guard files.contains(where: { $0.hasSuffix(".safetensors") }) else { throw .noWeights(client.reference) }
+        let weights = files.count { $0.hasSuffix(".safetensors") }
+        guard weights > 0 else { throw .noWeights(client.reference) }
+        // Before any request for them: each weight file costs a HEAD and a download.
+        guard weights <= client.settings.weightFileLimit else {
+            throw .tooManyWeightFiles(client.reference, count: weights, limit: client.settings.weightFileLimit)
+        }
         try fetch(files, commit: listing.commit, progress: progress)
         return folder
     }
