@@ -114,8 +114,8 @@ import TestSupport
         }
     }
 
-    @Test("a plan made elsewhere with della's rule broken still fails before computing, naming the tensor")
-    func runtimeCheckRemains() throws {
+    @Test("della's rule is the method's own: the planner asks it for every input, and what it plans satisfies it")
+    func dellaRuleIsTheMethods() throws {
         let root = try TestModels.family(rows: 8, cols: 8, fineTunes: 1)
         let plan = try Planner.plan(try ConfigParser.parse(
             "models: [{model: ft1, parameters: {weight: 1, density: 0.5}}]\nmerge_method: della\nbase_model: base\n"),

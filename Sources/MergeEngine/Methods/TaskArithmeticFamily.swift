@@ -57,7 +57,8 @@ struct TaskArithmeticFamily: MergeMethod {
                                        valid: .unit))
         }
         if sparsifier == .dellaMagprune {
-            specs.append(ParameterSpec("epsilon", .perModel, .number, default: .number(0.15), "Spread of keep probabilities around density."))
+            specs.append(ParameterSpec("epsilon", .perModel, .number, default: .number(0.15),
+                                       "Spread of keep probabilities around density; below a density of 1, density ± epsilon must lie within (0, 1)."))
         }
         specs += [
             ParameterSpec("normalize", .global, .bool, default: .bool(normalizeDefault), "Divide by the sum of the (agreeing) weights."),
