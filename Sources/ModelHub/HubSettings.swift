@@ -22,7 +22,8 @@ public struct HubSettings: Sendable {
     /// particular, may go without receiving a byte; the download is then retried from where it
     /// stopped, as after a cut connection.
     public var downloadTimeout = 10.0
-    /// Most bytes of a file listing read (it is refused as it streams in, past this).
+    /// Most bytes of a file listing read (it is refused as it streams in, past this), and of
+    /// a weights index (refused from its HEAD).
     public var listingLimit = 16 << 20
     /// Most `.safetensors` weight files a revision may have for a merge (each is asked for
     /// its metadata and downloaded).

@@ -70,6 +70,24 @@ import Testing
         }
     }
 
+    @Test("an index larger than the listing cap is refused from its HEAD, before it is downloaded")
+    func largeIndexIsRefused() throws {
+        let fixture = try HubFixture(sharded: true)
+        let index = try #require(fixture.files["model.safetensors.index.json"])
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: index))) as? [String: Any])
+        json["metadata"] = ["padding": String(repeating: "x", count: 20_000)]
+        let padded = TemporaryFolder.make("index") + "/model.safetensors.index.json"
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: padded))
+        var repository = fixture.repository()
+        repository.files["model.safetensors.index.json"] = padded
+        let server = try HubServer(["org/name": repository])
+        var settings = fixture.settings(server)
+        settings.listingLimit = 16 << 10
+        let url = "\(server.endpoint)/org/name/resolve/\(HubFixture.commit)/model.safetensors.index.json"
+        #expect(throws: HubError.tooLarge(reference, url: url, limit: 16 << 10)) { try ModelHub.snapshot(reference, settings: settings) }
+        #expect(try server.requests.map(\.method) == ["GET", "HEAD"])
+    }
+
     @Test("of a listing with many files only those a merge needs are asked for")
     func manyFilesAreFilteredFirst() throws {
         let fixture = try HubFixture(sharded: true)
