@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
 import TensorIO
@@ -30,7 +31,9 @@ struct HubClient {
 
     func listing() throws(HubError) -> Listing {
         let url = "\(settings.endpoint)/api/models/\(reference.repository)/revision/\(HubClient.escape(reference.revision))"
-        let response = try perform(file: nil) { try http.send(.GET, url) }
+        let response = try perform(file: nil, metadata: "the file listing") {
+            try http.send(.GET, url, timeout: settings.metadataTimeout, bodyLimit: settings.listingLimit)
+        }
         guard let json = try? JSONParser.parse(String(decoding: response.body, as: UTF8.self)).objectValue,
               let commit = json["sha"]?.stringValue, HubReference.isCommitHash(commit),
               let siblings = json["siblings"]?.arrayValue
@@ -45,7 +48,9 @@ struct HubClient {
 
     func info(_ file: String, commit: String) throws(HubError) -> FileInfo {
         let url = url(of: file, commit: commit)
-        let response = try perform(file: file) { try http.send(.HEAD, url, redirects: .relativeOnly) }
+        let response = try perform(file: file, metadata: "the metadata of \(file)") {
+            try http.send(.HEAD, url, redirects: .relativeOnly, timeout: settings.metadataTimeout)
+        }
         let linkedEtag = response.headers.first(name: "X-Linked-Etag")
         var etag = Substring(linkedEtag ?? response.headers.first(name: "ETag") ?? "")
         if etag.hasPrefix("W/") { etag = etag.dropFirst(2) }
@@ -60,7 +65,9 @@ struct HubClient {
     /// Runs `request` until it gets an answer that is not a 5xx, at most `settings.attempts`
     /// times, waiting longer before each retry; `request` is called anew each time (a download
     /// asks for the bytes it still lacks). Answers other than 2xx and 3xx become `HubError`s.
-    func perform(file: String?, _ request: () throws -> HubHTTP.Response) throws(HubError) -> HubHTTP.Response {
+    /// A request past its deadline (`metadata` names what it asked for) or with too large an
+    /// answer is an error at once; one that stalled (`settings.downloadTimeout`) is retried.
+    func perform(file: String?, metadata: String? = nil, _ request: () throws -> HubHTTP.Response) throws(HubError) -> HubHTTP.Response {
         var reason = ""
         for attempt in 1...max(settings.attempts, 1) {
             if attempt > 1 { usleep(UInt32(settings.retryDelay * Double(attempt - 1) * 1_000_000)) }
@@ -69,6 +76,13 @@ struct HubClient {
                 response = try request()
             } catch let error as HubError {
                 throw error
+            } catch let error as HubHTTP.BodyTooLarge {
+                throw .tooLarge(reference, url: error.url, limit: error.limit)
+            } catch let error as HTTPClientError where error == .deadlineExceeded {
+                throw .timedOut(reference, what: metadata ?? file ?? "a request", seconds: settings.metadataTimeout)
+            } catch let error as HTTPClientError where error == .readTimeout {
+                reason = "no data for \(settings.downloadTimeout.formatted) s (HF_HUB_DOWNLOAD_TIMEOUT)"
+                continue
             } catch {
                 reason = "\(error)"
                 continue

@@ -18,6 +18,13 @@ public enum HubError: Error, Equatable, CustomStringConvertible {
     case network(HubReference, file: String?, attempts: Int, reason: String)
     /// A downloaded file is not what the Hub announced (size or SHA-256).
     case corrupt(HubReference, file: String, reason: String)
+    /// A metadata request (`what`: the file listing, a file's metadata) was not over within
+    /// `seconds` (`HF_HUB_ETAG_TIMEOUT`).
+    case timedOut(HubReference, what: String, seconds: Double)
+    /// An answer kept in memory (the file listing) is larger than `limit` bytes.
+    case tooLarge(HubReference, url: String, limit: Int)
+    /// The revision has `count` weight files, more than the `limit` a merge fetches.
+    case tooManyWeightFiles(HubReference, count: Int, limit: Int)
     /// The Hub answered something this client cannot use.
     case invalidResponse(HubReference, url: String, reason: String)
     /// The cache folder could not be read or written (the message names the path).
@@ -52,6 +59,14 @@ public enum HubError: Error, Equatable, CustomStringConvertible {
                 + "failed \(attempts) time\(attempts == 1 ? "" : "s") (\(reason)); run again to resume"
         case .corrupt(let ref, let file, let reason):
             return "\(ref): downloaded \(file) is corrupt (\(reason)); it was deleted, run again to download it anew"
+        case .timedOut(let ref, let what, let seconds):
+            return "\(ref): \(what) took longer than \(seconds.formatted) s (HF_HUB_ETAG_TIMEOUT); "
+                + "set HF_HUB_ETAG_TIMEOUT to allow more seconds"
+        case .tooLarge(let ref, let url, let limit):
+            return "\(ref): the answer from \(url) is larger than \(limit % (1 << 20) == 0 ? "\(limit >> 20) MiB" : "\(limit) bytes"), the most Crucible reads; "
+                + "is this a model repository?"
+        case .tooManyWeightFiles(let ref, let count, let limit):
+            return "\(ref): the revision has \(count) .safetensors weight files, more than the \(limit) Crucible fetches for one model"
         case .invalidResponse(let ref, let url, let reason):
             return "\(ref): unexpected answer from \(url): \(reason)"
         case .cache(let message):
@@ -60,4 +75,9 @@ public enum HubError: Error, Equatable, CustomStringConvertible {
             return "HF_ENDPOINT=\(endpoint) is not an http:// or https:// URL"
         }
     }
+}
+
+extension Double {
+    /// `10` rather than `10.0`; other values as they are.
+    var formatted: String { self == rounded() && abs(self) < 1e15 ? String(Int(self)) : String(self) }
 }

@@ -26,6 +26,16 @@ final class HubHTTP {
         var write: (ByteBuffer) throws -> Void
     }
 
+    /// A body kept in memory grew past `limit` bytes (checked as it arrives).
+    struct BodyTooLarge: Error, CustomStringConvertible {
+        let url: String
+        let limit: Int
+        var description: String { "the answer from \(url) is larger than \(limit) bytes" }
+    }
+
+    /// Most bytes of a body kept in memory unless a request says otherwise (error pages).
+    static let defaultBodyLimit = 1 << 20
+
     enum Redirects {
         case all
         /// Only those to the same server (what a HEAD does, to read the Hub's own headers on
@@ -36,26 +46,35 @@ final class HubHTTP {
     private let client: HTTPClient
     private let token: String?
 
-    init(token: String?) {
+    /// `stallTimeout`: seconds any response may go without a byte (AsyncHTTPClient's read
+    /// timeout, restarted by every byte that arrives).
+    init(token: String?, stallTimeout: Double = 60) {
         self.token = token
         client = HTTPClient(
             eventLoopGroupProvider: .singleton,
             configuration: HTTPClient.Configuration(
-                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(60))))
+                redirectConfiguration: .disallow,
+                timeout: .init(connect: .seconds(10), read: .nanoseconds(Int64(stallTimeout * 1e9)))))
     }
 
     func shutdown() { try? client.syncShutdown() }
 
     /// Sends a request with `Authorization: Bearer <token>` and follows up to 10 redirects; the
-    /// token goes only to the origin it was first sent to (not to a CDN).
+    /// token goes only to the origin it was first sent to (not to a CDN). With `timeout`, the
+    /// request and its redirects must be over within that many seconds
+    /// (`HTTPClientError.deadlineExceeded`); a body kept in memory may have at most
+    /// `bodyLimit` bytes (`BodyTooLarge`, as soon as it is known: from Content-Length or as
+    /// the bytes arrive; a HEAD's Content-Length is the file's, not a body's).
     func send(_ method: HTTPMethod, _ url: String, headers extra: [(String, String)] = [], redirects: Redirects = .all,
-              sink: BodySink? = nil) throws -> Response {
+              timeout: Double? = nil, bodyLimit: Int = HubHTTP.defaultBodyLimit, sink: BodySink? = nil) throws -> Response {
+        let deadline = timeout.map { NIODeadline.now() + .nanoseconds(Int64($0 * 1e9)) }
         var url = url
         var headers = HTTPHeaders(extra)
         if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
         for _ in 0...10 {
             let request = try HTTPClient.Request(url: url, method: method, headers: headers)
-            let (status, responseHeaders, body) = try client.execute(request: request, delegate: ResponseReader(sink: sink)).wait()
+            let reader = ResponseReader(sink: sink, url: url, limit: method == .HEAD ? .max : bodyLimit)
+            let (status, responseHeaders, body) = try client.execute(request: request, delegate: reader, deadline: deadline).wait()
             let response = Response(url: url, status: status, headers: responseHeaders, body: body)
             guard (300..<400).contains(status), let location = responseHeaders.first(name: "Location"),
                   let current = URL(string: url), let next = URL(string: location, relativeTo: current)?.absoluteURL
@@ -75,15 +94,19 @@ final class HubHTTP {
 private final class ResponseReader: HTTPClientResponseDelegate, @unchecked Sendable {
     typealias Response = (Int, HTTPHeaders, [UInt8])
 
-    /// Most bytes kept in memory (API answers, error pages).
-    static let memoryLimit = 64 << 20
-
     private let sink: HubHTTP.BodySink?
+    private let url: String
+    /// Most bytes kept in memory (API answers, error pages).
+    private let limit: Int
     private var head: HTTPResponseHead?
     private var streaming = false
     private var body: [UInt8] = []
 
-    init(sink: HubHTTP.BodySink?) { self.sink = sink }
+    init(sink: HubHTTP.BodySink?, url: String, limit: Int) {
+        self.sink = sink
+        self.url = url
+        self.limit = limit
+    }
 
     func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
         self.head = head
@@ -91,6 +114,8 @@ private final class ResponseReader: HTTPClientResponseDelegate, @unchecked Senda
         if let sink, (200..<300).contains(status) {
             do { try sink.start(status, head.headers) } catch { return task.eventLoop.makeFailedFuture(error) }
             streaming = true
+        } else if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > limit {
+            return task.eventLoop.makeFailedFuture(HubHTTP.BodyTooLarge(url: url, limit: limit))
         }
         return task.eventLoop.makeSucceededVoidFuture()
     }
@@ -100,9 +125,7 @@ private final class ResponseReader: HTTPClientResponseDelegate, @unchecked Senda
             if streaming {
                 try sink!.write(buffer)
             } else {
-                guard body.count + buffer.readableBytes <= ResponseReader.memoryLimit else {
-                    throw ResponseAccumulator.ResponseTooBigError(maxBodySize: ResponseReader.memoryLimit)
-                }
+                guard body.count + buffer.readableBytes <= limit else { throw HubHTTP.BodyTooLarge(url: url, limit: limit) }
                 body.append(contentsOf: buffer.readableBytesView)
             }
         } catch {

@@ -38,7 +38,7 @@ public enum ModelHub {
         guard let url = URL(string: settings.endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
             throw .badEndpoint(settings.endpoint)
         }
-        let http = HubHTTP(token: settings.token)
+        let http = HubHTTP(token: settings.token, stallTimeout: settings.downloadTimeout)
         defer { http.shutdown() }
         return try SnapshotDownload(client: HubClient(reference: reference, settings: settings, http: http),
                                     cache: cache, progress: progress).run()

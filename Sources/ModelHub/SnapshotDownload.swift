@@ -30,7 +30,12 @@ struct SnapshotDownload {
             }
         }
         let files = MergeFiles.select(from: listing.files, shards: shards)
-        guard files.contains(where: { $0.hasSuffix(".safetensors") }) else { throw .noWeights(client.reference) }
+        let weights = files.count { $0.hasSuffix(".safetensors") }
+        guard weights > 0 else { throw .noWeights(client.reference) }
+        // Before any request for them: each weight file costs a HEAD and a download.
+        guard weights <= client.settings.weightFileLimit else {
+            throw .tooManyWeightFiles(client.reference, count: weights, limit: client.settings.weightFileLimit)
+        }
         try fetch(files, commit: listing.commit, progress: progress)
         return folder
     }
@@ -43,7 +48,14 @@ struct SnapshotDownload {
         let missing = files.filter { !FileSystem.exists(FileSystem.join(folder, $0)) }
         guard !missing.isEmpty else { return }
         var infos: [HubClient.FileInfo] = []
-        for file in missing { infos.append(try client.info(file, commit: commit)) }
+        for file in missing {
+            let info = try client.info(file, commit: commit)
+            // The index is read into memory to find the shards: bounded like the listing.
+            if file == Checkpoint.indexFileName && info.size > client.settings.listingLimit {
+                throw .tooLarge(client.reference, url: client.url(of: file, commit: commit), limit: client.settings.listingLimit)
+            }
+            infos.append(info)
+        }
         try cache.prepareBlobs()
         let total = infos.reduce(0) { $0 + $1.size }
         progress?(DownloadProgress(reference: client.reference, filesDone: 0, filesTotal: missing.count, bytesDone: 0,

@@ -69,11 +69,14 @@ import TestSupport
 
     @Test("a tensor that fails every time fails the job, naming it, with one worker too, and leaves no output")
     func failingTaskFailsTheJob() throws {
-        // della needs density − epsilon > 0: every attempt at every tensor fails.
+        // multislerp of x, −x and 0·y has no mean direction: every attempt at every tensor fails.
         let yaml = """
-            models: [{model: \(Fixtures.golden)/models/ft0, parameters: {weight: 1, density: 0.1, epsilon: 0.2}}]
-            merge_method: della
-            base_model: \(Fixtures.golden)/models/base
+            models:
+              - {model: \(Fixtures.golden)/models/ft0, parameters: {weight: 1}}
+              - {model: \(Fixtures.golden)/models/ft0, parameters: {weight: -1}}
+              - {model: \(Fixtures.golden)/models/ft1, parameters: {weight: 0}}
+            merge_method: multislerp
+            parameters: {normalize_weights: false}
             """
         for workers in [1, 3] {
             let out = Harness.output("failed")
@@ -83,7 +86,7 @@ import TestSupport
                 Issue.record("the job should fail")
             } catch let error as ClusterError {
                 #expect(error.description.contains("failed 3 times"), "\(error)")
-                #expect(error.description.contains("density"), "\(error)")
+                #expect(error.description.contains("mean direction is zero"), "\(error)")
             }
             #expect(!FileManager.default.fileExists(atPath: out))
             #expect(!FileManager.default.fileExists(atPath: out + ".partial"))

@@ -62,8 +62,12 @@ import TestSupport
     @Test("a merge that fails part-way leaves neither the output folder nor its .partial")
     func failureLeavesNothing() throws {
         let root = try TestModels.family(rows: 8, cols: 8, fineTunes: 1)
-        // della with density − epsilon ≤ 0 fails on the first tensor it computes.
-        let yaml = "models: [{model: ft1, parameters: {weight: 1, density: 0.1, epsilon: 0.2}}]\nmerge_method: della\nbase_model: base\n"
+        // multislerp of x, −x and 0·y: the mean direction is zero, found on the first tensor it computes.
+        let yaml = """
+            models: [{model: ft1, parameters: {weight: 1}}, {model: ft1, parameters: {weight: -1}}, {model: base, parameters: {weight: 0}}]
+            merge_method: multislerp
+            parameters: {normalize_weights: false}
+            """
         let config = try ConfigParser.parse(yaml)
         let plan = try Planner.plan(config, options: PlanOptions(workingDirectory: root))
         let out = root + "/failed"

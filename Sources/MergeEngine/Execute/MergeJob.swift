@@ -27,8 +27,6 @@ public final class MergeJob: DistributedJob {
     public init(plan: MergePlan, directory: String, options: MergeOptions, resume: Bool = false) throws {
         self.plan = plan
         self.options = options
-        let specs = plan.tensors.map { SafeTensorsLayout.Spec(name: $0.name, dtype: plan.outputDType, shape: $0.shape) }
-        writer = try CheckpointWriter(directory: directory, tensors: specs, shardBudget: options.shardBudget, reuse: resume)
         // Sorted keys: the same job encodes to the same bytes in every process (its digest).
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -39,6 +37,9 @@ public final class MergeJob: DistributedJob {
                     inputs: ((tensor.base.map { [$0] } ?? []) + tensor.inputs).map { TaskInput(model: $0.model, tensor: $0.tensor) },
                     parts: [TaskPart(target: 0, name: tensor.name, bytes: tensor.outputBytes, elementWidth: width)])
         }
+        // The folder is made last: a job that cannot be described leaves no `.partial` behind.
+        let specs = plan.tensors.map { SafeTensorsLayout.Spec(name: $0.name, dtype: plan.outputDType, shape: $0.shape) }
+        writer = try CheckpointWriter(directory: directory, tensors: specs, shardBudget: options.shardBudget, reuse: resume)
         output = JobOutput(targets: [.checkpoint(writer)], journalPath: FileSystem.join(writer.temporaryDirectory, MergeJob.journalName),
                            finishedJournalPath: FileSystem.join(directory, MergeJob.journalName))
     }

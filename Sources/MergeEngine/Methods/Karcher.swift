@@ -14,7 +14,8 @@ struct Karcher: MergeMethod {
     let summary = "Riemannian (Karcher) mean of the models on the sphere, scaled by their mean norm."
     let baseModel = BaseModelUse.unused
     let parameters = [
-        ParameterSpec("max_iter", .global, .number, default: .number(10), "Maximum number of iterations."),
+        ParameterSpec("max_iter", .global, .number, default: .number(10), "Maximum number of iterations.",
+                      valid: NumberRange(0, to: 1_000_000)),
         ParameterSpec("tol", .global, .number, default: .number(1e-5), "Convergence tolerance."),
     ]
 

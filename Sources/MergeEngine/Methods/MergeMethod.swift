@@ -20,16 +20,50 @@ public struct ParameterSpec: Sendable {
     /// nil means the parameter is required.
     public let defaultValue: ResolvedValue?
     public let help: String
+    /// The numbers the method computes with (every value of a number parameter must also be
+    /// finite); nil: any finite number. Checked when the plan is made.
+    public let valid: NumberRange?
 
-    public init(_ name: String, _ scope: Scope, _ kind: Kind, default defaultValue: ResolvedValue?, _ help: String) {
+    public init(_ name: String, _ scope: Scope, _ kind: Kind, default defaultValue: ResolvedValue?, _ help: String,
+                valid: NumberRange? = nil) {
         self.name = name
         self.scope = scope
         self.kind = kind
         self.defaultValue = defaultValue
         self.help = help
+        self.valid = valid
     }
 
     public var isRequired: Bool { defaultValue == nil }
+}
+
+/// An interval of valid values for a number parameter, such as `(0, 1]`.
+public struct NumberRange: Sendable, Equatable, CustomStringConvertible {
+    public let lower: Double
+    public let lowerIncluded: Bool
+    public let upper: Double
+    public let upperIncluded: Bool
+
+    public init(_ lower: Double, included lowerIncluded: Bool = true, to upper: Double, included upperIncluded: Bool = true) {
+        self.lower = lower
+        self.lowerIncluded = lowerIncluded
+        self.upper = upper
+        self.upperIncluded = upperIncluded
+    }
+
+    /// `[0, 1]`.
+    public static let unit = NumberRange(0, to: 1)
+    /// `(0, 1]`: a share that keeps something.
+    public static let positiveShare = NumberRange(0, included: false, to: 1)
+
+    public func contains(_ x: Double) -> Bool {
+        (lowerIncluded ? x >= lower : x > lower) && (upperIncluded ? x <= upper : x < upper)
+    }
+
+    public var description: String {
+        func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x) }
+        return (lowerIncluded ? "[" : "(") + number(lower) + ", " + number(upper) + (upperIncluded ? "]" : ")")
+    }
 }
 
 /// How a method uses `base_model`.
@@ -52,6 +86,10 @@ public protocol MergeMethod: Sendable {
     var inputCount: ClosedRange<Int> { get }
     /// True when the method reads randomness (its output depends on `--random-seed`).
     var isRandomized: Bool { get }
+    /// What is wrong with one input's resolved per-model parameters taken together (a rule
+    /// that no single value breaks, such as della's density ± epsilon), or nil. The planner
+    /// asks for every input of every tensor, so a merge never fails on it part-way.
+    func problem(perModel parameters: [String: ResolvedValue]) -> String?
     /// Computes the output tensor of `job`, writing it through `job.apply`.
     func merge(_ job: TensorJob) throws
 }
@@ -59,6 +97,7 @@ public protocol MergeMethod: Sendable {
 extension MergeMethod {
     public var isRandomized: Bool { false }
     public var inputCount: ClosedRange<Int> { 1...Int.max }
+    public func problem(perModel parameters: [String: ResolvedValue]) -> String? { nil }
 
     /// A readable statement of the input contract ("a base model and exactly 1 other model").
     public var inputContract: String {

@@ -6,7 +6,8 @@ public enum MethodDocs {
             var out = "\(m.name)\(m.isRandomized ? " (randomized)" : "")\n  \(m.summary)\n  inputs: \(m.inputContract)\n"
             for p in m.parameters {
                 let value = p.defaultValue.map { "default \($0)" } ?? "required"
-                out += "    \(p.name) (\(p.scope.rawValue) \(p.kind.rawValue), \(value)): \(p.help)\n"
+                let range = p.valid.map { ", in \($0)" } ?? ""
+                out += "    \(p.name) (\(p.scope.rawValue) \(p.kind.rawValue)\(range), \(value)): \(p.help)\n"
             }
             if m.parameters.isEmpty { out += "    (no parameters)\n" }
             return out
@@ -25,7 +26,8 @@ public enum MethodDocs {
         for m in methods {
             out += "### \(m.name)\n\n\(m.summary) Inputs: \(m.inputContract).\n\n"
             for p in m.parameters {
-                out += "- `\(p.name)` — \(p.scope.rawValue) \(p.kind.rawValue), \(p.defaultValue.map { "default `\($0)`" } ?? "required"). \(p.help)\n"
+                let range = p.valid.map { " in `\($0)`" } ?? ""
+                out += "- `\(p.name)` — \(p.scope.rawValue) \(p.kind.rawValue)\(range), \(p.defaultValue.map { "default `\($0)`" } ?? "required"). \(p.help)\n"
             }
             out += "\n"
         }

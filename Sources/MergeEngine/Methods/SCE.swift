@@ -9,7 +9,8 @@ struct SCE: MergeMethod {
     let summary = "Select high-variance positions, weight models by task-vector energy, erase sign conflicts."
     let baseModel = BaseModelUse.required
     let parameters = [
-        ParameterSpec("select_topk", .global, .number, default: .number(1), "Share of the highest-variance positions kept."),
+        ParameterSpec("select_topk", .global, .number, default: .number(1), "Share of the highest-variance positions kept.",
+                      valid: .unit),
         ParameterSpec("int8_mask", .global, .bool, default: .bool(false), "Accepted for mergekit compatibility (no effect)."),
     ]
 

@@ -49,13 +49,16 @@ struct TaskArithmeticFamily: MergeMethod {
     var parameters: [ParameterSpec] {
         var specs = [
             ParameterSpec("weight", .perModel, .number, default: nil, "Weight of this model's task vector."),
-            ParameterSpec("density", .perModel, .number, default: .number(1), "Fraction of the task vector to keep."),
+            ParameterSpec("density", .perModel, .number, default: .number(1), "Fraction of the task vector to keep.",
+                          valid: .positiveShare),
         ]
         if sparsifier == .magnitudeOutliers {
-            specs.append(ParameterSpec("gamma", .perModel, .number, default: .number(0.01), "Fraction of largest entries dropped as outliers."))
+            specs.append(ParameterSpec("gamma", .perModel, .number, default: .number(0.01), "Fraction of largest entries dropped as outliers.",
+                                       valid: .unit))
         }
         if sparsifier == .dellaMagprune {
-            specs.append(ParameterSpec("epsilon", .perModel, .number, default: .number(0.15), "Spread of keep probabilities around density."))
+            specs.append(ParameterSpec("epsilon", .perModel, .number, default: .number(0.15),
+                                       "Spread of keep probabilities around density; below a density of 1, density ± epsilon must lie within (0, 1)."))
         }
         specs += [
             ParameterSpec("normalize", .global, .bool, default: .bool(normalizeDefault), "Divide by the sum of the (agreeing) weights."),
@@ -71,18 +74,27 @@ struct TaskArithmeticFamily: MergeMethod {
     }
 
     struct InvalidDensity: Error, CustomStringConvertible {
-        let tensor: String, density: Double, epsilon: Double
-        var description: String {
-            "tensor \(tensor): della needs 0 < density − epsilon and density + epsilon < 1 (density \(density), epsilon \(epsilon))"
-        }
+        let tensor: String, problem: String
+        var description: String { "tensor \(tensor): \(problem)" }
+    }
+
+    /// della's rule (mergekit's della_magprune): with a density below 1, every keep probability
+    /// `density − epsilon … density + epsilon` must lie strictly between 0 and 1.
+    static func dellaProblem(density d: Double, epsilon e: Double) -> String? {
+        guard d > 0 && d < 1 && (d - e <= 0 || d + e >= 1) else { return nil }
+        func shown(_ x: Double) -> Double { (x * 1e9).rounded() / 1e9 }
+        return "della needs 0 < density − epsilon and density + epsilon < 1; density \(d) with epsilon \(e) gives \(shown(d - e)) to \(shown(d + e))"
+    }
+
+    func problem(perModel parameters: [String: ResolvedValue]) -> String? {
+        guard sparsifier == .dellaMagprune, let d = parameters["density"]?.number, let e = parameters["epsilon"]?.number else { return nil }
+        return TaskArithmeticFamily.dellaProblem(density: d, epsilon: e)
     }
 
     func merge(_ job: TensorJob) throws {
-        if sparsifier == .dellaMagprune {
-            for input in job.inputs {
-                let d = input.number("density"), e = input.number("epsilon")
-                if d > 0 && d < 1 && (d - e <= 0 || d + e >= 1) { throw InvalidDensity(tensor: job.name, density: d, epsilon: e) }
-            }
+        // The planner rejects these; a plan made elsewhere is still refused before any work.
+        for input in job.inputs {
+            if let problem = problem(perModel: input.parameters) { throw InvalidDensity(tensor: job.name, problem: problem) }
         }
         let masks = try TaskVectorMasks(job: job, sparsifier: sparsifier)
         let k = job.inputs.count

@@ -56,6 +56,10 @@ public struct Planner {
     let options: PlanOptions
     private var problems: [ConfigError.Problem] = []
     private var seenProblems = Set<String>()
+    /// Rules broken by an input's per-model parameters taken together, each reported once
+    /// with the first tensor it concerns and how many more: key → (location, message, tensor, count).
+    private var inputProblems: [String: (location: String, message: String, tensor: String, count: Int)] = [:]
+    private var inputProblemOrder: [String] = []
 
     public static func plan(_ config: MergeConfig, source: String = "config", options: PlanOptions = PlanOptions()) throws(ConfigError) -> MergePlan {
         var planner = Planner(config: config, source: source, options: options)
@@ -73,8 +77,17 @@ public struct Planner {
         if seenProblems.insert(p.description).inserted { problems.append(p) }
     }
 
+    /// Problems found in parameter values: they do not stop planning (the planner only
+    /// passes values on), so the tensor-level ones are found in the same run.
+    private var parameterProblems = 0
+
     private func failIfProblems() throws(ConfigError) {
         if !problems.isEmpty { throw ConfigError(source: source, problems: Array(problems.prefix(50))) }
+    }
+
+    /// Fails on problems that keep planning from going on (not parameter values).
+    private func failIfBlocked() throws(ConfigError) {
+        if problems.count > parameterProblems { try failIfProblems() }
     }
 
     private mutating func build() throws(ConfigError) -> MergePlan {
@@ -87,6 +100,7 @@ public struct Planner {
             throw ConfigError(source: source, problems: problems)
         }
         validateParameters(method)
+        parameterProblems = problems.count
         if method.baseModel == .required && config.baseModel == nil {
             problem("base_model", "\(method.name) needs a base_model (it takes \(method.inputContract))")
         }
@@ -106,7 +120,7 @@ public struct Planner {
                 checkpoints.append(nil)
             }
         }
-        try failIfProblems()
+        try failIfBlocked()
         let models = checkpoints.map { $0! }
         let layouts = models.map(ModelLayout.init)
         func index(of path: String) -> Int { paths.firstIndex(of: path)! }
@@ -130,7 +144,7 @@ public struct Planner {
                         "\(method.name) takes \(method.inputContract); this has \(others.count) model\(others.count == 1 ? "" : "s") besides the base")
             }
         }
-        try failIfProblems()
+        try failIfBlocked()
 
         let referenceModel = config.baseModel.map(index) ?? index(of: slices[0].sources[0].model)
         var tensors: [PlannedTensor] = []
@@ -140,11 +154,11 @@ public struct Planner {
         // Post-layer weights: last slice, t = 0.
         let reference = layouts[referenceModel]
         for name in reference.pre {
-            if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[0], t: 0, method: method,
+            if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[0], sliceIndex: 0, t: 0, method: method,
                                   models: models, layouts: layouts, index: index, dtype: outputDType) { tensors.append(t) }
         }
         var outputLayer = 0
-        for slice in slices {
+        for (sliceIndex, slice) in slices.enumerated() {
             // Layer tensors are enumerated from the base model's source (else the first), so a
             // tensor another model lacks is reported rather than silently skipped.
             let reference = slice.sources.first { $0.model == config.baseModel } ?? slice.sources[0]
@@ -159,15 +173,20 @@ public struct Planner {
                     let planned = planTensor(
                         output: output,
                         inputs: { src in layerName.renumbered(src.layerRange!.lowerBound + j) },
-                        slice: slice, t: t, method: method, models: models, layouts: layouts, index: index, dtype: outputDType)
+                        slice: slice, sliceIndex: sliceIndex, t: t, method: method, models: models, layouts: layouts, index: index, dtype: outputDType)
                     if let planned { tensors.append(planned) }
                 }
                 outputLayer += 1
             }
         }
         for name in reference.post {
-            if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[slices.count - 1], t: 0, method: method,
+            if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[slices.count - 1], sliceIndex: slices.count - 1,
+                                  t: 0, method: method,
                                   models: models, layouts: layouts, index: index, dtype: outputDType) { tensors.append(t) }
+        }
+        for key in inputProblemOrder {
+            let p = inputProblems[key]!
+            problem(p.location, p.message + " (tensor \(p.tensor)" + (p.count > 1 ? " and \(p.count - 1) more)" : ")"))
         }
         if tensors.isEmpty { problem("", "the plan has no tensors to write") }
 
@@ -222,7 +241,11 @@ public struct Planner {
                 if perModelOnly && spec.scope == .global {
                     problem("\(location).\(name)", "\(name) is a global parameter of \(method.name); set it under the top-level or slice `parameters:`")
                 }
-                if let wrong = typeProblem(value, spec) { problem("\(location).\(name)", wrong) }
+                if let wrong = typeProblem(value, spec) {
+                    problem("\(location).\(name)", wrong)
+                } else if spec.kind == .number {
+                    checkNumbers(value, spec, at: "\(location).\(name)")
+                }
             }
         }
         check(config.parameters, at: "parameters", perModelOnly: false)
@@ -232,6 +255,27 @@ public struct Planner {
             for (i, src) in slice.sources.enumerated() {
                 check(src.parameters, at: "slices[\(s)].sources[\(i)].parameters", perModelOnly: true)
             }
+        }
+    }
+
+    /// Every number in `value` (each point of a gradient, each list item, each filter's value)
+    /// must be finite and within the parameter's range; gradients interpolate between these
+    /// points, so what a tensor resolves to is within the range too.
+    private mutating func checkNumbers(_ value: ParameterValue, _ spec: ParameterSpec, at location: String) {
+        func check(_ x: Double, at location: String) {
+            if !x.isFinite {
+                problem(location, "must be a finite number, found \(x)")
+            } else if let valid = spec.valid, !valid.contains(x) {
+                problem(location, "\(spec.name) must be in \(valid), found \(x)")
+            }
+        }
+        switch value {
+        case .number(let x): check(x, at: location)
+        case .gradient(let values): for (i, x) in values.enumerated() { check(x, at: "\(location)[\(i)]") }
+        case .list(let items): for (i, item) in items.enumerated() { checkNumbers(item, spec, at: "\(location)[\(i)]") }
+        case .filtered(let entries):
+            for (i, entry) in entries.enumerated() { checkNumbers(entry.value, spec, at: "\(location)[\(i)].value") }
+        case .bool, .string: break
         }
     }
 
@@ -261,14 +305,14 @@ public struct Planner {
     // MARK: - Tensors
 
     private mutating func planTensor(output: String, inputs inputName: (MergeConfig.Source) -> String,
-                                     slice: MergeConfig.Slice, t: Double, method: any MergeMethod,
+                                     slice: MergeConfig.Slice, sliceIndex: Int, t: Double, method: any MergeMethod,
                                      models: [Checkpoint], layouts: [ModelLayout], index: (String) -> Int,
                                      dtype: DType) -> PlannedTensor? {
         var base: PlannedInput?
         var planned: [PlannedInput] = []
         var shapes: [(String, [Int])] = []
         var inputBytes = 0
-        for src in slice.sources {
+        for (sourceIndex, src) in slice.sources.enumerated() {
             let m = index(src.model)
             var name = inputName(src)
             if !models[m].contains(name), ModelLayout.isOutputHead(name), let embedding = layouts[m].embedding {
@@ -292,6 +336,14 @@ public struct Planner {
                     problem("tensor \(output)", "no value for per-model parameter \"\(spec.name)\" of model \(src.model) (required by \(method.name))")
                 }
             }
+            if !isBase, let wrong = method.problem(perModel: params) {
+                // Named where the config sets this model's parameters (a base model added to
+                // the slice by the planner is never checked).
+                let location = config.models != nil
+                    ? "models[\(config.models!.firstIndex { $0.model == src.model } ?? sourceIndex)].parameters"
+                    : "slices[\(sliceIndex)].sources[\(sourceIndex)].parameters"
+                noteInputProblem(location, wrong, tensor: output)
+            }
             let input = PlannedInput(model: m, tensor: name, parameters: params)
             if isBase { base = input } else { planned.append(input) }
         }
@@ -310,6 +362,15 @@ public struct Planner {
         let count = shape.reduce(1, *)
         return PlannedTensor(name: output, shape: shape, base: base, inputs: planned, parameters: globals,
                              outputBytes: count * dtype.bitWidth / 8, inputBytes: inputBytes)
+    }
+
+    private mutating func noteInputProblem(_ location: String, _ message: String, tensor: String) {
+        let key = location + "\u{0}" + message
+        if inputProblems[key] == nil {
+            inputProblems[key] = (location, message, tensor, 0)
+            inputProblemOrder.append(key)
+        }
+        inputProblems[key]!.count += 1
     }
 
     private mutating func normalizedSlices(method: any MergeMethod, layouts: [ModelLayout],

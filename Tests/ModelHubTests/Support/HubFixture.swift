@@ -51,18 +51,19 @@ struct HubFixture {
         return environment
     }
 
-    /// Settings for `server`, without pauses between retries.
-    func settings(_ server: HubServer, token: String? = nil) -> HubSettings {
-        var settings = HubSettings(environment: environment(server, token: token))
+    /// Settings for `server` (and the `extra` variables), without pauses between retries.
+    func settings(_ server: HubServer, token: String? = nil, extra: [String: String] = [:]) -> HubSettings {
+        var settings = HubSettings(environment: environment(server, token: token).merging(extra) { $1 })
         settings.retryDelay = 0
         return settings
     }
 
     /// The built `crucible ARGS` started against `server`, with the test's environment but for
-    /// its own `HF_` variables; its standard error is kept apart from its output.
-    func crucible(_ arguments: [String], server: HubServer) throws -> LaunchedProcess {
+    /// its own `HF_` variables (and `extra`); its standard error is kept apart from its output.
+    func crucible(_ arguments: [String], server: HubServer, extra: [String: String] = [:]) throws -> LaunchedProcess {
         let inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("HF_") }
-        return try LaunchedProcess(arguments, environment: inherited.merging(environment(server)) { $1 }, separateErrors: true)
+        return try LaunchedProcess(arguments, environment: inherited.merging(environment(server).merging(extra) { $1 }) { $1 },
+                                   separateErrors: true)
     }
 
     /// `models--org--name` in the cache.

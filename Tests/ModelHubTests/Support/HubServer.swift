@@ -24,9 +24,13 @@ final class HubServer {
     private let process: LaunchedProcess
 
     /// `hold`: a weights file whose first `after` bytes are sent at once, the rest only once
-    /// a file exists at `until`.
+    /// a file exists at `until`. `stall`: the first `times` downloads of a weights file send
+    /// `after` bytes, then nothing. `drip`: the listing is sent one byte every `drip` seconds;
+    /// `endless`: it never ends; `extra`: it names that many more top-level `.safetensors`
+    /// files, which the repository does not have.
     init(_ repositories: [String: Repository], token: String? = nil, cut: (file: String, after: Int, times: Int)? = nil,
-         tamper: String? = nil, hold: (file: String, after: Int, until: String)? = nil) throws {
+         tamper: String? = nil, hold: (file: String, after: Int, until: String)? = nil,
+         stall: (file: String, after: Int, times: Int)? = nil, drip: Double? = nil, endless: Bool = false, extra: Int = 0) throws {
         let folder = TemporaryFolder.make("hub-server")
         log = folder + "/requests.jsonl"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -37,6 +41,10 @@ final class HubServer {
         if let cut { spec["cut"] = ["file": cut.file, "after": cut.after, "times": cut.times] }
         if let tamper { spec["tamper"] = tamper }
         if let hold { spec["hold"] = ["file": hold.file, "after": hold.after, "until": hold.until] }
+        if let stall { spec["stall"] = ["file": stall.file, "after": stall.after, "times": stall.times] }
+        if let drip { spec["drip"] = drip }
+        if endless { spec["endless"] = true }
+        if extra > 0 { spec["extra"] = extra }
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: folder + "/spec.json"))
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("hub_server.py").path

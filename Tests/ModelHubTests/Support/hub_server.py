@@ -4,7 +4,9 @@
 
 SPEC: {"repos": {"org/name": {"sha": COMMIT, "private": false, "files": {NAME: LOCAL_PATH}}},
        "token": TOKEN, "cut": {"file": NAME, "after": BYTES, "times": N}, "tamper": NAME,
-       "hold": {"file": NAME, "after": BYTES, "until": PATH}}
+       "hold": {"file": NAME, "after": BYTES, "until": PATH},
+       "stall": {"file": NAME, "after": BYTES, "times": N}, "drip": SECONDS, "endless": true,
+       "extra": N}
 Serves on 127.0.0.1, an ephemeral port printed as the first line of stdout:
 - GET  /api/models/{repo}/revision/{rev}  -> {"sha", "siblings": [{"rfilename"}]}
 - HEAD/GET /{repo}/resolve/{rev}/{file}   -> .safetensors files: 302 to http://localhost:PORT/cdn/{sha256}
@@ -13,7 +15,11 @@ Serves on 127.0.0.1, an ephemeral port printed as the first line of stdout:
   "times" requests for the "cut" file stop after "after" bytes and close the connection; the
   "tamper" file is served with its last byte changed; the "hold" file's first "after" bytes
   are sent at once, the rest once a file exists at "until" (a client that is gone by then is
-  no error)
+  no error); the first "times" requests for the "stall" file send "after" bytes from where they
+  start, then nothing more (the connection stays open)
+- Listing modes: "drip" sends the listing one byte every SECONDS; "endless" sends a listing
+  that never ends (chunked, until the client goes); "extra" adds N top-level file names
+  extra-NNNNNN.safetensors that the repository does not have (HEAD/GET on them: 404)
 Errors as the Hub sends them: 404 with X-Error-Code RepoNotFound/RevisionNotFound/EntryNotFound,
 401 for a private repository without "Authorization: Bearer TOKEN". Every request is appended
 to LOG as a JSON line: method, path, range, authorization. The server exits when its standard
@@ -33,6 +39,7 @@ spec = json.load(open(sys.argv[1]))
 log_path = sys.argv[2]
 lock = threading.Lock()
 cuts_left = spec.get("cut", {}).get("times", 0)
+stalls_left = spec.get("stall", {}).get("times", 0)
 blobs = {}  # sha256 -> (repo, file name, bytes)
 for repo_id, repo in spec["repos"].items():
     repo["data"] = {name: open(path, "rb").read() for name, path in repo["files"].items()}
@@ -84,8 +91,14 @@ class Hub(http.server.BaseHTTPRequestHandler):
         if parts[:2] == ["api", "models"] and len(parts) == 6 and parts[4] == "revision":
             repo = self.find(parts[2] + "/" + parts[3], parts[5])
             if repo is not None:
-                listing = {"sha": repo["sha"], "siblings": [{"rfilename": n} for n in sorted(repo["data"])]}
-                self.reply(200, {"Content-Type": "application/json"}, json.dumps(listing).encode())
+                names = sorted(repo["data"]) + ["extra-%06d.safetensors" % i for i in range(spec.get("extra", 0))]
+                listing = {"sha": repo["sha"], "siblings": [{"rfilename": n} for n in names]}
+                if spec.get("endless"):
+                    self.send_endless_listing(repo["sha"])
+                elif spec.get("drip"):
+                    self.drip(json.dumps(listing).encode(), spec["drip"])
+                else:
+                    self.reply(200, {"Content-Type": "application/json"}, json.dumps(listing).encode())
         elif len(parts) == 5 and parts[2] == "resolve":
             repo = self.find(parts[0] + "/" + parts[1], parts[3])
             if repo is None:
@@ -109,8 +122,43 @@ class Hub(http.server.BaseHTTPRequestHandler):
         else:
             self.error(404)
 
+    def drip(self, body, seconds):
+        """The whole body announced, then one byte every `seconds` until the client goes."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(seconds)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def send_endless_listing(self, sha):
+        """A listing without a length that never ends: chunks of file names until the client goes."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.close_connection = True
+
+        def chunk(data):
+            self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+
+        try:
+            chunk(b'{"sha": "%s", "siblings": [' % sha.encode())
+            i = 0
+            while True:
+                chunk(b"".join(b'{"rfilename": "f%09d.safetensors"}, ' % (i + j) for j in range(1000)))
+                i += 1000
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def send_blob(self, repo_id, name, data):
-        global cuts_left
+        global cuts_left, stalls_left
         if spec.get("tamper") == name:
             data = data[:-1] + bytes([data[-1] ^ 1])
         start = 0
@@ -127,6 +175,9 @@ class Hub(http.server.BaseHTTPRequestHandler):
             cut = spec.get("cut", {}).get("file") == name and cuts_left > 0
             if cut:
                 cuts_left -= 1
+            stall = spec.get("stall", {}).get("file") == name and stalls_left > 0
+            if stall:
+                stalls_left -= 1
         if self.command == "HEAD":
             return
         if cut:
@@ -134,6 +185,12 @@ class Hub(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+            return
+        if stall:
+            self.wfile.write(data[start:start + spec["stall"]["after"]])
+            self.wfile.flush()
+            self.close_connection = True
+            time.sleep(60)  # the client gives up first; the server thread is a daemon
             return
         hold = spec.get("hold", {})
         if hold.get("file") == name and start < hold["after"]:
