@@ -396,7 +396,9 @@ public final class Coordinator {
             return
         }
         inHand[chunk.task, default: 0] += 1
-        states[chunk.task].deadline = leaseDeadline(chunk.task, shared: workers[peer]!.sharedStorage)
+        // Progress: the lease has its whole time again from now.
+        states[chunk.task].deadline = max(states[chunk.task].deadline,
+                                          Date().addingTimeInterval(leaseSeconds(chunk.task, shared: workers[peer]!.sharedStorage)))
         results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: min(size, part.bytes - chunk.offset)),
                        payload: payload)
     }
@@ -550,10 +552,10 @@ public final class Coordinator {
         tasks[task].outputBytes + (shared ? 0 : inputBytes[task])
     }
 
-    /// When a lease of `task` leased or progressing now is taken back: a grace period plus
-    /// the time its bytes (output, and inputs when shipped) take at a slow floor rate.
-    private func leaseDeadline(_ task: Int, shared: Bool) -> Date {
-        Date().addingTimeInterval(cluster.leaseSeconds + Double(cost(task, shared: shared)) / cluster.leaseBytesPerSecond)
+    /// How long a worker may take over `task`: a grace period plus the time its bytes
+    /// (output, and inputs when shipped) take at a slow floor rate.
+    private func leaseSeconds(_ task: Int, shared: Bool) -> Double {
+        cluster.leaseSeconds + Double(cost(task, shared: shared)) / cluster.leaseBytesPerSecond
     }
 
     /// Takes back leases whose workers made no progress in time (a hung or lying worker
@@ -563,7 +565,7 @@ public final class Coordinator {
         let stalled = workers.values.flatMap(\.leased).filter { states[$0].deadline < now && inHand[$0] == nil }.sorted()
         for task in stalled {
             guard let peer = states[task].owner else { continue }
-            let seconds = Int(cluster.leaseSeconds + Double(cost(task, shared: workers[peer]?.sharedStorage ?? true)) / cluster.leaseBytesPerSecond)
+            let seconds = Int(leaseSeconds(task, shared: workers[peer]?.sharedStorage ?? true))
             try failed(task, on: peer, "no progress within its \(seconds) s lease")
             drop(peer, because: "made no progress on \(tasks[task].label) within its \(seconds) s lease")
         }
@@ -634,7 +636,10 @@ public final class Coordinator {
             }
             pending.remove(at: position)
             states[task].owner = peer
-            states[task].deadline = leaseDeadline(task, shared: worker.sharedStorage)
+            // A worker computes its leases in order, so this one's time starts when those
+            // leased before it are due.
+            let queue = worker.leased.map { states[$0].deadline }.max() ?? .distantPast
+            states[task].deadline = max(Date(), queue).addingTimeInterval(leaseSeconds(task, shared: worker.sharedStorage))
             workers[peer]!.leased.insert(task)
             workers[peer]!.leasedBytes += cost(task, shared: worker.sharedStorage)
             do {
