@@ -43,19 +43,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
-        // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
-        .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis"]),
+        // The wire codec: plane shuffle + LZ4 payloads with checksums (pure computation).
+        .target(name: "WireCodec", dependencies: ["CLZ4", "TensorIO"]),
+        // The cluster runtime: ZeroMQ sockets, coordinator and workers, for any job kind.
+        .target(name: "ClusterRuntime", dependencies: ["CZMQ", "TensorIO", "JobModel", "WireCodec"]),
 
         .executableTarget(
             name: "CrucibleCLI",
             dependencies: [
-                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis", "ClusterRuntime", "ModelHub", "CZMQ", "CLZ4",
+                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis", "ClusterRuntime", "WireCodec", "ModelHub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "CrucibleTools",
             dependencies: [
-                "TensorIO", "CrucibleMath", "ClusterRuntime",
+                "TensorIO", "CrucibleMath", "WireCodec", "CLZ4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -72,7 +74,8 @@ let package = Package(
         .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO", "TestSupport"], exclude: ["Support/analyze_reference.py"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO", "TestSupport"], exclude: ["Support/hub_server.py"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "ClusterRuntime", "TensorIO", "TestSupport"]),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI", "TestSupport"],
+        .testTarget(name: "WireCodecTests", dependencies: ["WireCodec", "TensorIO", "TestSupport"]),
+        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "WireCodec", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI", "TestSupport"],
                     exclude: ["Support/python_worker.py"]),
     ]
 )

@@ -1,6 +1,6 @@
 import ArgumentParser
-import CLZ4
-import CZMQ
+import ClusterRuntime
+import WireCodec
 
 @main
 struct Crucible: ParsableCommand {
@@ -23,9 +23,7 @@ struct Crucible: ParsableCommand {
 
     /// `crucible 0.1.0 (libzmq 4.3.4, liblz4 1.9.4)`: the libraries actually linked.
     static var versionString: String {
-        var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
-        zmq_version(&major, &minor, &patch)
-        let lz4 = LZ4_versionNumber()
-        return "crucible \(version) (libzmq \(major).\(minor).\(patch), liblz4 \(lz4 / 10000).\(lz4 / 100 % 100).\(lz4 % 100))"
+        let zmq = ZMQContext.version
+        return "crucible \(version) (libzmq \(zmq.major).\(zmq.minor).\(zmq.patch), liblz4 \(ChunkCodec.lz4Version))"
     }
 }

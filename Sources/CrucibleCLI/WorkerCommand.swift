@@ -61,7 +61,7 @@ struct WorkerCommand: ParsableCommand {
         if let n = concurrentTasks, n < 1 || n > threadCount {
             throw ValidationError("--concurrent-tasks must be between 1 and the thread count (\(threadCount))")
         }
-        var options = WorkerOptions(endpoint: endpoint, threads: threadCount)
+        var options = WorkerOptions(endpoint: endpoint, threads: threadCount, kinds: JobKinds.builtIn)
         options.concurrentTasks = concurrentTasks
         options.crashAfterTasks = crashAfterTasks
         options.noSharedStorage = noSharedStorage

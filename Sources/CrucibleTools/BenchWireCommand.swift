@@ -1,6 +1,6 @@
 import ArgumentParser
 import CLZ4
-import ClusterRuntime
+import WireCodec
 import Dispatch
 import Foundation
 import TensorIO

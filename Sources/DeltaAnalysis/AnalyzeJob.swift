@@ -48,7 +48,7 @@ public final class AnalyzeJob: DistributedJob {
     public let extra: [[String]]
     public let store = RecordStore()
 
-    public let kind = AnalyzeTaskRunner.name
+    public let jobKind: any JobKind.Type = AnalyzeTaskRunner.self
     public let setup: [UInt8]
     public let tasks: [JobTask]
     public let output: JobOutput

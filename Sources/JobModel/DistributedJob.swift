@@ -3,8 +3,8 @@ import TensorIO
 /// A job split into independent tasks, as the coordinator sees it: merges, sweeps and
 /// analyses all take this shape, so one runtime (local or a cluster) runs them all.
 public protocol DistributedJob: Sendable {
-    /// The kind of job; a worker builds its `TaskRunner` from `kind` and `setup`.
-    var kind: String { get }
+    /// The kind of job: how a worker builds its `TaskRunner` from `setup`.
+    var jobKind: any JobKind.Type { get }
     /// What every worker needs besides its tasks (JSON): method, seed, output dtype, ...
     var setup: [UInt8] { get }
     /// The models tasks read (`TaskInput.model` indexes them), opened where the job was planned.
@@ -19,6 +19,9 @@ public protocol DistributedJob: Sendable {
 }
 
 extension DistributedJob {
+    /// The kind's name, as WELCOME carries it.
+    public var kind: String { jobKind.name }
+
     /// Output bytes of all tasks.
     public var outputBytes: Int { tasks.reduce(0) { $0 + $1.outputBytes } }
 

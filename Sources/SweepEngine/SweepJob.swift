@@ -16,7 +16,7 @@ public final class SweepJob: DistributedJob {
     public let variants: [SweepVariant]
     public let writers: [CheckpointWriter]
     public let records: RecordStore
-    public let kind = SweepTaskRunner.name
+    public let jobKind: any JobKind.Type = SweepTaskRunner.self
     public let setup: [UInt8]
     public let tasks: [JobTask]
     public let output: JobOutput

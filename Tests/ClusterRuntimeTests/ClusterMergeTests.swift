@@ -52,7 +52,7 @@ import TestSupport
             // Many chunks per task: a DONE often arrives while its task's chunks are still being written.
             runtime.cluster.chunkBytes = 4096
             let workers = (0..<2).map { _ in
-                var workerOptions = WorkerOptions(endpoint: endpoint, threads: 2)
+                var workerOptions = WorkerOptions(endpoint: endpoint, threads: 2, kinds: [MergeTaskRunner.self])
                 workerOptions.concurrentTasks = 2
                 workerOptions.compression = .always
                 let settings = workerOptions

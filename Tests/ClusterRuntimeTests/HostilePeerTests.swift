@@ -4,6 +4,7 @@ import Foundation
 import JobModel
 import Testing
 import TensorIO
+import WireCodec
 
 /// A rogue peer that speaks just enough CWP/2 to be leased tasks, then answers each with a
 /// different kind of hostile message. The coordinator rejects and logs each, re-issues the

@@ -2,6 +2,7 @@ import ClusterRuntime
 import Foundation
 import Testing
 import TestSupport
+import WireCodec
 
 /// A coordinator and `crucible worker` processes over TCP loopback give the bytes of the
 /// embedded default, when workers read the files themselves or have inputs shipped, and

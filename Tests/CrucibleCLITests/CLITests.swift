@@ -184,9 +184,9 @@ import TestSupport
 
     @Test("a worker computes one task per 4 threads unless told; --concurrent-tasks outside 1...threads is refused")
     func concurrentTasks() throws {
-        #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 16).tasksAtOnce == 4)
-        #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 2).tasksAtOnce == 1)
-        var options = WorkerOptions(endpoint: "tcp://h:1", threads: 4)
+        #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 16, kinds: []).tasksAtOnce == 4)
+        #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 2, kinds: []).tasksAtOnce == 1)
+        var options = WorkerOptions(endpoint: "tcp://h:1", threads: 4, kinds: [])
         options.concurrentTasks = 3
         #expect(options.tasksAtOnce == 3)
         for bad in ["0", "5"] {

@@ -6,7 +6,7 @@ import TestSupport
 
 /// A toy job: each task fills its tensor with its index and writes a record of its size.
 final class FillJob: DistributedJob {
-    let kind = "fill"
+    let jobKind: any JobKind.Type = FillRunner.self
     let setup: [UInt8] = []
     let models: [Checkpoint] = []
     let tasks: [JobTask]
@@ -30,7 +30,10 @@ final class FillJob: DistributedJob {
     func abandon() { writer.abandon() }
 }
 
-struct FillRunner: TaskRunner {
+struct FillRunner: TaskRunner, JobKind {
+    static let name = "fill"
+    static func runner(setup: [UInt8]) throws -> any TaskRunner { FillRunner() }
+
     func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
         let value = UInt8(String(decoding: work, as: UTF8.self))!
         // Two halves, as a multi-threaded runner would write them.

@@ -1,5 +1,6 @@
 import Foundation
 import JobModel
+import WireCodec
 
 /// The message types of CWP/2 (docs/protocol.md §4).
 public enum MessageKind: UInt8, Sendable {

@@ -2,6 +2,7 @@ import CZMQ
 import Foundation
 import JobModel
 import TensorIO
+import WireCodec
 
 /// How the coordinator serves workers.
 public struct ClusterOptions: Sendable {

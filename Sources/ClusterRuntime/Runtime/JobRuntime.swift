@@ -120,7 +120,7 @@ public enum JobRuntime {
         // Each local worker's socket loop blocks in poll, so it gets a thread of its own:
         // on Dispatch's pool it would starve the compute work queued behind it.
         for _ in 0..<options.localWorkers {
-            var workerOptions = WorkerOptions(endpoint: inproc, threads: threadsEach)
+            var workerOptions = WorkerOptions(endpoint: inproc, threads: threadsEach, kinds: [job.jobKind])
             workerOptions.attachment = job
             let worker = Worker(context: context, options: workerOptions, log: log)
             localWorkers.append(worker)

@@ -1,5 +1,6 @@
 import Foundation
 import JobModel
+import WireCodec
 
 /// Decodes, verifies and writes remote result chunks on threads of its own, so that the
 /// coordinator's thread only receives, checks chunks against its plan and keeps the books.

@@ -1,5 +1,6 @@
 import JobModel
 import TensorIO
+import WireCodec
 
 /// Inputs the coordinator shipped to a worker without the model files: one buffer per task
 /// input, filled chunk by chunk from INPUT messages whose sizes come from the TASK header.

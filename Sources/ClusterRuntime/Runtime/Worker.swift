@@ -4,6 +4,7 @@ import Foundation
 import JobModel
 import Synchronization
 import TensorIO
+import WireCodec
 
 /// How a worker connects and computes.
 public struct WorkerOptions: Sendable {
@@ -21,8 +22,8 @@ public struct WorkerOptions: Sendable {
     public var noSharedStorage = false
     /// This worker's CURVE key pair and the coordinator's public key (`--keys DIR`).
     public var keys: (pair: CurveKeyPair, coordinator: String)?
-    /// The kinds of job this worker runs.
-    public var kinds: [String: JobKinds.Factory] = JobKinds.builtIn
+    /// The kinds of job this worker runs (the executable that links the engines lists them).
+    public var kinds: [any JobKind.Type]
     /// Whether payloads to and from this worker are compressed.
     public var compression = WireCompression.auto
     /// For tests: exit abruptly (no goodbye, status 137) once this many tasks are finished and sent.
@@ -33,9 +34,10 @@ public struct WorkerOptions: Sendable {
     /// writes results straight into its output, sending only DONE.
     var attachment: (any DistributedJob)?
 
-    public init(endpoint: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public init(endpoint: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kinds: [any JobKind.Type]) {
         self.endpoint = endpoint
         self.threads = threads
+        self.kinds = kinds
     }
 
     /// `concurrentTasks`, or one task per 4 threads (at least one, at most `threads`).
@@ -217,12 +219,12 @@ public final class Worker: @unchecked Sendable {
 
     /// WELCOME: builds the job kind's runner and says READY, with or without the model files.
     private func setUp(for welcome: Header.Welcome, in session: inout Session) throws {
-        guard let factory = options.kinds[welcome.kind] else {
+        guard let kind = options.kinds.first(where: { $0.name == welcome.kind }) else {
             try send(session.socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "this worker cannot run \(welcome.kind) jobs"))
             throw ClusterError(description: "the coordinator runs a \(welcome.kind) job, which this worker cannot run")
         }
         do {
-            session.runner = try factory(Array(welcome.setup.utf8))
+            session.runner = try kind.runner(setup: Array(welcome.setup.utf8))
         } catch {
             try send(session.socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "\(error)"))
             throw ClusterError(description: "cannot set up for the coordinator's \(welcome.kind) job: \(error)")

@@ -17,7 +17,7 @@ public final class MergeJob: DistributedJob {
     public let plan: MergePlan
     public let options: MergeOptions
     public let writer: CheckpointWriter
-    public let kind = MergeTaskRunner.name
+    public let jobKind: any JobKind.Type = MergeTaskRunner.self
     public let setup: [UInt8]
     public let tasks: [JobTask]
     public let output: JobOutput

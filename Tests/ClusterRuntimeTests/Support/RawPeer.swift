@@ -2,6 +2,7 @@ import ClusterRuntime
 import CZMQ
 import Foundation
 import TensorIO
+import WireCodec
 
 /// A peer written against docs/protocol.md with a raw DEALER socket, for tests of what the
 /// coordinator does with misbehaving workers: it says HELLO and READY, heartbeats, and

@@ -1,6 +1,14 @@
 import CLZ4
 import TensorIO
 
+extension ChunkCodec {
+    /// The liblz4 linked, e.g. "1.9.4".
+    public static var lz4Version: String {
+        let number = LZ4_versionNumber()
+        return "\(number / 10000).\(number / 100 % 100).\(number % 100)"
+    }
+}
+
 /// How a payload travels.
 public enum WireEncoding: UInt8, Sendable {
     /// The bytes as they are.
