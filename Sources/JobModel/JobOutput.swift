@@ -67,13 +67,11 @@ public final class JobOutput: Sendable {
     }
 
     /// The digest of a part as it is now in the output: the xxHash64 of
-    /// the xxHash64s of its `chunkBytes` chunks (`combining`), so that the checksums remote
+    /// the xxHash64s of its chunks (`combining`), so that the checksums remote
     /// workers' RESULT chunks carry give the same digest without reading the bytes again.
-    public func digest(_ part: TaskPart, chunkBytes: Int) throws -> UInt64 {
+    public func digest(_ part: TaskPart, chunks: ChunkLayout) throws -> UInt64 {
         func digest(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-            JobOutput.combining(stride(from: 0, to: bytes.count, by: chunkBytes).map {
-                XXHash64.hash(UnsafeRawBufferPointer(rebasing: bytes[$0..<min(bytes.count, $0 + chunkBytes)]))
-            })
+            JobOutput.combining(chunks.ranges(bytes.count).map { XXHash64.hash(UnsafeRawBufferPointer(rebasing: bytes[$0])) })
         }
         switch try target(part) {
         case .checkpoint(let writer): return try writer.withBytes(of: part.name, digest)

@@ -77,9 +77,9 @@ struct FillRunner: TaskRunner, JobKind {
         let job = try FillJob(directory: out, sizes: [6, 6])
         #expect(try FillJob(directory: folder(), sizes: [6, 7]).digest != job.digest)
         let part = job.tasks[1].parts[0]
-        let before = try job.output.digest(part, chunkBytes: 4)
+        let before = try job.output.digest(part, chunks: ChunkLayout(size: 4))
         try LocalJobRunner.run(job.tasks[1], of: job, runner: FillRunner(), inputs: CheckpointInputs([]), threads: 1)
-        let after = try job.output.digest(part, chunkBytes: 4)
+        let after = try job.output.digest(part, chunks: ChunkLayout(size: 4))
         #expect(before != after)
         // The digest is that of the chunks' checksums, as remote workers send them.
         let chunks = [[UInt8](repeating: 1, count: 4), [UInt8](repeating: 1, count: 2)].map { $0.withUnsafeBytes { XXHash64.hash($0) } }
@@ -88,7 +88,7 @@ struct FillRunner: TaskRunner, JobKind {
         // A new writer over the same .partial folder keeps the bytes; nothing counts as written
         // until marked, and then the output can finish with only the other task computed.
         let resumed = try FillJob(directory: out, sizes: [6, 6], reuse: true)
-        #expect(try resumed.output.digest(part, chunkBytes: 4) == after)
+        #expect(try resumed.output.digest(part, chunks: ChunkLayout(size: 4)) == after)
         try resumed.output.markWritten(part)
         try LocalJobRunner.run(resumed.tasks[0], of: resumed, runner: FillRunner(), inputs: CheckpointInputs([]), threads: 1)
         try resumed.finish()

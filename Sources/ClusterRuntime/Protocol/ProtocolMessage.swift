@@ -117,6 +117,8 @@ public enum Header {
         public var setup: String
         public var models: [Model]
         public var chunkBytes: Int
+        /// How payloads are cut (`chunkBytes` must be positive: see `Worker.setUp`).
+        public var chunks: ChunkLayout { ChunkLayout(size: chunkBytes) }
         public var compress: Bool
     }
     public struct Ready: Codable, Sendable {

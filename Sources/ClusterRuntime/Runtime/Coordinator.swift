@@ -162,6 +162,7 @@ public final class Coordinator {
     private var parkedDone: [Int: (done: Header.Done, peer: Peer)] = [:]
     private lazy var welcome = makeWelcome()
     private lazy var jobDigest = job.digest
+    private var chunks: ChunkLayout { ChunkLayout(size: cluster.chunkBytes) }
 
     /// `reused` are tasks a resumed run found finished and verified.
     init(job: any DistributedJob, cluster: ClusterOptions, journal: Journal?, reused: Set<Int> = [],
@@ -383,15 +384,14 @@ public final class Coordinator {
             return
         }
         let task = tasks[chunk.task]
-        // Sizes come from the plan: chunk k of a part covers [k·chunk, min((k+1)·chunk, bytes)).
+        // Sizes come from the plan (`ChunkLayout`), never from the message.
         guard chunk.index >= 0 && chunk.index < task.parts.count else {
             note(peer, "coordinator: dropped a result for part \(chunk.index) of \(task.label) from \(name(peer)): no such part")
             noteMalformed(peer)
             return
         }
         let part = task.parts[chunk.index]
-        let size = cluster.chunkBytes
-        guard chunk.offset >= 0, chunk.offset % size == 0, chunk.offset < part.bytes else {
+        guard let range = chunks.range(at: chunk.offset, of: part.bytes) else {
             note(peer, "coordinator: dropped a result with offset \(chunk.offset) for \(part.name) from \(name(peer))")
             noteMalformed(peer)
             return
@@ -400,7 +400,7 @@ public final class Coordinator {
         // Progress: the lease has its whole time again from now.
         states[chunk.task].deadline = max(states[chunk.task].deadline,
                                           Date().addingTimeInterval(leaseSeconds(chunk.task, shared: workers[peer]!.sharedStorage)))
-        results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: min(size, part.bytes - chunk.offset)),
+        results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: range.count),
                        payload: payload)
     }
 
@@ -441,10 +441,10 @@ public final class Coordinator {
         }
         let task = tasks[done.task]
         // In-process workers fill the output in place; remote ones must have sent every chunk.
-        let chunks = task.parts.reduce(0) { $0 + ($1.bytes + cluster.chunkBytes - 1) / cluster.chunkBytes }
-        guard peer.local || states[done.task].received.count == chunks else {
+        let expected = task.parts.reduce(0) { $0 + chunks.count($1.bytes) }
+        guard peer.local || states[done.task].received.count == expected else {
             let got = states[done.task].received.count
-            try failed(done.task, on: peer, "was incomplete (DONE after \(got) of its \(chunks) result chunks)")
+            try failed(done.task, on: peer, "was incomplete (DONE after \(got) of its \(expected) result chunks)")
             return
         }
         release(done.task, from: peer, reissue: false)
@@ -468,8 +468,8 @@ public final class Coordinator {
     private func digests(_ task: Int, from peer: Peer, parts: [Int]) throws -> [UInt64] {
         let received = states[task].received, all = tasks[task].parts
         return try parts.map { index in
-            peer.local ? try job.output.digest(all[index], chunkBytes: cluster.chunkBytes)
-                : JobOutput.combining(stride(from: 0, to: all[index].bytes, by: cluster.chunkBytes).map { received[[index, $0]]! })
+            peer.local ? try job.output.digest(all[index], chunks: chunks)
+                : JobOutput.combining(chunks.ranges(all[index].bytes).map { received[[index, $0.lowerBound]]! })
         }
     }
 
@@ -661,8 +661,9 @@ public final class Coordinator {
             shipped: shipping ? views.map { Header.ShippedInput(dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.bytes.count) } : nil)).frames)
         for (input, view) in views.enumerated() {
             defer { view.release() }
-            for offset in stride(from: 0, to: view.bytes.count, by: cluster.chunkBytes) {
-                let bytes = UnsafeRawBufferPointer(rebasing: view.bytes[offset..<min(view.bytes.count, offset + cluster.chunkBytes)])
+            for range in chunks.ranges(view.bytes.count) {
+                let offset = range.lowerBound
+                let bytes = UnsafeRawBufferPointer(rebasing: view.bytes[range])
                 let sent = try codec.encode(bytes, elementWidth: max(view.dtype.bitWidth / 8, 1), compress: workers[peer]!.compress) { encoded, payload in
                     let header = try ProtocolMessage(.input, Header.Chunk(task: index, attempt: attempt, index: input, offset: offset, size: bytes.count,
                                                                           encoding: encoded.encoding.rawValue, checksum: encoded.checksum))

@@ -41,17 +41,17 @@ public enum JobRuntime {
         var journal: Journal?
         var reused = Set<Int>()
         var coordinator: Coordinator?
-        let chunkBytes = options.cluster.chunkBytes
+        let chunks = ChunkLayout(size: options.cluster.chunkBytes)
         // A journal of another job is an error that must leave the interrupted output alone.
         let journaled = try job.output.journalPath.flatMap { options.resume ? try Journal.entries(at: $0, digest: job.digest) : nil }
         do {
             if let path = job.output.journalPath {
                 var kept: [Journal.Entry] = []
                 if let found = journaled {
-                    (kept, reused) = try verify(found.entries, of: job, chunkBytes: found.chunkBytes, now: chunkBytes)
+                    (kept, reused) = try verify(found.entries, of: job, chunks: ChunkLayout(size: found.chunkBytes), now: chunks)
                     log("resume: reusing \(reused.count) of \(job.tasks.count) tasks (verified); \(found.entries.count - kept.count) journaled task(s) did not verify and are recomputed")
                 }
-                journal = try Journal(creating: path, digest: job.digest, chunkBytes: chunkBytes, entries: kept)
+                journal = try Journal(creating: path, digest: job.digest, chunkBytes: chunks.size, entries: kept)
             }
             coordinator = Coordinator(job: job, cluster: options.cluster, journal: journal, reused: reused, log: log, progress: progress)
             // A resumed job with nothing left to compute needs no worker.
@@ -76,16 +76,16 @@ public enum JobRuntime {
     }
 
     /// The journaled tasks whose persistent parts still hold the journaled bytes (digests of
-    /// `chunkBytes` chunks), journaled again as digests of `now` chunks.
-    static func verify(_ entries: [Journal.Entry], of job: any DistributedJob, chunkBytes: Int, now: Int) throws -> ([Journal.Entry], Set<Int>) {
+    /// `chunks`), journaled again as digests of `now` chunks.
+    static func verify(_ entries: [Journal.Entry], of job: any DistributedJob, chunks: ChunkLayout, now: ChunkLayout) throws -> ([Journal.Entry], Set<Int>) {
         var kept: [Journal.Entry] = []
         var reused = Set<Int>()
         for entry in entries where entry.task >= 0 && entry.task < job.tasks.count && !reused.contains(entry.task) {
             let parts = job.tasks[entry.task].parts
             guard parts.allSatisfy(job.output.isPersistent),
-                  try parts.map({ try job.output.digest($0, chunkBytes: chunkBytes) }) == entry.digests else { continue }
+                  try parts.map({ try job.output.digest($0, chunks: chunks) }) == entry.digests else { continue }
             try parts.forEach(job.output.markWritten)
-            kept.append(now == chunkBytes ? entry : Journal.Entry(task: entry.task, digests: try parts.map { try job.output.digest($0, chunkBytes: now) }))
+            kept.append(now == chunks ? entry : Journal.Entry(task: entry.task, digests: try parts.map { try job.output.digest($0, chunks: now) }))
             reused.insert(entry.task)
         }
         return (kept, reused)

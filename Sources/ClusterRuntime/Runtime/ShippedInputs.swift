@@ -14,7 +14,7 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
     private var missing: [Set<Int>]
 
     /// Buffers for `task`'s shipped inputs, or an error when the header does not describe them.
-    init(_ task: Header.Task, chunkBytes: Int) throws {
+    init(_ task: Header.Task, chunks: ChunkLayout) throws {
         guard let shipped = task.shipped, shipped.count == task.inputs.count else {
             throw ProtocolError.malformed("task \(task.task): shipped inputs do not match its inputs")
         }
@@ -34,7 +34,7 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
         self.task = task
         self.infos = infos
         buffers = shipped.map { .allocate(byteCount: max($0.bytes, 1), alignment: 64) }
-        missing = shipped.map { Set(stride(from: 0, to: $0.bytes, by: chunkBytes)) }
+        missing = shipped.map { Set(chunks.ranges($0.bytes).map(\.lowerBound)) }
     }
 
     deinit { buffers.forEach { $0.deallocate() } }
@@ -42,14 +42,14 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
     var isComplete: Bool { missing.allSatisfy(\.isEmpty) }
 
     /// Decodes one INPUT chunk into place after checking it against the task's own sizes.
-    func receive(_ chunk: Header.Chunk, payload: [UInt8], chunkBytes: Int, codec: ChunkCodec) throws {
-        guard chunk.index >= 0 && chunk.index < infos.count, missing[chunk.index].contains(chunk.offset) else {
+    func receive(_ chunk: Header.Chunk, payload: [UInt8], chunks: ChunkLayout, codec: ChunkCodec) throws {
+        guard chunk.index >= 0 && chunk.index < infos.count, missing[chunk.index].contains(chunk.offset),
+              let range = chunks.range(at: chunk.offset, of: infos[chunk.index].byteCount) else {
             throw ProtocolError.malformed("task \(task.task): unexpected input chunk \(chunk.index)@\(chunk.offset)")
         }
-        let info = infos[chunk.index]
-        let expected = min(chunkBytes, info.byteCount - chunk.offset)
+        let info = infos[chunk.index], expected = range.count
         // Straight into the shipment's buffer: on any error the worker discards the shipment.
-        let destination = UnsafeMutableRawBufferPointer(rebasing: buffers[chunk.index][chunk.offset..<(chunk.offset + expected)])
+        let destination = UnsafeMutableRawBufferPointer(rebasing: buffers[chunk.index][range])
         try payload.withUnsafeBytes { p in
             try codec.decode(p, encoding: chunk.encoding, expectedSize: expected, elementWidth: max(info.dtype.bitWidth / 8, 1),
                              checksum: chunk.checksum, into: destination)

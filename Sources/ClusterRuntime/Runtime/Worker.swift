@@ -219,6 +219,9 @@ public final class Worker: @unchecked Sendable {
 
     /// WELCOME: builds the job kind's runner and says READY, with or without the model files.
     private func setUp(for welcome: Header.Welcome, in session: inout Session) throws {
+        guard welcome.chunkBytes > 0, welcome.heartbeatMs > 0, welcome.liveness > 0 else {
+            throw ClusterError(description: "the coordinator's WELCOME is malformed (chunkBytes, heartbeatMs and liveness must be positive)")
+        }
         guard let kind = options.kinds.first(where: { $0.name == welcome.kind }) else {
             try send(session.socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "this worker cannot run \(welcome.kind) jobs"))
             throw ClusterError(description: "the coordinator runs a \(welcome.kind) job, which this worker cannot run")
@@ -243,7 +246,7 @@ public final class Worker: @unchecked Sendable {
         guard let runner = session.runner, let welcome = session.welcome else { return try refuse("no usable WELCOME") }
         if task.shipped != nil {
             do {
-                let shipment = try ShippedInputs(task, chunkBytes: welcome.chunkBytes)
+                let shipment = try ShippedInputs(task, chunks: welcome.chunks)
                 if shipment.isComplete { schedule(task, runner, shipment, session.number) } else { session.shipments[[task.task, task.attempt]] = shipment }
             } catch {
                 try refuse("\(error)")
@@ -264,7 +267,7 @@ public final class Worker: @unchecked Sendable {
             return
         }
         do {
-            try shipment.receive(chunk, payload: payload, chunkBytes: welcome.chunkBytes, codec: codec)
+            try shipment.receive(chunk, payload: payload, chunks: welcome.chunks, codec: codec)
         } catch {
             session.shipments[key] = nil
             try send(session.socket, .error, Header.Failure(task: chunk.task, attempt: chunk.attempt, code: "input", message: "\(error)"))
@@ -380,19 +383,16 @@ public final class Worker: @unchecked Sendable {
     private func sendPart(_ socket: ZMQSocket, _ welcome: Header.Welcome, _ item: Completed, index: Int,
                           bytes buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         // Sizes are the TASK's (a 0-byte part was allocated as 1 byte and sends no chunk).
-        let size = item.parts[index].bytes
-        var chunks = 0
-        for offset in stride(from: 0, to: size, by: welcome.chunkBytes) {
-            let end = min(size, offset + welcome.chunkBytes)
-            let bytes = UnsafeRawBufferPointer(rebasing: buffer[offset..<end])
+        let ranges = welcome.chunks.ranges(item.parts[index].bytes)
+        for range in ranges {
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[range])
             try codec.encode(bytes, elementWidth: max(item.parts[index].elementWidth, 1), compress: welcome.compress) { encoded, payload in
-                let header = try ProtocolMessage(.result, Header.Chunk(task: item.task, attempt: item.attempt, index: index, offset: offset,
-                                                                       size: end - offset, encoding: encoded.encoding.rawValue, checksum: encoded.checksum))
+                let header = try ProtocolMessage(.result, Header.Chunk(task: item.task, attempt: item.attempt, index: index, offset: range.lowerBound,
+                                                                       size: range.count, encoding: encoded.encoding.rawValue, checksum: encoded.checksum))
                 try socket.send(header.headFrames, payload: payload)
             }
-            chunks += 1
         }
-        return chunks
+        return ranges.count
     }
 }
 

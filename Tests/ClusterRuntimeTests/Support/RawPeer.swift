@@ -1,6 +1,7 @@
 import ClusterRuntime
 import CZMQ
 import Foundation
+import JobModel
 import TensorIO
 import WireCodec
 
@@ -48,9 +49,9 @@ final class RawPeer {
     func sendWrongResult(_ task: Header.Task, chunkBytes: Int, value: UInt8 = 7) throws {
         var chunks = 0
         for (index, part) in task.parts.enumerated() {
-            for offset in stride(from: 0, to: part.bytes, by: chunkBytes) {
-                let bytes = [UInt8](repeating: value, count: min(chunkBytes, part.bytes - offset))
-                try say(.result, Header.Chunk(task: task.task, attempt: task.attempt, index: index, offset: offset, size: bytes.count,
+            for range in ChunkLayout(size: chunkBytes).ranges(part.bytes) {
+                let bytes = [UInt8](repeating: value, count: range.count)
+                try say(.result, Header.Chunk(task: task.task, attempt: task.attempt, index: index, offset: range.lowerBound, size: bytes.count,
                                               encoding: WireEncoding.raw.rawValue, checksum: bytes.withUnsafeBytes { XXHash64.hash($0) }),
                         payload: bytes)
                 chunks += 1
