@@ -4,6 +4,7 @@ import Foundation
 import JobModel
 import Testing
 import TensorIO
+import TestSupport
 import WireCodec
 
 /// A rogue peer that speaks just enough CWP/2 to be leased tasks, then answers each with a
@@ -98,6 +99,67 @@ import WireCodec
                          "late or foreign result", "late or foreign DONE", "no such part", "incomplete"] {
             #expect(log.contains(expected), "log mentions \(expected): \(log)")
         }
+        #expect(try Harness.tensors(out) == Harness.tensors(embedded))
+    }
+}
+
+extension HostilePeerTests {
+    /// A batch of peers that each say HELLO and vanish before the WELCOME can reach them. The
+    /// coordinator is stopped (SIGSTOP) once their connections are up and continued only when
+    /// they are gone, so it finds each HELLO and the peer's disconnection together: half close
+    /// at once with linger 0 (the HELLO may not even leave), half once the HELLO is sent.
+    func vanishingPeers(_ count: Int, endpoint: String, coordinator: Process, batch: Int) throws {
+        // The sockets hold the only references to their context: it ends (waiting for the
+        // lingering HELLOs to be sent) when the last of them goes, before the coordinator continues.
+        var sockets: [ZMQSocket] = try {
+            let context = try ZMQContext()
+            return try (0..<count).map { index in
+                let socket = try ZMQSocket(context, .dealer, linger: index % 2 == 0 ? 0 : 1000)
+                try socket.connect(endpoint)
+                return socket
+            }
+        }()
+        Thread.sleep(forTimeInterval: 0.1)
+        kill(coordinator.processIdentifier, SIGSTOP)
+        defer { kill(coordinator.processIdentifier, SIGCONT) }
+        for (index, socket) in sockets.enumerated() {
+            try socket.send(ProtocolMessage(.hello, Header.Hello(threads: 1, host: "vanishing-\(batch)-\(index)")).frames)
+            if index % 2 == 0 { socket.close() }
+        }
+        for socket in sockets { socket.close() }
+        sockets.removeAll()
+    }
+
+    @Test("peers that disconnect between HELLO and WELCOME never stop the coordinator or delete OUT.partial; the job completes byte-identical")
+    func peersVanishingAfterHello() throws {
+        let config = try Harness.config("ties")
+        let embedded = Harness.output("embedded"), out = Harness.output("vanishing")
+        #expect(try Harness.crucible(["merge", config, embedded, "-q"]).status == 0)
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.launch(["merge", config, out, "--listen", endpoint, "--local-workers", "0", "--min-workers", "1",
+                                              "--heartbeat-ms", "200", "--liveness", "25"])
+        #expect(coordinator.waitForOutput(containing: "listening on"), "\(coordinator.output)")
+        var lost: [String] = []
+        func outputKept(_ moment: String) {
+            if !FileManager.default.fileExists(atPath: out + ".partial") && !FileManager.default.fileExists(atPath: out) {
+                lost.append(moment)
+            }
+        }
+        // Before any worker joined, then while an honest worker does the job.
+        var workers: [LaunchedProcess] = []
+        for batch in 0..<16 where coordinator.process.isRunning {
+            if batch == 8 { workers.append(try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])) }
+            try vanishingPeers(24, endpoint: endpoint, coordinator: coordinator.process, batch: batch)
+            Thread.sleep(forTimeInterval: 0.05)
+            outputKept("after batch \(batch)")
+            if batch < 8 { #expect(coordinator.process.isRunning, "the coordinator died after batch \(batch): \(coordinator.output.suffix(2000))") }
+        }
+        if workers.isEmpty && coordinator.process.isRunning { workers.append(try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])) }
+        let status = coordinator.wait(60)
+        #expect(status == 0, "\(coordinator.output.suffix(3000))")
+        workers.forEach { $0.wait(10) }
+        #expect(lost.isEmpty, "OUT.partial was deleted while the job ran (\(lost.first ?? "")): \(coordinator.output.suffix(2000))")
+        try #require(FileManager.default.fileExists(atPath: out), "\(coordinator.output.suffix(2000))")
         #expect(try Harness.tensors(out) == Harness.tensors(embedded))
     }
 }
