@@ -66,6 +66,7 @@ struct Merge: ParsableCommand {
                              options: PlanOptions(allowCrimes: allowCrimes, outputDType: try output.dtype(), threads: threads,
                                                  resolveModel: HubModels.resolver(quiet: quiet)))
         }
+        for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         if dryRun {
             print(PlanSummary(plan, threads: threads).text)
             return

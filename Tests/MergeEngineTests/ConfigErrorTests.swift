@@ -44,7 +44,7 @@ import TestSupport
 
     @Test func unknownParameterNamesTheAllowedOnes() {
         expectProblem(ties.replacingOccurrences(of: "density: 0.5", with: "densty: 0.5"),
-                      "models[0].parameters.densty", "unknown parameter for ties", "allowed: weight, density")
+                      "models[0].parameters.densty", "unknown parameter for ties", "did you mean density?", "allowed: weight, density")
     }
 
     @Test func mistypedParameter() {
@@ -53,9 +53,33 @@ import TestSupport
         expectProblem(ties + "\nparameters: {normalize: 3}", "parameters.normalize", "must be true or false")
     }
 
-    @Test func globalParameterUnderAModel() {
-        expectProblem(ties.replacingOccurrences(of: "density: 0.5", with: "density: 0.5, normalize: true"),
-                      "models[0].parameters.normalize", "global parameter")
+    /// The warnings of a config that plans.
+    func warnings(_ yaml: String) throws -> [String] {
+        try Planner.plan(try ConfigParser.parse(yaml, source: "test.yml"), source: "test.yml",
+                         options: PlanOptions(workingDirectory: Fixtures.golden)).warnings
+    }
+
+    @Test("a global parameter under a model is ignored with a warning, as mergekit ignores it")
+    func globalParameterUnderAModel() throws {
+        let found = try warnings(ties.replacingOccurrences(of: "density: 0.5", with: "density: 0.5, normalize: true"))
+        #expect(found.count == 1 && found[0].contains("models[0].parameters.normalize") && found[0].contains("global parameter"), "\(found)")
+    }
+
+    @Test("a parameter another method uses is ignored with one warning each; a name no method knows gets a did-you-mean hint")
+    func parametersOfOtherMethods() throws {
+        let karcher = """
+            models:
+              - {model: models/ft0, parameters: {weight: 0.5}}
+              - {model: models/ft1, parameters: {weight: 0.5}}
+            merge_method: karcher
+            parameters: {density: 0.3}
+            """
+        let found = try warnings(karcher)
+        #expect(found.count == 3, "\(found)")
+        #expect(found.contains { $0.contains("models[1].parameters.weight") && $0.contains("karcher does not use weight") }, "\(found)")
+        #expect(found.contains { $0.contains("parameters.density") }, "\(found)")
+        #expect(try warnings(ties).isEmpty)
+        expectProblem(karcher.replacingOccurrences(of: "density", with: "dnsity"), "parameters.dnsity", "did you mean density?")
     }
 
     @Test func missingRequiredParameter() {

@@ -40,6 +40,9 @@ public struct MergePlan: Sendable {
     public let referenceModel: Int
     /// The folder whose tokenizer files are copied (`tokenizer_source`, else the reference model's).
     public let tokenizerDirectory: String
+    /// What the config says that the merge ignores, as mergekit does (e.g. a parameter
+    /// another method uses): one line each, shown before the merge runs.
+    public let warnings: [String]
 
     public var bytesToRead: Int { tensors.reduce(0) { $0 + $1.inputBytes } }
     public var bytesToWrite: Int { tensors.reduce(0) { $0 + $1.outputBytes } }

@@ -55,6 +55,7 @@ public struct Planner {
     let source: String
     let options: PlanOptions
     private var problems: [ConfigError.Problem] = []
+    private var warnings: [String] = []
     private var seenProblems = Set<String>()
     /// Rules broken by an input's per-model parameters taken together, each reported once
     /// with the first tensor it concerns and how many more: key → (location, message, tensor, count).
@@ -210,7 +211,7 @@ public struct Planner {
         try failIfProblems()
         let plan = MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models, tensors: tensors,
                          outputDType: outputDType, layerCount: outputLayer, referenceModel: referenceModel,
-                         tokenizerDirectory: tokenizerDirectory)
+                         tokenizerDirectory: tokenizerDirectory, warnings: warnings)
         let needed = plan.peakMemoryEstimate(threads: options.threads)
         if needed > options.memoryBudget {
             problem("", "the merge needs about \(ByteCount.format(needed)) of working memory with \(options.threads) threads, "
@@ -227,19 +228,49 @@ public struct Planner {
 
     // MARK: - Parameters
 
-    /// Every parameter named in the config must be one the method declares, in the right
-    /// place (global ones not under a model) and of the right type.
+    /// The name in `names` closest to `name` by edit distance, when it is close enough to be
+    /// a likely typo (at most a third of the name's length, and at most 3 edits).
+    static func nearest(_ name: String, in names: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var row = Array(0...b.count)
+            for (i, x) in a.enumerated() {
+                var previous = row[0]
+                row[0] = i + 1
+                for (j, y) in b.enumerated() {
+                    let next = min(row[j + 1] + 1, row[j] + 1, previous + (x == y ? 0 : 1))
+                    previous = row[j + 1]
+                    row[j + 1] = next
+                }
+            }
+            return row[b.count]
+        }
+        let limit = min(3, max(1, name.count / 3))
+        return names.map { ($0, distance(Array(name), Array($0))) }.filter { $0.1 <= limit }.min { $0.1 < $1.1 }?.0
+    }
+
+    /// Every parameter named in the config must be one the method declares, of the right
+    /// type. As in mergekit, a parameter that another method uses, or a global parameter set
+    /// under a model, is ignored with a warning; a name no method knows (a likely typo) is a
+    /// problem, with the nearest known name as a hint.
     private mutating func validateParameters(_ method: any MergeMethod) {
         let specs = Dictionary(uniqueKeysWithValues: method.parameters.map { ($0.name, $0) })
         let allowed = method.parameters.isEmpty ? "none" : method.parameters.map(\.name).joined(separator: ", ")
+        let known = Set(MethodRegistry.all.flatMap { $0.parameters.map(\.name) })
         func check(_ set: ParameterSet, at location: String, perModelOnly: Bool) {
             for (name, value) in set.entries {
                 guard let spec = specs[name] else {
-                    problem("\(location).\(name)", "unknown parameter for \(method.name); allowed: \(allowed)")
+                    if known.contains(name) {
+                        warnings.append("\(location).\(name): \(method.name) does not use \(name); ignored, as mergekit does")
+                    } else {
+                        let hint = Planner.nearest(name, in: method.parameters.map(\.name) + known.sorted()).map { "did you mean \($0)? " } ?? ""
+                        problem("\(location).\(name)", "unknown parameter for \(method.name); \(hint)allowed: \(allowed)")
+                    }
                     continue
                 }
                 if perModelOnly && spec.scope == .global {
-                    problem("\(location).\(name)", "\(name) is a global parameter of \(method.name); set it under the top-level or slice `parameters:`")
+                    warnings.append("\(location).\(name): \(name) is a global parameter of \(method.name) and is ignored under a model, "
+                                    + "as mergekit does; set it under the top-level or slice `parameters:` to use it")
+                    continue
                 }
                 if let wrong = typeProblem(value, spec) {
                     problem("\(location).\(name)", wrong)
