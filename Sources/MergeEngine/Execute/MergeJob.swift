@@ -25,6 +25,7 @@ public final class MergeJob: DistributedJob {
     public init(plan: MergePlan, directory: String, options: MergeOptions, resume: Bool = false) throws {
         self.plan = plan
         self.options = options
+        try OutputFiles.check(plan, options: options)
         let specs = plan.tensors.map { SafeTensorsLayout.Spec(name: $0.name, dtype: plan.outputDType, shape: $0.shape) }
         writer = try CheckpointWriter(directory: directory, tensors: specs, shardBudget: options.shardBudget, reuse: resume)
         // Sorted keys: the same job encodes to the same bytes in every process (its digest).
