@@ -6,6 +6,12 @@ extension SweepSpec {
     static let yamlKeys = ["models", "out", "sigmas", "seeds", "scale", "init_std", "include", "exclude", "eval",
                            "eval_timeout", "keep", "max_pending", "out_dtype", "dtype", "out_shard_size", "copy_tokenizer"]
 
+    /// The text of the sweep config at `path`, read as a merge config is
+    /// (`FileSystem.readText`: a regular file of at most 16 MiB, in UTF-8).
+    public static func readConfigFile(_ path: String) throws(SafeTensorsError) -> String {
+        try FileSystem.readText(path, limit: 16 << 20, what: "a config")
+    }
+
     /// Reads a sweep from YAML (the same options as the command line, with underscores:
     /// `models`, `out`, `sigmas`, `seeds`, `scale`, `init_std`, `include`, `exclude`, `eval`,
     /// `eval_timeout`, `keep`, `max_pending`, `out_dtype` (or `dtype`, as in mergekit configs),

@@ -1,3 +1,4 @@
+import TensorIO
 import Yams
 
 /// Reads a mergekit YAML config into a `MergeConfig`, collecting every structural problem
@@ -9,6 +10,15 @@ public enum ConfigParser {
     static let sourceKeys = ["model", "layer_range", "parameters"]
     static let modelKeys = ["model", "parameters"]
     static let sliceKeys = ["sources", "parameters"]
+
+    /// The largest config file read (mergekit configs are a few kilobytes).
+    public static let maxFileBytes = 16 << 20
+
+    /// The text of the config file at `path`: a regular file (a FIFO or a device is refused,
+    /// saying what it is) of at most `maxFileBytes`, in UTF-8.
+    public static func readFile(_ path: String) throws(SafeTensorsError) -> String {
+        try FileSystem.readText(path, limit: maxFileBytes, what: "a config")
+    }
 
     /// Parses `text`; `source` names the file in error messages.
     public static func parse(_ text: String, source: String = "config") throws(ConfigError) -> MergeConfig {
