@@ -1,5 +1,6 @@
 import Foundation
 import TensorIO
+import ConfigYAML
 import Yams
 
 extension SweepSpec {
@@ -23,10 +24,12 @@ extension SweepSpec {
 
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else { throw SweepError("\(source): the config is empty") }
+            guard let node = try BoundedYAML.compose(text) else { throw SweepError("\(source): the config is empty") }
             root = node
         } catch let error as SweepError {
             throw error
+        } catch let error as BoundedYAML.ExpansionError {
+            throw SweepError("\(source): \(error)")
         } catch {
             throw SweepError("\(source): not valid YAML: \(error)")
         }

@@ -1,4 +1,5 @@
 import TensorIO
+import ConfigYAML
 import Yams
 
 /// Reads a mergekit YAML config into a `MergeConfig`, collecting every structural problem
@@ -27,12 +28,14 @@ public enum ConfigParser {
 
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            guard let node = try BoundedYAML.compose(text) else {
                 throw ConfigError(source: source, problems: [.init("", "the config is empty")])
             }
             root = node
         } catch let error as ConfigError {
             throw error
+        } catch let error as BoundedYAML.ExpansionError {
+            throw ConfigError(source: source, problems: [.init("", "\(error)")])
         } catch {
             throw ConfigError(source: source, problems: [.init("", "not valid YAML: \(error)")])
         }
