@@ -45,9 +45,11 @@ extension SweepSpec {
                 guard let list = strings(value, allowMappingKey: "model") else {
                     problem(key, "must be a list of model paths"); continue
                 }
+                if let tooLong = list.lazy.compactMap(FileSystem.pathTooLong).first { problem(key, tooLong); continue }
                 spec.models = list
             case "out":
                 guard let text = scalar(value) else { problem(key, "must be a folder path"); continue }
+                if let tooLong = FileSystem.pathTooLong(text) { problem(key, tooLong); continue }
                 spec.outDir = text
             case "sigmas":
                 guard let list = strings(value, split: true) else { problem(key, "must be a list of numbers"); continue }

@@ -184,6 +184,18 @@ public enum FileSystem {
         guard mkdir(path, 0o755) == 0 || (errno == EEXIST && isDirectory(path)) else { throw error(path, "cannot create directory") }
     }
 
+    /// The longest path the system opens (PATH_MAX: 4096 bytes on Linux).
+    public static let maxPathBytes = Int(PATH_MAX)
+
+    /// Why `path` cannot name a file, or nil: longer than `maxPathBytes`. The message gives
+    /// its length and first characters only, so that an absurd path (megabytes from a
+    /// config) is neither looked up nor echoed whole.
+    public static func pathTooLong(_ path: String) -> String? {
+        let count = path.utf8.count
+        guard count > maxPathBytes else { return nil }
+        return "a path of \(count) bytes (\"\(path.prefix(32))…\"), longer than the \(maxPathBytes) bytes a path can have"
+    }
+
     /// `path` made absolute against the current directory, with `.` and `..` resolved.
     public static func absolute(_ path: String) -> String {
         var full = path

@@ -56,3 +56,19 @@ import TestSupport
         }
     }
 }
+
+extension ConfigLimitTests {
+    @Test("an 8 MB model path is refused at once, named by its length, not echoed whole")
+    func absurdModelPath() {
+        let path = String(repeating: "b", count: 8_000_000)
+        let expected = "a path of 8000000 bytes (\"\(path.prefix(32))…\"), longer than the 4096 bytes a path can have"
+        for (yaml, location) in [("models:\n  - model: \(path)\n  - model: x\n", "models[0].model"),
+                                 ("models: [\(path), x]\n", "models[0]"),
+                                 ("models: [x]\nbase_model: \(path)\n", "base_model"),
+                                 ("models: [x]\ntokenizer_source: \(path)\n", "tokenizer_source")] {
+            let found = problems("merge_method: linear\n" + yaml)
+            #expect(found == ["\(location): \(expected)"])
+        }
+        #expect(problems("merge_method: linear\nmodels: [\(String(repeating: "c", count: 4096))]\n") == [])
+    }
+}

@@ -252,3 +252,16 @@ extension SweepConfigTests {
         #expect(message == "s.yml: YAML aliases expand to more than 100000 nodes")
     }
 }
+
+extension SweepConfigTests {
+    @Test("a model or out path longer than the system's limit is refused, named by its length")
+    func absurdPaths() {
+        let path = String(repeating: "b", count: 1_000_000)
+        let tooLong = "a path of 1000000 bytes (\"\(path.prefix(32))…\"), longer than the 4096 bytes a path can have"
+        #expect {
+            try SweepSpec.parse(yaml: "models: [ok, \(path)]\nout: \(path)\n", source: "s.yml")
+        } throws: { error in
+            (error as? SweepError)?.problems == ["s.yml: models: \(tooLong)", "s.yml: out: \(tooLong)"]
+        }
+    }
+}

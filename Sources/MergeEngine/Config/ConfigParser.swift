@@ -72,6 +72,8 @@ public enum ConfigParser {
                     config.tokenizerSource = .base
                 } else if s == "union" || s.hasPrefix("model:") {
                     problem(key, "\"\(s)\" is not supported; use \"base\" or the path of one input model")
+                } else if let tooLong = FileSystem.pathTooLong(s) {
+                    problem(key, tooLong)
                 } else {
                     config.tokenizerSource = .model(s)
                 }
@@ -114,6 +116,7 @@ public enum ConfigParser {
 
     private static func modelName(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> String? {
         guard let name = scalarString(node), !name.isEmpty else { problem(location, "must be a model path"); return nil }
+        if let tooLong = FileSystem.pathTooLong(name) { problem(location, tooLong); return nil }
         if name.contains("+") && !name.hasPrefix("/") && name.split(separator: "+").count == 2 {
             problem(location, "\"\(name)\": LoRA adapters (model+lora) are not supported")
             return nil
@@ -123,7 +126,10 @@ public enum ConfigParser {
 
     private static func parseSource(_ node: Node, at location: String, allowed: [String],
                                _ problem: (String, String) -> Void) -> MergeConfig.Source? {
-        if let name = scalarString(node) { return MergeConfig.Source(model: name) }
+        if let name = scalarString(node) {
+            if let tooLong = FileSystem.pathTooLong(name) { problem(location, tooLong); return nil }
+            return MergeConfig.Source(model: name)
+        }
         guard let mapping = node.mapping else { problem(location, "must be {model: PATH, parameters: {...}}"); return nil }
         var result = MergeConfig.Source(model: "")
         var hasModel = false
@@ -131,7 +137,9 @@ public enum ConfigParser {
             let key = keyNode.string ?? "?"
             switch key {
             case "model":
-                if let name = modelName(value, at: "\(location).model", problem) { result.model = name; hasModel = true }
+                // A bad name is reported by modelName; "missing" would be wrong too.
+                hasModel = true
+                if let name = modelName(value, at: "\(location).model", problem) { result.model = name }
             case "parameters" where allowed.contains("parameters"):
                 result.parameters = parameterSet(value, at: "\(location).parameters", problem)
             case "layer_range" where allowed.contains("layer_range"):
