@@ -28,10 +28,12 @@ let package = Package(
         .target(name: "CrucibleMath"),
         // Jobs split into tasks (merges, sweeps, analyses): what any runtime runs.
         .target(name: "JobModel", dependencies: ["TensorIO"]),
+        // Config YAML composed with bounded alias expansion (libyaml events through Yams' CYaml).
+        .target(name: "ConfigYAML", dependencies: ["Yams"]),
         // Merge configs, the method registry, planning and execution.
-        .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "Yams"]),
+        .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "ConfigYAML", "Yams"]),
         // Noise-sensitivity sweeps: perturbed variants of checkpoints, evaluated and plotted.
-        .target(name: "SweepEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "Yams"]),
+        .target(name: "SweepEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "ConfigYAML", "Yams"]),
         // Delta statistics of fine-tuned models against their base (`crucible analyze`), as a job.
         .target(name: "DeltaAnalysis", dependencies: ["TensorIO", "JobModel", "CrucibleMath"]),
         // Models from the Hugging Face Hub: its cache layout, resumable verified downloads.

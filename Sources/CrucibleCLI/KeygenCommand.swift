@@ -8,6 +8,8 @@ struct Keygen: ParsableCommand {
             Writes DIR/key.public and DIR/key.secret (mode 0600), Z85 text. Copy public keys, never
             secret ones: a worker's key.public goes to the coordinator as DIR/authorized/NAME.public;
             the coordinator's key.public goes to each worker as DIR/coordinator.public.
+            As ssh does, --keys refuses a key.secret that others may read (keep it 0600) and an
+            authorized/ folder or key that group or others may write (docs/operations.md, Keys).
             """
     )
 

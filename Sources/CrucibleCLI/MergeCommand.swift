@@ -57,9 +57,9 @@ struct Merge: ParsableCommand {
     func run() throws {
         let text: String
         do {
-            text = try String(contentsOfFile: config, encoding: .utf8)
+            text = try ConfigParser.readFile(config)
         } catch {
-            throw CLIError("\(config): cannot read the config: \(error.localizedDescription)")
+            throw CLIError("\(config): cannot read the config: \(error.problem.message)")
         }
         let plan = try CLIError.wrap {
             try Planner.plan(try ConfigParser.parse(text, source: config), source: config,

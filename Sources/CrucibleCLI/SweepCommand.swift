@@ -91,8 +91,8 @@ struct Sweep: ParsableCommand {
         if inputs.contains(where: Sweep.isConfig) {
             guard inputs.count == 1 else { throw CLIError("a YAML sweep config must be the only argument (its models: list names the models)") }
             let text: String
-            do { text = try String(contentsOfFile: inputs[0], encoding: .utf8) } catch {
-                throw CLIError("\(inputs[0]): cannot read the config: \(error.localizedDescription)")
+            do { text = try SweepSpec.readConfigFile(inputs[0]) } catch {
+                throw CLIError("\(inputs[0]): cannot read the config: \(error.problem.message)")
             }
             spec = try CLIError.wrap { try SweepSpec.parse(yaml: text, source: inputs[0]) }
         } else {

@@ -1,10 +1,17 @@
 import Foundation
 import TensorIO
+import ConfigYAML
 import Yams
 
 extension SweepSpec {
     static let yamlKeys = ["models", "out", "sigmas", "seeds", "scale", "init_std", "include", "exclude", "eval",
                            "eval_timeout", "keep", "max_pending", "out_dtype", "dtype", "out_shard_size", "copy_tokenizer"]
+
+    /// The text of the sweep config at `path`, read as a merge config is
+    /// (`FileSystem.readText`: a regular file of at most 16 MiB, in UTF-8).
+    public static func readConfigFile(_ path: String) throws(SafeTensorsError) -> String {
+        try FileSystem.readText(path, limit: 16 << 20, what: "a config")
+    }
 
     /// Reads a sweep from YAML (the same options as the command line, with underscores:
     /// `models`, `out`, `sigmas`, `seeds`, `scale`, `init_std`, `include`, `exclude`, `eval`,
@@ -17,10 +24,12 @@ extension SweepSpec {
 
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else { throw SweepError("\(source): the config is empty") }
+            guard let node = try BoundedYAML.compose(text) else { throw SweepError("\(source): the config is empty") }
             root = node
         } catch let error as SweepError {
             throw error
+        } catch let error as BoundedYAML.ExpansionError {
+            throw SweepError("\(source): \(error)")
         } catch {
             throw SweepError("\(source): not valid YAML: \(error)")
         }
@@ -36,9 +45,11 @@ extension SweepSpec {
                 guard let list = strings(value, allowMappingKey: "model") else {
                     problem(key, "must be a list of model paths"); continue
                 }
+                if let tooLong = list.lazy.compactMap(FileSystem.pathTooLong).first { problem(key, tooLong); continue }
                 spec.models = list
             case "out":
                 guard let text = scalar(value) else { problem(key, "must be a folder path"); continue }
+                if let tooLong = FileSystem.pathTooLong(text) { problem(key, tooLong); continue }
                 spec.outDir = text
             case "sigmas":
                 guard let list = strings(value, split: true) else { problem(key, "must be a list of numbers"); continue }

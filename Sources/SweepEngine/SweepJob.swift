@@ -28,6 +28,7 @@ public final class SweepJob: DistributedJob {
         self.plan = plan
         let variants = batch.map { plan.variants[$0] }
         self.variants = variants
+        try VariantFiles.check(variants, plan: plan)
         var writers: [CheckpointWriter] = []
         do {
             for variant in variants {

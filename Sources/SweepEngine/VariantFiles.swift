@@ -11,6 +11,13 @@ enum VariantFiles {
         try writer.writeFile("README.md", contents: modelCard(variant, plan: plan))
     }
 
+    /// Refuses, before any work, the tokenizer files `write` would refuse to copy (a FIFO, a
+    /// symbolic link out of the model folder).
+    static func check(_ variants: [SweepVariant], plan: SweepPlan) throws {
+        guard plan.spec.copyTokenizer else { return }
+        for model in Set(variants.map(\.model)).sorted() { _ = try Checkpoint.tokenizerFiles(in: plan.checkpoints[model].directory) }
+    }
+
     static func modelCard(_ variant: SweepVariant, plan: SweepPlan) -> String {
         let spec = plan.spec
         let model = spec.models[variant.model]

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A model's weights as Hugging Face lays them out: a folder with `model.safetensors`, or
 /// shards plus `model.safetensors.index.json`, or a single `.safetensors` file. The index's
 /// weight map is checked against the shard headers when the checkpoint is opened.
@@ -10,6 +16,33 @@ public final class Checkpoint: Sendable {
         "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
         "added_tokens.json", "merges.txt", "vocab.json", "chat_template.jinja", "generation_config.json",
     ]
+
+    /// The folders that files of model folder `directory` may be symbolic links into (what
+    /// `copyTokenizerFiles` follows): the folder itself and, when it is a Hugging Face cache
+    /// snapshot (`models--org--name/snapshots/<commit>`, whose files are links to
+    /// `../../blobs/<etag>`), that repo's `blobs/` folder.
+    public static func linkRoots(of directory: String) -> [String] {
+        let absolute = FileSystem.absolute(directory)
+        let snapshots = FileSystem.parent(of: absolute)
+        guard snapshots.hasSuffix("/snapshots") else { return [absolute] }
+        return [absolute, FileSystem.join(FileSystem.parent(of: snapshots), "blobs")]
+    }
+
+    /// The tokenizer files (`tokenizerFileNames`) that `directory` holds, each checked to be
+    /// a regular file there (or a link into `linkRoots(of:)`), so that a merge can refuse a
+    /// bad one before it starts rather than when it copies them at the end.
+    public static func tokenizerFiles(in directory: String) throws(SafeTensorsError) -> [String] {
+        let roots = linkRoots(of: directory)
+        var names: [String] = []
+        for name in tokenizerFileNames {
+            let path = FileSystem.join(directory, name)
+            guard FileSystem.exists(path) else { continue }
+            let (fd, _) = try FileSystem.openRegularFile(path, linksWithin: roots)
+            close(fd)
+            names.append(name)
+        }
+        return names
+    }
 
     /// The folder (or file) as given.
     public let path: String

@@ -164,14 +164,18 @@ public final class CheckpointWriter: Sendable {
         try writeFile("config.json", contents: JSONValue.object(config).serialized(indent: 2) + "\n")
     }
 
-    /// Copies the tokenizer files (`Checkpoint.tokenizerFileNames`) that `directory` holds.
+    /// Copies the tokenizer files (`Checkpoint.tokenizerFileNames`) that model folder
+    /// `directory` holds: regular files only, never through a symbolic link that leaves the
+    /// folder (`Checkpoint.linkRoots(of:)`), each with at most its source's permission bits.
     public func copyTokenizerFiles(from directory: String) throws(SafeTensorsError) {
-        for name in Checkpoint.tokenizerFileNames where FileSystem.exists(FileSystem.join(directory, name)) {
-            try copyFile(from: FileSystem.join(directory, name), as: name)
+        let roots = Checkpoint.linkRoots(of: directory)
+        for name in try Checkpoint.tokenizerFiles(in: directory) {
+            try FileSystem.copyFile(from: FileSystem.join(directory, name), to: FileSystem.join(temporaryDirectory, name), linksWithin: roots)
         }
     }
 
-    /// Copies a side file (tokenizer files, ...) into the folder.
+    /// Copies a side file into the folder (`FileSystem.copyFile`: a regular file, links
+    /// followed only inside its own folder, its permission bits kept at most).
     public func copyFile(from source: String, as name: String) throws(SafeTensorsError) {
         try FileSystem.copyFile(from: source, to: FileSystem.join(temporaryDirectory, name))
     }

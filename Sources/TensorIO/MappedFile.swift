@@ -11,15 +11,12 @@ public final class MappedFile: @unchecked Sendable {
     /// The file's bytes (empty for an empty file).
     public let bytes: UnsafeRawBufferPointer
 
-    /// Maps `path`. Throws `.cannotOpen` naming the system error.
+    /// Maps `path`, a regular file (`FileSystem.openRegularFile`: a FIFO or a device is
+    /// refused, never waited on). Throws `.cannotOpen` naming the system error.
     public init(path: String) throws(SafeTensorsError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SafeTensorsError(file: path, .cannotOpen(String(cString: strerror(errno)))) }
+        let (fd, info) = try FileSystem.openRegularFile(path)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SafeTensorsError(file: path, .cannotOpen(String(cString: strerror(errno)))) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SafeTensorsError(file: path, .cannotOpen("not a regular file")) }
         let size = Int(info.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)

@@ -31,7 +31,8 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable, Senda
         case ioFailure(String)
         case wrongDType(expected: String, actual: String)
 
-        var message: String {
+        /// The problem in words, without the file.
+        public var message: String {
             switch self {
             case .cannotOpen(let why): return "cannot open: \(why)"
             case .tooSmall(let size): return "file is \(size) bytes, shorter than the 8-byte header length"

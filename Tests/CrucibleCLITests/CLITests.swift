@@ -7,8 +7,8 @@ import TestSupport
 /// The `crucible` executable as a user meets it: exit codes, messages, help, JSON output.
 @Suite struct CLITests {
     /// Runs the built `crucible` with `arguments` in `directory` (the repository by default).
-    func run(_ arguments: [String], in directory: String = Fixtures.repository) throws -> ProcessResult {
-        try CrucibleBinary.run(arguments, in: directory)
+    func run(_ arguments: [String], in directory: String = Fixtures.repository, timeout: Double = 90) throws -> ProcessResult {
+        try CrucibleBinary.run(arguments, in: directory, timeout: timeout)
     }
 
     /// A path inside a fresh temporary folder (the path itself does not exist).
@@ -193,5 +193,21 @@ import TestSupport
             let r = try run(["worker", "--connect", "tcp://127.0.0.1:1", "-j", "4", "--concurrent-tasks", bad])
             #expect(r.status != 0 && r.stderr.contains("--concurrent-tasks must be between 1 and the thread count (4)"), "\(bad): \(r.stderr)")
         }
+    }
+}
+
+extension CLITests {
+    @Test("a merge or sweep config that is a FIFO or a device is refused at once, saying what it is")
+    func configThatIsNotAFile() throws {
+        let fifo = temporaryPath("config.yml")
+        try #require(mkfifo(fifo, 0o600) == 0)
+        for command in ["merge", "sweep"] {
+            let arguments = command == "merge" ? ["merge", fifo, temporaryPath("out")] : ["sweep", fifo]
+            let r = try run(arguments, timeout: 20)
+            #expect(r.status == 1 && r.stderr.contains("\(fifo): cannot read the config: cannot open: it is a FIFO (named pipe), not a regular file"),
+                    "\(command): \(r.status.map(String.init) ?? "killed after 20 s") \(r.stderr)")
+        }
+        let r = try run(["merge", "/dev/zero", temporaryPath("out")], timeout: 20)
+        #expect(r.status == 1 && r.stderr.contains("/dev/zero: cannot read the config: cannot open: it is a character device, not a regular file"), "\(r.stderr)")
     }
 }

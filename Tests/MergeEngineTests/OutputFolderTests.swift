@@ -36,6 +36,26 @@ import TestSupport
         #expect(try CheckpointContents.bytes(sharded) == CheckpointContents.bytes(single))
     }
 
+    @Test("a tokenizer file linking out of the model folder stops the merge before any work, leaving nothing")
+    func tokenizerLinkOutStopsTheMergeEarly() throws {
+        let root = TemporaryFolder.make("models")
+        let tensors: [(String, [Int], [Float])] = [("model.layers.0.w", [4], [1, 2, 3, 4])]
+        try TestModels.write(root, "base", tensors)
+        try TestModels.write(root, "ft", [("model.layers.0.w", [4], [2, 2, 2, 2])])
+        try "secret\n".write(toFile: root + "/outside.json", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root + "/base/tokenizer.json", withDestinationPath: "../outside.json")
+        let yaml = "models: [{model: ft, parameters: {weight: 1}}]\nmerge_method: task_arithmetic\nbase_model: base\n"
+        let plan = try Planner.plan(try ConfigParser.parse(yaml, source: "test.yml"), source: "test.yml", options: PlanOptions(workingDirectory: root))
+        let output = root + "/out"
+        let error = #expect(throws: SafeTensorsError.self) { try MergeJob(plan: plan, directory: output, options: MergeOptions(threads: 2)) }
+        #expect(error?.description.contains("tokenizer.json: cannot open: it leads to ") == true && error?.description.contains("outside the model folder") == true,
+                "\(String(describing: error))")
+        #expect(!FileManager.default.fileExists(atPath: output) && !FileManager.default.fileExists(atPath: output + ".partial"))
+        // --no-copy-tokenizer merges it.
+        let job = try MergeJob(plan: plan, directory: output, options: MergeOptions(threads: 2, copyTokenizer: false))
+        job.abandon()
+    }
+
     @Test("config.json, tokenizer files, model card and the config are written")
     func sideFiles() throws {
         let root = TemporaryFolder.make("models")

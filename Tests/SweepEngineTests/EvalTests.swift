@@ -237,3 +237,31 @@ import TestSupport
         #expect(SweepPlan.stems(["a/base/", "b/base", "x.safetensors"]) == ["base", "base-2", "x"])
     }
 }
+
+extension SweepConfigTests {
+    @Test("a sweep config whose aliases expand past 100000 nodes is refused at once")
+    func aliasBomb() {
+        var yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+        for i in 1..<9 { yaml += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 9).joined(separator: ", ") + "]\n" }
+        yaml += "models: *a8\nexclude: {? *a7 : 1}\n"
+        let text = yaml
+        let outcome = finishes(within: 10) { () -> String in
+            do { _ = try SweepSpec.parse(yaml: text, source: "s.yml"); return "" } catch { return "\(error)" }
+        }
+        guard case .success(let message)? = outcome else { Issue.record("parsing took more than 10 s"); return }
+        #expect(message == "s.yml: YAML aliases expand to more than 100000 nodes")
+    }
+}
+
+extension SweepConfigTests {
+    @Test("a model or out path longer than the system's limit is refused, named by its length")
+    func absurdPaths() {
+        let path = String(repeating: "b", count: 1_000_000)
+        let tooLong = "a path of 1000000 bytes (\"\(path.prefix(32))…\"), longer than the 4096 bytes a path can have"
+        #expect {
+            try SweepSpec.parse(yaml: "models: [ok, \(path)]\nout: \(path)\n", source: "s.yml")
+        } throws: { error in
+            (error as? SweepError)?.problems == ["s.yml: models: \(tooLong)", "s.yml: out: \(tooLong)"]
+        }
+    }
+}

@@ -56,21 +56,45 @@ public struct CurveKeyPair: Sendable, Equatable {
         try CurveKeyPair.writeFile(directory + "/" + CurveKeyPair.publicFile, publicKey + "\n", mode: 0o644)
     }
 
-    /// Reads the pair back from `directory`, checking that the two keys belong together.
+    /// Reads the pair back from `directory`, checking that the two keys belong together and,
+    /// as ssh does for its private keys, that `key.secret` is not open to other users
+    /// (`KeyFileError.tooOpen`).
     public static func read(from directory: String) throws(KeyFileError) -> CurveKeyPair {
-        let secret = try readKey(directory + "/" + secretFile)
+        let secret = try readKey(directory + "/" + secretFile, secret: true)
         let publicKey = try readKey(directory + "/" + publicFile)
         guard CurveKeyPair.publicKey(forSecret: secret) == publicKey else { throw .mismatched(directory) }
         return CurveKeyPair(publicKey: publicKey, secretKey: secret)
     }
 
-    /// One Z85 key from a file (surrounding whitespace ignored).
+    /// One Z85 key from a file (surrounding whitespace ignored). Only a regular file of at
+    /// most 4 KiB is read (`FileSystem.openRegularFile`: a FIFO is refused, not waited on);
+    /// symbolic links are followed (Kubernetes mounts Secrets as links).
     public static func readKey(_ path: String) throws(KeyFileError) -> String {
-        guard let file = fopen(path, "r") else { throw .io(path, String(cString: strerror(errno))) }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 128)
-        let text = fgets(&buffer, 128, file).map { _ in z85(buffer) } ?? ""
-        let key = text.filter { !$0.isWhitespace }
+        try readKey(path, secret: false)
+    }
+
+    /// With `secret`, refuses a file that others may read or write: any permission for
+    /// others, or for its group when it belongs to the account reading it (ssh's rule; a
+    /// secret owned by another account, such as root's 0440 file in a Kubernetes Secret
+    /// volume readable by the pod's group, may be group-readable).
+    static func readKey(_ path: String, secret: Bool) throws(KeyFileError) -> String {
+        let bytes: [UInt8]
+        do {
+            let (fd, info) = try FileSystem.openRegularFile(path)
+            defer { close(fd) }
+            if secret {
+                let mode = info.st_mode & 0o777
+                if mode & 0o007 != 0 || (info.st_uid == getuid() && mode & 0o070 != 0) { throw KeyFileError.tooOpen(path, mode: mode) }
+            }
+            bytes = try FileSystem.read(fd, path: path, size: Int(info.st_size), limit: 4096, what: "a key file")
+        } catch let error as SafeTensorsError {
+            throw .io(path, error.problem.message)
+        } catch let error as KeyFileError {
+            throw error
+        } catch {
+            throw .io(path, "\(error)")
+        }
+        let key = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
         guard isZ85Key(key) else { throw .malformed(path) }
         return key
     }
@@ -97,6 +121,10 @@ public enum KeyFileError: Error, Equatable, CustomStringConvertible {
     case io(String, String)
     case malformed(String)
     case mismatched(String)
+    /// A secret key others may read (its permission bits).
+    case tooOpen(String, mode: mode_t)
+    /// An `authorized/` folder or key that others may change (its permission bits).
+    case writableByOthers(String, mode: mode_t)
 
     public var description: String {
         switch self {
@@ -104,6 +132,15 @@ public enum KeyFileError: Error, Equatable, CustomStringConvertible {
         case .io(let path, let why): return "\(path): \(why)"
         case .malformed(let path): return "\(path) does not hold a 40-character Z85 CURVE key"
         case .mismatched(let dir): return "\(dir): key.public does not belong to key.secret"
+        case .tooOpen(let path, let mode):
+            return "\(path): permissions \(octal(mode)) are too open: a secret key must be readable by its owner only; run: chmod 600 \(path)"
+        case .writableByOthers(let path, let mode):
+            return "\(path): permissions \(octal(mode)) let other users change which workers are authorised; run: chmod go-w \(path)"
         }
+    }
+
+    private func octal(_ mode: mode_t) -> String {
+        let digits = String(mode & 0o7777, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 }

@@ -1,3 +1,5 @@
+import TensorIO
+import ConfigYAML
 import Yams
 
 /// Reads a mergekit YAML config into a `MergeConfig`, collecting every structural problem
@@ -10,6 +12,15 @@ public enum ConfigParser {
     static let modelKeys = ["model", "parameters"]
     static let sliceKeys = ["sources", "parameters"]
 
+    /// The largest config file read (mergekit configs are a few kilobytes).
+    public static let maxFileBytes = 16 << 20
+
+    /// The text of the config file at `path`: a regular file (a FIFO or a device is refused,
+    /// saying what it is) of at most `maxFileBytes`, in UTF-8.
+    public static func readFile(_ path: String) throws(SafeTensorsError) -> String {
+        try FileSystem.readText(path, limit: maxFileBytes, what: "a config")
+    }
+
     /// Parses `text`; `source` names the file in error messages.
     public static func parse(_ text: String, source: String = "config") throws(ConfigError) -> MergeConfig {
         var problems: [ConfigError.Problem] = []
@@ -17,12 +28,14 @@ public enum ConfigParser {
 
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            guard let node = try BoundedYAML.compose(text) else {
                 throw ConfigError(source: source, problems: [.init("", "the config is empty")])
             }
             root = node
         } catch let error as ConfigError {
             throw error
+        } catch let error as BoundedYAML.ExpansionError {
+            throw ConfigError(source: source, problems: [.init("", "\(error)")])
         } catch {
             throw ConfigError(source: source, problems: [.init("", "not valid YAML: \(error)")])
         }
@@ -59,6 +72,8 @@ public enum ConfigParser {
                     config.tokenizerSource = .base
                 } else if s == "union" || s.hasPrefix("model:") {
                     problem(key, "\"\(s)\" is not supported; use \"base\" or the path of one input model")
+                } else if let tooLong = FileSystem.pathTooLong(s) {
+                    problem(key, tooLong)
                 } else {
                     config.tokenizerSource = .model(s)
                 }
@@ -101,6 +116,7 @@ public enum ConfigParser {
 
     private static func modelName(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> String? {
         guard let name = scalarString(node), !name.isEmpty else { problem(location, "must be a model path"); return nil }
+        if let tooLong = FileSystem.pathTooLong(name) { problem(location, tooLong); return nil }
         if name.contains("+") && !name.hasPrefix("/") && name.split(separator: "+").count == 2 {
             problem(location, "\"\(name)\": LoRA adapters (model+lora) are not supported")
             return nil
@@ -110,7 +126,10 @@ public enum ConfigParser {
 
     private static func parseSource(_ node: Node, at location: String, allowed: [String],
                                _ problem: (String, String) -> Void) -> MergeConfig.Source? {
-        if let name = scalarString(node) { return MergeConfig.Source(model: name) }
+        if let name = scalarString(node) {
+            if let tooLong = FileSystem.pathTooLong(name) { problem(location, tooLong); return nil }
+            return MergeConfig.Source(model: name)
+        }
         guard let mapping = node.mapping else { problem(location, "must be {model: PATH, parameters: {...}}"); return nil }
         var result = MergeConfig.Source(model: "")
         var hasModel = false
@@ -118,7 +137,9 @@ public enum ConfigParser {
             let key = keyNode.string ?? "?"
             switch key {
             case "model":
-                if let name = modelName(value, at: "\(location).model", problem) { result.model = name; hasModel = true }
+                // A bad name is reported by modelName; "missing" would be wrong too.
+                hasModel = true
+                if let name = modelName(value, at: "\(location).model", problem) { result.model = name }
             case "parameters" where allowed.contains("parameters"):
                 result.parameters = parameterSet(value, at: "\(location).parameters", problem)
             case "layer_range" where allowed.contains("layer_range"):

@@ -27,6 +27,7 @@ public final class MergeJob: DistributedJob {
     public init(plan: MergePlan, directory: String, options: MergeOptions, resume: Bool = false) throws {
         self.plan = plan
         self.options = options
+        try OutputFiles.check(plan, options: options)
         // Sorted keys: the same job encodes to the same bytes in every process (its digest).
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

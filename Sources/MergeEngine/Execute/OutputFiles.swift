@@ -17,6 +17,12 @@ public enum OutputFiles {
         try writer.writeFile("README.md", contents: modelCard(plan, options: options))
     }
 
+    /// Refuses, before any weight is read, what `write` would refuse at the end: tokenizer
+    /// files that are not regular files or are symbolic links out of the model folder.
+    public static func check(_ plan: MergePlan, options: MergeOptions) throws {
+        if options.copyTokenizer { _ = try Checkpoint.tokenizerFiles(in: plan.tokenizerDirectory) }
+    }
+
     static func modelCard(_ plan: MergePlan, options: MergeOptions) -> String {
         let base = plan.config.baseModel
         var card = "---\nbase_model:\n"
