@@ -9,8 +9,11 @@ import TestSupport
 /// call there leaves the output resumable; and `--resume` on a finished output accepts it.
 ///
 /// Faults are injected with strace (`-e inject=SYSCALL:signal=SIGKILL:when=N`) into the
-/// embedded merge's main thread, which runs the final phase. A first run under strace lists
-/// the final phase's calls; each selected call is then hit in a fresh run of its own.
+/// embedded merge's main thread, which runs the final phase. Runs under strace list the final
+/// phase's calls (`finalPhase`); each selected call is then hit in a fresh run of its own and
+/// the stop checked against the strace log, so a miscount fails instead of testing elsewhere.
+/// Every call that changes the disk is hit, and a third of the closes, msyncs and read-only
+/// opens (CRUCIBLE_FINAL_PHASE_EVERY_CALL=1: all of them).
 @Suite(.serialized) struct FinalPhaseCrashTests {
     /// Why strace cannot inject faults here (nil: it can), found once with a probe.
     static let unavailable: String? = {
