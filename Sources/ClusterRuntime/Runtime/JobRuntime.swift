@@ -58,7 +58,10 @@ public enum JobRuntime {
             if !coordinator!.isComplete { try serve(job, coordinator!, options: options, log: log) }
             try job.finish()
             journal?.close()
-            if let path = job.output.finishedJournalPath { FileSystem.remove(path) }
+            if let path = job.output.finishedJournalPath {
+                FileSystem.remove(path)
+                FileSystem.syncDirectory(FileSystem.parent(of: path))
+            }
             return JobReport(tasks: job.tasks.count, reused: reused.count, seconds: Date().timeIntervalSince(start), workers: coordinator!.workerReport)
         } catch let stop as JobInterrupted {
             job.output.sync()

@@ -22,7 +22,7 @@ final class Journal {
     init(creating path: String, digest: UInt64, chunkBytes: Int, entries: [Entry] = []) throws {
         self.path = path
         var text = Journal.firstLine(digest: digest, chunkBytes: chunkBytes) + "\n"
-        for entry in entries { text += String(decoding: try JSONEncoder().encode(entry), as: UTF8.self) + "\n" }
+        for entry in entries { text += String(decoding: try Journal.encoder.encode(entry), as: UTF8.self) + "\n" }
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
             throw ClusterError(description: "\(path): cannot create the job journal")
         }
@@ -30,6 +30,13 @@ final class Journal {
         try handle.seekToEnd()
         try handle.synchronize()
     }
+
+    /// Sorted keys: every line of a journal has the same form.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
 
     static func firstLine(digest: UInt64, chunkBytes: Int) -> String {
         "crucible-journal 2 \(String(digest, radix: 16)) \(chunkBytes)"
@@ -53,7 +60,7 @@ final class Journal {
 
     /// Records a finished task durably.
     func append(_ entry: Entry) throws {
-        var line = try JSONEncoder().encode(entry)
+        var line = try Journal.encoder.encode(entry)
         line.append(0x0A)
         try handle.write(contentsOf: line)
         try handle.synchronize()
