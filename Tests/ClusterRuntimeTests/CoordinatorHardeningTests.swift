@@ -88,6 +88,7 @@ import TestSupport
             try peer.say(.error, Header.Failure(task: task.task, attempt: task.attempt, code: "compute", message: "out of luck"))
         }
         #expect(job.wait(30) == 1, "\(job.output)")
+        #expect(job.output.contains("failed on failing/") && job.output.contains("compute: out of luck"), "each ERROR is logged: \(job.output)")
         #expect(job.output.contains("--resume"), "\(job.output)")
         #expect(Harness.journalLines(out) >= 6, "the journal is kept")
         let resumed = try Harness.crucible(["merge", config, out, "--resume"])
