@@ -2,18 +2,6 @@ import Foundation
 import JobModel
 import TensorIO
 
-/// Everything wrong with an analysis, reported at once before any weight is read.
-public struct AnalyzeError: Error, CustomStringConvertible, Equatable {
-    public let problems: [String]
-
-    public init(_ problems: [String]) { self.problems = problems }
-
-    public var description: String {
-        problems.count == 1 ? problems[0]
-            : "\(problems.count) problems:\n" + problems.map { "  " + $0 }.joined(separator: "\n")
-    }
-}
-
 /// A delta analysis as a distributed job: one task per floating-point tensor of the base,
 /// reading that tensor from the base and from every model, producing one fixed-size
 /// `DeltaRecord` (a `.records` part) that `DeltaReport` aggregates when the job is done.
@@ -56,7 +44,7 @@ public final class AnalyzeJob: DistributedJob {
     /// Plans the analysis of `models` against `base`. Every model must hold every
     /// floating-point tensor of the base with the same shape and a floating-point dtype; all
     /// problems are thrown together, naming model and tensor.
-    public init(base: Checkpoint, models: [Checkpoint], threshold: Double = 0.005) throws(AnalyzeError) {
+    public init(base: Checkpoint, models: [Checkpoint], threshold: Double = 0.005) throws(ProblemList) {
         var problems: [String] = []
         if models.isEmpty { problems.append("no model to compare with the base \(base.path)") }
         if !(threshold.isFinite && threshold >= 0) { problems.append("the threshold must be a finite number ≥ 0, not \(threshold)") }
@@ -78,7 +66,7 @@ public final class AnalyzeJob: DistributedJob {
             }
             tensors.append(Tensor(name: name, shape: info.shape))
         }
-        guard problems.isEmpty else { throw AnalyzeError(problems) }
+        guard problems.isEmpty else { throw ProblemList(problems) }
 
         self.base = base
         self.analyzed = models
@@ -88,12 +76,12 @@ public final class AnalyzeJob: DistributedJob {
         extra = models.map { model in model.tensorNames.filter { !base.contains($0) } }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        func encoded(_ value: some Encodable) throws(AnalyzeError) -> [UInt8] {
-            do { return Array(try encoder.encode(value)) } catch { throw AnalyzeError(["cannot encode the analysis job: \(error)"]) }
+        func encoded(_ value: some Encodable) throws(ProblemList) -> [UInt8] {
+            do { return Array(try encoder.encode(value)) } catch { throw ProblemList(["cannot encode the analysis job: \(error)"]) }
         }
         setup = try encoded(Setup(threshold: threshold, models: models.count))
         let size = DeltaRecord.size(models: models.count)
-        tasks = try tensors.map { tensor throws(AnalyzeError) in
+        tasks = try tensors.map { tensor throws(ProblemList) in
             let inputs = (0...models.count).map { TaskInput(model: $0, tensor: tensor.name) }
             let work = try encoded(Work(tensor: tensor.name, inputs: inputs))
             return JobTask(label: tensor.name, work: work, inputs: inputs,
@@ -111,8 +99,8 @@ public final class AnalyzeJob: DistributedJob {
     public var models: [Checkpoint] { [base] + analyzed }
 
     /// The record of `tensor`, once its task is done.
-    public func record(_ tensor: String) throws(AnalyzeError) -> DeltaRecord {
-        guard let bytes = store.record(tensor) else { throw AnalyzeError(["no delta record for \(tensor): its task did not run"]) }
+    public func record(_ tensor: String) throws(ProblemList) -> DeltaRecord {
+        guard let bytes = store.record(tensor) else { throw ProblemList(["no delta record for \(tensor): its task did not run"]) }
         return try DeltaRecord(bytes: bytes, models: analyzed.count)
     }
 

@@ -1,3 +1,4 @@
+import JobModel
 /// The delta statistics of one model against the base on one tensor. Sums are exact Float64
 /// accumulations (chunk partials combined in chunk order); counts are exact; `maxAbs` and the
 /// percentiles are computed from the Float32 values of `|δ|` (see `Percentile`).
@@ -121,9 +122,9 @@ public struct DeltaRecord: Sendable, Equatable {
     }
 
     /// Decodes a record for `models` models; throws when its size is not `size(models:)`.
-    public init(bytes: [UInt8], models count: Int) throws(AnalyzeError) {
+    public init(bytes: [UInt8], models count: Int) throws(ProblemList) {
         guard bytes.count == DeltaRecord.size(models: count) else {
-            throw AnalyzeError(["a delta record for \(count) models has \(DeltaRecord.size(models: count)) bytes, not \(bytes.count)"])
+            throw ProblemList(["a delta record for \(count) models has \(DeltaRecord.size(models: count)) bytes, not \(bytes.count)"])
         }
         var position = 0
         func word() -> UInt64 {

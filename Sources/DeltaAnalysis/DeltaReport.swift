@@ -1,3 +1,4 @@
+import JobModel
 import TensorIO
 
 /// The result of an analysis: every tensor's record, aggregated exactly per layer, per model
@@ -71,18 +72,18 @@ public struct DeltaReport: Sendable {
     }
 
     /// The report of a finished job.
-    public init(_ job: AnalyzeJob) throws(AnalyzeError) {
+    public init(_ job: AnalyzeJob) throws(ProblemList) {
         var entries: [TensorEntry] = []
-        var problems: [String] = []
+        var problems: [ProblemList.Problem] = []
         for tensor in job.tensors {
-            do throws(AnalyzeError) {
+            do throws(ProblemList) {
                 entries.append(TensorEntry(name: tensor.name, shape: tensor.shape, layer: LayerName(tensor.name)?.index,
                                            record: try job.record(tensor.name)))
             } catch {
                 problems += error.problems
             }
         }
-        guard problems.isEmpty else { throw AnalyzeError(problems) }
+        guard problems.isEmpty else { throw ProblemList(problems: problems) }
         self.init(base: job.base.path, modelNames: job.analyzed.map(\.path), threshold: job.threshold, tensors: entries,
                   skipped: job.skipped, extra: job.extra)
     }

@@ -1,6 +1,7 @@
-import Foundation
-import TensorIO
 import ConfigYAML
+import Foundation
+import JobModel
+import TensorIO
 import Yams
 
 extension SweepSpec {
@@ -18,23 +19,23 @@ extension SweepSpec {
     /// `eval_timeout`, `keep`, `max_pending`, `out_dtype` (or `dtype`, as in mergekit configs),
     /// `out_shard_size`, `copy_tokenizer`).
     /// Every problem is reported at once; `source` names the file.
-    public static func parse(yaml text: String, source: String = "sweep config") throws(SweepError) -> SweepSpec {
+    public static func parse(yaml text: String, source: String = "sweep config") throws(ProblemList) -> SweepSpec {
         var problems: [String] = []
         func problem(_ key: String, _ message: String) { problems.append("\(source): \(key): \(message)") }
 
         let root: Node
         do {
-            guard let node = try BoundedYAML.compose(text) else { throw SweepError("\(source): the config is empty") }
+            guard let node = try BoundedYAML.compose(text) else { throw ProblemList("\(source): the config is empty") }
             root = node
-        } catch let error as SweepError {
+        } catch let error as ProblemList {
             throw error
         } catch let error as BoundedYAML.ExpansionError {
-            throw SweepError("\(source): \(error)")
+            throw ProblemList("\(source): \(error)")
         } catch {
-            throw SweepError("\(source): not valid YAML: \(error)")
+            throw ProblemList("\(source): not valid YAML: \(error)")
         }
         guard let mapping = root.mapping else {
-            throw SweepError("\(source): the config must be a mapping of keys such as models, sigmas and seeds")
+            throw ProblemList("\(source): the config must be a mapping of keys such as models, sigmas and seeds")
         }
 
         var spec = SweepSpec()
@@ -109,7 +110,7 @@ extension SweepSpec {
                 problem(key, "unknown key (known: \(yamlKeys.joined(separator: ", ")))")
             }
         }
-        guard problems.isEmpty else { throw SweepError(problems: problems) }
+        guard problems.isEmpty else { throw ProblemList(problems) }
         return spec
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import TensorIO
 
 /// One perturbed copy of one model: (model, σ, seed).
@@ -43,7 +44,7 @@ public final class SweepPlan: Sendable {
     public let batches: [[Int]]
 
     /// Opens the models and checks everything; all problems are reported together.
-    public init(_ spec: SweepSpec) throws(SweepError) {
+    public init(_ spec: SweepSpec) throws(ProblemList) {
         var problems: [String] = []
         if spec.models.isEmpty { problems.append("no models given") }
         if spec.outDir.isEmpty { problems.append("no output folder given (--out DIR)") }
@@ -137,7 +138,7 @@ public final class SweepPlan: Sendable {
         for (i, used) in includeUsed.enumerated() where !used && checkpoints.count == spec.models.count {
             problems.append("--include \"\(spec.include[i])\" matches no tensor of any model")
         }
-        guard problems.isEmpty else { throw SweepError(problems: problems) }
+        guard problems.isEmpty else { throw ProblemList(problems) }
 
         stems = SweepPlan.stems(spec.models)
         var variants: [SweepVariant] = []

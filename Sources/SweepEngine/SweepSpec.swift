@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import TensorIO
 
 /// What the noise is measured in: `W' = W + σ · s(W) · ε`.
@@ -56,17 +57,17 @@ public struct SweepSpec: Sendable {
     }
 
     /// Parses a comma-separated list of numbers (`1e-4,3e-4,1e-3`).
-    public static func parseSigmas(_ text: String) throws(SweepError) -> [Double] {
-        try listItems(text).map { item throws(SweepError) in
-            guard let value = sigma(item) else { throw SweepError("--sigmas: \(notASigma(item)) (example: --sigmas 1e-4,3e-4,1e-3)") }
+    public static func parseSigmas(_ text: String) throws(ProblemList) -> [Double] {
+        try listItems(text).map { item throws(ProblemList) in
+            guard let value = sigma(item) else { throw ProblemList("--sigmas: \(notASigma(item)) (example: --sigmas 1e-4,3e-4,1e-3)") }
             return value
         }
     }
 
     /// Parses a comma-separated list of seeds (`0,1,2`).
-    public static func parseSeeds(_ text: String) throws(SweepError) -> [UInt64] {
-        try listItems(text).map { item throws(SweepError) in
-            guard let value = seed(item) else { throw SweepError("--seeds: \(notASeed(item)) (example: --seeds 0,1,2)") }
+    public static func parseSeeds(_ text: String) throws(ProblemList) -> [UInt64] {
+        try listItems(text).map { item throws(ProblemList) in
+            guard let value = seed(item) else { throw ProblemList("--seeds: \(notASeed(item)) (example: --seeds 0,1,2)") }
             return value
         }
     }

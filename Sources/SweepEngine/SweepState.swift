@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import TensorIO
 
 /// What lets `--resume` continue an interrupted sweep: `DIR/.sweep-state`, a first line
@@ -41,7 +42,7 @@ final class SweepState {
         if let existing {
             var lines = existing.split(separator: "\n")
             guard lines.first.map(String.init) == header else {
-                throw SweepError("\(path) belongs to a sweep with other models, σ, seeds, scale, tensors, dtype or eval; "
+                throw ProblemList("\(path) belongs to a sweep with other models, σ, seeds, scale, tensors, dtype or eval; "
                     + "resume with the same options, or use another --out")
             }
             lines.removeFirst()
@@ -51,7 +52,7 @@ final class SweepState {
             }
         } else {
             guard FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)) else {
-                throw SweepError("\(path): cannot create the sweep's state file")
+                throw ProblemList("\(path): cannot create the sweep's state file")
             }
         }
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))

@@ -23,13 +23,13 @@ import TestSupport
             ("model.layers.0.mlp.up_proj.weight", [3, 2], [Float](repeating: 1, count: 6)),
             ("model.norm.weight", [3], [1, 1, 1]),
         ])
-        let error = try #require(throws: AnalyzeError.self) {
+        let error = try #require(throws: ProblemList.self) {
             try AnalyzeJob(basePath: base, modelPaths: [missing, reshaped])
         }
         #expect(error.problems.count == 3)
-        #expect(error.problems.contains { $0.contains(missing) && $0.contains("model.layers.0.mlp.up_proj.weight") && $0.contains("missing") })
-        #expect(error.problems.contains { $0.contains(reshaped) && $0.contains("model.layers.0.mlp.up_proj.weight") && $0.contains("[3, 2]") && $0.contains("[2, 3]") })
-        #expect(error.problems.contains { $0.contains(reshaped) && $0.contains("model.norm.weight") && $0.contains("[3]") })
+        #expect(error.problems.map(\.description).contains { $0.contains(missing) && $0.contains("model.layers.0.mlp.up_proj.weight") && $0.contains("missing") })
+        #expect(error.problems.map(\.description).contains { $0.contains(reshaped) && $0.contains("model.layers.0.mlp.up_proj.weight") && $0.contains("[3, 2]") && $0.contains("[2, 3]") })
+        #expect(error.problems.map(\.description).contains { $0.contains(reshaped) && $0.contains("model.norm.weight") && $0.contains("[3]") })
         #expect(error.description.hasPrefix("3 problems:"))
     }
 
@@ -43,7 +43,7 @@ import TestSupport
     }
 
     @Test func aBadThresholdIsRefused() throws {
-        let error = try #require(throws: AnalyzeError.self) {
+        let error = try #require(throws: ProblemList.self) {
             try AnalyzeJob(basePath: Fixtures.goldenModels + "/base", modelPaths: [Fixtures.goldenModels + "/ft0"], threshold: -1)
         }
         #expect(error.description.contains("threshold"))

@@ -134,6 +134,6 @@ import TestSupport
         #expect(bytes.count == DeltaRecord.size(models: 2))
         #expect(Array(bytes[0..<8]) == [11, 0, 0, 0, 0, 0, 0, 0], "word 0: elements, little-endian")
         #expect(try DeltaRecord(bytes: bytes, models: 2) == record)
-        #expect(throws: AnalyzeError.self) { try DeltaRecord(bytes: bytes, models: 3) }
+        #expect(throws: ProblemList.self) { try DeltaRecord(bytes: bytes, models: 3) }
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
+import JobModel
 import MergeEngine
-import Testing
 import TensorIO
+import Testing
 import TestSupport
 
 /// Every config or plan rule rejects with a message that names the key (or tensor/model)
@@ -195,9 +196,9 @@ import TestSupport
 }
 
 extension Error {
-    /// The problems of a ConfigError, or the error itself as one problem.
-    var problems: [ConfigError.Problem] {
-        (self as? ConfigError)?.problems ?? [ConfigError.Problem("", "\(self)")]
+    /// The problems of a ProblemList, or the error itself as one problem.
+    var problems: [ProblemList.Problem] {
+        (self as? ProblemList)?.problems ?? [ProblemList.Problem("", "\(self)")]
     }
 }
 

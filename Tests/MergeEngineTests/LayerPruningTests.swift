@@ -1,7 +1,8 @@
 import Foundation
+import JobModel
 import MergeEngine
-import Testing
 import TensorIO
+import Testing
 import TestSupport
 
 /// `crucible prune`: dropped layers disappear, the rest are renumbered and byte-identical.
@@ -41,14 +42,14 @@ import TestSupport
 
     @Test("out-of-range layers, dropping everything and bad score files are errors")
     func errors() throws {
-        #expect(throws: ConfigError.self) { try LayerPruning.config(model: model, layerCount: 4, drop: [4]) }
-        #expect(throws: ConfigError.self) { try LayerPruning.config(model: model, layerCount: 4, drop: [0, 1, 2, 3]) }
+        #expect(throws: ProblemList.self) { try LayerPruning.config(model: model, layerCount: 4, drop: [4]) }
+        #expect(throws: ProblemList.self) { try LayerPruning.config(model: model, layerCount: 4, drop: [0, 1, 2, 3]) }
         let path = TemporaryFolder.path("bad.json")
         try #"{"one": 0.5, "2": "high"}"#.write(toFile: path, atomically: true, encoding: .utf8)
         do {
             _ = try LayerPruning.readScores(path)
             Issue.record("a bad scores file must be rejected")
-        } catch let error as ConfigError {
+        } catch let error as ProblemList {
             #expect(error.problems.map(\.location) == ["one", "2"])
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import MergeEngine
 import ModelHub
 import Testing
@@ -47,7 +48,7 @@ import Testing
         let environment = fixture.environment(server)
         let options = PlanOptions(resolveModel: { try ModelHub.hubSnapshot($0, environment: environment) })
         let yaml = "merge_method: linear\nmodels:\n  - model: org/missing\n    parameters: {weight: 1}\n"
-        let error = #expect(throws: ConfigError.self) { try Planner.plan(ConfigParser.parse(yaml), options: options) }
+        let error = #expect(throws: ProblemList.self) { try Planner.plan(ConfigParser.parse(yaml), options: options) }
         #expect(error?.description.contains("model org/missing: org/missing: no local folder of that name, and no repository org/missing") == true)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import Synchronization
 import TensorIO
 import Testing
@@ -189,12 +190,12 @@ import TestSupport
         }
         #expect(try SweepSpec.parse(yaml: "sigmas: |\n  1e-3,\n  1e-2\n").sigmas == [1e-3, 1e-2], "a YAML block scalar")
         #expect(try SweepSpec.parse(yaml: "dtype: bfloat16\n").outputDType == .bf16, "mergekit's key for the output dtype")
-        #expect(throws: SweepError.self) { try SweepSpec.parseSigmas("1e-3,,1e-2") }
-        #expect(throws: SweepError.self) { try SweepSpec.parseSeeds("0,1,") }
+        #expect(throws: ProblemList.self) { try SweepSpec.parseSigmas("1e-3,,1e-2") }
+        #expect(throws: ProblemList.self) { try SweepSpec.parseSeeds("0,1,") }
         #expect {
             try SweepSpec.parse(yaml: "sigmas: 1e-3,,1e-2\nseeds: '0,1,'\n", source: "s.yml")
         } throws: { error in
-            let problems = (error as? SweepError)?.problems ?? []
+            let problems = (error as? ProblemList)?.problems.map(\.description) ?? []
             return problems.count == 2 && problems.allSatisfy { $0.contains("empty item") }
         }
     }
@@ -204,7 +205,7 @@ import TestSupport
         #expect {
             try SweepSpec.parse(yaml: "models: [a]\nsigmas: [x]\nscale: huge\nsigma: 1\n", source: "s.yml")
         } throws: { error in
-            let problems = (error as? SweepError)?.problems ?? []
+            let problems = (error as? ProblemList)?.problems.map(\.description) ?? []
             return problems.count == 3 && problems.contains { $0.contains("sigma: unknown key") }
                 && problems.contains { $0.contains("\"x\" is not a number") } && problems.contains { $0.contains("scale") }
         }
@@ -261,7 +262,7 @@ extension SweepConfigTests {
         #expect {
             try SweepSpec.parse(yaml: "models: [ok, \(path)]\nout: \(path)\n", source: "s.yml")
         } throws: { error in
-            (error as? SweepError)?.problems == ["s.yml: models: \(tooLong)", "s.yml: out: \(tooLong)"]
+            (error as? ProblemList)?.problems.map(\.description) == ["s.yml: models: \(tooLong)", "s.yml: out: \(tooLong)"]
         }
     }
 }

@@ -34,7 +34,7 @@ import TestSupport
             }
         }
         // Without resume, the folder is refused; with it, only the unfinished variants run.
-        #expect(throws: SweepError.self) { try SweepPlan(spec(out)) }
+        #expect(throws: ProblemList.self) { try SweepPlan(spec(out)) }
         var resumed = spec(out)
         resumed.resume = true
         var computed: [Int] = []
@@ -59,6 +59,6 @@ import TestSupport
         _ = try SweepFixtures.run(SweepFixtures.spec([model], out: root + "/out", sigmas: [1e-3], seeds: [0]))
         var other = SweepFixtures.spec([model], out: root + "/out", sigmas: [1e-2], seeds: [0])
         other.resume = true
-        #expect(throws: SweepError.self) { _ = try SweepFixtures.run(other) }
+        #expect(throws: ProblemList.self) { _ = try SweepFixtures.run(other) }
     }
 }

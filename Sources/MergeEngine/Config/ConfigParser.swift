@@ -1,5 +1,6 @@
-import TensorIO
 import ConfigYAML
+import JobModel
+import TensorIO
 import Yams
 
 /// Reads a mergekit YAML config into a `MergeConfig`, collecting every structural problem
@@ -22,25 +23,25 @@ public enum ConfigParser {
     }
 
     /// Parses `text`; `source` names the file in error messages.
-    public static func parse(_ text: String, source: String = "config") throws(ConfigError) -> MergeConfig {
-        var problems: [ConfigError.Problem] = []
+    public static func parse(_ text: String, source: String = "config") throws(ProblemList) -> MergeConfig {
+        var problems: [ProblemList.Problem] = []
         func problem(_ location: String, _ message: String) { problems.append(.init(location, message)) }
 
         let root: Node
         do {
             guard let node = try BoundedYAML.compose(text) else {
-                throw ConfigError(source: source, problems: [.init("", "the config is empty")])
+                throw ProblemList(source: source, problems: [.init("", "the config is empty")])
             }
             root = node
-        } catch let error as ConfigError {
+        } catch let error as ProblemList {
             throw error
         } catch let error as BoundedYAML.ExpansionError {
-            throw ConfigError(source: source, problems: [.init("", "\(error)")])
+            throw ProblemList(source: source, problems: [.init("", "\(error)")])
         } catch {
-            throw ConfigError(source: source, problems: [.init("", "not valid YAML: \(error)")])
+            throw ProblemList(source: source, problems: [.init("", "not valid YAML: \(error)")])
         }
         guard let mapping = root.mapping else {
-            throw ConfigError(source: source, problems: [.init("", "the config must be a mapping of keys such as merge_method and models")])
+            throw ProblemList(source: source, problems: [.init("", "the config must be a mapping of keys such as merge_method and models")])
         }
 
         var config = MergeConfig(mergeMethod: "", text: text)
@@ -100,7 +101,7 @@ public enum ConfigParser {
         }
         if config.models?.isEmpty == true { problem("models", "the list is empty") }
         if config.slices?.isEmpty == true { problem("slices", "the list is empty") }
-        if !problems.isEmpty { throw ConfigError(source: source, problems: problems) }
+        if !problems.isEmpty { throw ProblemList(source: source, problems: problems) }
         return config
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import TensorIO
 
 /// ShortGPT-style layer removal as a merge: the kept layers become passthrough slices of the
@@ -7,16 +8,16 @@ import TensorIO
 /// was done and prune runs wherever merges run.
 public enum LayerPruning {
     /// A passthrough config keeping every layer of `model` (of `layerCount`) except `drop`.
-    public static func config(model: String, layerCount: Int, drop: Set<Int>) throws(ConfigError) -> MergeConfig {
+    public static func config(model: String, layerCount: Int, drop: Set<Int>) throws(ProblemList) -> MergeConfig {
         let source = "prune"
         let outside = drop.filter { $0 < 0 || $0 >= layerCount }.sorted()
         if !outside.isEmpty {
-            throw ConfigError(source: source, problems: [.init("--drop-layers",
+            throw ProblemList(source: source, problems: [.init("--drop-layers",
                 "layer\(outside.count == 1 ? "" : "s") \(outside.map(String.init).joined(separator: ", ")) out of range; \(model) has layers 0...\(layerCount - 1)")])
         }
         let kept = (0..<layerCount).filter { !drop.contains($0) }
         guard !kept.isEmpty else {
-            throw ConfigError(source: source, problems: [.init("--drop-layers", "dropping all \(layerCount) layers leaves nothing")])
+            throw ProblemList(source: source, problems: [.init("--drop-layers", "dropping all \(layerCount) layers leaves nothing")])
         }
         var runs: [Range<Int>] = []
         for layer in kept {
@@ -39,18 +40,18 @@ public enum LayerPruning {
         do {
             root = try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in try JSONParser.parse(buffer) }
         } catch {
-            throw ConfigError(source: path, problems: [.init("", "not valid JSON: \(error)")])
+            throw ProblemList(source: path, problems: [.init("", "not valid JSON: \(error)")])
         }
         let object = root.objectValue?["scores"]?.objectValue ?? root.objectValue
-        guard let object else { throw ConfigError(source: path, problems: [.init("", "must be a JSON object {\"layer\": score, ...}")]) }
+        guard let object else { throw ProblemList(source: path, problems: [.init("", "must be a JSON object {\"layer\": score, ...}")]) }
         var scores: [Int: Double] = [:]
-        var problems: [ConfigError.Problem] = []
+        var problems: [ProblemList.Problem] = []
         for entry in object.entries {
             guard let layer = Int(entry.key), layer >= 0 else { problems.append(.init(entry.key, "is not a layer index")); continue }
             guard let score = entry.value.doubleValue, score.isFinite else { problems.append(.init(entry.key, "score is not a finite number")); continue }
             scores[layer] = score
         }
-        if !problems.isEmpty { throw ConfigError(source: path, problems: problems) }
+        if !problems.isEmpty { throw ProblemList(source: path, problems: problems) }
         return scores
     }
 

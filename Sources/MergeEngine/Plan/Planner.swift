@@ -1,6 +1,7 @@
 #if canImport(Glibc)
-import Glibc
 #endif
+import Glibc
+import JobModel
 import TensorIO
 
 /// Options that shape a plan (not the config itself).
@@ -54,7 +55,7 @@ public struct Planner {
     let config: MergeConfig
     let source: String
     let options: PlanOptions
-    private var problems: [ConfigError.Problem] = []
+    private var problems: [ProblemList.Problem] = []
     private var warnings: [String] = []
     private var seenProblems = Set<String>()
     /// Rules broken by an input's per-model parameters taken together, each reported once
@@ -62,7 +63,7 @@ public struct Planner {
     private var inputProblems: [String: (location: String, message: String, tensor: String, count: Int)] = [:]
     private var inputProblemOrder: [String] = []
 
-    public static func plan(_ config: MergeConfig, source: String = "config", options: PlanOptions = PlanOptions()) throws(ConfigError) -> MergePlan {
+    public static func plan(_ config: MergeConfig, source: String = "config", options: PlanOptions = PlanOptions()) throws(ProblemList) -> MergePlan {
         var planner = Planner(config: config, source: source, options: options)
         return try planner.build()
     }
@@ -74,7 +75,7 @@ public struct Planner {
     }
 
     private mutating func problem(_ location: String, _ message: String) {
-        let p = ConfigError.Problem(location, message)
+        let p = ProblemList.Problem(location, message)
         if seenProblems.insert(p.description).inserted { problems.append(p) }
     }
 
@@ -82,23 +83,23 @@ public struct Planner {
     /// passes values on), so the tensor-level ones are found in the same run.
     private var parameterProblems = 0
 
-    private func failIfProblems() throws(ConfigError) {
-        if !problems.isEmpty { throw ConfigError(source: source, problems: Array(problems.prefix(50))) }
+    private func failIfProblems() throws(ProblemList) {
+        if !problems.isEmpty { throw ProblemList(source: source, problems: Array(problems.prefix(50))) }
     }
 
     /// Fails on problems that keep planning from going on (not parameter values).
-    private func failIfBlocked() throws(ConfigError) {
+    private func failIfBlocked() throws(ProblemList) {
         if problems.count > parameterProblems { try failIfProblems() }
     }
 
-    private mutating func build() throws(ConfigError) -> MergePlan {
+    private mutating func build() throws(ProblemList) -> MergePlan {
         guard let method = MethodRegistry.method(named: config.mergeMethod) else {
             problem("merge_method", "unknown method \"\(config.mergeMethod)\"; available: \(MethodRegistry.names.joined(separator: ", "))")
             // Only paths are checked: nothing is downloaded for a config that fails anyway.
             for path in config.modelReferences where options.resolveModel == nil && !FileSystem.exists(options.localPath(of: path)) {
                 problem("model \(path)", "no such file or folder")
             }
-            throw ConfigError(source: source, problems: problems)
+            throw ProblemList(source: source, problems: problems)
         }
         validateParameters(method)
         parameterProblems = problems.count
