@@ -53,4 +53,43 @@ import TestSupport
             #expect(error.problems.map(\.location) == ["one", "2"])
         }
     }
+
+    /// A copy of the fixture model whose config.json has per-layer lists, as Gemma 2/3,
+    /// Qwen 3 and others write them.
+    func modelWithLayerLists() throws -> String {
+        let folder = TemporaryFolder.make("layered")
+        for name in try FileManager.default.contentsOfDirectory(atPath: model) {
+            try FileManager.default.copyItem(atPath: model + "/" + name, toPath: folder + "/" + name)
+        }
+        var config = try JSONParser.parse(try String(contentsOfFile: model + "/config.json", encoding: .utf8)).objectValue!
+        config["layer_types"] = .array(["a", "b", "c", "d"].map { .string($0) })
+        config["window_per_layer"] = .array([1, 2, 3, 4].map { .integer($0) })
+        config["n_layer"] = .integer(4)
+        try FileManager.default.removeItem(atPath: folder + "/config.json")
+        try (JSONValue.object(config).serialized(indent: 2) + "\n").write(toFile: folder + "/config.json", atomically: true, encoding: .utf8)
+        return folder
+    }
+
+    @Test("per-layer lists and every layer-count key of config.json follow the layers kept or repeated")
+    func perLayerConfigLists() throws {
+        let layered = try modelWithLayerLists()
+        func outputConfig(_ config: MergeConfig) throws -> JSONObject {
+            let out = TemporaryFolder.path("out")
+            _ = try MergeRunner.run(try Planner.plan(config), to: out, options: MergeOptions(threads: 1))
+            return try Checkpoint(path: out).config!
+        }
+        let pruned = try outputConfig(try LayerPruning.config(model: layered, layerCount: 4, drop: [1, 2]))
+        #expect(pruned["layer_types"] == .array([.string("a"), .string("d")]))
+        #expect(pruned["window_per_layer"] == .array([.integer(1), .integer(4)]))
+        #expect(pruned["num_hidden_layers"]?.int64Value == 2 && pruned["n_layer"]?.int64Value == 2)
+        #expect(pruned["architectures"] == .array([.string("LlamaForCausalLM")]))
+        let stacked = try outputConfig(try ConfigParser.parse("""
+            slices:
+              - sources: [{model: \(layered), layer_range: [0, 2]}]
+              - sources: [{model: \(layered), layer_range: [1, 3]}]
+            merge_method: passthrough
+            """))
+        #expect(stacked["layer_types"] == .array(["a", "b", "b", "c"].map { .string($0) }))
+        #expect(stacked["num_hidden_layers"]?.int64Value == 4 && stacked["n_layer"]?.int64Value == 4)
+    }
 }

@@ -5,9 +5,8 @@ import TensorIO
 /// layer count and dtype updated), the tokenizer, a model card and the merge config itself.
 public enum OutputFiles {
     public static func write(_ plan: MergePlan, options: MergeOptions, into writer: CheckpointWriter) throws {
-        if var config = plan.checkpoints[plan.referenceModel].config {
-            config["num_hidden_layers"] = .integer(plan.layerCount)
-            try writer.writeConfig(config, dtype: plan.outputDType)
+        if let config = plan.checkpoints[plan.referenceModel].config {
+            try writer.writeConfig(layered(config, plan), dtype: plan.outputDType)
         }
         if options.copyTokenizer { try writer.copyTokenizerFiles(from: plan.tokenizerDirectory) }
         if let template = plan.config.chatTemplate, template != "auto" {
@@ -15,6 +14,40 @@ public enum OutputFiles {
         }
         try writer.writeFile("mergekit_config.yml", contents: plan.config.text)
         try writer.writeFile("README.md", contents: modelCard(plan, options: options))
+    }
+
+    /// Keys that hold a model's layer count, by family (Llama and most: `num_hidden_layers`;
+    /// GPT-2: `n_layer`; others `num_layers`, `n_layers`).
+    static let layerCountKeys = ["num_hidden_layers", "n_layer", "num_layers", "n_layers"]
+
+    /// The reference model's config for the output's layers: every layer-count key holds
+    /// the output's count, and every list with one entry per input layer (`layer_types`,
+    /// sliding-window patterns, ...) holds the entries of the layers the output's layers
+    /// come from, in output order.
+    static func layered(_ config: JSONObject, _ plan: MergePlan) -> JSONObject {
+        var config = config
+        let inputCount = layerCountKeys.lazy.compactMap { config[$0]?.int64Value.map(Int.init) }.first
+        for key in layerCountKeys where config[key]?.int64Value != nil { config[key] = .integer(plan.layerCount) }
+        if config["num_hidden_layers"] == nil && inputCount == nil { config["num_hidden_layers"] = .integer(plan.layerCount) }
+        guard let inputCount, inputCount > 1, let sources = sourceLayers(plan), sources != Array(0..<inputCount) else { return config }
+        for entry in config.entries where entry.key != "architectures" {
+            guard case .array(let list) = entry.value, list.count == inputCount, sources.allSatisfy({ $0 < list.count }),
+                  list.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) else { continue }
+            config[entry.key] = .array(sources.map { list[$0] })
+        }
+        return config
+    }
+
+    /// For each output layer, the input layer its tensors come from (nil when some output
+    /// layer has no layer tensor to tell).
+    static func sourceLayers(_ plan: MergePlan) -> [Int]? {
+        var sources = [Int?](repeating: nil, count: plan.layerCount)
+        for tensor in plan.tensors {
+            guard let output = LayerName(tensor.name)?.index, output < sources.count, sources[output] == nil,
+                  let input = (tensor.base ?? tensor.inputs.first).flatMap({ LayerName($0.tensor)?.index }) else { continue }
+            sources[output] = input
+        }
+        return sources.allSatisfy { $0 != nil } ? sources.map { $0! } : nil
     }
 
     /// Refuses, before any weight is read, what `write` would refuse at the end: tokenizer
