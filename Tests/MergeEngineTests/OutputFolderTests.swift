@@ -106,6 +106,27 @@ import TestSupport
         #expect(try CheckpointContents.floats(out, "lm_head.weight") == [3, 3.5, 4, 4.5])
     }
 
+    @Test("GPT-NeoX's embed_out is the output head: a frankenmerge takes it from the last slice, embed_in from the first")
+    func embedOutIsAHead() throws {
+        let root = TemporaryFolder.make("models")
+        for (name, value) in [("a", Float(1)), ("b", Float(2))] {
+            try TestModels.write(root, name, [("gpt_neox.embed_in.weight", [2, 2], [Float](repeating: value, count: 4)),
+                                              ("gpt_neox.layers.0.mlp.dense_h_to_4h.weight", [2, 2], [Float](repeating: value, count: 4)),
+                                              ("gpt_neox.layers.1.mlp.dense_h_to_4h.weight", [2, 2], [Float](repeating: value, count: 4)),
+                                              ("gpt_neox.final_layer_norm.weight", [2], [value, value]),
+                                              ("embed_out.weight", [2, 2], [Float](repeating: value, count: 4))], layers: 2)
+        }
+        let out = try TestModels.merge("""
+            slices:
+              - sources: [{model: a, layer_range: [0, 1]}]
+              - sources: [{model: b, layer_range: [1, 2]}]
+            merge_method: passthrough
+            """, root: root)
+        #expect(try CheckpointContents.floats(out, "gpt_neox.embed_in.weight") == [1, 1, 1, 1])
+        #expect(try CheckpointContents.floats(out, "embed_out.weight") == [2, 2, 2, 2])
+        #expect(try CheckpointContents.floats(out, "gpt_neox.final_layer_norm.weight") == [2, 2])
+    }
+
     @Test("the linear example merge is byte-identical for 1 and 3 threads")
     func threadCountDoesNotChangeBytes() throws {
         let text = try GoldenFixtures.configText("ties_gradient_filter")

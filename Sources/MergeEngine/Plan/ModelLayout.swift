@@ -33,10 +33,15 @@ struct ModelLayout {
         self.layerCount = configured ?? checkpoint.detectedLayerCount
     }
 
+    /// Input embeddings (before the layers); an output head whose name mentions "embed"
+    /// (GPT-NeoX's `embed_out`) is not one.
     static func isEmbedding(_ name: String) -> Bool {
-        name.contains("embed") || name.hasSuffix("wte.weight") || name.hasSuffix("wpe.weight")
+        !isOutputHead(name) && (name.contains("embed") || name.hasSuffix("wte.weight") || name.hasSuffix("wpe.weight"))
     }
 
-    /// True for output-projection tensors that tied-embedding models omit.
-    static func isOutputHead(_ name: String) -> Bool { name == "lm_head.weight" || name.hasSuffix(".lm_head.weight") }
+    /// True for output-projection tensors (after the layers), which tied-embedding models
+    /// omit: `lm_head` and GPT-NeoX's `embed_out`.
+    static func isOutputHead(_ name: String) -> Bool {
+        ["lm_head", "embed_out"].contains { name == "\($0).weight" || name.hasSuffix(".\($0).weight") }
+    }
 }
