@@ -127,6 +127,35 @@ import TestSupport
         #expect(try CheckpointContents.floats(out, "gpt_neox.final_layer_norm.weight") == [2, 2])
     }
 
+    @Test("a non-float buffer (an older export's attention mask) is copied from the base, else the first model, not merged")
+    func nonFloatBuffersAreCopied() throws {
+        let root = TemporaryFolder.make("models")
+        for (name, value) in [("base", Float(1)), ("ft", Float(3))] {
+            let path = root + "/" + name
+            let writer = try CheckpointWriter(directory: path, tensors: [
+                SafeTensorsLayout.Spec(name: "model.layers.0.mlp.up_proj.weight", dtype: .f32, shape: [2]),
+                SafeTensorsLayout.Spec(name: "model.layers.0.self_attn.bias", dtype: .bool, shape: [2, 2]),
+            ])
+            try [value, value].withUnsafeBytes { try writer.write("model.layers.0.mlp.up_proj.weight", bytes: $0) }
+            try (name == "base" ? [UInt8]([1, 0, 1, 1]) : [0, 0, 0, 1]).withUnsafeBytes { try writer.write("model.layers.0.self_attn.bias", bytes: $0) }
+            try writer.writeFile("config.json", contents: #"{"model_type": "llama", "num_hidden_layers": 1}"#)
+            try writer.finish()
+        }
+        func mask(_ out: String) throws -> (DType, [UInt8]) {
+            let tensor = try Checkpoint(path: out).tensor("model.layers.0.self_attn.bias")
+            return (tensor.dtype, Array(tensor.bytes))
+        }
+        let ties = try TestModels.merge("""
+            models: [{model: ft, parameters: {weight: 1, density: 1}}]
+            merge_method: ties
+            base_model: base
+            """, root: root)
+        #expect(try mask(ties) == (.bool, [1, 0, 1, 1]))
+        #expect(try CheckpointContents.floats(ties, "model.layers.0.mlp.up_proj.weight") == [3, 3])
+        let linear = try TestModels.merge("models: [{model: ft, parameters: {weight: 1}}, {model: base, parameters: {weight: 1}}]\nmerge_method: linear\n", root: root)
+        #expect(try mask(linear) == (.bool, [0, 0, 0, 1]))
+    }
+
     @Test("the linear example merge is byte-identical for 1 and 3 threads")
     func threadCountDoesNotChangeBytes() throws {
         let text = try GoldenFixtures.configText("ties_gradient_filter")

@@ -32,14 +32,14 @@ public final class MergeJob: DistributedJob {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         setup = Array(try encoder.encode(Setup(method: plan.method.name, seed: options.seed, outputDType: plan.outputDType.rawValue)))
-        let width = max(plan.outputDType.bitWidth / 8, 1)
         tasks = try plan.tensors.map { tensor in
             JobTask(label: tensor.name, work: Array(try encoder.encode(tensor)),
                     inputs: ((tensor.base.map { [$0] } ?? []) + tensor.inputs).map { TaskInput(model: $0.model, tensor: $0.tensor) },
-                    parts: [TaskPart(target: 0, name: tensor.name, bytes: tensor.outputBytes, elementWidth: width)])
+                    parts: [TaskPart(target: 0, name: tensor.name, bytes: tensor.outputBytes,
+                                     elementWidth: max((tensor.copiedAs ?? plan.outputDType).bitWidth / 8, 1))])
         }
         // The folder is made last: a job that cannot be described leaves no `.partial` behind.
-        let specs = plan.tensors.map { SafeTensorsLayout.Spec(name: $0.name, dtype: plan.outputDType, shape: $0.shape) }
+        let specs = plan.tensors.map { SafeTensorsLayout.Spec(name: $0.name, dtype: $0.copiedAs ?? plan.outputDType, shape: $0.shape) }
         writer = try CheckpointWriter(directory: directory, tensors: specs, shardBudget: options.shardBudget, reuse: resume)
         output = JobOutput(targets: [.checkpoint(writer)], journalPath: FileSystem.join(writer.temporaryDirectory, MergeJob.journalName),
                            finishedJournalPath: FileSystem.join(directory, MergeJob.journalName))
@@ -73,6 +73,17 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
 
     public func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
         let tensor = try JSONDecoder().decode(PlannedTensor.self, from: Data(work))
+        if tensor.copiedAs != nil {
+            guard let input = tensor.inputs.first else { throw JobError("\(tensor.name): a copied buffer names no input") }
+            let view = try inputs.tensor(TaskInput(model: input.model, tensor: input.tensor))
+            defer { view.release() }
+            guard view.bytes.count == tensor.outputBytes else {
+                throw JobError("\(tensor.name): the input has \(view.bytes.count) bytes, the output \(tensor.outputBytes)")
+            }
+            return try write(0, 0..<tensor.outputBytes) { destination in
+                if let source = view.bytes.baseAddress, view.bytes.count > 0 { destination.baseAddress!.copyMemory(from: source, byteCount: view.bytes.count) }
+            }
+        }
         let width = executor.outputDType.bitWidth / 8
         try executor.compute(tensor, inputs: inputs, seed: seed, threads: threads) { elements, fill in
             try write(0, (elements.lowerBound * width)..<(elements.upperBound * width), fill)

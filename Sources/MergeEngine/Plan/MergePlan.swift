@@ -22,6 +22,10 @@ public struct PlannedTensor: Sendable, Codable, Equatable {
     public let outputBytes: Int
     /// Bytes read from the inputs to compute it.
     public let inputBytes: Int
+    /// Set for a non-float buffer (an attention mask, a position table in an older export):
+    /// its dtype, and the tensor is not merged but copied byte for byte from `inputs[0]`
+    /// (the base model's, else the first model's), as mergekit leaves such buffers alone.
+    public var copiedAs: DType? = nil
 }
 
 /// A validated merge: models opened, every output tensor planned, every parameter resolved.

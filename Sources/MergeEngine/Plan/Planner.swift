@@ -344,6 +344,15 @@ public struct Planner {
         var planned: [PlannedInput] = []
         var shapes: [(String, [Int])] = []
         var inputBytes = 0
+        // A non-float buffer is copied from the base model (else the slice's first model).
+        let reference = slice.sources.first { $0.model == config.baseModel } ?? slice.sources[0]
+        if let info = models[index(reference.model)].info(inputName(reference)), !info.dtype.isFloatingPoint {
+            var copy = PlannedTensor(name: output, shape: info.shape, base: nil,
+                                     inputs: [PlannedInput(model: index(reference.model), tensor: inputName(reference), parameters: [:])],
+                                     parameters: [:], outputBytes: info.byteCount, inputBytes: info.byteCount)
+            copy.copiedAs = info.dtype
+            return copy
+        }
         for (sourceIndex, src) in slice.sources.enumerated() {
             let m = index(src.model)
             var name = inputName(src)

@@ -364,6 +364,11 @@ class Worker:
         key = (task["task"], task["attempt"])
         try:
             work = json.loads(task["work"])
+            if work.get("copiedAs") is not None:  # a non-float buffer: its input's bytes, unchanged (§4.3)
+                data = inputs[0][1]
+                if len(data) != work["outputBytes"]:
+                    raise ValueError("a copied buffer of %d bytes, the TASK says %d" % (len(data), work["outputBytes"]))
+                return self.send_result(key, data)
             if "base" in work and work["base"] is not None:
                 raise ValueError("linear uses no base model")
             arrays = [to_float32(raw, dtype) for dtype, raw in inputs]
@@ -378,6 +383,10 @@ class Worker:
                 raise ValueError("expected one part of %d bytes, the TASK says %r" % (len(data), parts))
         except Exception as error:  # the runner failed: ERROR compute (§7)
             return self.send(ERROR, {"task": key[0], "attempt": key[1], "code": "compute", "message": "%r" % (error,)})
+        self.send_result(key, data)
+
+    def send_result(self, key, data):
+        """Sends a task's one part as RESULT chunks (§4: chunk k covers [k·chunkBytes, ...)), then DONE."""
         chunk, chunks = self.welcome["chunkBytes"], 0
         for offset in range(0, len(data), chunk):
             piece = data[offset:offset + chunk]
