@@ -43,6 +43,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
+        // Hugging Face tokenizer.json encoding (BPE, byte-level and SentencePiece style), for evaluation.
+        .target(name: "Tokenizer", dependencies: ["TensorIO"]),
         // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
         .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis"]),
 
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO", "TestSupport"], exclude: ["Support/analyze_reference.py"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO", "TestSupport"], exclude: ["Support/hub_server.py"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "ClusterRuntime", "TensorIO", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI", "TestSupport"],
                     exclude: ["Support/python_worker.py"]),
     ]

@@ -1,0 +1,117 @@
+import Foundation
+import TensorIO
+
+/// A Hugging Face tokenizer read from `tokenizer.json` (as the `tokenizers` library writes it),
+/// encoding text to the same token ids as `tokenizers`.
+///
+/// Supported: BPE models (merges by rank, `byte_fallback`, `unk_token`, `fuse_unk`,
+/// `ignore_merges`); the ByteLevel, Split, Digits, Metaspace, WhitespaceSplit and Sequence
+/// pre-tokenizers; the NFC/NFD/NFKC/NFKD, Lowercase, Prepend, Replace, Strip and Sequence
+/// normalizers; added tokens with their `single_word`/`lstrip`/`rstrip`/`normalized` flags; the
+/// TemplateProcessing, ByteLevel, Roberta/Bert and Sequence post-processors. Anything else is a
+/// `TokenizerError` naming the file and the type.
+///
+/// Special tokens (`encode(_:addSpecialTokens: true)`): when tokenizer_config.json states
+/// `add_bos_token` or `add_eos_token`, BOS/EOS are added as it says (its `bos_token`/`eos_token`),
+/// as transformers' Llama tokenizers do; otherwise tokenizer.json's post-processor decides.
+public final class Tokenizer: Sendable {
+    let model: BPEModel
+    let normalizer: Normalizer?
+    let preTokenizer: PreTokenizer?
+    let addedVocabulary: AddedVocabulary
+    let postProcessor: PostProcessor
+    /// The BOS and EOS token ids, where tokenizer_config.json names tokens the vocabulary has.
+    public let bosTokenID: Int32?
+    public let eosTokenID: Int32?
+
+    /// The tokenizer of a Hugging Face folder: its `tokenizer.json`, and its
+    /// `tokenizer_config.json` when there is one.
+    public convenience init(folder: String) throws {
+        let json = (folder as NSString).appendingPathComponent("tokenizer.json")
+        let config = (folder as NSString).appendingPathComponent("tokenizer_config.json")
+        try self.init(file: json, config: FileManager.default.fileExists(atPath: config) ? config : nil)
+    }
+
+    /// The tokenizer of a `tokenizer.json` file, with BOS/EOS settings from a
+    /// `tokenizer_config.json` if given.
+    public convenience init(file: String, config: String? = nil) throws {
+        let root = try Self.readJSON(file)
+        let configRoot = try config.map { try Self.readJSON($0) }
+        try self.init(json: root, config: configRoot, file: file, configFile: config ?? "tokenizer_config.json")
+    }
+
+    /// The tokenizer of parsed tokenizer.json (and tokenizer_config.json) documents; `file` and
+    /// `configFile` name them in errors.
+    public init(json: JSONValue, config: JSONValue? = nil, file: String = "tokenizer.json",
+                configFile: String = "tokenizer_config.json") throws {
+        let root = try JSONFields(json, file: file, context: "tokenizer.json")
+        model = try BPEModel(root["model"], file: file)
+        normalizer = try root["normalizer"].map { try Normalizer($0, file: file, context: "normalizer") }
+        preTokenizer = try root["pre_tokenizer"].map { try PreTokenizer($0, file: file, context: "pre_tokenizer") }
+        addedVocabulary = try AddedVocabulary(root["added_tokens"], normalizer: normalizer, file: file)
+        let settings = try config.map { try TokenizerConfig($0, file: configFile) } ?? TokenizerConfig()
+
+        let added = addedVocabulary.tokens
+        let vocab = model.vocab
+        let lookup = { (token: String) -> Int32? in
+            added.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? vocab[Array(token.utf8)]
+        }
+        bosTokenID = settings.bosToken.flatMap(lookup)
+        eosTokenID = settings.eosToken.flatMap(lookup)
+        if settings.addBOS != nil || settings.addEOS != nil {
+            var processor = PostProcessor()
+            if settings.addBOS == true {
+                guard let bos = bosTokenID else {
+                    throw TokenizerError(file: configFile, "add_bos_token is true but bos_token is missing or not in the vocabulary")
+                }
+                processor.prefix = [bos]
+            }
+            if settings.addEOS == true {
+                guard let eos = eosTokenID else {
+                    throw TokenizerError(file: configFile, "add_eos_token is true but eos_token is missing or not in the vocabulary")
+                }
+                processor.suffix = [eos]
+            }
+            postProcessor = processor
+        } else {
+            postProcessor = try PostProcessor(root["post_processor"], file: file)
+        }
+    }
+
+    /// The token ids of `text`, with the special tokens of the post-processor (BOS, EOS) around
+    /// them when `addSpecialTokens` (as `tokenizers`' `encode(text, add_special_tokens=...)`).
+    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
+        var ids: [Int32] = []
+        for part in addedVocabulary.extractAndNormalize(text, normalizer: normalizer) {
+            switch part {
+            case .token(let id):
+                ids.append(id)
+            case .text(let piece):
+                let words = preTokenizer?.preTokenize([piece]) ?? [piece]
+                for word in words { ids += model.tokenize(word.text) }
+            }
+        }
+        return addSpecialTokens ? postProcessor.apply(ids) : ids
+    }
+
+    /// The id of a token (an added token's content or a vocabulary entry), if it has one.
+    public func id(of token: String) -> Int32? {
+        addedVocabulary.tokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? model.vocab[Array(token.utf8)]
+    }
+
+    /// The ids put before and after a text when special tokens are added.
+    public var specialPrefix: [Int32] { postProcessor.prefix }
+    public var specialSuffix: [Int32] { postProcessor.suffix }
+
+    static func readJSON(_ path: String) throws -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TokenizerError(file: path, "cannot be read")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw TokenizerError(file: path, "is not UTF-8") }
+        do {
+            return try JSONParser.parse(text)
+        } catch {
+            throw TokenizerError(file: path, "not JSON: \(error)")
+        }
+    }
+}
