@@ -109,9 +109,14 @@ struct AddedVocabulary: Sendable {
         return parts
     }
 
-    /// Rust's `is_alphanumeric() || c == '_'`.
+    /// `\w` of Rust's regex crate, which `tokenizers` tests with (Unicode's word characters):
+    /// alphabetic, marks, decimal digits, connector punctuation, joiners. (`²` or `½` are not.)
     static func isWordScalar(_ s: Unicode.Scalar) -> Bool {
-        s == "_" || s.properties.isAlphabetic || PreTokenizer.isNumeric(s)
+        if s.properties.isAlphabetic || s.properties.isJoinControl { return true }
+        switch s.properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
+        default: return false
+        }
     }
 
     static func scalar(startingAt i: Int, in bytes: [UInt8]) -> Unicode.Scalar {
