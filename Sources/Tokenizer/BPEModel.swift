@@ -17,7 +17,9 @@ final class BPEModel: Sendable {
     let endOfWordSuffix: [UInt8]?
     /// The byte-fallback token (`<0xAB>`) of each byte, where the vocabulary has it.
     let byteTokens: [Int32?]
-    private let cache = Mutex<[String: [Int32]]>([:])
+    /// Words already encoded, by their UTF-8 bytes (a `String` key would conflate canonically
+    /// equivalent words, "Å" and "A\u{30A}", which BPE encodes differently).
+    private let cache = Mutex<[[UInt8]: [Int32]]>([:])
     static let cacheCapacity = 10_000
 
     init(_ value: JSONValue?, file: String) throws {
@@ -80,17 +82,17 @@ final class BPEModel: Sendable {
     /// The ids of one pre-tokenized word.
     func tokenize(_ word: String) -> [Int32] {
         if word.isEmpty { return [] }
-        if let hit = cache.withLock({ $0[word] }) { return hit }
-        let ids = encode(word)
+        let bytes = Array(word.utf8)
+        if let hit = cache.withLock({ $0[bytes] }) { return hit }
+        let ids = encode(bytes)
         cache.withLock { cache in
             if cache.count >= Self.cacheCapacity { cache.removeAll(keepingCapacity: true) }
-            cache[word] = ids
+            cache[bytes] = ids
         }
         return ids
     }
 
-    private func encode(_ word: String) -> [Int32] {
-        let bytes = Array(word.utf8)
+    private func encode(_ bytes: [UInt8]) -> [Int32] {
         if ignoreMerges, let id = vocab[bytes] { return [id] }
         // The word's characters (scalars) as the first symbols.
         var symbols: [Int32] = []
@@ -127,19 +129,83 @@ final class BPEModel: Sendable {
             }
         }
         if let pending = unk { symbols.append(pending) }
-        // Merge the adjacent pair of lowest rank (leftmost on ties) until none merges.
-        while symbols.count > 1 {
-            var best: (rank: Int32, index: Int, id: Int32)? = nil
-            for k in 0..<(symbols.count - 1) {
-                let key = UInt64(UInt32(symbols[k])) << 32 | UInt64(UInt32(symbols[k + 1]))
-                if let m = merges[key], best == nil || m.rank < best!.rank {
-                    best = (m.rank, k, m.id)
-                }
-            }
-            guard let best else { break }
-            symbols[best.index] = best.id
-            symbols.remove(at: best.index + 1)
+        return merge(symbols)
+    }
+
+    /// `symbols` with the adjacent pair of lowest rank merged (leftmost on ties) until no pair
+    /// merges: a linked list and a heap of candidate merges, as `tokenizers`' `Word::merge_all`
+    /// (a word can be a whole text when there is no pre-tokenizer, as in Llama 2's files).
+    private func merge(_ symbols: [Int32]) -> [Int32] {
+        let n = symbols.count
+        if n < 2 { return symbols }
+        var id = symbols
+        var next = Array(1...n)          // n: none
+        var previous = Array(-1..<(n - 1))  // -1: none
+        var alive = [Bool](repeating: true, count: n)
+        var heap = MergeHeap()
+        func candidate(_ left: Int) {
+            let right = next[left]
+            guard right < n else { return }
+            let key = UInt64(UInt32(id[left])) << 32 | UInt64(UInt32(id[right]))
+            if let m = merges[key] { heap.push(.init(rank: m.rank, position: left, id: m.id)) }
         }
-        return symbols
+        for i in 0..<(n - 1) { candidate(i) }
+        while let top = heap.pop() {
+            let left = top.position
+            guard alive[left], next[left] < n else { continue }
+            let right = next[left]
+            // A stale entry: the pair at `left` changed since it was pushed.
+            let key = UInt64(UInt32(id[left])) << 32 | UInt64(UInt32(id[right]))
+            guard let m = merges[key], m.id == top.id else { continue }
+            id[left] = m.id
+            alive[right] = false
+            next[left] = next[right]
+            if next[right] < n { previous[next[right]] = left }
+            if previous[left] >= 0 { candidate(previous[left]) }
+            candidate(left)
+        }
+        return (0..<n).compactMap { alive[$0] ? id[$0] : nil }
+    }
+}
+
+/// A binary min-heap of candidate merges by (rank, position).
+struct MergeHeap {
+    struct Entry {
+        var rank: Int32
+        var position: Int
+        var id: Int32
+        static func < (a: Entry, b: Entry) -> Bool { a.rank != b.rank ? a.rank < b.rank : a.position < b.position }
+    }
+
+    private var items: [Entry] = []
+
+    mutating func push(_ e: Entry) {
+        items.append(e)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard items[i] < items[parent] else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard let first = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var smallest = i
+                if l < items.count && items[l] < items[smallest] { smallest = l }
+                if r < items.count && items[r] < items[smallest] { smallest = r }
+                if smallest == i { break }
+                items.swapAt(i, smallest)
+                i = smallest
+            }
+        }
+        return first
     }
 }
