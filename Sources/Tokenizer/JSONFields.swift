@@ -7,6 +7,27 @@ struct JSONFields {
     /// Where in the file the object is, for messages ("pre_tokenizer", "normalizer.normalizers[1]").
     let context: String
 
+    /// The JSON document in the file at `path`.
+    static func read(_ path: String) throws -> JSONValue {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(path)
+        } catch {
+            throw TokenizerError(file: path, "cannot be read: \(error)")
+        }
+        return try document(bytes, file: path)
+    }
+
+    /// The JSON document held in `bytes`; `file` names it in errors.
+    static func document(_ bytes: [UInt8], file: String) throws -> JSONValue {
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw TokenizerError(file: file, "is not UTF-8") }
+        do {
+            return try JSONParser.parse(text)
+        } catch {
+            throw TokenizerError(file: file, "not JSON: \(error)")
+        }
+    }
+
     init(_ value: JSONValue?, file: String, context: String) throws {
         guard let object = value?.objectValue else {
             throw TokenizerError(file: file, "\(context) is not an object")

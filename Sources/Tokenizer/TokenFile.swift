@@ -10,15 +10,22 @@ import TensorIO
 public enum TokenFile {
     /// The ids in the file at `path`.
     public static func read(_ path: String) throws -> [Int32] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TokenizerError(file: path, "cannot be read")
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(path)
+        } catch {
+            throw TokenizerError(file: path, "cannot be read: \(error)")
         }
-        return try parse(data, file: path)
+        return try parse(bytes, file: path)
     }
 
     /// The ids in `data`; `file` names it in errors.
     public static func parse(_ data: Data, file: String = "tokens") throws -> [Int32] {
-        let bytes = [UInt8](data)
+        try parse([UInt8](data), file: file)
+    }
+
+    /// The ids in `bytes`; `file` names it in errors.
+    public static func parse(_ bytes: [UInt8], file: String = "tokens") throws -> [Int32] {
         let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
         if let first = bytes.first(where: { !isSpace($0) }), first == UInt8(ascii: "["),
            let last = bytes.last(where: { !isSpace($0) }), last == UInt8(ascii: "]") {
@@ -40,13 +47,7 @@ public enum TokenFile {
     }
 
     private static func parseJSON(_ bytes: [UInt8], file: String) throws -> [Int32] {
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw TokenizerError(file: file, "is not UTF-8") }
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(text)
-        } catch {
-            throw TokenizerError(file: file, "not a JSON array of token ids: \(error)")
-        }
+        let value = try JSONFields.document(bytes, file: file)
         guard let array = value.arrayValue else { throw TokenizerError(file: file, "not a JSON array") }
         return try array.enumerated().map { n, element in
             guard let id = element.int64Value, let id32 = Int32(exactly: id), id32 >= 0 else {

@@ -1,4 +1,3 @@
-import Foundation
 import TensorIO
 
 /// A Hugging Face tokenizer read from `tokenizer.json` (as the `tokenizers` library writes it),
@@ -27,16 +26,15 @@ public final class Tokenizer: Sendable {
     /// The tokenizer of a Hugging Face folder: its `tokenizer.json`, and its
     /// `tokenizer_config.json` when there is one.
     public convenience init(folder: String) throws {
-        let json = (folder as NSString).appendingPathComponent("tokenizer.json")
-        let config = (folder as NSString).appendingPathComponent("tokenizer_config.json")
-        try self.init(file: json, config: FileManager.default.fileExists(atPath: config) ? config : nil)
+        let config = FileSystem.join(folder, "tokenizer_config.json")
+        try self.init(file: FileSystem.join(folder, "tokenizer.json"), config: FileSystem.exists(config) ? config : nil)
     }
 
     /// The tokenizer of a `tokenizer.json` file, with BOS/EOS settings from a
     /// `tokenizer_config.json` if given.
     public convenience init(file: String, config: String? = nil) throws {
-        let root = try Self.readJSON(file)
-        let configRoot = try config.map { try Self.readJSON($0) }
+        let root = try JSONFields.read(file)
+        let configRoot = try config.map { try JSONFields.read($0) }
         try self.init(json: root, config: configRoot, file: file, configFile: config ?? "tokenizer_config.json")
     }
 
@@ -51,13 +49,9 @@ public final class Tokenizer: Sendable {
         addedVocabulary = try AddedVocabulary(root["added_tokens"], normalizer: normalizer, file: file)
         let settings = try config.map { try TokenizerConfig($0, file: configFile) } ?? TokenizerConfig()
 
-        let added = addedVocabulary.tokens
-        let vocab = model.vocab
-        let lookup = { (token: String) -> Int32? in
-            added.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? vocab[Array(token.utf8)]
-        }
-        bosTokenID = settings.bosToken.flatMap(lookup)
-        eosTokenID = settings.eosToken.flatMap(lookup)
+        let (added, model) = (addedVocabulary, model)
+        bosTokenID = settings.bosToken.flatMap { Self.id(of: $0, added, model) }
+        eosTokenID = settings.eosToken.flatMap { Self.id(of: $0, added, model) }
         if settings.addBOS != nil || settings.addEOS != nil {
             var processor = PostProcessor()
             if settings.addBOS == true {
@@ -95,23 +89,13 @@ public final class Tokenizer: Sendable {
     }
 
     /// The id of a token (an added token's content or a vocabulary entry), if it has one.
-    public func id(of token: String) -> Int32? {
-        addedVocabulary.tokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? model.vocab[Array(token.utf8)]
+    public func id(of token: String) -> Int32? { Self.id(of: token, addedVocabulary, model) }
+
+    private static func id(of token: String, _ added: AddedVocabulary, _ model: BPEModel) -> Int32? {
+        added.tokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? model.vocab[Array(token.utf8)]
     }
 
     /// The ids put before and after a text when special tokens are added.
     public var specialPrefix: [Int32] { postProcessor.prefix }
     public var specialSuffix: [Int32] { postProcessor.suffix }
-
-    static func readJSON(_ path: String) throws -> JSONValue {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TokenizerError(file: path, "cannot be read")
-        }
-        guard let text = String(data: data, encoding: .utf8) else { throw TokenizerError(file: path, "is not UTF-8") }
-        do {
-            return try JSONParser.parse(text)
-        } catch {
-            throw TokenizerError(file: path, "not JSON: \(error)")
-        }
-    }
 }

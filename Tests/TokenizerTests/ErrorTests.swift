@@ -7,8 +7,7 @@ import TestSupport
 /// What is not supported is a clear error naming the file and the type.
 @Suite struct ErrorTests {
     static func byteLevel() throws -> JSONObject {
-        let path = TokenizerFixtures.folder + "/byte-level/tokenizer.json"
-        return try JSONParser.parse(String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)).objectValue!
+        try TokenizerFixtures.json(TokenizerFixtures.folder + "/byte-level/tokenizer.json").objectValue!
     }
 
     static func message(_ doc: JSONObject, config: JSONValue? = nil) -> String? {

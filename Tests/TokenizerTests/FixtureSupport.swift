@@ -16,9 +16,13 @@ enum TokenizerFixtures {
         var idsSpecial: [Int32]
     }
 
+    /// A JSON file of the fixtures, parsed.
+    static func json(_ path: String) throws -> JSONValue {
+        try JSONParser.parse(String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self))
+    }
+
     static func cases(_ path: String) throws -> [Case] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let root = try JSONParser.parse(String(decoding: data, as: UTF8.self))
+        let root = try json(path)
         guard let list = root.objectValue?["cases"]?.arrayValue else { throw TokenizerError(file: path, "no cases") }
         return try list.map { item in
             guard let o = item.objectValue, let text = o["text"]?.stringValue,

@@ -36,7 +36,7 @@ import Tokenizer
         ("[2147483648]", "element 0 is not a token id"),
         ("[\"a\"]", "element 0 is not a token id"),
         ("[1, 2", "not a multiple of 4"),
-        ("[1,]", "not a JSON array of token ids"),
+        ("[1,]", "not JSON"),
         ("{\"a\":1}", "not a multiple of 4"),
     ])
     func rejects(_ text: String, _ message: String) {

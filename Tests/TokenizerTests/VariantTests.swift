@@ -17,12 +17,12 @@ import Tokenizer
 
     static func variants() throws -> [Variant] {
         let path = TokenizerFixtures.folder + "/variants.json"
-        let root = try JSONParser.parse(String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self))
+        let root = try TokenizerFixtures.json(path)
         return try root.objectValue!["variants"]!.arrayValue!.map { item in
             let o = item.objectValue!
             let base = o["base"]!.stringValue!
             let basePath = TokenizerFixtures.folder + "/" + base + "/tokenizer.json"
-            var doc = try JSONParser.parse(String(decoding: try Data(contentsOf: URL(fileURLWithPath: basePath)), as: UTF8.self)).objectValue!
+            var doc = try TokenizerFixtures.json(basePath).objectValue!
             for entry in o["patch"]!.objectValue!.entries {
                 if entry.key == "model" {
                     var model = doc["model"]!.objectValue!
