@@ -80,7 +80,8 @@ indirect enum PreTokenizer: Sendable {
         case .byteLevel(let addPrefixSpace, let useRegex):
             return pieces.flatMap { piece -> [Piece] in
                 var piece = piece
-                if addPrefixSpace && !piece.text.hasPrefix(" ") { piece.text = " " + piece.text }
+                // By bytes: " \u{301}" starts with a space, though its first Character is no " ".
+                if addPrefixSpace && piece.text.utf8.first != 0x20 { piece.text = " " + piece.text }
                 let parts = useRegex ? Self.split(piece, Self.gpt2, .isolated, invert: false) : [piece]
                 return parts.map { Piece(text: ByteLevelAlphabet.encode($0.text[...]), atOrigin: $0.atOrigin) }
             }
