@@ -15,6 +15,8 @@ struct AddedVocabulary: Sendable {
     }
 
     let tokens: [Token]
+    /// The index in `tokens` of each id.
+    let indexOfID: [Int32: Int]
     /// Raw-text tokens and normalized-text tokens (their content normalized), for matching.
     private let raw: Matcher
     private let normalizedSet: Matcher
@@ -36,6 +38,7 @@ struct AddedVocabulary: Sendable {
                 special: special))
         }
         self.tokens = tokens
+        indexOfID = Dictionary(tokens.indices.map { (tokens[$0].id, $0) }, uniquingKeysWith: { a, _ in a })
         raw = Matcher(tokens.indices.filter { !tokens[$0].normalized }.map { (Array(tokens[$0].content.utf8), $0) })
         normalizedSet = Matcher(tokens.indices.filter { tokens[$0].normalized }.map {
             (Array((normalizer?.normalize(tokens[$0].content) ?? tokens[$0].content).utf8), $0)

@@ -7,6 +7,8 @@ final class BPEModel: Sendable {
     /// Token ids by their text's UTF-8 bytes (bytes, not `String`: Swift's `String` equality is
     /// canonical equivalence, which would make "é" and "e\u{301}" the same token).
     let vocab: [[UInt8]: Int32]
+    /// The text of each id (for decoding).
+    let tokens: [Int32: String]
     /// (left id, right id) packed in 64 bits -> (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
     let unkID: Int32?
@@ -67,6 +69,7 @@ final class BPEModel: Sendable {
             unkID = nil
         }
         self.vocab = vocab
+        tokens = Dictionary(vocabObject.entries.map { ($0.value.int64Value.map { Int32($0) } ?? -1, $0.key) }, uniquingKeysWith: { a, _ in a })
         self.merges = merges
         fuseUnk = try fields.bool("fuse_unk", default: false)
         byteFallback = try fields.bool("byte_fallback", default: false)

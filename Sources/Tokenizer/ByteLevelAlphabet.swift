@@ -23,6 +23,11 @@ enum ByteLevelAlphabet {
         return map
     }()
 
+    /// The byte of each character, the inverse of `characters`.
+    static let byte: [Unicode.Scalar: UInt8] = Dictionary(uniqueKeysWithValues: characters.enumerated().map {
+        (String(decoding: $0.element, as: UTF8.self).unicodeScalars.first!, UInt8($0.offset))
+    })
+
     /// `text`'s UTF-8 bytes, each replaced by its character.
     static func encode(_ text: Substring) -> String {
         var out: [UInt8] = []

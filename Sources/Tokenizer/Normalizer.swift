@@ -50,12 +50,7 @@ indirect enum Normalizer: Sendable {
         case .prepend(let prefix):
             return text.isEmpty ? text : prefix + text
         case .replace(let pattern, let content):
-            var out = ""
-            let sub = text[...]
-            for piece in pattern.matches(in: sub) {
-                if piece.isMatch { out += content } else { out += sub[piece.range] }
-            }
-            return out
+            return Self.replace(pattern, content, in: text)
         case .strip(let left, let right):
             let scalars = Array(text.unicodeScalars)
             var lower = 0, upper = scalars.count
@@ -67,5 +62,15 @@ indirect enum Normalizer: Sendable {
         case .sequence(let list):
             return list.reduce(text) { $1.normalize($0) }
         }
+    }
+
+    /// Every match of `pattern` in `text` replaced by `content`.
+    static func replace(_ pattern: Pattern, _ content: String, in text: String) -> String {
+        var out = ""
+        let sub = text[...]
+        for piece in pattern.matches(in: sub) {
+            if piece.isMatch { out += content } else { out += sub[piece.range] }
+        }
+        return out
     }
 }

@@ -7,8 +7,9 @@ import TensorIO
 /// `ignore_merges`); the ByteLevel, Split, Digits, Metaspace, WhitespaceSplit and Sequence
 /// pre-tokenizers; the NFC/NFD/NFKC/NFKD, Lowercase, Prepend, Replace, Strip and Sequence
 /// normalizers; added tokens with their `single_word`/`lstrip`/`rstrip`/`normalized` flags; the
-/// TemplateProcessing, ByteLevel, Roberta/Bert and Sequence post-processors. Anything else is a
-/// `TokenizerError` naming the file and the type.
+/// TemplateProcessing, ByteLevel, Roberta/Bert and Sequence post-processors; for `decode`, the
+/// ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace and Sequence decoders. Anything else
+/// is a `TokenizerError` naming the file and the type.
 ///
 /// Special tokens (`encode(_:addSpecialTokens: true)`): when tokenizer_config.json states
 /// `add_bos_token` or `add_eos_token`, BOS/EOS are added as it says (its `bos_token`/`eos_token`),
@@ -19,6 +20,7 @@ public final class Tokenizer: Sendable {
     let preTokenizer: PreTokenizer?
     let addedVocabulary: AddedVocabulary
     let postProcessor: PostProcessor
+    let decoder: Decoder?
     /// The BOS and EOS token ids, where tokenizer_config.json names tokens the vocabulary has.
     public let bosTokenID: Int32?
     public let eosTokenID: Int32?
@@ -47,6 +49,7 @@ public final class Tokenizer: Sendable {
         normalizer = try root["normalizer"].map { try Normalizer($0, file: file, context: "normalizer") }
         preTokenizer = try root["pre_tokenizer"].map { try PreTokenizer($0, file: file, context: "pre_tokenizer") }
         addedVocabulary = try AddedVocabulary(root["added_tokens"], normalizer: normalizer, file: file)
+        decoder = try root["decoder"].map { try Decoder($0, file: file, context: "decoder") }
         let settings = try config.map { try TokenizerConfig($0, file: configFile) } ?? TokenizerConfig()
 
         let (added, model) = (addedVocabulary, model)
@@ -86,6 +89,23 @@ public final class Tokenizer: Sendable {
             }
         }
         return addSpecialTokens ? postProcessor.apply(ids) : ids
+    }
+
+    /// The text of `ids` (as `tokenizers`' `decode`): special added tokens left out when
+    /// `skipSpecialTokens`, ids without a token skipped, the rest through the file's decoder
+    /// (tokens joined by spaces when it has none).
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
+        var tokens: [String] = []
+        for id in ids {
+            if let index = addedVocabulary.indexOfID[id] {
+                let added = addedVocabulary.tokens[index]
+                if !(skipSpecialTokens && added.special) { tokens.append(added.content) }
+            } else if let token = model.tokens[id] {
+                tokens.append(token)
+            }
+        }
+        guard let decoder else { return tokens.joined(separator: " ") }
+        return decoder.decode(tokens).joined()
     }
 
     /// The id of a token (an added token's content or a vocabulary entry), if it has one.

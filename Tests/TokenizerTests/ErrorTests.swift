@@ -71,6 +71,15 @@ import TestSupport
         #expect(pieces(.contiguous) == ["a", "..", "b", "."])
     }
 
+    @Test func decoders() throws {
+        // What tokenizers' decoders give (checked in Python).
+        #expect(Decoder.metaspace(replacement: "▁", prependScheme: .first).decode(["a▁b", "▁c"]) == ["ab", " c"])
+        #expect(Decoder.metaspace(replacement: "▁", prependScheme: .never).decode(["▁a", "▁c"]) == [" a", " c"])
+        #expect(Decoder.strip(content: " ", start: 2, stop: 1).decode(["   a  ", " b"]) == [" a ", "b"])
+        #expect(Decoder.byteFallback.decode(["<0xE2>", "<0x82>", "<0xAC>", "x", "<0xFF>", "<0x41>"]) == ["€", "x", "\u{FFFD}", "\u{FFFD}"])
+        #expect(Decoder.byteLevel.decode(["ĠÃ©", "Ċ", "<|x|>"]) == [" é\n<|x|>"])
+    }
+
     @Test func onigurumaWhitespaceIsUnicodeWhiteSpace() throws {
         let pattern = try Pattern.oniguruma(#"\s+|[^\s]+"#)
         let text = "a\u{0B}\u{85}\u{A0}b\u{3000}"[...]

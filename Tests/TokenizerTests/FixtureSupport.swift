@@ -14,6 +14,9 @@ enum TokenizerFixtures {
         var text: String
         var ids: [Int32]
         var idsSpecial: [Int32]
+        /// `tokenizers`' decode of `idsSpecial`, skipping special tokens and keeping them.
+        var decoded: String
+        var decodedSpecial: String
     }
 
     /// A JSON file of the fixtures, parsed.
@@ -30,7 +33,8 @@ enum TokenizerFixtures {
                 throw TokenizerError(file: path, "malformed case")
             }
             let toIDs = { (a: [JSONValue]) in a.map { Int32($0.int64Value!) } }
-            return Case(text: text, ids: toIDs(ids), idsSpecial: toIDs(special))
+            return Case(text: text, ids: toIDs(ids), idsSpecial: toIDs(special),
+                        decoded: o["decoded"]?.stringValue ?? text, decodedSpecial: o["decoded_special"]?.stringValue ?? text)
         }
     }
 }

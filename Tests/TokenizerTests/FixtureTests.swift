@@ -18,6 +18,16 @@ import Tokenizer
         }
     }
 
+    @Test(arguments: TokenizerFixtures.names)
+    func decodeEqualsTokenizers(_ name: String) throws {
+        let folder = TokenizerFixtures.folder + "/" + name
+        let tokenizer = try Tokenizer(folder: folder)
+        for c in try TokenizerFixtures.cases(folder + "/expected.json") {
+            #expect(tokenizer.decode(c.idsSpecial) == c.decoded, "\(name): \(c.text.debugDescription)")
+            #expect(tokenizer.decode(c.idsSpecial, skipSpecialTokens: false) == c.decodedSpecial, "\(name): \(c.text.debugDescription)")
+        }
+    }
+
     /// The GPL-3 text of the SmolLM2 fixture (2,000 words) through a tiny tokenizer: well under a second.
     @Test func twoThousandWordsUnderASecond() throws {
         let text = try #require(try TokenizerFixtures.cases(TokenizerFixtures.folder + "/smollm2-gpl3.json").first?.text)
