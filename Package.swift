@@ -24,6 +24,8 @@ let package = Package(
 
         // Checkpoint I/O: safetensors files, Hugging Face folders, dtype conversions.
         .target(name: "TensorIO"),
+        // Hugging Face tokenizer.json encoding (BPE, byte-level and SentencePiece style), for evaluation.
+        .target(name: "Tokenizer", dependencies: ["TensorIO"]),
         // Counter-based randomness and the numeric kernels shared by merges and sweeps.
         .target(name: "CrucibleMath"),
         // Jobs split into tasks (merges, sweeps, analyses): what any runtime runs.
@@ -43,8 +45,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
-        // Hugging Face tokenizer.json encoding (BPE, byte-level and SentencePiece style), for evaluation.
-        .target(name: "Tokenizer", dependencies: ["TensorIO"]),
         // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
         .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis"]),
 
@@ -67,6 +67,7 @@ let package = Package(
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CZMQ", "CLZ4"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath", "TestSupport"]),
         .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO", "TestSupport"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO", "TestSupport"]),
@@ -74,7 +75,6 @@ let package = Package(
         .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO", "TestSupport"], exclude: ["Support/analyze_reference.py"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO", "TestSupport"], exclude: ["Support/hub_server.py"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "ClusterRuntime", "TensorIO", "TestSupport"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI", "TestSupport"],
                     exclude: ["Support/python_worker.py"]),
     ]
