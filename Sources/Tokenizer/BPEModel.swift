@@ -40,6 +40,8 @@ final class BPEModel: Sendable {
             }
             vocab[Array(entry.key.utf8)] = id32
         }
+        // A merge's right part loses the continuing-subword prefix in the merged token ("a ##b" -> "ab").
+        let prefixLength = try fields.optionalString("continuing_subword_prefix")?.utf8.count ?? 0
         var merges = [UInt64: (rank: Int32, id: Int32)](minimumCapacity: (fields["merges"]?.arrayValue?.count ?? 0))
         for (rank, merge) in try fields.array("merges").enumerated() {
             let pair: [String]
@@ -56,7 +58,9 @@ final class BPEModel: Sendable {
             guard let left = vocab[Array(pair[0].utf8)], let right = vocab[Array(pair[1].utf8)] else {
                 throw fields.error("merges[\(rank)] names a token missing from the vocab")
             }
-            guard let merged = vocab[Array((pair[0] + pair[1]).utf8)] else {
+            let rightBytes = Array(pair[1].utf8)
+            guard rightBytes.count >= prefixLength,
+                  let merged = vocab[Array(pair[0].utf8) + rightBytes[prefixLength...]] else {
                 throw fields.error("merges[\(rank)]: the merged token is missing from the vocab")
             }
             let key = UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))

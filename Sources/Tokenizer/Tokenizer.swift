@@ -9,7 +9,7 @@ import TensorIO
 /// normalizers; added tokens with their `single_word`/`lstrip`/`rstrip`/`normalized` flags; the
 /// TemplateProcessing, ByteLevel, Roberta/Bert and Sequence post-processors; for `decode`, the
 /// ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace and Sequence decoders. Anything else
-/// is a `TokenizerError` naming the file and the type.
+/// is a `TokenizerError` naming the file and the type (for a decoder, thrown by `decode` only).
 ///
 /// Special tokens (`encode(_:addSpecialTokens: true)`): when tokenizer_config.json states
 /// `add_bos_token` or `add_eos_token`, BOS/EOS are added as it says (its `bos_token`/`eos_token`),
@@ -20,7 +20,8 @@ public final class Tokenizer: Sendable {
     let preTokenizer: PreTokenizer?
     let addedVocabulary: AddedVocabulary
     let postProcessor: PostProcessor
-    let decoder: Decoder?
+    /// The file's decoder, or why it cannot decode (an unsupported decoder does not stop encoding).
+    let decoder: Result<Decoder?, TokenizerError>
     /// The BOS and EOS token ids, where tokenizer_config.json names tokens the vocabulary has.
     public let bosTokenID: Int32?
     public let eosTokenID: Int32?
@@ -49,7 +50,11 @@ public final class Tokenizer: Sendable {
         normalizer = try root["normalizer"].map { try Normalizer($0, file: file, context: "normalizer") }
         preTokenizer = try root["pre_tokenizer"].map { try PreTokenizer($0, file: file, context: "pre_tokenizer") }
         addedVocabulary = try AddedVocabulary(root["added_tokens"], normalizer: normalizer, file: file)
-        decoder = try root["decoder"].map { try Decoder($0, file: file, context: "decoder") }
+        do {
+            decoder = .success(try root["decoder"].map { try Decoder($0, file: file, context: "decoder") })
+        } catch let error as TokenizerError {
+            decoder = .failure(error)
+        }
         let settings = try config.map { try TokenizerConfig($0, file: configFile) } ?? TokenizerConfig()
 
         let (added, model) = (addedVocabulary, model)
@@ -93,8 +98,13 @@ public final class Tokenizer: Sendable {
 
     /// The text of `ids` (as `tokenizers`' `decode`): special added tokens left out when
     /// `skipSpecialTokens`, ids without a token skipped, the rest through the file's decoder
-    /// (tokens joined by spaces when it has none).
-    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
+    /// (tokens joined by spaces when it has none). Throws when the file's decoder is not supported.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) throws -> String {
+        guard let decoder = try decoder.get() else { return tokens(ids, skipSpecialTokens).joined(separator: " ") }
+        return decoder.decode(tokens(ids, skipSpecialTokens)).joined()
+    }
+
+    private func tokens(_ ids: [Int32], _ skipSpecialTokens: Bool) -> [String] {
         var tokens: [String] = []
         for id in ids {
             if let index = addedVocabulary.indexOfID[id] {
@@ -104,8 +114,7 @@ public final class Tokenizer: Sendable {
                 tokens.append(token)
             }
         }
-        guard let decoder else { return tokens.joined(separator: " ") }
-        return decoder.decode(tokens).joined()
+        return tokens
     }
 
     /// The id of a token (an added token's content or a vocabulary entry), if it has one.

@@ -41,6 +41,17 @@ import TestSupport
         #expect(Self.message(doc) == "/m/tokenizer.json: post_processor: unsupported post-processor type \"Mystery\"")
     }
 
+    @Test func unsupportedDecoderStopsOnlyDecoding() throws {
+        var doc = try Self.byteLevel()
+        doc["decoder"] = .object(JSONObject(["type": .string("WordPiece")]))
+        let tokenizer = try Tokenizer(json: .object(doc), file: "/m/tokenizer.json")
+        let ids = tokenizer.encode("Hello world", addSpecialTokens: false)
+        #expect(!ids.isEmpty)
+        #expect(throws: TokenizerError(file: "/m/tokenizer.json", "decoder: unsupported decoder type \"WordPiece\"")) {
+            try tokenizer.decode(ids)
+        }
+    }
+
     @Test func brokenFiles() throws {
         var doc = try Self.byteLevel()
         var model = doc["model"]!.objectValue!

@@ -8,7 +8,7 @@ enum TokenizerFixtures {
     static let folder = Fixtures.repository + "/Tests/TokenizerTests/Fixtures"
 
     /// The tiny tokenizers trained by the script, one folder each.
-    static let names = ["byte-level", "byte-level-split", "sentencepiece", "metaspace"]
+    static let names = ["byte-level", "byte-level-split", "sentencepiece", "metaspace", "subword-prefix"]
 
     struct Case: Sendable {
         var text: String
