@@ -24,6 +24,8 @@ let package = Package(
 
         // Checkpoint I/O: safetensors files, Hugging Face folders, dtype conversions.
         .target(name: "TensorIO"),
+        // Hugging Face tokenizer.json encoding (BPE, byte-level and SentencePiece style), for evaluation.
+        .target(name: "Tokenizer", dependencies: ["TensorIO"]),
         // Counter-based randomness and the numeric kernels shared by merges and sweeps.
         .target(name: "CrucibleMath"),
         // Jobs split into tasks (merges, sweeps, analyses): what any runtime runs.
@@ -69,6 +71,7 @@ let package = Package(
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CZMQ", "CLZ4"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath", "TestSupport"]),
         .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO", "TestSupport"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO", "TestSupport"]),
