@@ -209,7 +209,7 @@ public final class Coordinator {
             if let monitor, readable[sockets.count] {
                 while try monitor.poll(milliseconds: 0) {
                     guard let failure = try monitor.receiveHandshakeFailure() else { continue }
-                    note(Peer(local: false, id: []), "coordinator: refused a connection from \(failure.address): \(failure.reason)")
+                    note(Peer(local: false, id: []), "coordinator: a connection on \(failure.endpoint) failed the handshake: \(failure.reason)")
                 }
             }
             // Drain for at most 100 ms, so that heartbeats and expiry keep their pace however

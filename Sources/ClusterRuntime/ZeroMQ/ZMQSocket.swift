@@ -104,18 +104,19 @@ public final class ZMQSocket {
         return monitor
     }
 
-    /// A monitor event: the peer's address, and libzmq's ZMTP error code when it gave one.
+    /// A monitor event: the endpoint it happened on (libzmq 4.3 names the bound endpoint,
+    /// not the peer), and libzmq's ZMTP error code when it gave one.
     public struct HandshakeFailure: Sendable {
-        public let address: String
+        public let endpoint: String
         public let protocolError: UInt32?
 
         /// What went wrong, in words.
         public var reason: String {
             switch protocolError {
-            case nil: return "the handshake failed"
             case UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH):
-                return "it speaks another security mechanism (a worker without --keys against a CURVE coordinator, or the reverse)"
-            case let code?: return "the ZMTP handshake failed (libzmq protocol error 0x\(String(code, radix: 16)))"
+                return "the peer speaks another security mechanism (a worker without --keys against a CURVE coordinator, or the reverse)"
+            case let code?: return "the peer broke the ZMTP handshake (libzmq protocol error 0x\(String(code, radix: 16)))"
+            case nil: return "the peer went away during it (a worker without --keys against a CURVE coordinator, or not a Crucible worker)"
             }
         }
     }
@@ -127,8 +128,8 @@ public final class ZMQSocket {
         guard frames.count == 2, frames[0].count == 6 else { return nil }
         let event = UInt16(frames[0][0]) | UInt16(frames[0][1]) << 8
         let value = frames[0][2...5].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        let address = String(decoding: frames[1], as: UTF8.self)
-        return HandshakeFailure(address: address, protocolError: Int32(event) == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? value : nil)
+        let endpoint = String(decoding: frames[1], as: UTF8.self)
+        return HandshakeFailure(endpoint: endpoint, protocolError: Int32(event) == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? value : nil)
     }
 
     // MARK: Messages
