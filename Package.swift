@@ -21,6 +21,7 @@ let package = Package(
         // System libraries from Debian (scripts/bootstrap installs them).
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // Checkpoint I/O: safetensors files, Hugging Face folders, dtype conversions.
         .target(name: "TensorIO"),
@@ -43,13 +44,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
+        // Native forward pass for scoring (`crucible eval`): architectures as data, streamed layers, BLAS.
+        .target(name: "Evaluator", dependencies: ["COpenBLAS", "TensorIO", "JobModel"]),
         // The cluster runtime: ZeroMQ sockets, the LZ4 wire codec, coordinator and workers.
         .target(name: "ClusterRuntime", dependencies: ["CZMQ", "CLZ4", "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis"]),
 
         .executableTarget(
             name: "CrucibleCLI",
             dependencies: [
-                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis", "ClusterRuntime", "ModelHub", "CZMQ", "CLZ4",
+                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis", "ClusterRuntime", "ModelHub", "Evaluator", "CZMQ", "CLZ4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -71,6 +74,7 @@ let package = Package(
         .testTarget(name: "SweepEngineTests", dependencies: ["SweepEngine", "JobModel", "TensorIO", "CrucibleMath", "TestSupport"]),
         .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO", "TestSupport"], exclude: ["Support/analyze_reference.py"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO", "TestSupport"], exclude: ["Support/hub_server.py"]),
+        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TensorIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "ClusterRuntime", "TensorIO", "TestSupport"]),
         .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI", "TestSupport"],
                     exclude: ["Support/python_worker.py"]),
