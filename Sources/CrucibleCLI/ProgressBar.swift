@@ -41,6 +41,27 @@ final class ProgressBar: Sendable {
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
     }
 
+    /// The bar for a count without bytes (tokens): count, rate per second and ETA.
+    func updateCount(done: Int, total: Int) {
+        guard enabled else { return }
+        let elapsed = Date().timeIntervalSince(start)
+        let draw = state.withLock { s -> Bool in
+            guard elapsed - s.lastDraw >= 0.1 || done == total else { return false }
+            s.lastDraw = elapsed
+            s.drawn = true
+            return true
+        }
+        guard draw else { return }
+        let fraction = Double(done) / Double(max(total, 1))
+        let width = 28
+        let filled = Int(fraction * Double(width))
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            + "\(done)/\(total) \(unit)  \(Int(rate.rounded())) \(unit)/s  ETA \(Int(eta.rounded()))s"
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+    }
+
     /// Prints a log line to standard error, above the bar when one is drawn.
     func log(_ line: String) {
         let clear = enabled && state.withLock({ $0.drawn }) ? "\r\u{1B}[K" : ""
