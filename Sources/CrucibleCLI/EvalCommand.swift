@@ -29,8 +29,8 @@ struct Eval: ParsableCommand {
     @Option(help: "Token ids to score (JSON array, {\"tokens\": [...]}, or whitespace-separated integers).")
     var tokens: String?
 
-    // `--text FILE` (tokenize with the model's tokenizer.json) comes with the Tokenizer module;
-    // it will fill `tokenIDs(for:)` below.
+    // `--text FILE` (tokenize with each model's tokenizer.json) comes with the Tokenizer module:
+    // an option here, its check in `validate()`, and a branch in `tokenIDs(model:)`.
 
     @Option(help: "Window length in tokens (default: 2048, or the model's maximum when smaller).")
     var context: Int?
@@ -65,12 +65,19 @@ struct Eval: ParsableCommand {
         if quiet && json == nil && layerScores == nil { throw ValidationError("--quiet prints nothing: give --json FILE") }
     }
 
-    func run() throws {
+    /// The token ids to score with the model in folder `model` (after --max-tokens). Models may
+    /// have different tokenizers, so this is asked per model; today every model gets --tokens.
+    func tokenIDs(model: String) throws -> [Int32] {
         var ids = try CLIError.wrap { try Self.readTokens(tokens!) }
         if let maxTokens, ids.count > maxTokens { ids = Array(ids[0..<maxTokens]) }
+        return ids
+    }
+
+    func run() throws {
         var reports: [LossReport] = []
         for (index, reference) in models.enumerated() {
             let path = try HubModels.resolve(reference, quiet: quiet)
+            let ids = try tokenIDs(model: path)
             let model = try CLIError.wrap { try ForwardPass(checkpoint: try Checkpoint(path: path)) }
             let maxContext = model.architecture.maxPositions
             let window = context ?? min(2048, maxContext ?? 2048)
