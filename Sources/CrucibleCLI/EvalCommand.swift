@@ -144,9 +144,9 @@ struct Eval: ParsableCommand {
     }
 
     static func table(_ reports: [LossReport]) -> String {
-        var rows = [["model", "type", "tokens", "windows", "loss", "perplexity", "tokens/s"]]
+        var rows = [["model", "type", "scored", "windows", "context", "stride", "loss", "perplexity", "tokens/s"]]
         for r in reports {
-            rows.append([r.model, r.modelType, String(r.scoredCount), "\(r.windows.count)×\(r.context)",
+            rows.append([r.model, r.modelType, String(r.scoredCount), String(r.windows.count), String(r.context), String(r.stride),
                          String(format: "%.4f", r.loss), String(format: "%.3f", r.perplexity), String(format: "%.0f", r.tokensPerSecond)])
         }
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max()! }

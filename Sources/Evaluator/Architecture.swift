@@ -148,6 +148,11 @@ public struct Architecture: Sendable {
     /// The head's weight: the embedding when tied.
     public var headTensor: String { tied ? family.embedding : family.head }
 
+    /// The tensors outside the blocks: embedding, final norm, and the head unless tied.
+    public var tensorsOutsideBlocks: [String] {
+        [family.embedding, family.finalNorm] + (tied ? [] : [family.head])
+    }
+
     public var qkvWidth: Int { (headCount + 2 * kvHeadCount) * headDim }
     public var attentionWidth: Int { headCount * headDim }
 }

@@ -94,7 +94,7 @@ public struct ModelFamily: Sendable {
 
     public static var supportedNames: String { supported.map(\.modelType).joined(separator: ", ") }
 
-    static let llama = ModelFamily(
+    public static let llama = ModelFamily(
         modelType: "llama", embedding: "model.embed_tokens.weight", finalNorm: "model.norm.weight", head: "lm_head.weight",
         tiedByDefault: false, blockPrefix: "model.layers.{i}.",
         attention: .separate(q: "self_attn.q_proj", k: "self_attn.k_proj", v: "self_attn.v_proj"), output: "self_attn.o_proj",
@@ -104,17 +104,17 @@ public struct ModelFamily: Sendable {
         normStyle: .rms, activationKey: "hidden_act", defaultActivation: "silu", scalesEmbedding: false,
         gemmaAttention: false, slidingWindow: .never, defaultEpsilon: 1e-6)
 
-    static let mistral = llama.with(modelType: "mistral", qkvBias: .never, outputBias: .never, mlpBias: .never,
+    public static let mistral = llama.with(modelType: "mistral", qkvBias: .never, outputBias: .never, mlpBias: .never,
                                     slidingWindow: .allLayers, defaultEpsilon: 1e-6)
 
-    static let qwen2 = llama.with(modelType: "qwen2", qkvBias: .always, outputBias: .never, mlpBias: .never,
+    public static let qwen2 = llama.with(modelType: "qwen2", qkvBias: .always, outputBias: .never, mlpBias: .never,
                                   slidingWindow: .qwen, defaultEpsilon: 1e-6)
 
-    static let qwen3 = llama.with(modelType: "qwen3", qkNorm: (q: "self_attn.q_norm", k: "self_attn.k_norm"),
+    public static let qwen3 = llama.with(modelType: "qwen3", qkNorm: (q: "self_attn.q_norm", k: "self_attn.k_norm"),
                                   qkvBias: .config("attention_bias"), outputBias: .config("attention_bias"), mlpBias: .never,
                                   slidingWindow: .qwen, defaultEpsilon: 1e-6)
 
-    static let gemma2 = ModelFamily(
+    public static let gemma2 = ModelFamily(
         modelType: "gemma2", embedding: "model.embed_tokens.weight", finalNorm: "model.norm.weight", head: "lm_head.weight",
         tiedByDefault: true, blockPrefix: "model.layers.{i}.",
         attention: .separate(q: "self_attn.q_proj", k: "self_attn.k_proj", v: "self_attn.v_proj"), output: "self_attn.o_proj",
@@ -125,7 +125,7 @@ public struct ModelFamily: Sendable {
         normStyle: .rmsOnePlusWeight, activationKey: "hidden_activation", defaultActivation: "gelu_pytorch_tanh",
         scalesEmbedding: true, gemmaAttention: true, slidingWindow: .evenLayers, defaultEpsilon: 1e-6)
 
-    static let phi3 = llama.with(modelType: "phi3", attention: .fused("self_attn.qkv_proj"), mlp: .fused("mlp.gate_up_proj"),
+    public static let phi3 = llama.with(modelType: "phi3", attention: .fused("self_attn.qkv_proj"), mlp: .fused("mlp.gate_up_proj"),
                                  qkvBias: .never, outputBias: .never, mlpBias: .never,
                                  slidingWindow: .allLayers, defaultEpsilon: 1e-5)
 

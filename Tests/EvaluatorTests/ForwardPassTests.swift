@@ -86,6 +86,17 @@ enum EvalFixtures {
         }
     }
 
+    /// The description names every tensor of each checkpoint by role, and nothing else (what
+    /// merge planning, prune and sweep can rely on instead of guessing from names).
+    @Test(arguments: EvalFixtures.names)
+    func architectureNamesEveryTensor(_ name: String) throws {
+        let checkpoint = try Checkpoint(path: "\(EvalFixtures.root)/\(name)")
+        let a = try Architecture(config: try #require(checkpoint.config))
+        let named = a.tensorsOutsideBlocks + (0..<a.layerCount).flatMap { a.blockTensors($0).all }
+        #expect(Set(named) == Set(checkpoint.tensorNames))
+        #expect(named.count == checkpoint.tensorNames.count)
+    }
+
     @Test func unsupportedArchitectureNamesTheSupportedOnes() throws {
         let config = JSONObject(["model_type": .string("gpt2"), "hidden_size": .integer(8)])
         #expect {
