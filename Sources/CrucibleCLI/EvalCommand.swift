@@ -7,17 +7,17 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score models on a token sequence: next-token loss and perplexity, natively (no Python).",
         discussion: """
-            Runs each model's forward pass (Float32, layers streamed from disk) over windows of the
-            token sequence and reports the mean next-token loss, perplexity and tokens/s
-            (docs/eval.md: what is computed, the window rule, the supported architectures:
-            \(ModelFamily.supportedNames)).
+            Runs each model's forward pass (Float32, layers streamed from disk) over windows of the \
+            token sequence and reports the mean next-token loss, perplexity and tokens/s \
+            (docs/eval.md: what is computed, the window rule). Architectures: \(ModelFamily.supportedNames).
 
-            --tokens FILE holds token ids: a JSON array ([1, 2, 3]), a JSON object with "tokens"
+            --tokens FILE holds token ids: a JSON array ([1, 2, 3]), a JSON object with "tokens" \
             or "input_ids", or whitespace-separated integers.
 
             Examples:
               crucible eval models/llama --tokens ids.json --context 256
-              crucible eval base merged --tokens ids.json --context 1024 --stride 512 --json eval.json
+              crucible eval base merged --tokens ids.json --context 1024 --stride 512 \\
+                --json eval.json
               crucible eval models/llama --tokens ids.json --layer-scores bi.json
               crucible prune models/llama out/pruned --scores bi.json --drop 4
             """
