@@ -18,9 +18,6 @@ public struct Evaluation: Sendable {
         self.layerScores = layerScores
     }
 
-    /// The longest context the model accepts (`max_position_embeddings`), nil when unknown.
-    public static func maxContext(_ architecture: Architecture) -> Int? { architecture.maxPositions }
-
     /// Checks the context against the model, then runs. `progress(tokensDone, tokensTotal)`
     /// counts window tokens.
     public func run(_ model: ForwardPass, name: String, tokens: [Int32],

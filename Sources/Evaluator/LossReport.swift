@@ -34,15 +34,20 @@ public struct LossReport: Sendable {
     public var perplexity: Double { exp(loss) }
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokensRun) / seconds : 0 }
 
+    /// {"0": bi, "1": bi, ...}
+    private var scoresObject: JSONValue? {
+        blockInfluence.map { scores in
+            .object(JSONObject(scores.enumerated().map { JSONObject.Entry(key: String($0.offset), value: .double($0.element)) }))
+        }
+    }
+
     /// The layer scores as `crucible prune --scores` reads them: {"scores": {"0": bi, ...}}.
     public func scoresJSON() -> JSONValue? {
-        guard let blockInfluence else { return nil }
+        guard let scoresObject else { return nil }
         return .object(JSONObject([
             JSONObject.Entry(key: "model", value: .string(model)),
             JSONObject.Entry(key: "metric", value: .string("block_influence")),
-            JSONObject.Entry(key: "scores", value: .object(JSONObject(blockInfluence.enumerated().map {
-                JSONObject.Entry(key: String($0.offset), value: .double($0.element))
-            }))),
+            JSONObject.Entry(key: "scores", value: scoresObject),
         ]))
     }
 
@@ -68,11 +73,7 @@ public struct LossReport: Sendable {
                 ]))
             })),
         ]
-        if let blockInfluence {
-            entries.append(.init(key: "scores", value: .object(JSONObject(blockInfluence.enumerated().map {
-                JSONObject.Entry(key: String($0.offset), value: .double($0.element))
-            }))))
-        }
+        if let scoresObject { entries.append(.init(key: "scores", value: scoresObject)) }
         return .object(JSONObject(entries))
     }
 }
