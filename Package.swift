@@ -21,6 +21,7 @@ let package = Package(
         // System libraries from Debian (scripts/bootstrap installs them).
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // Checkpoint I/O: safetensors files, Hugging Face folders, dtype conversions.
         .target(name: "TensorIO"),
@@ -51,11 +52,13 @@ let package = Package(
         .target(name: "WireCodec", dependencies: ["CLZ4", "TensorIO"]),
         // The cluster runtime: ZeroMQ sockets, coordinator and workers, for any job kind.
         .target(name: "ClusterRuntime", dependencies: ["CZMQ", "TensorIO", "JobModel", "WireCodec"]),
+        // Native forward pass for scoring (`crucible eval`): architectures as data, streamed layers, BLAS.
+        .target(name: "Evaluator", dependencies: ["COpenBLAS", "TensorIO", "JobModel"]),
 
         .executableTarget(
             name: "CrucibleCLI",
             dependencies: [
-                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis", "ClusterRuntime", "WireCodec", "ModelHub",
+                "TensorIO", "JobModel", "MergeEngine", "SweepEngine", "DeltaAnalysis", "ClusterRuntime", "WireCodec", "ModelHub", "Evaluator", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -78,6 +81,7 @@ let package = Package(
         .testTarget(name: "SweepEngineTests", dependencies: ["SweepEngine", "JobModel", "TensorIO", "CrucibleMath", "TestSupport"]),
         .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO", "TestSupport"], exclude: ["Support/analyze_reference.py"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO", "TestSupport"], exclude: ["Support/hub_server.py"]),
+        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TensorIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CrucibleCLITests", dependencies: ["CrucibleCLI", "ClusterRuntime", "TensorIO", "TestSupport"]),
         .testTarget(name: "WireCodecTests", dependencies: ["WireCodec", "TensorIO", "TestSupport"]),
         .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime", "WireCodec", "JobModel", "MergeEngine", "TensorIO", "CrucibleCLI", "TestSupport"],

@@ -89,12 +89,12 @@ def dockerfile(path, dockerignore, run_dir):
         return packages
 
     build_packages = installed(build)
-    for package in ("libzmq3-dev", "liblz4-dev", "pkg-config"):
+    for package in ("libzmq3-dev", "liblz4-dev", "libopenblas-dev", "pkg-config"):
         check(package in build_packages, f"the build stage installs {package}")
     check(any("scripts/package" in run for run in values(build, "RUN")),
           "the build stage runs scripts/package (release build with --static-swift-stdlib and the ldd check)")
-    check(sorted(installed(runtime)) == ["liblz4-1", "libzmq5"],
-          f"the runtime stage installs exactly libzmq5 and liblz4-1 ({installed(runtime)})")
+    check(sorted(installed(runtime)) == ["liblz4-1", "libopenblas0-pthread", "libzmq5"],
+          f"the runtime stage installs exactly libzmq5, liblz4-1 and libopenblas0-pthread ({installed(runtime)})")
     names = {s["name"] for s in stages if s["name"]}
     for copy in values(runtime, "COPY"):
         match = re.search(r"--from=(\S+)", copy)
@@ -160,7 +160,8 @@ def cloud_config(path, schema_path, out_dir):
     unknown = sorted(set(data) - keys)
     check(not unknown, f"every top-level key is a cloud-init module key ({sorted(data)})"
           + (f"; unknown: {unknown}" if unknown else ""))
-    check({"libzmq5", "liblz4-1"} <= set(data.get("packages", [])), "installs libzmq5 and liblz4-1")
+    check({"libzmq5", "liblz4-1", "libopenblas0-pthread"} <= set(data.get("packages", [])),
+          "installs libzmq5, liblz4-1 and libopenblas0-pthread")
     check("REPLACE-ME" in text, "placeholders are marked REPLACE-ME")
     os.makedirs(out_dir, exist_ok=True)
     paths = [f.get("path") for f in data.get("write_files", [])]

@@ -20,8 +20,10 @@ final class ProgressBar: Sendable {
         self.unit = unit
     }
 
-    func update(done: Int, total: Int, bytesDone: Int, bytesTotal: Int, workers: Int? = nil) {
-        guard enabled else { return }
+    /// Seconds since the start when the bar should be drawn now (at most ten times a second,
+    /// and always when done), else nil.
+    private func drawTime(done: Int, total: Int) -> Double? {
+        guard enabled else { return nil }
         let elapsed = Date().timeIntervalSince(start)
         let draw = state.withLock { s -> Bool in
             guard elapsed - s.lastDraw >= 0.1 || done == total else { return false }
@@ -29,7 +31,11 @@ final class ProgressBar: Sendable {
             s.drawn = true
             return true
         }
-        guard draw else { return }
+        return draw ? elapsed : nil
+    }
+
+    func update(done: Int, total: Int, bytesDone: Int, bytesTotal: Int, workers: Int? = nil) {
+        guard let elapsed = drawTime(done: done, total: total) else { return }
         let fraction = bytesTotal > 0 ? Double(bytesDone) / Double(bytesTotal) : Double(done) / Double(max(total, 1))
         let width = 28
         let filled = Int(fraction * Double(width))
@@ -38,6 +44,19 @@ final class ProgressBar: Sendable {
         let line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
             + "\(done)/\(total) \(unit)  \(ByteCount.format(bytesDone))/\(ByteCount.format(bytesTotal))  "
             + "\(ByteCount.format(Int(rate)))/s  ETA \(Int(eta.rounded()))s" + (workers.map { "  \($0) worker\($0 == 1 ? "" : "s")" } ?? "")
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+    }
+
+    /// The bar for a count without bytes (tokens): count, rate per second and ETA.
+    func updateCount(done: Int, total: Int) {
+        guard let elapsed = drawTime(done: done, total: total) else { return }
+        let fraction = Double(done) / Double(max(total, 1))
+        let width = 28
+        let filled = Int(fraction * Double(width))
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            + "\(done)/\(total) \(unit)  \(Int(rate.rounded())) \(unit)/s  ETA \(Int(eta.rounded()))s"
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
     }
 

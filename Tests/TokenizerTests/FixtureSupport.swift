@@ -3,7 +3,7 @@ import TensorIO
 import TestSupport
 import Tokenizer
 
-/// The fixtures written by scripts/make-eval-fixtures.
+/// The fixtures written by scripts/make-tokenizer-fixtures.
 enum TokenizerFixtures {
     static let folder = Fixtures.repository + "/Tests/TokenizerTests/Fixtures"
 

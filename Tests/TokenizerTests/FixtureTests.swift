@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 import Tokenizer
 
-/// Token ids equal to those of Hugging Face `tokenizers` (scripts/make-eval-fixtures) for tiny
+/// Token ids equal to those of Hugging Face `tokenizers` (scripts/make-tokenizer-fixtures) for tiny
 /// tokenizers of both styles, on the hard texts.
 @Suite struct FixtureTests {
     @Test(arguments: TokenizerFixtures.names)

@@ -5,7 +5,7 @@ import Tokenizer
 
 /// The real SmolLM2-135M-Instruct tokenizer, opt-in: CRUCIBLE_SMOLLM2=DIR, a folder written by
 /// ../shared/tools/smollm2-from-pypi. The expected ids are those of `tokenizers` loading
-/// DIR/tokenizer.json (scripts/make-eval-fixtures --smollm2 DIR).
+/// DIR/tokenizer.json (scripts/make-tokenizer-fixtures --smollm2 DIR).
 @Suite struct SmolLM2Tests {
     static let folder = ProcessInfo.processInfo.environment["CRUCIBLE_SMOLLM2"]
 

@@ -1,0 +1,168 @@
+import ArgumentParser
+import Evaluator
+import Foundation
+import TensorIO
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score models on a token sequence: next-token loss and perplexity, natively (no Python).",
+        discussion: """
+            Runs each model's forward pass (Float32, layers streamed from disk) over windows of the \
+            token sequence and reports the mean next-token loss, perplexity and tokens/s \
+            (docs/eval.md: what is computed, the window rule). Architectures: \(ModelFamily.supportedNames).
+
+            --tokens FILE holds token ids: a JSON array ([1, 2, 3]), a JSON object with "tokens" \
+            or "input_ids", or whitespace-separated integers.
+
+            Examples:
+              crucible eval models/llama --tokens ids.json --context 256
+              crucible eval base merged --tokens ids.json --context 1024 --stride 512 \\
+                --json eval.json
+              crucible eval models/llama --tokens ids.json --layer-scores bi.json
+              crucible prune models/llama out/pruned --scores bi.json --drop 4
+            """
+    )
+
+    @Argument(help: "Model folders (or .safetensors files, or Hub org/name[@rev]).")
+    var models: [String]
+
+    @Option(help: "Token ids to score (JSON array, {\"tokens\": [...]}, or whitespace-separated integers).")
+    var tokens: String?
+
+    // `--text FILE` (tokenize with each model's tokenizer.json) comes with the Tokenizer module:
+    // an option here, its check in `validate()`, and a branch in `tokenIDs(model:)`.
+
+    @Option(help: "Window length in tokens (default: 2048, or the model's maximum when smaller).")
+    var context: Int?
+
+    @Option(help: "Tokens between window starts (default: the context, i.e. windows that do not overlap).")
+    var stride: Int?
+
+    @Option(help: "Use only the first N tokens of the file.")
+    var maxTokens: Int?
+
+    @Option(help: "Windows run together (more memory, same numbers).")
+    var batch: Int = 1
+
+    @Option(help: "Write every number (per-window losses, layer scores) to this JSON file.")
+    var json: String?
+
+    @Option(help: "Write ShortGPT Block Influence per layer to FILE, as `crucible prune --scores` reads it (several models: FILE with .0, .1, … before the extension).")
+    var layerScores: String?
+
+    @OptionGroup var compute: ThreadOptions
+
+    @Flag(name: .shortAndLong, help: "No progress bar and no table (with --json).")
+    var quiet = false
+
+    func validate() throws {
+        guard !models.isEmpty else { throw ValidationError("give at least one model") }
+        guard tokens != nil else { throw ValidationError("give --tokens FILE (token ids)") }
+        if let context, context < 2 { throw ValidationError("--context must be at least 2") }
+        if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
+        if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if quiet && json == nil && layerScores == nil { throw ValidationError("--quiet prints nothing: give --json FILE") }
+    }
+
+    /// The token ids to score with the model in folder `model` (after --max-tokens). Models may
+    /// have different tokenizers, so this is asked per model; today every model gets --tokens.
+    func tokenIDs(model: String) throws -> [Int32] {
+        var ids = try CLIError.wrap { try Self.readTokens(tokens!) }
+        if let maxTokens, ids.count > maxTokens { ids = Array(ids[0..<maxTokens]) }
+        return ids
+    }
+
+    func run() throws {
+        var reports: [LossReport] = []
+        for (index, reference) in models.enumerated() {
+            let path = try HubModels.resolve(reference, quiet: quiet)
+            let ids = try tokenIDs(model: path)
+            let model = try CLIError.wrap { try ForwardPass(checkpoint: try Checkpoint(path: path)) }
+            let maxContext = model.architecture.maxPositions
+            let window = context ?? min(2048, maxContext ?? 2048)
+            let evaluation = Evaluation(context: window, stride: stride ?? window, batch: batch, threads: compute.threads,
+                                        layerScores: layerScores != nil)
+            let bar = ProgressBar(enabled: !quiet, unit: "tokens")
+            let report = try CLIError.wrap {
+                try evaluation.run(model, name: reference, tokens: ids) { done, total in bar.updateCount(done: done, total: total) }
+            }
+            bar.finish()
+            reports.append(report)
+            if let layerScores, let scores = report.scoresJSON() {
+                let file = models.count == 1 ? layerScores : Self.numbered(layerScores, index)
+                try CLIError.wrap { try Data((scores.serialized(indent: 2) + "\n").utf8).write(to: URL(fileURLWithPath: file)) }
+            }
+        }
+        if let json {
+            let document: JSONValue = .object(JSONObject([
+                .init(key: "tokens_file", value: .string(tokens!)),
+                .init(key: "models", value: .array(reports.map { $0.json() })),
+            ]))
+            try CLIError.wrap { try Data((document.serialized(indent: 2) + "\n").utf8).write(to: URL(fileURLWithPath: json)) }
+        }
+        if !quiet { print(Self.table(reports)) }
+    }
+
+    /// `bi.json` → `bi.2.json`.
+    static func numbered(_ path: String, _ index: Int) -> String {
+        let url = URL(fileURLWithPath: path)
+        let ext = url.pathExtension
+        let stem = url.deletingPathExtension().path
+        return ext.isEmpty ? "\(stem).\(index)" : "\(stem).\(index).\(ext)"
+    }
+
+    /// Token ids from a JSON array, a JSON object's "tokens"/"input_ids", or whitespace-separated integers.
+    static func readTokens(_ path: String) throws -> [Int32] {
+        let bytes = try FileSystem.readFile(path)
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        func fromArray(_ values: [JSONValue]) throws -> [Int32] {
+            try values.enumerated().map { i, v in
+                guard let n = v.int64Value, n >= 0, n <= Int64(Int32.max) else {
+                    throw CLIError("\(path): entry \(i) is not a token id (a non-negative integer)")
+                }
+                return Int32(n)
+            }
+        }
+        if text.hasPrefix("[") || text.hasPrefix("{") {
+            let root: JSONValue
+            do { root = try bytes.withUnsafeBufferPointer { (b) throws(JSONError) in try JSONParser.parse(b) } } catch {
+                throw CLIError("\(path): not valid JSON: \(error)")
+            }
+            if let array = root.arrayValue { return try fromArray(array) }
+            if let object = root.objectValue, let array = (object["tokens"] ?? object["input_ids"])?.arrayValue {
+                // {"input_ids": [[...]]} (a batch of one) as tokenizers write it.
+                if array.count == 1, let inner = array[0].arrayValue { return try fromArray(inner) }
+                return try fromArray(array)
+            }
+            throw CLIError("\(path): expected a JSON array of token ids or an object with \"tokens\" or \"input_ids\"")
+        }
+        return try text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "," }).enumerated().map { i, word in
+            guard let n = Int32(word), n >= 0 else { throw CLIError("\(path): item \(i + 1) \"\(word)\" is not a token id") }
+            return n
+        }
+    }
+
+    static func table(_ reports: [LossReport]) -> String {
+        var rows = [["model", "type", "scored", "windows", "context", "stride", "loss", "perplexity", "tokens/s"]]
+        for r in reports {
+            rows.append([r.model, r.modelType, String(r.scoredCount), String(r.windows.count), String(r.context), String(r.stride),
+                         String(format: "%.4f", r.loss), String(format: "%.3f", r.perplexity), String(format: "%.0f", r.tokensPerSecond)])
+        }
+        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max()! }
+        var lines = rows.map { row in
+            row.enumerated().map { c, cell in c < 2 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                : String(repeating: " ", count: widths[c] - cell.count) + cell }.joined(separator: "  ")
+        }
+        for r in reports {
+            guard let bi = r.blockInfluence else { continue }
+            lines.append("")
+            lines.append("Block Influence, \(r.model) (1 − mean cos(in, out); lowest = most redundant):")
+            let order = bi.enumerated().sorted { ($0.element, $0.offset) < ($1.element, $1.offset) }.map(\.offset)
+            for (layer, score) in bi.enumerated() {
+                lines.append(String(format: "  layer %3d  %.6f  rank %d", layer, score, order.firstIndex(of: layer)! + 1))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import TensorIO
+
+/// Scores a token sequence with one model: the windows of `WindowPlan`, run `batch` at a time
+/// through `ForwardPass`, summed in a fixed order into a `LossReport`.
+public struct Evaluation: Sendable {
+    public var context: Int
+    public var stride: Int
+    public var batch: Int
+    public var threads: Int
+    public var layerScores: Bool
+
+    public init(context: Int, stride: Int, batch: Int = 1, threads: Int = 1, layerScores: Bool = false) {
+        self.context = context
+        self.stride = stride
+        self.batch = batch
+        self.threads = threads
+        self.layerScores = layerScores
+    }
+
+    /// Checks the context against the model, then runs. `progress(tokensDone, tokensTotal)`
+    /// counts window tokens.
+    public func run(_ model: ForwardPass, name: String, tokens: [Int32],
+                    progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> LossReport {
+        let a = model.architecture
+        if let maxPositions = a.maxPositions, context > maxPositions {
+            throw EvalError("\(name): --context \(context) is longer than the model's \(maxPositions) tokens (max_position_embeddings)")
+        }
+        let plan = try WindowPlan(tokenCount: tokens.count, context: context, stride: stride)
+        let total = plan.windows.reduce(0) { $0 + $1.tokens.count }
+        var done = 0
+        var windowLosses: [LossReport.WindowLoss] = []
+        var lossSum = 0.0, scored = 0
+        var cosineSums = [Double](repeating: 0, count: a.layerCount)
+        let start = Date()
+        for first in Swift.stride(from: 0, to: plan.windows.count, by: max(batch, 1)) {
+            let group = Array(plan.windows[first..<min(first + max(batch, 1), plan.windows.count)])
+            let requests = group.map { WindowRequest(tokens: Array(tokens[$0.tokens]), scored: $0.scored) }
+            let groupTokens = group.reduce(0) { $0 + $1.tokens.count }
+            let base = done
+            let steps = a.layerCount + 1
+            let results = try model.run(requests, threads: threads, layerScores: layerScores) { step in
+                progress?(base + groupTokens * step / steps, total)
+            }
+            for (w, r) in zip(group, results) {
+                let sum = r.losses.reduce(0, +)
+                windowLosses.append(.init(tokens: w.tokens, scored: r.losses.count, loss: sum / Double(max(r.losses.count, 1))))
+                lossSum += sum
+                scored += r.losses.count
+                for (layer, c) in r.cosineSums.enumerated() { cosineSums[layer] += c }
+            }
+            done += groupTokens
+        }
+        let seconds = Date().timeIntervalSince(start)
+        return LossReport(
+            model: name, modelType: a.family.modelType, tokenCount: tokens.count, context: context, stride: stride,
+            windows: windowLosses, lossSum: lossSum, scoredCount: scored, seconds: seconds, tokensRun: total,
+            blockInfluence: layerScores ? cosineSums.map { 1 - $0 / Double(scored) } : nil)
+    }
+}

@@ -1,0 +1,92 @@
+import COpenBLAS
+import Foundation
+
+/// Float32 storage owned by the forward pass, shared read-only (weights) or written in
+/// disjoint slices (activations) by the worker threads.
+final class Floats: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        base = .allocate(capacity: max(count, 1))
+        base.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    deinit { base.deallocate() }
+
+    var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: base, count: count) }
+}
+
+/// Matrix products through OpenBLAS, one thread per call: the forward pass parallelises over
+/// fixed row blocks and heads itself, so every number is the same for any `-j`.
+enum BLAS {
+    /// Makes every later OpenBLAS call single-threaded (idempotent).
+    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
+    /// C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C (row-major; B is a weight as stored).
+    static func matmulTransposed(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                                 b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                    beta, c, Int32(ldc))
+    }
+
+    /// C[m×n] = A[m×k] · B[k×n] + beta · C (row-major).
+    static func matmul(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                       beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb),
+                    beta, c, Int32(ldc))
+    }
+}
+
+/// The element-wise and row-wise kernels of a block, Float32 as transformers computes them.
+enum Kernels {
+    /// RMSNorm of `n` values from `x` into `out` (may alias): x · (1/√(mean(x²) + ε)) · w.
+    /// The weight is already `1 + w` for Gemma-style norms (see `LayerWeights`).
+    @inline(__always)
+    static func rmsNorm(_ x: UnsafePointer<Float>, _ n: Int, weight: UnsafePointer<Float>, epsilon: Float, into out: UnsafeMutablePointer<Float>) {
+        var sum: Double = 0
+        for i in 0..<n { sum += Double(x[i]) * Double(x[i]) }
+        let mean = Float(sum / Double(n))
+        let scale = Float(1 / Double(mean + epsilon).squareRoot())
+        for i in 0..<n { out[i] = (x[i] * scale) * weight[i] }
+    }
+
+    /// Adds a bias to each of `rows` rows of width `n` (row stride `ld`).
+    static func addBias(_ y: UnsafeMutablePointer<Float>, rows: Int, n: Int, ld: Int, bias: UnsafePointer<Float>) {
+        for r in 0..<rows {
+            let row = y + r * ld
+            for i in 0..<n { row[i] += bias[i] }
+        }
+    }
+
+    @inline(__always)
+    static func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }
+
+    /// GELU, tanh approximation (`gelu_pytorch_tanh`).
+    @inline(__always)
+    static func geluTanh(_ x: Float) -> Float {
+        let k: Float = 0.7978845608028654   // √(2/π)
+        return 0.5 * x * (1 + tanh(k * (x + 0.044715 * x * x * x)))
+    }
+
+    /// tanh(x / cap) · cap.
+    @inline(__always)
+    static func softcap(_ x: Float, _ cap: Float) -> Float { tanh(x / cap) * cap }
+
+    /// Softmax of `n` values in place (max subtracted first; sum in Double).
+    static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        var m = -Float.infinity
+        for i in 0..<n { m = max(m, x[i]) }
+        var sum: Double = 0
+        for i in 0..<n {
+            let e = exp(x[i] - m)
+            x[i] = e
+            sum += Double(e)
+        }
+        let total = Float(sum)
+        for i in 0..<n { x[i] /= total }
+    }
+}
