@@ -2,6 +2,7 @@ import ArgumentParser
 import Evaluator
 import Foundation
 import TensorIO
+import Tokenizer
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,10 +12,13 @@ struct Eval: ParsableCommand {
             token sequence and reports the mean next-token loss, perplexity and tokens/s \
             (docs/eval.md: what is computed, the window rule). Architectures: \(ModelFamily.supportedNames).
 
-            --tokens FILE holds token ids: a JSON array ([1, 2, 3]), a JSON object with "tokens" \
-            or "input_ids", or whitespace-separated integers.
+            --text FILE is tokenized with each model's own tokenizer.json (BOS/EOS as its \
+            tokenizer_config.json says; --no-special-tokens leaves them out). --tokens FILE holds \
+            token ids instead, for anything the tokenizer does not cover: a JSON array ([1, 2, 3]) \
+            or little-endian u32 values.
 
             Examples:
+              crucible eval models/llama --text /usr/share/common-licenses/GPL-3 --context 256
               crucible eval models/llama --tokens ids.json --context 256
               crucible eval base merged --tokens ids.json --context 1024 --stride 512 \\
                 --json eval.json
@@ -26,11 +30,14 @@ struct Eval: ParsableCommand {
     @Argument(help: "Model folders (or .safetensors files, or Hub org/name[@rev]).")
     var models: [String]
 
-    @Option(help: "Token ids to score (JSON array, {\"tokens\": [...]}, or whitespace-separated integers).")
+    @Option(help: "Text to score, tokenized with each model's tokenizer.json (UTF-8).")
+    var text: String?
+
+    @Option(help: "Token ids to score instead of a text (a JSON array, or little-endian u32).")
     var tokens: String?
 
-    // `--text FILE` (tokenize with each model's tokenizer.json) comes with the Tokenizer module:
-    // an option here, its check in `validate()`, and a branch in `tokenIDs(model:)`.
+    @Flag(help: "With --text, add no BOS/EOS (by default they are added as the model's tokenizer_config.json says).")
+    var noSpecialTokens = false
 
     @Option(help: "Window length in tokens (default: 2048, or the model's maximum when smaller).")
     var context: Int?
@@ -57,7 +64,7 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         guard !models.isEmpty else { throw ValidationError("give at least one model") }
-        guard tokens != nil else { throw ValidationError("give --tokens FILE (token ids)") }
+        guard (text == nil) != (tokens == nil) else { throw ValidationError("give either --text FILE or --tokens FILE") }
         if let context, context < 2 { throw ValidationError("--context must be at least 2") }
         if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
         if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
@@ -65,10 +72,14 @@ struct Eval: ParsableCommand {
         if quiet && json == nil && layerScores == nil { throw ValidationError("--quiet prints nothing: give --json FILE") }
     }
 
-    /// The token ids to score with the model in folder `model` (after --max-tokens). Models may
-    /// have different tokenizers, so this is asked per model; today every model gets --tokens.
+    /// The token ids to score with the model in folder `model` (after --max-tokens): --tokens
+    /// as given, or --text encoded with that model's own tokenizer (models may differ).
     func tokenIDs(model: String) throws -> [Int32] {
-        var ids = try CLIError.wrap { try Self.readTokens(tokens!) }
+        var ids = try CLIError.wrap {
+            if let tokens { return try TokenFile.read(tokens) }
+            let tokenizer = try Tokenizer(folder: FileSystem.isDirectory(model) ? model : FileSystem.parent(of: model))
+            return tokenizer.encode(try FileSystem.readText(text!, limit: 1 << 30, what: "the text"), addSpecialTokens: !noSpecialTokens)
+        }
         if let maxTokens, ids.count > maxTokens { ids = Array(ids[0..<maxTokens]) }
         return ids
     }
@@ -96,7 +107,7 @@ struct Eval: ParsableCommand {
         }
         if let json {
             let document: JSONValue = .object(JSONObject([
-                .init(key: "tokens_file", value: .string(tokens!)),
+                .init(key: tokens != nil ? "tokens_file" : "text_file", value: .string(tokens ?? text!)),
                 .init(key: "models", value: .array(reports.map { $0.json() })),
             ]))
             try CLIError.wrap { try Data((document.serialized(indent: 2) + "\n").utf8).write(to: URL(fileURLWithPath: json)) }
@@ -110,37 +121,6 @@ struct Eval: ParsableCommand {
         let ext = url.pathExtension
         let stem = url.deletingPathExtension().path
         return ext.isEmpty ? "\(stem).\(index)" : "\(stem).\(index).\(ext)"
-    }
-
-    /// Token ids from a JSON array, a JSON object's "tokens"/"input_ids", or whitespace-separated integers.
-    static func readTokens(_ path: String) throws -> [Int32] {
-        let bytes = try FileSystem.readFile(path)
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        func fromArray(_ values: [JSONValue]) throws -> [Int32] {
-            try values.enumerated().map { i, v in
-                guard let n = v.int64Value, n >= 0, n <= Int64(Int32.max) else {
-                    throw CLIError("\(path): entry \(i) is not a token id (a non-negative integer)")
-                }
-                return Int32(n)
-            }
-        }
-        if text.hasPrefix("[") || text.hasPrefix("{") {
-            let root: JSONValue
-            do { root = try bytes.withUnsafeBufferPointer { (b) throws(JSONError) in try JSONParser.parse(b) } } catch {
-                throw CLIError("\(path): not valid JSON: \(error)")
-            }
-            if let array = root.arrayValue { return try fromArray(array) }
-            if let object = root.objectValue, let array = (object["tokens"] ?? object["input_ids"])?.arrayValue {
-                // {"input_ids": [[...]]} (a batch of one) as tokenizers write it.
-                if array.count == 1, let inner = array[0].arrayValue { return try fromArray(inner) }
-                return try fromArray(array)
-            }
-            throw CLIError("\(path): expected a JSON array of token ids or an object with \"tokens\" or \"input_ids\"")
-        }
-        return try text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "," }).enumerated().map { i, word in
-            guard let n = Int32(word), n >= 0 else { throw CLIError("\(path): item \(i + 1) \"\(word)\" is not a token id") }
-            return n
-        }
     }
 
     static func table(_ reports: [LossReport]) -> String {

@@ -13,10 +13,12 @@ import TestSupport
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
-    func writeTokens(_ tokens: [Int], as text: Bool = false) throws -> String {
-        let path = cli.temporaryPath(text ? "tokens.txt" : "tokens.json")
-        let body = text ? tokens.map(String.init).joined(separator: " ") + "\n" : "[" + tokens.map(String.init).joined(separator: ", ") + "]"
-        try Data(body.utf8).write(to: URL(fileURLWithPath: path))
+    /// A token file: a JSON array, or (`binary`) little-endian u32 values.
+    func writeTokens(_ tokens: [Int], binary: Bool = false) throws -> String {
+        let path = cli.temporaryPath(binary ? "tokens.u32" : "tokens.json")
+        let body = binary ? Data(tokens.flatMap { id in (0..<4).map { UInt8(truncatingIfNeeded: id >> (8 * $0)) } })
+            : Data(("[" + tokens.map(String.init).joined(separator: ", ") + "]").utf8)
+        try body.write(to: URL(fileURLWithPath: path))
         return path
     }
 
@@ -39,9 +41,36 @@ import TestSupport
         #expect((model["windows"] as? [Any])?.count == 1)
     }
 
+    @Test("--text is tokenized with the model's own tokenizer.json: the same loss as the ids `tokenizers` gives")
+    func textUsesTheModelsTokenizer() throws {
+        let root = cli.temporaryPath("synthetic")
+        let tools = URL(fileURLWithPath: CrucibleBinary.path).deletingLastPathComponent().appendingPathComponent("crucible-tools").path
+        #expect(try ProcessRunner.run(tools, ["synthesize", "--vocab", "512", "--fine-tunes", "0", root], in: Fixtures.repository).status == 0)
+        let model = root + "/base", tokenizer = Fixtures.repository + "/Tests/TokenizerTests/Fixtures/byte-level"
+        for name in ["tokenizer.json", "tokenizer_config.json"] {
+            try? FileManager.default.removeItem(atPath: model + "/" + name)
+            try FileManager.default.copyItem(atPath: tokenizer + "/" + name, toPath: model + "/" + name)
+        }
+        let expected = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tokenizer + "/expected.json"))) as? [String: Any])
+        let cases = try #require(expected["cases"] as? [[String: Any]])
+        let chosen = try #require(cases.first { ($0["text"] as? String)?.hasPrefix("CJK") == true })
+        let textFile = cli.temporaryPath("text.txt")
+        try Data((chosen["text"] as! String).utf8).write(to: URL(fileURLWithPath: textFile))
+        let byText = cli.temporaryPath("text.json"), byIDs = cli.temporaryPath("ids.json")
+        let r1 = try cli.run(["eval", model, "--text", textFile, "--context", "16", "--json", byText, "--quiet"])
+        let r2 = try cli.run(["eval", model, "--tokens", try writeTokens(try #require(chosen["ids_special"] as? [Int])), "--context", "16",
+                              "--json", byIDs, "--quiet"])
+        #expect(r1.status == 0 && r2.status == 0, "\(r1.stderr) \(r2.stderr)")
+        let (a, b) = (try #require(try models(byText).first), try #require(try models(byIDs).first))
+        #expect(a["scored_tokens"] as? Int == b["scored_tokens"] as? Int && (a["scored_tokens"] as? Int ?? 0) > 16)
+        #expect(a["loss"] as? Double == b["loss"] as? Double)
+        let both = try cli.run(["eval", model, "--text", textFile, "--tokens", byIDs])
+        #expect(both.status != 0 && both.stderr.contains("either --text FILE or --tokens FILE"), "\(both.stderr)")
+    }
+
     @Test func numbersDoNotDependOnThreadsOrBatch() throws {
         // The BF16 example model: converted block by block.
-        let tokens = try writeTokens((0..<150).map { ($0 * 37 + 11) % 128 }, as: true)
+        let tokens = try writeTokens((0..<150).map { ($0 * 37 + 11) % 128 }, binary: true)
         var losses: [[Double]] = []
         for args in [["-j", "1"], ["-j", "3"], ["-j", "2", "--batch", "4"]] {
             let json = cli.temporaryPath("eval.json")
