@@ -34,6 +34,15 @@ import TestSupport
 
     @Test func validConfigHasNoProblems() { #expect(problems(ties).isEmpty) }
 
+    @Test("a local path with @revision is that path, as in mergekit; an unknown one stays an error")
+    func localPathWithRevision() throws {
+        let yaml = ties.replacingOccurrences(of: "model: models/ft0", with: "model: models/ft0@main")
+        let plan = try Planner.plan(try ConfigParser.parse(yaml, source: "test.yml"), source: "test.yml",
+                                    options: PlanOptions(workingDirectory: Fixtures.golden))
+        #expect(plan.checkpoints.contains { $0.path.hasSuffix("models/ft0") })
+        expectProblem(ties.replacingOccurrences(of: "model: models/ft0", with: "model: models/nothing@main"), "models/nothing@main")
+    }
+
     @Test func unknownTopLevelKey() {
         expectProblem(ties + "\nmerge_methd: ties", "merge_methd", "unknown key", "allowed: merge_method")
     }

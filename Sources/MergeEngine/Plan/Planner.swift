@@ -35,10 +35,20 @@ public struct PlanOptions: Sendable {
 
     /// Where the model at `path` (as written in the config) is on disk: the path itself
     /// (relative to `workingDirectory`), else what `resolveModel` makes of it.
+    /// A local path written `path@revision` is the path itself, as in mergekit (a revision
+    /// names a Hub commit; a local folder has only the one it holds).
     public func location(of path: String) throws -> String {
         let local = localPath(of: path)
+        if !FileSystem.exists(local), let revisionless = PlanOptions.withoutRevision(local) { return revisionless }
         guard let resolveModel, !FileSystem.exists(local) else { return local }
         return try resolveModel(path)
+    }
+
+    /// `path` without its `@revision` when what precedes the one `@` is an existing path.
+    static func withoutRevision(_ path: String) -> String? {
+        let parts = path.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, FileSystem.exists(String(parts[0])) else { return nil }
+        return String(parts[0])
     }
 
     /// `path` as a path, relative to `workingDirectory`.
@@ -96,7 +106,7 @@ public struct Planner {
         guard let method = MethodRegistry.method(named: config.mergeMethod) else {
             problem("merge_method", "unknown method \"\(config.mergeMethod)\"; available: \(MethodRegistry.names.joined(separator: ", "))")
             // Only paths are checked: nothing is downloaded for a config that fails anyway.
-            for path in config.modelReferences where options.resolveModel == nil && !FileSystem.exists(options.localPath(of: path)) {
+            for path in config.modelReferences where options.resolveModel == nil && (try? options.location(of: path)).map(FileSystem.exists) != true {
                 problem("model \(path)", "no such file or folder")
             }
             throw ProblemList(source: source, problems: problems)
