@@ -75,11 +75,43 @@ import TestSupport
         #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("Δloss"))
     }
 
+    @Test("prune --tokens --drop N drops the N lowest-BI layers and reports the loss eval gives for the pruned folder")
+    func pruneScoresPrunesAndEvaluates() throws {
+        let tokens = try writeTokens(self.tokens)
+        let scoresFile = cli.temporaryPath("bi.json")
+        #expect(try cli.run(["score", Self.model, "--tokens", tokens, "--scores", scoresFile, "--quiet"] + window).status == 0)
+        let bi = try #require(try object(scoresFile)["scores"] as? [String: Double])
+        let expected = bi.sorted { ($0.value, -Int($0.key)!) < ($1.value, -Int($1.key)!) }.prefix(2).map { Int($0.key)! }.sorted()
+
+        let out = cli.temporaryPath("pruned")
+        let r = try cli.run(["prune", Self.model, out, "--tokens", tokens, "--drop", "2", "-j", "2"] + window)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Dropped layers \(expected.map(String.init).joined(separator: ", ")) (lowest Block Influence)"), "\(r.stdout)")
+        let config = try object(out + "/config.json")
+        #expect(config["num_hidden_layers"] as? Int == 2)
+        let original = try evalLoss(Self.model, tokens, window), pruned = try evalLoss(out, tokens, window)
+        #expect(r.stdout.contains("loss " + String(format: "%.6f", original)), "\(r.stdout)")
+        #expect(r.stdout.contains("loss " + String(format: "%.6f", pruned)), "\(r.stdout)")
+
+        // By drop-loss, one layer: the pruned loss is the lowest drop-loss.
+        let out2 = cli.temporaryPath("pruned-drop")
+        let json = cli.temporaryPath("score.json")
+        #expect(try cli.run(["score", Self.model, "--tokens", tokens, "--drop-loss", "--json", json, "--quiet"] + window).status == 0)
+        let dropLoss = try #require(try object(json)["drop_loss"] as? [String: Double])
+        let r2 = try cli.run(["prune", Self.model, out2, "--tokens", tokens, "--drop", "1", "--by", "drop-loss"] + window)
+        #expect(r2.status == 0, "\(r2.stderr)")
+        #expect(r2.stdout.contains("(lowest drop-loss)"))
+        #expect(try evalLoss(out2, tokens, window) == dropLoss.values.min())
+    }
+
     @Test func clearErrors() throws {
         let tokens = try writeTokens(tokens)
         let cases: [([String], String)] = [
             (["score", Self.model, "--tokens", tokens, "--by", "drop-loss"], "--by drop-loss needs --drop-loss"),
             (["score", Self.model], "give either --text FILE or --tokens FILE"),
+            (["prune", Self.model, cli.temporaryPath("o"), "--tokens", tokens], "--tokens needs --drop N"),
+            (["prune", Self.model, cli.temporaryPath("o"), "--tokens", tokens, "--scores", tokens, "--drop", "1"], "not both"),
+            (["prune", Self.model, cli.temporaryPath("o"), "--drop-layers", "1", "--by", "bi"], "--by ranks the layers scored here"),
         ]
         for (args, text) in cases {
             let r = try cli.run(args)
