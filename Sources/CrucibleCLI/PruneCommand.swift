@@ -19,9 +19,9 @@ struct Prune: ParsableCommand {
             Examples:
               crucible prune models/llama out/llama-pruned --drop-layers 27,26,25
               crucible prune models/llama out/llama-pruned --scores bi.json --drop 8
-              crucible prune models/llama out/llama-pruned --text /usr/share/common-licenses/GPL-3 --drop 6
-              crucible prune models/llama out/llama-pruned --tokens ids.json --context 512 --drop 4 \
-                --by drop-loss
+              crucible prune models/llama out/llama-pruned --text gpl3.txt --drop 6
+              crucible prune models/llama out/llama-pruned --tokens ids.json --drop 4 \\
+                --context 512 --by drop-loss
             """
     )
 

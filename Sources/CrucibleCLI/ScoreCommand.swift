@@ -18,8 +18,7 @@ struct Score: ParsableCommand {
             Tokens and windows as in `crucible eval` (docs/eval.md, docs/prune.md).
 
             Examples:
-              crucible score models/llama --text /usr/share/common-licenses/GPL-3 --context 256 \\
-                --scores bi.json --svg bi.svg
+              crucible score models/llama --text gpl3.txt --scores bi.json --svg bi.svg
               crucible score models/llama --tokens ids.json --drop-loss --by drop-loss \\
                 --scores drop.json --json scores.json
               crucible prune models/llama out/pruned --scores drop.json --drop 4
