@@ -18,7 +18,7 @@ struct Crucible: ParsableCommand {
             HF_TOKEN; HF_HUB_OFFLINE=1 never connects).
             """,
         version: Crucible.versionString,
-        subcommands: [Merge.self, Prune.self, Sweep.self, Analyze.self, Eval.self, WorkerCommand.self, Methods.self, Inspect.self, Keygen.self]
+        subcommands: [Merge.self, Prune.self, Sweep.self, Analyze.self, Eval.self, Score.self, WorkerCommand.self, Methods.self, Inspect.self, Keygen.self]
     )
 
     /// `crucible 0.1.0 (libzmq 4.3.4, liblz4 1.9.4)`: the libraries actually linked.

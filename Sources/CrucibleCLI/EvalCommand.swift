@@ -30,26 +30,7 @@ struct Eval: ParsableCommand {
     @Argument(help: "Model folders (or .safetensors files, or Hub org/name[@rev]).")
     var models: [String]
 
-    @Option(help: "Text to score, tokenized with each model's tokenizer.json (UTF-8).")
-    var text: String?
-
-    @Option(help: "Token ids to score instead of a text (a JSON array, or little-endian u32).")
-    var tokens: String?
-
-    @Flag(help: "With --text, add no BOS/EOS (by default they are added as the model's tokenizer_config.json says).")
-    var noSpecialTokens = false
-
-    @Option(help: "Window length in tokens (default: 2048, or the model's maximum when smaller).")
-    var context: Int?
-
-    @Option(help: "Tokens between window starts (default: the context, i.e. windows that do not overlap).")
-    var stride: Int?
-
-    @Option(help: "Use only the first N tokens of the file.")
-    var maxTokens: Int?
-
-    @Option(help: "Windows run together (more memory, same numbers).")
-    var batch: Int = 1
+    @OptionGroup var input: EvalInputOptions
 
     @Option(help: "Write every number (per-window losses, layer scores) to this JSON file.")
     var json: String?
@@ -64,36 +45,17 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         guard !models.isEmpty else { throw ValidationError("give at least one model") }
-        guard (text == nil) != (tokens == nil) else { throw ValidationError("give either --text FILE or --tokens FILE") }
-        if let context, context < 2 { throw ValidationError("--context must be at least 2") }
-        if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
-        if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        try input.requireOne()
         if quiet && json == nil && layerScores == nil { throw ValidationError("--quiet prints nothing: give --json FILE") }
-    }
-
-    /// The token ids to score with the model in folder `model` (after --max-tokens): --tokens
-    /// as given, or --text encoded with that model's own tokenizer (models may differ).
-    func tokenIDs(model: String) throws -> [Int32] {
-        var ids = try CLIError.wrap {
-            if let tokens { return try TokenFile.read(tokens) }
-            let tokenizer = try Tokenizer(folder: FileSystem.isDirectory(model) ? model : FileSystem.parent(of: model))
-            return tokenizer.encode(try FileSystem.readText(text!, limit: 1 << 30, what: "the text"), addSpecialTokens: !noSpecialTokens)
-        }
-        if let maxTokens, ids.count > maxTokens { ids = Array(ids[0..<maxTokens]) }
-        return ids
     }
 
     func run() throws {
         var reports: [LossReport] = []
         for (index, reference) in models.enumerated() {
             let path = try HubModels.resolve(reference, quiet: quiet)
-            let ids = try tokenIDs(model: path)
+            let ids = try input.tokenIDs(model: path)
             let model = try CLIError.wrap { try ForwardPass(checkpoint: try Checkpoint(path: path)) }
-            let maxContext = model.architecture.maxPositions
-            let window = context ?? min(2048, maxContext ?? 2048)
-            let evaluation = Evaluation(context: window, stride: stride ?? window, batch: batch, threads: compute.threads,
-                                        layerScores: layerScores != nil)
+            let evaluation = input.evaluation(for: model, threads: compute.threads, layerScores: layerScores != nil)
             let bar = ProgressBar(enabled: !quiet, unit: "tokens")
             let report = try CLIError.wrap {
                 try evaluation.run(model, name: reference, tokens: ids) { done, total in bar.updateCount(done: done, total: total) }
@@ -107,7 +69,7 @@ struct Eval: ParsableCommand {
         }
         if let json {
             let document: JSONValue = .object(JSONObject([
-                .init(key: tokens != nil ? "tokens_file" : "text_file", value: .string(tokens ?? text!)),
+                .init(key: input.source.key, value: .string(input.source.path)),
                 .init(key: "models", value: .array(reports.map { $0.json() })),
             ]))
             try CLIError.wrap { try Data((document.serialized(indent: 2) + "\n").utf8).write(to: URL(fileURLWithPath: json)) }

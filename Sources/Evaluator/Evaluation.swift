@@ -9,13 +9,17 @@ public struct Evaluation: Sendable {
     public var batch: Int
     public var threads: Int
     public var layerScores: Bool
+    /// Layers left out of the forward pass (the stream passes through them unchanged): the
+    /// loss of the model pruned of them, without writing it.
+    public var skipping: Set<Int>
 
-    public init(context: Int, stride: Int, batch: Int = 1, threads: Int = 1, layerScores: Bool = false) {
+    public init(context: Int, stride: Int, batch: Int = 1, threads: Int = 1, layerScores: Bool = false, skipping: Set<Int> = []) {
         self.context = context
         self.stride = stride
         self.batch = batch
         self.threads = threads
         self.layerScores = layerScores
+        self.skipping = skipping
     }
 
     /// Checks the context against the model, then runs. `progress(tokensDone, tokensTotal)`
@@ -26,6 +30,7 @@ public struct Evaluation: Sendable {
         if let maxPositions = a.maxPositions, context > maxPositions {
             throw EvalError("\(name): --context \(context) is longer than the model's \(maxPositions) tokens (max_position_embeddings)")
         }
+        try ForwardPass.checkSkipping(skipping, layerCount: a.layerCount, layerScores: layerScores)
         let plan = try WindowPlan(tokenCount: tokens.count, context: context, stride: stride)
         let total = plan.windows.reduce(0) { $0 + $1.tokens.count }
         var done = 0
@@ -39,7 +44,7 @@ public struct Evaluation: Sendable {
             let groupTokens = group.reduce(0) { $0 + $1.tokens.count }
             let base = done
             let steps = a.layerCount + 1
-            let results = try model.run(requests, threads: threads, layerScores: layerScores) { step in
+            let results = try model.run(requests, threads: threads, layerScores: layerScores, skipping: skipping) { step in
                 progress?(base + groupTokens * step / steps, total)
             }
             for (w, r) in zip(group, results) {

@@ -69,10 +69,14 @@ public final class ForwardPass: Sendable {
 
     /// Runs `windows` together (one batch) on `threads` threads. `progress(layersDone)` is
     /// called after each block and once more after the head (layerCount + 1 in all).
-    public func run(_ windows: [WindowRequest], threads: Int, layerScores: Bool = false,
+    /// `skipping` names layers left out: the residual stream passes through them unchanged and
+    /// their weights are not read, as if the checkpoint had been pruned of them (every other
+    /// number is computed exactly as without `skipping`). Not with `layerScores`.
+    public func run(_ windows: [WindowRequest], threads: Int, layerScores: Bool = false, skipping: Set<Int> = [],
                     progress: (@Sendable (Int) -> Void)? = nil) throws -> [WindowResult] {
         _ = BLAS.singleThreaded
         let a = architecture
+        try Self.checkSkipping(skipping, layerCount: a.layerCount, layerScores: layerScores)
         for w in windows {
             if let bad = w.tokens.first(where: { $0 < 0 || Int($0) >= a.vocabSize }) {
                 throw EvalError("token id \(bad) is outside the vocabulary (0..<\(a.vocabSize))")
@@ -103,6 +107,10 @@ public final class ForwardPass: Sendable {
 
         var cosineSums = [[Double]](repeating: [], count: windows.count)
         for layer in 0..<a.layerCount {
+            if skipping.contains(layer) {
+                progress?(layer + 1)
+                continue
+            }
             let block = DecoderLayer(architecture: a, weights: try LayerWeights(checkpoint: checkpoint, architecture: a, layer: layer),
                                      window: a.windows[layer])
             try Self.each(rowTaskList.count, threads: threads) { i in
@@ -134,6 +142,17 @@ public final class ForwardPass: Sendable {
         let results = try headOutputs(windows, acts: acts, threads: threads)
         progress?(a.layerCount + 1)
         return windows.indices.map { WindowResult(losses: results[$0].losses, logits: results[$0].logits, cosineSums: cosineSums[$0]) }
+    }
+
+    /// Layers to skip must exist, leave at least one layer, and not come with layer scores.
+    static func checkSkipping(_ skipping: Set<Int>, layerCount: Int, layerScores: Bool) throws {
+        guard !skipping.isEmpty else { return }
+        let outside = skipping.filter { $0 < 0 || $0 >= layerCount }.sorted()
+        if !outside.isEmpty {
+            throw EvalError("cannot skip layer\(outside.count == 1 ? "" : "s") \(outside.map(String.init).joined(separator: ", ")): the model has layers 0...\(layerCount - 1)")
+        }
+        if skipping.count == layerCount { throw EvalError("skipping all \(layerCount) layers leaves nothing to run") }
+        if layerScores { throw EvalError("layer scores are measured on the whole model: do not skip layers at the same time") }
     }
 
     /// Runs `body(i)` for i in 0..<count on up to `threads` threads.

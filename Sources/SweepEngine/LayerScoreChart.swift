@@ -1,0 +1,74 @@
+import Foundation
+
+/// A bar chart of per-layer scores as hand-written SVG (the style of `SensitivityPlot`, whose
+/// tick and escaping helpers it uses): one panel per metric, one bar per layer, stacked.
+public enum LayerScoreChart {
+    public struct Panel: Sendable {
+        public let title: String
+        public let axisLabel: String
+        public let values: [Double]
+        /// Layers drawn in the second color (e.g. the ones a prune would drop).
+        public let marked: Set<Int>
+
+        public init(title: String, axisLabel: String, values: [Double], marked: Set<Int> = []) {
+            self.title = title
+            self.axisLabel = axisLabel
+            self.values = values
+            self.marked = marked
+        }
+    }
+
+    static let left = 80.0, right = 24.0, top = 48.0, panelHeight = 260.0, gap = 70.0, bottom = 50.0
+
+    public static func svg(title: String, panels: [Panel]) -> String {
+        let layers = panels.map(\.values.count).max() ?? 0
+        let width = max(560.0, left + right + Double(layers) * 22)
+        let height = top + Double(panels.count) * panelHeight + Double(max(panels.count - 1, 0)) * gap + bottom
+        let plotWidth = width - left - right
+        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(f(left + plotWidth / 2))" y="24" text-anchor="middle" font-size="15">\(SensitivityPlot.escape(title))</text>
+
+            """
+        for (p, panel) in panels.enumerated() {
+            let panelTop = top + Double(p) * (panelHeight + gap) + 20
+            let plotHeight = panelHeight - 20
+            let finite = panel.values.filter(\.isFinite)
+            var low = min(finite.min() ?? 0, 0), high = max(finite.max() ?? 0, 0)
+            if high - low <= 0 { high += 1 }
+            let step = SensitivityPlot.niceStep((high - low) / 5)
+            low = floor(low / step) * step
+            high = ceil(high / step) * step
+            func y(_ value: Double) -> Double { panelTop + (high - value) / (high - low) * plotHeight }
+            svg += "<text x=\"\(f(left))\" y=\"\(f(panelTop - 8))\" font-size=\"13\">\(SensitivityPlot.escape(panel.title))</text>\n"
+            var tick = low
+            while tick <= high + step / 2 {
+                let value = abs(tick) < step * 1e-9 ? 0 : tick
+                svg += "<line x1=\"\(f(left))\" y1=\"\(f(y(value)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y(value)))\" stroke=\"#e5e5e5\"/>\n"
+                svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y(value) + 4))\" text-anchor=\"end\">\(SensitivityPlot.label(value))</text>\n"
+                tick += step
+            }
+            let slot = plotWidth / Double(max(panel.values.count, 1))
+            let order = panel.values.enumerated().sorted { ($0.element, $0.offset) < ($1.element, $1.offset) }.map(\.offset)
+            for (layer, value) in panel.values.enumerated() {
+                let x = left + Double(layer) * slot + slot * 0.15
+                let v = value.isFinite ? value : 0
+                let y0 = y(max(v, 0)), y1 = y(min(v, 0))
+                let color = panel.marked.contains(layer) ? "#d62728" : "#1f77b4"
+                svg += "<rect x=\"\(f(x))\" y=\"\(f(y0))\" width=\"\(f(slot * 0.7))\" height=\"\(f(max(y1 - y0, 0.5)))\" fill=\"\(color)\">"
+                svg += "<title>layer \(layer): \(SensitivityPlot.label(value)) (rank \(order.firstIndex(of: layer)! + 1) from lowest)</title></rect>\n"
+                if panel.values.count <= 40 || layer % 5 == 0 {
+                    svg += "<text x=\"\(f(x + slot * 0.35))\" y=\"\(f(panelTop + plotHeight + 16))\" text-anchor=\"middle\" font-size=\"10\">\(layer)</text>\n"
+                }
+            }
+            svg += "<line x1=\"\(f(left))\" y1=\"\(f(y(0)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y(0)))\" stroke=\"#333\"/>\n"
+            svg += "<rect x=\"\(f(left))\" y=\"\(f(panelTop))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
+            svg += "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(panelTop + plotHeight + 34))\" text-anchor=\"middle\">layer</text>\n"
+            svg += "<text transform=\"translate(20 \(f(panelTop + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(SensitivityPlot.escape(panel.axisLabel))</text>\n"
+        }
+        svg += "</svg>\n"
+        return svg
+    }
+}
