@@ -9,13 +9,17 @@ public struct Evaluation: Sendable {
     public var batch: Int
     public var threads: Int
     public var layerScores: Bool
+    /// What the last block's Block Influence compares (default: the residual stream).
+    public var layerScoreInput: LayerScoreInput
 
-    public init(context: Int, stride: Int, batch: Int = 1, threads: Int = 1, layerScores: Bool = false) {
+    public init(context: Int, stride: Int, batch: Int = 1, threads: Int = 1, layerScores: Bool = false,
+                layerScoreInput: LayerScoreInput = .residual) {
         self.context = context
         self.stride = stride
         self.batch = batch
         self.threads = threads
         self.layerScores = layerScores
+        self.layerScoreInput = layerScoreInput
     }
 
     /// Checks the context against the model, then runs. `progress(tokensDone, tokensTotal)`
@@ -39,7 +43,7 @@ public struct Evaluation: Sendable {
             let groupTokens = group.reduce(0) { $0 + $1.tokens.count }
             let base = done
             let steps = a.layerCount + 1
-            let results = try model.run(requests, threads: threads, layerScores: layerScores) { step in
+            let results = try model.run(requests, threads: threads, layerScores: layerScores, layerScoreInput: layerScoreInput) { step in
                 progress?(base + groupTokens * step / steps, total)
             }
             for (w, r) in zip(group, results) {

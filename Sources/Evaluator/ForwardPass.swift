@@ -69,7 +69,9 @@ public final class ForwardPass: Sendable {
 
     /// Runs `windows` together (one batch) on `threads` threads. `progress(layersDone)` is
     /// called after each block and once more after the head (layerCount + 1 in all).
+    /// `layerScoreInput` says what the last block's score compares (`LayerScoreInput`).
     public func run(_ windows: [WindowRequest], threads: Int, layerScores: Bool = false,
+                    layerScoreInput: LayerScoreInput = .residual,
                     progress: (@Sendable (Int) -> Void)? = nil) throws -> [WindowResult] {
         _ = BLAS.singleThreaded
         let a = architecture
@@ -121,6 +123,18 @@ public final class ForwardPass: Sendable {
             try Self.each(rowTaskList.count, threads: threads) { i in
                 let t = rowTaskList[i]
                 sums.set(i, block.finish(acts[t.window], rows: t.rows, scored: windows[t.window].scored))
+            }
+            if layerScores && layerScoreInput == .hiddenStates && layer == a.layerCount - 1 {
+                // transformers' last hidden state is after the final norm: compare with that.
+                let finalNorm = self.finalNorm, h = a.hiddenSize
+                try Self.each(rowTaskList.count, threads: threads) { i in
+                    let t = rowTaskList[i], act = acts[t.window]
+                    let normed = Floats(count: act.length * h)
+                    for p in t.rows {
+                        Kernels.rmsNorm(act.stream.base + p * h, h, weight: finalNorm.base, epsilon: a.epsilon, into: normed.base + p * h)
+                    }
+                    sums.set(i, BlockInfluence.cosineSum(act.entering!.base, normed.base, h: h, rows: t.rows, scored: windows[t.window].scored))
+                }
             }
             if layerScores {
                 var perWindow = [Double](repeating: 0, count: windows.count)
