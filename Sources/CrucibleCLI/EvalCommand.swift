@@ -24,6 +24,11 @@ struct Eval: ParsableCommand {
                 --json eval.json
               crucible eval models/llama --tokens ids.json --layer-scores bi.json
               crucible prune models/llama out/pruned --scores bi.json --drop 4
+
+            Block Influence (--layer-scores) is 1 − mean cos(h_in, h_out) per layer. By default \
+            (--layer-scores-input residual, ShortGPT's paper) h_in/h_out are the residual stream \
+            entering and leaving the block; --layer-scores-input hidden-states uses transformers' \
+            hidden states as ShortGPT's code does, whose last one is after the final norm.
             """
     )
 
@@ -38,6 +43,12 @@ struct Eval: ParsableCommand {
     @Option(help: "Write ShortGPT Block Influence per layer to FILE, as `crucible prune --scores` reads it (several models: FILE with .0, .1, … before the extension).")
     var layerScores: String?
 
+    @Option(help: ArgumentHelp(
+        "What the last layer's Block Influence compares: residual (default) or hidden-states.",
+        discussion: "residual: the stream entering and leaving each block (ShortGPT's paper). hidden-states: transformers' output_hidden_states, as ShortGPT's published code takes them; they differ only for the last layer, whose output is then taken after the final norm.",
+        valueName: "residual|hidden-states"))
+    var layerScoresInput: LayerScoreInput = .residual
+
     @OptionGroup var compute: ThreadOptions
 
     @Flag(name: .shortAndLong, help: "No progress bar and no table (with --json).")
@@ -46,6 +57,9 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard !models.isEmpty else { throw ValidationError("give at least one model") }
         try input.requireOne()
+        if layerScoresInput != .residual && layerScores == nil {
+            throw ValidationError("--layer-scores-input needs --layer-scores FILE")
+        }
         if quiet && json == nil && layerScores == nil { throw ValidationError("--quiet prints nothing: give --json FILE") }
     }
 
@@ -55,7 +69,8 @@ struct Eval: ParsableCommand {
             let path = try HubModels.resolve(reference, quiet: quiet)
             let ids = try input.tokenIDs(model: path)
             let model = try CLIError.wrap { try ForwardPass(checkpoint: try Checkpoint(path: path)) }
-            let evaluation = input.evaluation(for: model, threads: compute.threads, layerScores: layerScores != nil)
+            var evaluation = input.evaluation(for: model, threads: compute.threads, layerScores: layerScores != nil)
+            evaluation.layerScoreInput = layerScoresInput
             let bar = ProgressBar(enabled: !quiet, unit: "tokens")
             let report = try CLIError.wrap {
                 try evaluation.run(model, name: reference, tokens: ids) { done, total in bar.updateCount(done: done, total: total) }
@@ -108,3 +123,5 @@ struct Eval: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 }
+
+extension LayerScoreInput: ExpressibleByArgument {}

@@ -93,17 +93,7 @@ struct DecoderLayer {
         addResidual(tmp, into: stream, rows: n, norm: weights.postMLPNorm)
 
         guard let entering = act.entering else { return 0 }
-        var sum: Double = 0
-        for p in rows where scored.contains(p) {
-            let x = entering.base + p * h, y = act.stream.base + p * h
-            var dot: Double = 0, xx: Double = 0, yy: Double = 0
-            for i in 0..<h {
-                dot += Double(x[i]) * Double(y[i]); xx += Double(x[i]) * Double(x[i]); yy += Double(y[i]) * Double(y[i])
-            }
-            let denominator = (xx * yy).squareRoot()
-            sum += denominator > 0 ? dot / denominator : 0
-        }
-        return sum
+        return BlockInfluence.cosineSum(entering.base, act.stream.base, h: h, rows: rows, scored: scored)
     }
 
     /// stream += norm(delta) (or delta when there is no sandwich norm).

@@ -12,14 +12,18 @@ public struct Evaluation: Sendable {
     /// Layers left out of the forward pass (the stream passes through them unchanged): the
     /// loss of the model pruned of them, without writing it.
     public var skipping: Set<Int>
+    /// What the last block's Block Influence compares (default: the residual stream).
+    public var layerScoreInput: LayerScoreInput
 
-    public init(context: Int, stride: Int, batch: Int = 1, threads: Int = 1, layerScores: Bool = false, skipping: Set<Int> = []) {
+    public init(context: Int, stride: Int, batch: Int = 1, threads: Int = 1, layerScores: Bool = false, skipping: Set<Int> = [],
+                layerScoreInput: LayerScoreInput = .residual) {
         self.context = context
         self.stride = stride
         self.batch = batch
         self.threads = threads
         self.layerScores = layerScores
         self.skipping = skipping
+        self.layerScoreInput = layerScoreInput
     }
 
     /// Checks the context against the model, then runs. `progress(tokensDone, tokensTotal)`
@@ -44,7 +48,8 @@ public struct Evaluation: Sendable {
             let groupTokens = group.reduce(0) { $0 + $1.tokens.count }
             let base = done
             let steps = a.layerCount + 1
-            let results = try model.run(requests, threads: threads, layerScores: layerScores, skipping: skipping) { step in
+            let results = try model.run(requests, threads: threads, layerScores: layerScores, skipping: skipping,
+                                        layerScoreInput: layerScoreInput) { step in
                 progress?(base + groupTokens * step / steps, total)
             }
             for (w, r) in zip(group, results) {

@@ -72,7 +72,9 @@ public final class ForwardPass: Sendable {
     /// `skipping` names layers left out: the residual stream passes through them unchanged and
     /// their weights are not read, as if the checkpoint had been pruned of them (every other
     /// number is computed exactly as without `skipping`). Not with `layerScores`.
+    /// `layerScoreInput` says what the last block's score compares (`LayerScoreInput`).
     public func run(_ windows: [WindowRequest], threads: Int, layerScores: Bool = false, skipping: Set<Int> = [],
+                    layerScoreInput: LayerScoreInput = .residual,
                     progress: (@Sendable (Int) -> Void)? = nil) throws -> [WindowResult] {
         _ = BLAS.singleThreaded
         let a = architecture
@@ -129,6 +131,18 @@ public final class ForwardPass: Sendable {
             try Self.each(rowTaskList.count, threads: threads) { i in
                 let t = rowTaskList[i]
                 sums.set(i, block.finish(acts[t.window], rows: t.rows, scored: windows[t.window].scored))
+            }
+            if layerScores && layerScoreInput == .hiddenStates && layer == a.layerCount - 1 {
+                // transformers' last hidden state is after the final norm: compare with that.
+                let finalNorm = self.finalNorm, h = a.hiddenSize
+                try Self.each(rowTaskList.count, threads: threads) { i in
+                    let t = rowTaskList[i], act = acts[t.window]
+                    let normed = Floats(count: act.length * h)
+                    for p in t.rows {
+                        Kernels.rmsNorm(act.stream.base + p * h, h, weight: finalNorm.base, epsilon: a.epsilon, into: normed.base + p * h)
+                    }
+                    sums.set(i, BlockInfluence.cosineSum(act.entering!.base, normed.base, h: h, rows: t.rows, scored: windows[t.window].scored))
+                }
             }
             if layerScores {
                 var perWindow = [Double](repeating: 0, count: windows.count)

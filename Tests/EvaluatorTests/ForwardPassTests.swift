@@ -60,6 +60,26 @@ enum EvalFixtures {
         #expect(tokenError < 1e-3)
     }
 
+    /// Block Influence within 1e-4 of transformers', both ways (block_influence.json, made by
+    /// scripts/make-eval-fixtures --block-influence): the residual stream (default) and
+    /// transformers' hidden states, whose last one is after the final norm.
+    @Test(arguments: ["llama", "gemma2"], LayerScoreInput.allCases)
+    func blockInfluenceMatchesTransformers(_ name: String, _ input: LayerScoreInput) throws {
+        let reference = try EvalFixtures.reference(name)
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(EvalFixtures.root)/\(name)/block_influence.json"))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let expected = try #require(json[input == .residual ? "residual" : "hidden_states"] as? [Double])
+        let model = try EvalFixtures.model(name)
+        let n = reference.tokens.count
+        let result = try model.run([WindowRequest(tokens: reference.tokens, scored: 0..<(n - 1))], threads: 2,
+                                   layerScores: true, layerScoreInput: input)[0]
+        let scores = result.cosineSums.map { 1 - $0 / Double(n - 1) }
+        #expect(scores.count == expected.count)
+        let error = zip(scores, expected).map { abs($0 - $1) }.max()!
+        print("\(name), \(input.rawValue): Block Influence max |Δ| \(error) (transformers \(expected), crucible \(scores))")
+        #expect(error <= 1e-4, "\(name) \(input.rawValue): Block Influence \(scores) vs transformers \(expected)")
+    }
+
     /// Bit-identical losses and logits for any thread count and any batching.
     @Test(arguments: ["llama", "gemma2", "phi3"])
     func independentOfThreadsAndBatch(_ name: String) throws {
