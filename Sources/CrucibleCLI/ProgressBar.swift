@@ -36,27 +36,26 @@ final class ProgressBar: Sendable {
 
     func update(done: Int, total: Int, bytesDone: Int, bytesTotal: Int, workers: Int? = nil) {
         guard let elapsed = drawTime(done: done, total: total) else { return }
-        let fraction = bytesTotal > 0 ? Double(bytesDone) / Double(bytesTotal) : Double(done) / Double(max(total, 1))
-        let width = 28
-        let filled = Int(fraction * Double(width))
         let rate = elapsed > 0 ? Double(bytesDone) / elapsed : 0
-        let eta = rate > 0 ? Double(bytesTotal - bytesDone) / rate : 0
-        let line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
-            + "\(done)/\(total) \(unit)  \(ByteCount.format(bytesDone))/\(ByteCount.format(bytesTotal))  "
-            + "\(ByteCount.format(Int(rate)))/s  ETA \(Int(eta.rounded()))s" + (workers.map { "  \($0) worker\($0 == 1 ? "" : "s")" } ?? "")
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        draw(fraction: bytesTotal > 0 ? Double(bytesDone) / Double(bytesTotal) : Double(done) / Double(max(total, 1)),
+             "\(done)/\(total) \(unit)  \(ByteCount.format(bytesDone))/\(ByteCount.format(bytesTotal))  \(ByteCount.format(Int(rate)))/s",
+             eta: rate > 0 ? Double(bytesTotal - bytesDone) / rate : 0, suffix: workers.map { "  \($0) worker\($0 == 1 ? "" : "s")" } ?? "")
     }
 
     /// The bar for a count without bytes (tokens): count, rate per second and ETA.
     func updateCount(done: Int, total: Int) {
         guard let elapsed = drawTime(done: done, total: total) else { return }
-        let fraction = Double(done) / Double(max(total, 1))
-        let width = 28
-        let filled = Int(fraction * Double(width))
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let eta = rate > 0 ? Double(total - done) / rate : 0
+        draw(fraction: Double(done) / Double(max(total, 1)), "\(done)/\(total) \(unit)  \(Int(rate.rounded())) \(unit)/s",
+             eta: rate > 0 ? Double(total - done) / rate : 0)
+    }
+
+    /// Redraws the bar line: `[####....] status  ETA Ns suffix`.
+    private func draw(fraction: Double, _ status: String, eta: Double, suffix: String = "") {
+        let width = 28
+        let filled = max(0, min(width, Int(fraction * Double(width))))
         let line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
-            + "\(done)/\(total) \(unit)  \(Int(rate.rounded())) \(unit)/s  ETA \(Int(eta.rounded()))s"
+            + status + "  ETA \(Int(eta.rounded()))s" + suffix
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
     }
 

@@ -43,13 +43,7 @@ public enum LayerScoreChart {
             high = ceil(high / step) * step
             func y(_ value: Double) -> Double { panelTop + (high - value) / (high - low) * plotHeight }
             svg += "<text x=\"\(f(left))\" y=\"\(f(panelTop - 8))\" font-size=\"13\">\(SensitivityPlot.escape(panel.title))</text>\n"
-            var tick = low
-            while tick <= high + step / 2 {
-                let value = abs(tick) < step * 1e-9 ? 0 : tick
-                svg += "<line x1=\"\(f(left))\" y1=\"\(f(y(value)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y(value)))\" stroke=\"#e5e5e5\"/>\n"
-                svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y(value) + 4))\" text-anchor=\"end\">\(SensitivityPlot.label(value))</text>\n"
-                tick += step
-            }
+            svg += SensitivityPlot.horizontalGrid(from: low, to: high, step: step, left: left, width: plotWidth, y: y)
             let slot = plotWidth / Double(max(panel.values.count, 1))
             let order = panel.values.enumerated().sorted { ($0.element, $0.offset) < ($1.element, $1.offset) }.map(\.offset)
             for (layer, value) in panel.values.enumerated() {

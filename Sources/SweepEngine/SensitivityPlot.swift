@@ -35,14 +35,7 @@ enum SensitivityPlot {
             <text x="\(f(left + plotWidth / 2))" y="24" text-anchor="middle" font-size="15">Noise sensitivity: Δmetric vs σ (mean over seeds, min–max band)</text>
 
             """
-        // Grid and ticks.
-        var tick = yLow
-        while tick <= yHigh + step / 2 {
-            let value = abs(tick) < step * 1e-9 ? 0 : tick
-            svg += "<line x1=\"\(f(left))\" y1=\"\(f(y(value)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y(value)))\" stroke=\"#e5e5e5\"/>\n"
-            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y(value) + 4))\" text-anchor=\"end\">\(label(value))</text>\n"
-            tick += step
-        }
+        svg += horizontalGrid(from: yLow, to: yHigh, step: step, left: left, width: plotWidth, y: y)
         var decade = ceil(xLow)
         while decade <= xHigh + 1e-9 {
             let sigma = pow(10, decade)
@@ -88,6 +81,21 @@ enum SensitivityPlot {
     }
 
     /// 1, 2 or 5 times a power of ten, at least `raw`.
+    /// Grid lines and labelled ticks every `step` from `low` to `high` across a plot starting
+    /// at `left`, `width` wide; `y` maps a value to its height.
+    static func horizontalGrid(from low: Double, to high: Double, step: Double, left: Double, width: Double,
+                               y: (Double) -> Double) -> String {
+        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+        var svg = "", tick = low
+        while tick <= high + step / 2 {
+            let value = abs(tick) < step * 1e-9 ? 0 : tick
+            svg += "<line x1=\"\(f(left))\" y1=\"\(f(y(value)))\" x2=\"\(f(left + width))\" y2=\"\(f(y(value)))\" stroke=\"#e5e5e5\"/>\n"
+            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y(value) + 4))\" text-anchor=\"end\">\(label(value))</text>\n"
+            tick += step
+        }
+        return svg
+    }
+
     static func niceStep(_ raw: Double) -> Double {
         guard raw > 0 && raw.isFinite else { return 1 }
         let power = pow(10, floor(log10(raw)))
