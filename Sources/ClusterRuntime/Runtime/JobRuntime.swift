@@ -53,16 +53,17 @@ public enum JobRuntime {
                 }
                 journal = try Journal(creating: path, digest: job.digest, chunkBytes: chunks.size, entries: kept)
             }
-            coordinator = Coordinator(job: job, cluster: options.cluster, journal: journal, reused: reused, log: log, progress: progress)
+            let running = Coordinator(job: job, cluster: options.cluster, journal: journal, reused: reused, log: log, progress: progress)
+            coordinator = running
             // A resumed job with nothing left to compute needs no worker.
-            if !coordinator!.isComplete { try serve(job, coordinator!, options: options, log: log) }
+            if !running.isComplete { try serve(job, running, options: options, log: log) }
             try job.finish()
             journal?.close()
             if let path = job.output.finishedJournalPath {
                 FileSystem.remove(path)
                 FileSystem.syncDirectory(FileSystem.parent(of: path))
             }
-            return JobReport(tasks: job.tasks.count, reused: reused.count, seconds: Date().timeIntervalSince(start), workers: coordinator!.workerReport)
+            return JobReport(tasks: job.tasks.count, reused: reused.count, seconds: Date().timeIntervalSince(start), workers: running.workerReport)
         } catch let stop as JobInterrupted {
             job.output.sync()
             journal?.close()
