@@ -10,6 +10,9 @@ import Yams
 /// counting the nodes each anchor stands for: a document whose aliases expand to more than
 /// `maxNodes` nodes is refused. (Deep nesting is libyaml's to refuse: it stops at 1000 levels.)
 public enum BoundedYAML {
+    /// The largest config file read (merge and sweep configs alike).
+    public static let maxFileBytes = 16 << 20
+
     /// Far more than any config needs (a 70-model merge config has a few thousand nodes).
     public static let maxNodes = 100_000
     /// `Yams.compose(yaml:)`, after the check above (`ExpansionError`).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluator
 import Foundation
+import MergeEngine
 import TensorIO
 import Tokenizer
 
@@ -79,7 +80,7 @@ struct Eval: ParsableCommand {
             reports.append(report)
             if let layerScores, let scores = report.scoresJSON() {
                 let file = models.count == 1 ? layerScores : Self.numbered(layerScores, index)
-                try CLIError.wrap { try Data((scores.serialized(indent: 2) + "\n").utf8).write(to: URL(fileURLWithPath: file)) }
+                try LayerScoring.write(scores.serialized(indent: 2) + "\n", to: file)
             }
         }
         if let json {
@@ -87,7 +88,7 @@ struct Eval: ParsableCommand {
                 .init(key: input.source.key, value: .string(input.source.path)),
                 .init(key: "models", value: .array(reports.map { $0.json() })),
             ]))
-            try CLIError.wrap { try Data((document.serialized(indent: 2) + "\n").utf8).write(to: URL(fileURLWithPath: json)) }
+            try LayerScoring.write(document.serialized(indent: 2) + "\n", to: json)
         }
         if !quiet { print(Self.table(reports)) }
     }
@@ -115,9 +116,9 @@ struct Eval: ParsableCommand {
             guard let bi = r.blockInfluence else { continue }
             lines.append("")
             lines.append("Block Influence, \(r.model) (1 − mean cos(in, out); lowest = most redundant):")
-            let order = bi.enumerated().sorted { ($0.element, $0.offset) < ($1.element, $1.offset) }.map(\.offset)
+            let ranks = LayerPruning.ranks(bi)
             for (layer, score) in bi.enumerated() {
-                lines.append(String(format: "  layer %3d  %.6f  rank %d", layer, score, order.firstIndex(of: layer)! + 1))
+                lines.append(String(format: "  layer %3d  %.6f  rank %d", layer, score, ranks[layer]))
             }
         }
         return lines.joined(separator: "\n")

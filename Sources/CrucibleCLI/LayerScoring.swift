@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluator
 import Foundation
+import MergeEngine
 import SweepEngine
 import TensorIO
 
@@ -63,22 +64,13 @@ struct LayerScores: Sendable {
         return .object(JSONObject(entries))
     }
 
-    /// Rank of each layer from the lowest score (1 = lowest; ties: the later layer first, as
-    /// `LayerPruning.lowest` drops them).
-    static func ranks(_ values: [Double]) -> [Int] {
-        let order = values.enumerated().sorted { ($0.element, -$0.offset) < ($1.element, -$1.offset) }.map(\.offset)
-        var ranks = [Int](repeating: 0, count: values.count)
-        for (rank, layer) in order.enumerated() { ranks[layer] = rank + 1 }
-        return ranks
-    }
-
     /// One row per layer: BI and its rank, and the drop-loss, its increase and rank.
     func table(marked: Set<Int> = []) -> String {
         var header = ["layer", "block influence", "rank"]
         if dropLoss != nil { header += ["loss without", "Δloss", "rank"] }
         if !marked.isEmpty { header.append("") }
         var rows = [header]
-        let biRanks = Self.ranks(blockInfluence), dropRanks = dropLoss.map(Self.ranks)
+        let biRanks = LayerPruning.ranks(blockInfluence), dropRanks = dropLoss.map { LayerPruning.ranks($0) }
         for layer in 0..<layerCount {
             var row = [String(layer), String(format: "%.6f", blockInfluence[layer]), String(biRanks[layer])]
             if let dropLoss, let dropRanks {
@@ -96,12 +88,12 @@ struct LayerScores: Sendable {
         return ([head] + lines).joined(separator: "\n")
     }
 
-    func svg(marked: Set<Int> = []) -> String {
+    func svg() -> String {
         var panels = [LayerScoreChart.Panel(title: "Block Influence (1 − mean cos(in, out))", axisLabel: "block influence",
-                                            values: blockInfluence, marked: marked)]
+                                            values: blockInfluence, ranks: LayerPruning.ranks(blockInfluence))]
         if let dropLoss {
             panels.append(LayerScoreChart.Panel(title: "Loss without the layer − loss of the whole model (\(String(format: "%.4f", report.loss)) nats)",
-                                                axisLabel: "Δloss (nats)", values: dropLoss.map { $0 - report.loss }, marked: marked))
+                                                axisLabel: "Δloss (nats)", values: dropLoss.map { $0 - report.loss }, ranks: LayerPruning.ranks(dropLoss)))
         }
         return LayerScoreChart.svg(title: "Layer scores: \(report.model)", panels: panels)
     }

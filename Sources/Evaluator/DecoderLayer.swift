@@ -39,7 +39,7 @@ struct DecoderLayer {
         if let entering = act.entering {
             (entering.base + rows.lowerBound * h).update(from: act.stream.base + rows.lowerBound * h, count: n * h)
         }
-        let normed = Floats(count: n * h)
+        let normed = Floats(uninitializedCount: n * h)
         for r in 0..<n {
             Kernels.rmsNorm(act.stream.base + (rows.lowerBound + r) * h, h, weight: weights.inputNorm.base, epsilon: a.epsilon,
                             into: normed.base + r * h)
@@ -67,20 +67,20 @@ struct DecoderLayer {
     func finish(_ act: Activations, rows: Range<Int>, scored: Range<Int>) -> Double {
         let a = architecture, h = a.hiddenSize, inter = a.intermediateSize, n = rows.count
         let stream = act.stream.base + rows.lowerBound * h
-        let tmp = Floats(count: n * h)
+        let tmp = Floats(uninitializedCount: n * h)
         BLAS.matmulTransposed(m: n, n: h, k: a.attentionWidth, a: act.attention.base + rows.lowerBound * a.attentionWidth,
                               lda: a.attentionWidth, b: weights.output.base, ldb: a.attentionWidth, c: tmp.base, ldc: h)
         if let bias = weights.outputBias { Kernels.addBias(tmp.base, rows: n, n: h, ld: h, bias: bias.base) }
         addResidual(tmp, into: stream, rows: n, norm: weights.postAttentionNorm)
 
-        let normed = Floats(count: n * h)
+        let normed = Floats(uninitializedCount: n * h)
         for r in 0..<n {
             Kernels.rmsNorm(stream + r * h, h, weight: weights.preMLPNorm.base, epsilon: a.epsilon, into: normed.base + r * h)
         }
-        let gu = Floats(count: n * 2 * inter)
+        let gu = Floats(uninitializedCount: n * 2 * inter)
         BLAS.matmulTransposed(m: n, n: 2 * inter, k: h, a: normed.base, lda: h, b: weights.gateUp.base, ldb: h, c: gu.base, ldc: 2 * inter)
         if let bias = weights.gateUpBias { Kernels.addBias(gu.base, rows: n, n: 2 * inter, ld: 2 * inter, bias: bias.base) }
-        let hidden = Floats(count: n * inter)
+        let hidden = Floats(uninitializedCount: n * inter)
         for r in 0..<n {
             let g = gu.base + r * 2 * inter, u = g + inter, o = hidden.base + r * inter
             switch a.activation {

@@ -13,9 +13,13 @@ final class Floats: @unchecked Sendable {
         base.initialize(repeating: 0, count: max(count, 1))
     }
 
-    deinit { base.deallocate() }
+    /// Storage whose every element the caller writes before reading any (no zero fill).
+    init(uninitializedCount count: Int) {
+        self.count = count
+        base = .allocate(capacity: max(count, 1))
+    }
 
-    var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: base, count: count) }
+    deinit { base.deallocate() }
 }
 
 /// Matrix products through OpenBLAS, one thread per call: the forward pass parallelises over

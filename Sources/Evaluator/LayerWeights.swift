@@ -46,7 +46,7 @@ struct TensorLoader {
     /// `columns` is nil, for biases).
     func stacked(_ names: [String], rows: [Int], columns: Int?) throws -> Floats {
         let width = columns ?? 1
-        let out = Floats(count: rows.reduce(0, +) * width)
+        let out = Floats(uninitializedCount: rows.reduce(0, +) * width)
         var offset = 0
         for (name, r) in zip(names, rows) {
             let view = try checkpoint.tensor(name)

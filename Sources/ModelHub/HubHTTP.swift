@@ -48,7 +48,7 @@ final class HubHTTP {
 
     /// `stallTimeout`: seconds any response may go without a byte (AsyncHTTPClient's read
     /// timeout, restarted by every byte that arrives).
-    init(token: String?, stallTimeout: Double = 60) {
+    init(token: String?, stallTimeout: Double) {
         self.token = token
         client = HTTPClient(
             eventLoopGroupProvider: .singleton,

@@ -7,14 +7,14 @@ public enum LayerScoreChart {
         public let title: String
         public let axisLabel: String
         public let values: [Double]
-        /// Layers drawn in the second color (e.g. the ones a prune would drop).
-        public let marked: Set<Int>
+        /// Each layer's rank from the lowest (as the caller ranks them: `LayerPruning.ranks`).
+        public let ranks: [Int]
 
-        public init(title: String, axisLabel: String, values: [Double], marked: Set<Int> = []) {
+        public init(title: String, axisLabel: String, values: [Double], ranks: [Int]) {
             self.title = title
             self.axisLabel = axisLabel
             self.values = values
-            self.marked = marked
+            self.ranks = ranks
         }
     }
 
@@ -45,14 +45,12 @@ public enum LayerScoreChart {
             svg += "<text x=\"\(f(left))\" y=\"\(f(panelTop - 8))\" font-size=\"13\">\(SensitivityPlot.escape(panel.title))</text>\n"
             svg += SensitivityPlot.horizontalGrid(from: low, to: high, step: step, left: left, width: plotWidth, y: y)
             let slot = plotWidth / Double(max(panel.values.count, 1))
-            let order = panel.values.enumerated().sorted { ($0.element, $0.offset) < ($1.element, $1.offset) }.map(\.offset)
             for (layer, value) in panel.values.enumerated() {
                 let x = left + Double(layer) * slot + slot * 0.15
                 let v = value.isFinite ? value : 0
                 let y0 = y(max(v, 0)), y1 = y(min(v, 0))
-                let color = panel.marked.contains(layer) ? "#d62728" : "#1f77b4"
-                svg += "<rect x=\"\(f(x))\" y=\"\(f(y0))\" width=\"\(f(slot * 0.7))\" height=\"\(f(max(y1 - y0, 0.5)))\" fill=\"\(color)\">"
-                svg += "<title>layer \(layer): \(SensitivityPlot.label(value)) (rank \(order.firstIndex(of: layer)! + 1) from lowest)</title></rect>\n"
+                svg += "<rect x=\"\(f(x))\" y=\"\(f(y0))\" width=\"\(f(slot * 0.7))\" height=\"\(f(max(y1 - y0, 0.5)))\" fill=\"#1f77b4\">"
+                svg += "<title>layer \(layer): \(SensitivityPlot.label(value)) (rank \(panel.ranks[layer]) from lowest)</title></rect>\n"
                 if panel.values.count <= 40 || layer % 5 == 0 {
                     svg += "<text x=\"\(f(x + slot * 0.35))\" y=\"\(f(panelTop + plotHeight + 16))\" text-anchor=\"middle\" font-size=\"10\">\(layer)</text>\n"
                 }

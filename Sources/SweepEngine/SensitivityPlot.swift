@@ -80,7 +80,6 @@ enum SensitivityPlot {
         return svg
     }
 
-    /// 1, 2 or 5 times a power of ten, at least `raw`.
     /// Grid lines and labelled ticks every `step` from `low` to `high` across a plot starting
     /// at `left`, `width` wide; `y` maps a value to its height.
     static func horizontalGrid(from low: Double, to high: Double, step: Double, left: Double, width: Double,
@@ -96,6 +95,7 @@ enum SensitivityPlot {
         return svg
     }
 
+    /// 1, 2 or 5 times a power of ten, at least `raw`.
     static func niceStep(_ raw: Double) -> Double {
         guard raw > 0 && raw.isFinite else { return 1 }
         let power = pow(10, floor(log10(raw)))

@@ -11,7 +11,7 @@ extension SweepSpec {
     /// The text of the sweep config at `path`, read as a merge config is
     /// (`FileSystem.readText`: a regular file of at most 16 MiB, in UTF-8).
     public static func readConfigFile(_ path: String) throws(SafeTensorsError) -> String {
-        try FileSystem.readText(path, limit: 16 << 20, what: "a config")
+        try FileSystem.readText(path, limit: BoundedYAML.maxFileBytes, what: "a config")
     }
 
     /// Reads a sweep from YAML (the same options as the command line, with underscores:

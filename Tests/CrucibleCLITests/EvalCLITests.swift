@@ -68,6 +68,42 @@ import TestSupport
         #expect(both.status != 0 && both.stderr.contains("either --text FILE or --tokens FILE"), "\(both.stderr)")
     }
 
+    @Test("--layer-scores-input hidden-states changes only the last layer's score; --no-special-tokens leaves out the BOS a tokenizer adds")
+    func layerScoreInputAndSpecialTokens() throws {
+        let ref = try reference("qwen3")
+        let tokens = try writeTokens(try #require(ref["tokens"] as? [Int]))
+        func scores(_ extra: [String]) throws -> [Double] {
+            let file = cli.temporaryPath("bi.json")
+            let r = try cli.run(["eval", "\(Self.fixtures)/qwen3", "--tokens", tokens, "--context", "40", "--layer-scores", file, "--quiet"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let root = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+            let byLayer = try #require(root["scores"] as? [String: Double])
+            return (0..<byLayer.count).map { byLayer[String($0)]! }
+        }
+        let residual = try scores([]), hidden = try scores(["--layer-scores-input", "hidden-states"])
+        #expect(residual.count >= 2 && residual.count == hidden.count)
+        #expect(Array(residual.dropLast()) == Array(hidden.dropLast()))
+        #expect(residual.last != hidden.last)
+
+        let root = cli.temporaryPath("synthetic")
+        let tools = URL(fileURLWithPath: CrucibleBinary.path).deletingLastPathComponent().appendingPathComponent("crucible-tools").path
+        #expect(try ProcessRunner.run(tools, ["synthesize", "--vocab", "600", "--fine-tunes", "0", root], in: Fixtures.repository).status == 0)
+        let model = root + "/base", tokenizer = Fixtures.repository + "/Tests/TokenizerTests/Fixtures/sentencepiece"
+        for name in ["tokenizer.json", "tokenizer_config.json"] {
+            try? FileManager.default.removeItem(atPath: model + "/" + name)
+            try FileManager.default.copyItem(atPath: tokenizer + "/" + name, toPath: model + "/" + name)
+        }
+        let text = cli.temporaryPath("text.txt")
+        try Data("the quick brown fox jumps over the lazy dog, again and again and again.".utf8).write(to: URL(fileURLWithPath: text))
+        func scored(_ extra: [String]) throws -> Int {
+            let json = cli.temporaryPath("eval.json")
+            let r = try cli.run(["eval", model, "--text", text, "--context", "8", "--json", json, "--quiet"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(try models(json).first?["scored_tokens"] as? Int)
+        }
+        #expect(try scored([]) == scored(["--no-special-tokens"]) + 1)
+    }
+
     @Test func numbersDoNotDependOnThreadsOrBatch() throws {
         // The BF16 example model: converted block by block.
         let tokens = try writeTokens((0..<150).map { ($0 * 37 + 11) % 128 }, binary: true)

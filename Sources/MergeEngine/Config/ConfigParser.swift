@@ -14,7 +14,7 @@ public enum ConfigParser {
     static let sliceKeys = ["sources", "parameters"]
 
     /// The largest config file read (mergekit configs are a few kilobytes).
-    public static let maxFileBytes = 16 << 20
+    public static let maxFileBytes = BoundedYAML.maxFileBytes
 
     /// The text of the config file at `path`: a regular file (a FIFO or a device is refused,
     /// saying what it is) of at most `maxFileBytes`, in UTF-8.

@@ -56,6 +56,16 @@ public enum LayerPruning {
     }
 
     /// The `count` layers with the lowest scores (the most redundant); ties drop the later layer.
+    /// Each layer's rank from the lowest score (1 = dropped first), in the order `lowest`
+    /// drops them (ties: the later layer first).
+    public static func ranks(_ scores: [Double]) -> [Int] {
+        var ranks = [Int](repeating: 0, count: scores.count)
+        for (rank, layer) in lowest(scores.count, of: Dictionary(uniqueKeysWithValues: scores.enumerated().map { ($0.offset, $0.element) })).enumerated() {
+            ranks[layer] = rank + 1
+        }
+        return ranks
+    }
+
     public static func lowest(_ count: Int, of scores: [Int: Double]) -> [Int] {
         scores.sorted { ($0.value, -$0.key) < ($1.value, -$1.key) }.prefix(count).map(\.key)
     }

@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-#endif
 import Glibc
+#endif
 import JobModel
 import TensorIO
 
