@@ -36,7 +36,7 @@ let package = Package(
         // Merge configs, the method registry, planning and execution.
         .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "ConfigYAML", "Yams"]),
         // Noise-sensitivity sweeps: perturbed variants of checkpoints, evaluated and plotted.
-        .target(name: "SweepEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "ConfigYAML", "Yams"]),
+        .target(name: "SweepEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "ConfigYAML", "Yams", "Evaluator"]),
         // Delta statistics of fine-tuned models against their base (`crucible analyze`), as a job.
         .target(name: "DeltaAnalysis", dependencies: ["TensorIO", "JobModel", "CrucibleMath"]),
         // Models from the Hugging Face Hub: its cache layout, resumable verified downloads.

@@ -51,10 +51,16 @@ struct EvalInputOptions: ParsableArguments {
     /// The token ids to score with the model in folder `model` (after --max-tokens): --tokens
     /// as given, or --text encoded with that model's own tokenizer (models may differ).
     func tokenIDs(model: String) throws -> [Int32] {
+        try EvalInputOptions.tokenIDs(text: text, tokens: tokens, addSpecialTokens: !noSpecialTokens, maxTokens: maxTokens, model: model)
+    }
+
+    /// The token ids of `tokens` (a token file), or of `text` encoded with the tokenizer of the
+    /// model in folder `model`, cut to `maxTokens`.
+    static func tokenIDs(text: String?, tokens: String?, addSpecialTokens: Bool, maxTokens: Int?, model: String) throws -> [Int32] {
         var ids = try CLIError.wrap {
             if let tokens { return try TokenFile.read(tokens) }
             let tokenizer = try Tokenizer(folder: FileSystem.isDirectory(model) ? model : FileSystem.parent(of: model))
-            return tokenizer.encode(try FileSystem.readText(text!, limit: 1 << 30, what: "the text"), addSpecialTokens: !noSpecialTokens)
+            return tokenizer.encode(try FileSystem.readText(text!, limit: 1 << 30, what: "the text"), addSpecialTokens: addSpecialTokens)
         }
         if let maxTokens, ids.count > maxTokens { ids = Array(ids[0..<maxTokens]) }
         return ids

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterRuntime
+import Evaluator
 import Foundation
 import JobModel
 import SweepEngine
@@ -17,12 +18,18 @@ struct Sweep: ParsableCommand {
             seed, tensor name and element index: the same ε for every σ and every model of a seed).
             With --eval, runs the command on each model and each variant ({model}, {sigma}, {seed}, {base}
             substituted; the metric is the last number it prints) and writes sweep.json, sweep.csv and
-            sensitivity.svg. Everything can also come from a YAML file (docs/sweep.md).
+            sensitivity.svg. With --eval-text (or --eval-tokens), Crucible measures the loss itself, in
+            place: each baseline and variant is one task whose worker adds the noise while it reads the
+            weights, so no variant is written (unless --keep all); --antithetic also measures W − σ·s·ε
+            and reports the pair's mean, which cancels the first-order term. Everything can also come
+            from a YAML file (docs/sweep.md).
 
             Examples:
               crucible sweep examples/models/base --out out/sweep --sigmas 1e-3,1e-2 --seeds 0,1
               crucible sweep ckpt-1000 ckpt-2000 --out out/s --sigmas 1e-4,3e-4,1e-3 --seeds 0,1,2 \\
                   --exclude 'norm|embed' --eval './ppl.sh {model}' --keep none --max-pending 2
+              crucible sweep models/smollm2 --out out/s --sigmas 1e-3,3e-3,1e-2 --seeds 0 \\
+                  --eval-text gpl3.txt --context 256 --max-tokens 1024 --antithetic
               crucible sweep examples/sweep.yml
             """
     )
@@ -57,7 +64,31 @@ struct Sweep: ParsableCommand {
     @Option(help: "Seconds after which an eval is killed and recorded as failed.")
     var evalTimeout: Double?
 
-    @Option(help: "all: keep every variant folder; none: delete each once evaluated (needs --eval). Default: all.")
+    @Option(help: "Measure the loss of every baseline and variant in place on this text (UTF-8, tokenized with the models' tokenizer.json).")
+    var evalText: String?
+
+    @Option(help: "Measure in place on these token ids instead (a JSON array, or little-endian u32).")
+    var evalTokens: String?
+
+    @Flag(help: "With --eval-text, add no BOS/EOS (by default as the model's tokenizer_config.json says).")
+    var noSpecialTokens = false
+
+    @Option(help: "In place: window length in tokens (default: 2048, or the model's maximum when smaller).")
+    var context: Int?
+
+    @Option(help: "In place: tokens between window starts (default: the context).")
+    var stride: Int?
+
+    @Option(help: "In place: use only the first N tokens.")
+    var maxTokens: Int?
+
+    @Option(help: "In place: windows a worker runs together (more memory, same numbers).")
+    var batch: Int = 1
+
+    @Flag(help: "In place: also measure W − σ·s·ε for every seed and report the mean of the pair (cancels the first-order term).")
+    var antithetic = false
+
+    @Option(help: "all: keep every variant folder; none: delete each once evaluated (needs --eval), or with --eval-text never write it. Default: all, or none with --eval-text.")
     var keep: KeepPolicy?
 
     @Option(help: "Variant folders written per batch, so at most this many exist at once with --keep none (default: all with --keep all, 2 with --keep none).")
@@ -78,7 +109,36 @@ struct Sweep: ParsableCommand {
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give the models to sweep, or a YAML sweep config") }
+        if evalText != nil && evalTokens != nil { throw ValidationError("give either --eval-text FILE or --eval-tokens FILE") }
+        if evalText == nil && evalTokens == nil && (context != nil || stride != nil || maxTokens != nil || noSpecialTokens) {
+            throw ValidationError("--context, --stride, --max-tokens and --no-special-tokens need --eval-text or --eval-tokens")
+        }
+        if let context, context < 2 { throw ValidationError("--context must be at least 2") }
+        if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
+        if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
         try cluster.validate()
+    }
+
+    /// The in-place evaluation --eval-text/--eval-tokens ask for: one token sequence for all
+    /// models (their tokenizers must agree on the text), windows as in `crucible eval`.
+    func inPlace(models: [String]) throws -> InPlaceEval? {
+        guard evalText != nil || evalTokens != nil else { return nil }
+        var tokens: [Int32]?
+        var maxPositions: Int?
+        for model in models {
+            let ids = try EvalInputOptions.tokenIDs(text: evalText, tokens: evalTokens, addSpecialTokens: !noSpecialTokens,
+                                                    maxTokens: maxTokens, model: model)
+            if let tokens, tokens != ids {
+                throw CLIError("\(models[0]) and \(model) tokenize \(evalText ?? "the text") differently; sweep them separately or give --eval-tokens")
+            }
+            tokens = ids
+            let config = try CLIError.wrap { try Checkpoint(path: model).config }
+            if let n = config?["max_position_embeddings"]?.int64Value.map(Int.init) { maxPositions = min(maxPositions ?? n, n) }
+        }
+        let window = context ?? min(2048, maxPositions ?? 2048)
+        return InPlaceEval(tokens: tokens ?? [], windows: EvalJob.Windows(context: window, stride: stride ?? window, batch: batch),
+                           source: evalText ?? evalTokens ?? "")
     }
 
     static func isConfig(_ path: String) -> Bool {
@@ -109,6 +169,11 @@ struct Sweep: ParsableCommand {
         if !exclude.isEmpty { spec.exclude = exclude }
         if let eval { spec.eval = eval }
         if let evalTimeout { spec.evalTimeout = evalTimeout }
+        if let inPlace = try inPlace(models: spec.models) {
+            spec.inPlace = inPlace
+            if keep == nil { spec.keep = .none }
+        }
+        spec.antithetic = antithetic
         if let keep { spec.keep = keep }
         if let maxPending { spec.maxPending = maxPending }
         if let dtype = try output.dtype() { spec.outputDType = dtype }
@@ -126,7 +191,7 @@ struct Sweep: ParsableCommand {
             return
         }
         let start = Date()
-        let display = JobExecution.Display(cluster, quiet: quiet, unit: "tensors")
+        let display = JobExecution.Display(cluster, quiet: quiet, unit: plan.spec.inPlace == nil ? "tensors" : "tasks")
         defer { display.bar.finish() }
         // Warnings show even with --quiet.
         let lines = RunLog(format: cluster.logFormat, quiet: false, bar: display.bar)
@@ -134,14 +199,15 @@ struct Sweep: ParsableCommand {
             if !quiet || line.hasPrefix("warning:") { lines(line) }
         }
         var done = (tasks: 0, bytes: 0)
-        var batch = 0
         let results = try CLIError.wrap {
-            try runner.run { job in
+            try runner.run { job, last in
+                // Remote workers stay connected from one job to the next.
+                guard !(job is EvalJob) else {
+                    _ = try JobExecution.run(job, runtime: cluster, threads: threads, quiet: quiet, display: display, finalJob: last)
+                    return
+                }
                 let before = done
-                batch += 1
-                // Remote workers stay connected from one batch to the next.
-                _ = try JobExecution.run(job, runtime: cluster, threads: threads, quiet: quiet, display: display,
-                                         finalJob: batch == plan.batches.count) { p in
+                _ = try JobExecution.run(job, runtime: cluster, threads: threads, quiet: quiet, display: display, finalJob: last) { p in
                     JobProgress(tasksDone: before.tasks + p.tasksDone, tasksTotal: plan.taskCount,
                                 bytesDone: min(before.bytes + p.bytesDone, plan.outputBytes), bytesTotal: plan.outputBytes,
                                 current: p.current, workers: p.workers)
@@ -170,7 +236,14 @@ struct Sweep: ParsableCommand {
         lines.append("batches:       \(plan.batches.count) of up to \(plan.batches.map(\.count).max() ?? 0) variants (one job each)")
         lines.append("bytes written: \(ByteCount.format(plan.outputBytes))")
         lines.append("disk at once:  \(ByteCount.format(plan.peakVariantBytes)) of variant folders (keep \(spec.keep.rawValue))")
-        lines.append("eval:          \(spec.eval ?? "none")")
+        if let inPlace = spec.inPlace {
+            let windows = (try? WindowPlan(tokenCount: inPlace.tokens.count, context: inPlace.windows.context, stride: inPlace.windows.stride))?.windows.count ?? 0
+            let passes = spec.models.count + plan.variants.count * (spec.antithetic ? 2 : 1)
+            lines.append("eval:          in place on \(inPlace.tokens.count) tokens of \(inPlace.source) (\(windows) windows of "
+                         + "\(inPlace.windows.context)): \(passes) forward passes\(spec.antithetic ? " (antithetic)" : "")")
+        } else {
+            lines.append("eval:          \(spec.eval ?? "none")")
+        }
         lines.append("output:        \(spec.outDir)")
         return lines.joined(separator: "\n")
     }
@@ -198,7 +271,9 @@ struct Sweep: ParsableCommand {
             }
         }
         lines.append("")
-        lines.append(TextTable(header: ["model", "σ", "rel. noise", "metric", "Δ mean [min, max]"], rows: rows, rightAligned: [2, 3]).render())
+        lines.append(TextTable(header: ["model", "σ", "rel. noise", spec.inPlace == nil ? "metric" : "loss", "Δ mean [min, max]"],
+                               rows: rows, rightAligned: [2, 3]).render())
+        if let speed = results.tokensPerSecond { lines.append(String(format: "measured in place at %.0f tokens/s", speed)) }
         return lines.joined(separator: "\n")
     }
 }

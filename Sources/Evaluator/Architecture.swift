@@ -148,6 +148,12 @@ public struct Architecture: Sendable {
     /// The head's weight: the embedding when tied.
     public var headTensor: String { tied ? family.embedding : family.head }
 
+    /// Every tensor the forward pass reads, in the order it reads them: the embedding, each
+    /// block's, the final norm, and the head unless tied.
+    public var tensorNames: [String] {
+        [family.embedding] + (0..<layerCount).flatMap { blockTensors($0).all } + [family.finalNorm] + (tied ? [] : [family.head])
+    }
+
     /// The tensors outside the blocks: embedding, final norm, and the head unless tied.
     public var tensorsOutsideBlocks: [String] {
         [family.embedding, family.finalNorm] + (tied ? [] : [family.head])

@@ -39,7 +39,7 @@ public struct Evaluation: Sendable {
         let total = plan.windows.reduce(0) { $0 + $1.tokens.count }
         var done = 0
         var windowLosses: [LossReport.WindowLoss] = []
-        var lossSum = 0.0, scored = 0
+        var scored = 0
         var cosineSums = [Double](repeating: 0, count: a.layerCount)
         let start = Date()
         for first in Swift.stride(from: 0, to: plan.windows.count, by: max(batch, 1)) {
@@ -53,9 +53,7 @@ public struct Evaluation: Sendable {
                 progress?(base + groupTokens * step / steps, total)
             }
             for (w, r) in zip(group, results) {
-                let sum = r.losses.reduce(0, +)
-                windowLosses.append(.init(tokens: w.tokens, scored: r.losses.count, loss: sum / Double(max(r.losses.count, 1))))
-                lossSum += sum
+                windowLosses.append(.init(tokens: w.tokens, scored: r.losses.count, lossSum: r.losses.reduce(0, +)))
                 scored += r.losses.count
                 for (layer, c) in r.cosineSums.enumerated() { cosineSums[layer] += c }
             }
@@ -64,7 +62,7 @@ public struct Evaluation: Sendable {
         let seconds = Date().timeIntervalSince(start)
         return LossReport(
             model: name, modelType: a.family.modelType, tokenCount: tokens.count, context: context, stride: stride,
-            windows: windowLosses, lossSum: lossSum, scoredCount: scored, seconds: seconds, tokensRun: total,
+            windows: windowLosses, seconds: seconds, tokensRun: total,
             blockInfluence: layerScores ? cosineSums.map { 1 - $0 / Double(scored) } : nil)
     }
 }

@@ -35,35 +35,36 @@ public struct WindowResult: Sendable {
 /// run in a fixed order: results are identical for any thread count and any batch size.
 public final class ForwardPass: Sendable {
     public let architecture: Architecture
-    let checkpoint: Checkpoint
+    let weights: any WeightSource
     /// The head's weight, vocab × hidden, Float32.
     let head: Floats
     let finalNorm: Floats
     /// Vocabulary rows per head product.
     static let vocabChunk = 4096
 
-    public init(checkpoint: Checkpoint) throws {
+    /// The forward pass of a checkpoint folder (its config.json and weights).
+    public convenience init(checkpoint: Checkpoint) throws {
         guard let config = checkpoint.config else {
             throw EvalError("\(checkpoint.path): no config.json (crucible eval needs the model's architecture)")
         }
-        let a = try Architecture(config: config)
+        try self.init(architecture: try Architecture(config: config), weights: TensorViewWeights(checkpoint), name: checkpoint.path)
+    }
+
+    /// The forward pass of `architecture` over `weights`; `name` names the model in errors.
+    /// The head (and the final norm) is read now; blocks are read when each one's turn comes.
+    public init(architecture a: Architecture, weights: any WeightSource, name: String) throws {
         architecture = a
-        self.checkpoint = checkpoint
-        var names = [a.family.embedding, a.family.finalNorm, a.headTensor]
-        for layer in 0..<a.layerCount { names += a.blockTensors(layer).all }
-        let missing = names.filter { !checkpoint.contains($0) }
+        self.weights = weights
+        let missing = a.tensorNames.filter { weights.shape(of: $0) == nil }
         if !missing.isEmpty {
             let list = missing.prefix(5).joined(separator: ", ") + (missing.count > 5 ? " and \(missing.count - 5) more" : "")
-            throw EvalError("\(checkpoint.path): \(a.family.modelType) checkpoint lacks \(list)")
+            throw EvalError("\(name): \(a.family.modelType) checkpoint lacks \(list)")
         }
-        let loader = TensorLoader(checkpoint: checkpoint, normStyle: a.family.normStyle)
+        let loader = TensorLoader(weights: weights, normStyle: a.family.normStyle)
         head = try loader.stacked([a.headTensor], rows: [a.vocabSize], columns: a.hiddenSize)
         finalNorm = try loader.norm(a.family.finalNorm, size: a.hiddenSize)
-        if !a.tied {
-            let info = checkpoint.info(a.family.embedding)!
-            guard info.shape == [a.vocabSize, a.hiddenSize] else {
-                throw EvalError("\(a.family.embedding) has shape \(info.shape), expected [\(a.vocabSize), \(a.hiddenSize)] from config.json")
-            }
+        if !a.tied, let shape = weights.shape(of: a.family.embedding), shape != [a.vocabSize, a.hiddenSize] {
+            throw EvalError("\(a.family.embedding) has shape \(shape), expected [\(a.vocabSize), \(a.hiddenSize)] from config.json")
         }
     }
 
@@ -113,7 +114,7 @@ public final class ForwardPass: Sendable {
                 progress?(layer + 1)
                 continue
             }
-            let block = DecoderLayer(architecture: a, weights: try LayerWeights(checkpoint: checkpoint, architecture: a, layer: layer),
+            let block = DecoderLayer(architecture: a, weights: try LayerWeights(weights, architecture: a, layer: layer),
                                      window: a.windows[layer])
             try Self.each(rowTaskList.count, threads: threads) { i in
                 let t = rowTaskList[i]
@@ -159,7 +160,7 @@ public final class ForwardPass: Sendable {
     }
 
     /// Layers to skip must exist, leave at least one layer, and not come with layer scores.
-    static func checkSkipping(_ skipping: Set<Int>, layerCount: Int, layerScores: Bool) throws {
+    public static func checkSkipping(_ skipping: Set<Int>, layerCount: Int, layerScores: Bool) throws {
         guard !skipping.isEmpty else { return }
         let outside = skipping.filter { $0 < 0 || $0 >= layerCount }.sorted()
         if !outside.isEmpty {
@@ -178,14 +179,13 @@ public final class ForwardPass: Sendable {
 
     private func embed(_ windows: [WindowRequest], into acts: [DecoderLayer.Activations]) throws {
         let a = architecture, h = a.hiddenSize
-        let view = a.tied ? nil : try checkpoint.tensor(a.family.embedding)
         for (w, act) in zip(windows, acts) {
             for (p, token) in w.tokens.enumerated() {
                 let row = act.stream.base + p * h
-                if let view {
-                    try view.readFloat32((Int(token) * h)..<((Int(token) + 1) * h), into: UnsafeMutableBufferPointer(start: row, count: h))
-                } else {
+                if a.tied {
                     row.update(from: head.base + Int(token) * h, count: h)
+                } else {
+                    try weights.read(a.family.embedding, (Int(token) * h)..<((Int(token) + 1) * h), into: UnsafeMutableBufferPointer(start: row, count: h))
                 }
                 if a.embeddingScale != 1 { for i in 0..<h { row[i] *= a.embeddingScale } }
             }

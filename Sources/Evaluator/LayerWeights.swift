@@ -1,6 +1,6 @@
 import TensorIO
 
-/// One block's weights in Float32, converted from the mapped checkpoint (BF16/F16/F32/…) when
+/// One block's weights in Float32, read from the weight source (BF16/F16/F32/… converted) when
 /// the block's turn comes and dropped after it: the streaming unit of the forward pass.
 /// Separate q/k/v (gate/up) projections are stacked into one matrix, so that fused and separate
 /// checkpoints run the same code: rows are q, k, v (gate, up) in this order.
@@ -13,9 +13,9 @@ final class LayerWeights: Sendable {
     let postAttentionNorm: Floats?, postMLPNorm: Floats?
     let qNorm: Floats?, kNorm: Floats?
 
-    init(checkpoint: Checkpoint, architecture a: Architecture, layer: Int) throws {
+    init(_ weights: any WeightSource, architecture a: Architecture, layer: Int) throws {
         let t = a.blockTensors(layer)
-        let loader = TensorLoader(checkpoint: checkpoint, normStyle: a.family.normStyle)
+        let loader = TensorLoader(weights: weights, normStyle: a.family.normStyle)
         let h = a.hiddenSize
         let qRows = [a.headCount * a.headDim, a.kvHeadCount * a.headDim, a.kvHeadCount * a.headDim]
         let qkvParts = t.qkv.count == 1 ? [a.qkvWidth] : qRows
@@ -39,7 +39,7 @@ final class LayerWeights: Sendable {
 
 /// Reads tensors into Float32 with their shapes checked.
 struct TensorLoader {
-    let checkpoint: Checkpoint
+    let weights: any WeightSource
     let normStyle: ModelFamily.NormStyle
 
     /// Tensors stacked by rows: each `names[i]` has shape [rows[i], columns] (or [rows[i]] when
@@ -49,13 +49,11 @@ struct TensorLoader {
         let out = Floats(uninitializedCount: rows.reduce(0, +) * width)
         var offset = 0
         for (name, r) in zip(names, rows) {
-            let view = try checkpoint.tensor(name)
             let expected = columns.map { [r, $0] } ?? [r]
-            guard view.shape == expected else {
-                throw EvalError("\(name) has shape \(view.shape), expected \(expected) from config.json")
+            guard let shape = weights.shape(of: name), shape == expected else {
+                throw EvalError("\(name) has shape \(weights.shape(of: name) ?? []), expected \(expected) from config.json")
             }
-            try view.readFloat32(0..<(r * width), into: UnsafeMutableBufferPointer(start: out.base + offset, count: r * width))
-            view.release()
+            try weights.read(name, 0..<(r * width), into: UnsafeMutableBufferPointer(start: out.base + offset, count: r * width))
             offset += r * width
         }
         return out

@@ -7,8 +7,17 @@ public struct LossReport: Sendable {
     public struct WindowLoss: Sendable {
         public let tokens: Range<Int>
         public let scored: Int
+        /// Σ of the window's scored tokens' losses, in position order.
+        public let lossSum: Double
+
+        public init(tokens: Range<Int>, scored: Int, lossSum: Double) {
+            self.tokens = tokens
+            self.scored = scored
+            self.lossSum = lossSum
+        }
+
         /// Mean loss over the window's scored tokens.
-        public let loss: Double
+        public var loss: Double { lossSum / Double(max(scored, 1)) }
     }
 
     public let model: String
@@ -28,6 +37,22 @@ public struct LossReport: Sendable {
     /// ShortGPT Block Influence per layer: 1 − mean over scored positions of cos(stream entering
     /// the block, stream leaving it). Nil unless asked for.
     public let blockInfluence: [Double]?
+
+    /// `lossSum` is the windows' sums added in window order; `scoredCount` theirs counts.
+    public init(model: String, modelType: String, tokenCount: Int, context: Int, stride: Int, windows: [WindowLoss],
+                seconds: Double, tokensRun: Int, blockInfluence: [Double]?) {
+        self.model = model
+        self.modelType = modelType
+        self.tokenCount = tokenCount
+        self.context = context
+        self.stride = stride
+        self.windows = windows
+        lossSum = windows.reduce(0) { $0 + $1.lossSum }
+        scoredCount = windows.reduce(0) { $0 + $1.scored }
+        self.seconds = seconds
+        self.tokensRun = tokensRun
+        self.blockInfluence = blockInfluence
+    }
 
     /// Mean next-token cross-entropy over all scored tokens (token-weighted), in nats.
     public var loss: Double { lossSum / Double(scoredCount) }

@@ -16,9 +16,14 @@ public protocol DistributedJob: Sendable {
     func finish() throws
     /// Deletes what was written; nothing looking complete is left behind.
     func abandon()
+    /// Runs on the coordinator once task `task`'s parts are all written (and verified): a job
+    /// that keeps its own record of finished work (a sweep's state file) writes it here.
+    func taskFinished(_ task: Int) throws
 }
 
 extension DistributedJob {
+    public func taskFinished(_ task: Int) throws {}
+
     /// The kind's name, as WELCOME carries it.
     public var kind: String { jobKind.name }
 

@@ -38,12 +38,16 @@ public struct JobTask: Sendable {
     public let work: [UInt8]
     public let inputs: [TaskInput]
     public let parts: [TaskPart]
+    /// The work beyond moving its bytes, as bytes at the lease's floor rate: a worker's lease
+    /// on the task lasts that much longer (a forward pass computes far longer than it reads).
+    public let computeBytes: Int
 
-    public init(label: String, work: [UInt8], inputs: [TaskInput], parts: [TaskPart]) {
+    public init(label: String, work: [UInt8], inputs: [TaskInput], parts: [TaskPart], computeBytes: Int = 0) {
         self.label = label
         self.work = work
         self.inputs = inputs
         self.parts = parts
+        self.computeBytes = computeBytes
     }
 
     /// Output bytes of all parts.

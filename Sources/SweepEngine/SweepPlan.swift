@@ -40,7 +40,8 @@ public final class SweepPlan: Sendable {
     public let variants: [SweepVariant]
     /// Per model, the unique stem its variant folders and eval logs are named by.
     public let stems: [String]
-    /// Variant indices per batch, in order.
+    /// Variant indices per batch of variant folders written, in order (none when variants are
+    /// evaluated in place and not kept).
     public let batches: [[Int]]
 
     /// Opens the models and checks everything; all problems are reported together.
@@ -58,9 +59,11 @@ public final class SweepPlan: Sendable {
         if let dtype = spec.outputDType, !dtype.isWritableFromFloat32 {
             problems.append("--out-dtype \(dtype.rawValue) cannot be written; use float32, bfloat16, float16 or float64")
         }
-        if spec.keep == .none && spec.eval == nil {
-            problems.append("--keep none deletes every variant once evaluated, so it needs --eval CMD")
+        if spec.keep == .none && spec.eval == nil && spec.inPlace == nil {
+            problems.append("--keep none deletes every variant once evaluated, so it needs --eval CMD or --eval-text FILE")
         }
+        if spec.eval != nil && spec.inPlace != nil { problems.append("give either --eval CMD or --eval-text/--eval-tokens FILE, not both") }
+        if spec.antithetic && spec.inPlace == nil { problems.append("--antithetic needs --eval-text or --eval-tokens (variants evaluated in place)") }
         if let n = spec.maxPending, n < 1 { problems.append("--max-pending must be at least 1") }
         if let t = spec.evalTimeout, !(t > 0) { problems.append("--eval-timeout must be a positive number of seconds") }
         if let s = spec.initStd, !(s > 0) || !s.isFinite { problems.append("--init-std must be a positive number") }
@@ -151,12 +154,14 @@ public final class SweepPlan: Sendable {
             }
         }
         let size = spec.batchSize(variants: variants.count)
+        // Evaluated in place, variants are written only when they are kept.
+        let written = spec.inPlace == nil || spec.keep == .all
         self.spec = spec
         self.checkpoints = checkpoints
         self.tensors = tensors
         self.fixedScales = scales
         self.variants = variants
-        self.batches = stride(from: 0, to: variants.count, by: size).map { Array($0..<min(variants.count, $0 + size)) }
+        self.batches = written ? stride(from: 0, to: variants.count, by: size).map { Array($0..<min(variants.count, $0 + size)) } : []
     }
 
     /// Tasks (model × tensor) over all batches, for progress.

@@ -2,15 +2,17 @@ import Foundation
 import JobModel
 import TensorIO
 
-/// Runs a sweep: evaluates each model's baseline once, then for each batch runs one
-/// `SweepJob` (through `runBatch`: locally or on a cluster), evaluates every variant it
-/// produced, deletes it with `keep: none`, and rewrites the reports after every batch.
-/// Batches run one after another, so at most `batchSize` variant folders exist at once with
-/// `keep: none`.
+/// Runs a sweep. With an eval command: evaluates each model's baseline once, then for each
+/// batch runs one `SweepJob` (through `runJob`: locally or on a cluster), evaluates every
+/// variant it produced, deletes it with `keep: none`, and rewrites the reports after every
+/// batch; at most `batchSize` variant folders exist at once with `keep: none`. In place
+/// (`spec.inPlace`): writes the variant folders only with `keep: all`, then runs one
+/// `EvalJob` whose tasks are every baseline and variant not measured yet, recording each as
+/// it finishes.
 public struct SweepRunner {
-    /// Runs one batch job to completion, its `finish()` included (its tasks are computed by a
-    /// `SweepTaskRunner`, here or on workers).
-    public typealias BatchRunner = (_ job: any DistributedJob) throws -> Void
+    /// Runs one job to completion, its `finish()` included (its tasks are computed here or on
+    /// workers); `last` is true for the sweep's last job (remote workers may leave after it).
+    public typealias JobRunner = (_ job: any DistributedJob, _ last: Bool) throws -> Void
 
     public let plan: SweepPlan
     let log: (String) -> Void
@@ -24,7 +26,7 @@ public struct SweepRunner {
     /// The folder where eval commands' standard output and error are kept.
     public var logDirectory: String { FileSystem.join(plan.spec.outDir, "logs") }
 
-    public func run(runBatch: BatchRunner) throws -> SweepResults {
+    public func run(runJob: JobRunner) throws -> SweepResults {
         let spec = plan.spec
         try FileSystem.makeDirectories(spec.outDir)
         let eval = spec.eval.map { EvalCommand($0, timeout: spec.evalTimeout) }
@@ -32,13 +34,10 @@ public struct SweepRunner {
         let stems = plan.stems
 
         let state = try SweepState(plan: plan, resume: spec.resume)
-        var results = SweepResults(scale: spec.scale)
+        var results = SweepResults(scale: spec.scale, inPlace: spec.inPlace, antithetic: spec.antithetic)
         for (m, model) in spec.models.enumerated() {
-            var baseline = BaselineResult(model: model, metric: nil, error: nil)
-            if let recorded = state.baselines[model] {
-                baseline.metric = recorded.metric
-                baseline.error = recorded.error
-            } else if let eval {
+            var baseline = state.baseline(model) ?? BaselineResult(model: model)
+            if state.baseline(model) == nil, let eval {
                 let path = FileSystem.absolute(model)
                 let outcome = eval.run(.init(model: path, sigma: "0", seed: "none", base: path),
                                        log: FileSystem.join(logDirectory, "\(stems[m])_baseline"))
@@ -51,31 +50,39 @@ public struct SweepRunner {
         }
         try results.write(to: spec.outDir)
 
+        // A resumed sweep keeps what an interrupted run finished and redoes the rest (a
+        // variant folder left without a recorded result is incomplete work).
+        var remaining: [Int] = []
+        for variant in plan.variants {
+            if let done = state.result(variant, model: spec.models[variant.model]) {
+                results.variants.append(done)
+                if spec.keep == .none { FileSystem.remove(plan.path(of: variant)) }
+            } else {
+                FileSystem.remove(plan.path(of: variant))
+                remaining.append(variant.index)
+            }
+        }
+        let pending = Set(remaining)
+        let batches = plan.batches.map { $0.filter(pending.contains) }.filter { !$0.isEmpty }
+        let measuring = spec.inPlace != nil
+            && (!remaining.isEmpty || results.baselines.contains { $0.metric == nil && $0.error == nil })
+
         var warned = Set<String>()
+        var written: [Int: NoiseStatistics] = [:]
         do {
-            for fullBatch in plan.batches {
-                // A resumed sweep keeps what an interrupted run finished and redoes the rest
-                // (a variant folder left without a recorded result is incomplete work).
-                var batch: [Int] = []
-                for index in fullBatch {
-                    let variant = plan.variants[index]
-                    if let done = state.result(variant, model: spec.models[variant.model]) {
-                        results.variants.append(done)
-                        if spec.keep == .none { FileSystem.remove(plan.path(of: variant)) }
-                    } else {
-                        FileSystem.remove(plan.path(of: variant))
-                        batch.append(index)
-                    }
-                }
-                guard !batch.isEmpty else { continue }
+            for (number, batch) in batches.enumerated() {
                 let job = try SweepJob(plan: plan, batch: batch)
-                try runBatch(job)
-                let statistics = try job.statistics()
-                for (variant, stats) in zip(job.variants, statistics) {
+                try runJob(job, number == batches.count - 1 && !measuring)
+                for (variant, stats) in zip(job.variants, try job.statistics()) {
                     let model = spec.models[variant.model]
                     let label = "\(model) σ=\(SweepPlan.format(variant.sigma)) seed \(variant.seed)"
                     if stats.unchangedFraction > 0.5 && warned.insert("\(variant.model)/\(variant.sigma)").inserted {
                         log(SweepRunner.roundingWarning(label, stats: stats, dtypes: plan.tensors[variant.model]))
+                    }
+                    if spec.inPlace != nil {
+                        // Measured in place below; recorded then, with these statistics.
+                        written[variant.index] = stats
+                        continue
                     }
                     var result = VariantResult(variant: variant, model: model, statistics: stats)
                     let path = plan.path(of: variant)
@@ -98,6 +105,12 @@ public struct SweepRunner {
                 }
                 results.variants.sort { $0.variant.index < $1.variant.index }
                 try results.write(to: spec.outDir)
+            }
+            if measuring, let inPlace = spec.inPlace {
+                let measured = try InPlaceSweep(plan: plan, inPlace: inPlace, results: results, remaining: remaining, statistics: written,
+                                                state: state, log: log)
+                try runJob(try measured.job(), true)
+                results = measured.results
             }
         } catch {
             try? results.write(to: spec.outDir)

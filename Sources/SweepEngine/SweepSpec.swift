@@ -1,6 +1,30 @@
+import Evaluator
 import Foundation
 import JobModel
 import TensorIO
+
+/// A sweep measured by Crucible itself: every baseline and variant is an eval task whose
+/// worker perturbs the weights as it reads them and returns the loss (nothing is written
+/// unless `keep: all`).
+public struct InPlaceEval: Sendable {
+    /// The token ids every model is scored on.
+    public var tokens: [Int32]
+    public var windows: EvalJob.Windows
+    /// Where the tokens came from, for the reports (`--eval-text FILE`, ...).
+    public var source: String
+
+    public init(tokens: [Int32], windows: EvalJob.Windows, source: String) {
+        self.tokens = tokens
+        self.windows = windows
+        self.source = source
+    }
+
+    /// Everything that decides the numbers (not the batch).
+    var fingerprint: String {
+        let ids = tokens.map(\.littleEndian).withUnsafeBytes { XXHash64.hash($0) }
+        return "\(String(ids, radix: 16)) \(tokens.count) \(windows.context) \(windows.stride) \(windows.layerScoreInput)"
+    }
+}
 
 /// What the noise is measured in: `W' = W + σ · s(W) · ε`.
 public enum NoiseScale: String, Sendable, Codable, CaseIterable {
@@ -15,7 +39,7 @@ public enum NoiseScale: String, Sendable, Codable, CaseIterable {
 /// What happens to a variant folder once it is evaluated.
 public enum KeepPolicy: String, Sendable, CaseIterable {
     case all
-    /// Delete each variant once evaluated (needs an eval command).
+    /// Delete each variant once evaluated (needs an eval command), or never write it (in place).
     case none
 }
 
@@ -36,6 +60,11 @@ public struct SweepSpec: Sendable {
     public var exclude: [String] = []
     /// The shell command run on each finished variant (`{model}`, `{sigma}`, `{seed}`, `{base}` substituted).
     public var eval: String?
+    /// Evaluate in place with Crucible's forward pass instead of an eval command.
+    public var inPlace: InPlaceEval?
+    /// In place: evaluate W − σsε beside W + σsε for every seed and report their mean
+    /// (the first-order term cancels).
+    public var antithetic = false
     /// Seconds after which an eval is killed and recorded as failed (nil: no limit).
     public var evalTimeout: Double?
     public var keep: KeepPolicy = .all

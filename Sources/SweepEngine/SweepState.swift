@@ -5,8 +5,9 @@ import TensorIO
 /// What lets `--resume` continue an interrupted sweep: `DIR/.sweep-state`, a first line
 /// naming the sweep (everything that decides its bytes and metrics), then one JSON line per
 /// baseline and per variant once it is written and evaluated, each fsynced. A resumed sweep
-/// skips what is recorded and computes only the other variants.
-final class SweepState {
+/// skips what is recorded and computes only the other variants. Lines are appended from one
+/// thread at a time (the runner's, or the coordinator's as in-place tasks finish).
+final class SweepState: @unchecked Sendable {
     struct Line: Codable {
         /// A variant's folder, or nil for a baseline.
         var folder: String?
@@ -14,6 +15,8 @@ final class SweepState {
         var statistics: NoiseStatistics?
         var metric: Double?
         var error: String?
+        var windowLosses: [Double]?
+        var signedMetrics: [Double]?
     }
 
     static let fileName = ".sweep-state"
@@ -63,25 +66,39 @@ final class SweepState {
 
     /// Everything that decides a sweep's bytes and metrics (not threads, batching or keep).
     static func fingerprint(_ spec: SweepSpec) -> String {
-        let text = [spec.models.joined(separator: "|"), spec.sigmas.map { "\($0)" }.joined(separator: ","),
-                    spec.seeds.map(String.init).joined(separator: ","), spec.scale.rawValue, spec.initStd.map { "\($0)" } ?? "",
-                    spec.include.joined(separator: "|"), spec.exclude.joined(separator: "|"), spec.outputDType?.rawValue ?? "",
-                    spec.eval ?? ""].joined(separator: "\u{1F}")
+        var fields = [spec.models.joined(separator: "|"), spec.sigmas.map { "\($0)" }.joined(separator: ","),
+                      spec.seeds.map(String.init).joined(separator: ","), spec.scale.rawValue, spec.initStd.map { "\($0)" } ?? "",
+                      spec.include.joined(separator: "|"), spec.exclude.joined(separator: "|"), spec.outputDType?.rawValue ?? "",
+                      spec.eval ?? ""]
+        if let inPlace = spec.inPlace { fields += [inPlace.fingerprint, spec.antithetic ? "antithetic" : ""] }
+        let text = fields.joined(separator: "\u{1F}")
         return String(XXHash64.hash(Array(text.utf8)), radix: 16)
     }
 
     func record(_ result: VariantResult) throws {
-        try append(Line(folder: result.variant.folder, statistics: result.statistics, metric: result.metric, error: result.error))
+        try append(Line(folder: result.variant.folder, statistics: result.statistics, metric: result.metric, error: result.error,
+                        windowLosses: result.windowLosses, signedMetrics: result.signedMetrics))
     }
 
     func record(_ baseline: BaselineResult) throws {
-        try append(Line(model: baseline.model, metric: baseline.metric, error: baseline.error))
+        try append(Line(model: baseline.model, metric: baseline.metric, error: baseline.error, windowLosses: baseline.windowLosses))
     }
 
     /// The recorded result of `variant`, if it finished before.
     func result(_ variant: SweepVariant, model: String) -> VariantResult? {
-        guard let line = variants[variant.folder], let statistics = line.statistics else { return nil }
-        return VariantResult(variant: variant, model: model, statistics: statistics, metric: line.metric, error: line.error)
+        guard let line = variants[variant.folder], line.statistics != nil || line.metric != nil || line.error != nil else { return nil }
+        var result = VariantResult(variant: variant, model: model, statistics: line.statistics, metric: line.metric, error: line.error)
+        result.windowLosses = line.windowLosses
+        result.signedMetrics = line.signedMetrics
+        return result
+    }
+
+    /// The recorded result of `model`'s baseline, if it was measured before.
+    func baseline(_ model: String) -> BaselineResult? {
+        guard let line = baselines[model] else { return nil }
+        var result = BaselineResult(model: model, metric: line.metric, error: line.error)
+        result.windowLosses = line.windowLosses
+        return result
     }
 
     private func append(_ line: Line) throws {

@@ -4,19 +4,12 @@ import JobModel
 import TensorIO
 
 /// Computes sweep tasks: reads one input tensor and writes it into every variant of the task,
-/// perturbed (`W' = W + σ · s · ε`) or copied byte for byte, plus the noise statistics record.
-///
-/// ε for element `i` is `Philox(seed: seed, stream: noiseStream, name: tensor).normal(element: i)`:
-/// the key holds neither σ nor the model, so every σ of a seed and every model of a series get
-/// the same ε (common random numbers). The tensor is cut into fixed chunks whatever the thread
+/// perturbed (`WeightNoise`: `W' = W + σ · s · ε`) or copied byte for byte, plus the noise
+/// statistics record. The tensor is cut into `WeightNoise`'s fixed chunks whatever the thread
 /// count, and sums are combined in chunk order, so bytes and statistics are the same for any
 /// `threads` and on any worker.
 public struct SweepTaskRunner: TaskRunner, JobKind {
     public static let name = "sweep"
-    /// Elements per chunk (fixed: never dependent on the thread count).
-    public static let chunkElements = 1 << 16
-    /// The Philox stream of sweep noise ("SWEEP").
-    public static let noiseStream: UInt64 = 0x53_5745_4550
     /// Bytes per write when copying a tensor.
     static let copyChunkBytes = 1 << 24
 
@@ -26,11 +19,6 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
         let setup = try JSONDecoder().decode(SweepJob.Setup.self, from: Data(setup))
         guard setup.format == 1 else { throw JobError("sweep setup format \(setup.format) is not supported by this worker") }
         return SweepTaskRunner()
-    }
-
-    /// The noise generator of `seed` for tensor `name`.
-    public static func noise(seed: UInt64, tensor name: String) -> Philox {
-        Philox(seed: seed, stream: noiseStream, name: name)
     }
 
     public func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
@@ -71,9 +59,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
         for part in parts.prefix(variants.count) where part.bytes != count * width {
             throw JobError("\(work.tensor): \(count) elements of \(dtype.rawValue) do not fill the part's \(part.bytes) bytes")
         }
-        let chunks = stride(from: 0, to: count, by: SweepTaskRunner.chunkElements).map {
-            $0..<min(count, $0 + SweepTaskRunner.chunkElements)
-        }
+        let chunks = WeightNoise.chunks(count)
         let capacity = chunks.first?.count ?? 0
         let streaming = view.bytes.count > ParallelChunks.residentInputBudget
 
@@ -86,18 +72,16 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
                 let range = chunks[index]
                 let w = UnsafeMutableBufferPointer(rebasing: block[0..<range.count])
                 try view.readFloat32(range, into: w)
-                var sum = 0.0
-                for x in w { sum += Double(x) * Double(x) }
                 if streaming { view.release(range) }
-                return sum
+                return WeightNoise.squares(w)
             }
-            scale = count > 0 ? (sums.reduce(0, +) / Double(count)).squareRoot() : 0
+            scale = WeightNoise.rms(chunkSquares: sums, count: count)
         }
 
         // Variants grouped by seed: ε is drawn once per chunk and seed, then used for every σ.
         var seeds: [UInt64] = []
         for v in variants where !seeds.contains(v.seed) { seeds.append(v.seed) }
-        let groups = seeds.map { seed in (noise: SweepTaskRunner.noise(seed: seed, tensor: work.tensor),
+        let groups = seeds.map { seed in (noise: WeightNoise.generator(seed: seed, tensor: work.tensor),
                                           members: variants.indices.filter { variants[$0].seed == seed }) }
 
         // Per worker: the weights, ε, the perturbed values, and the values as written.
@@ -109,8 +93,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
             let out = UnsafeMutableBufferPointer(rebasing: block[(2 * capacity)..<(2 * capacity + n)])
             let back = UnsafeMutableBufferPointer(rebasing: block[(3 * capacity)..<(3 * capacity + n)])
             try view.readFloat32(range, into: w)
-            var weightSquares = 0.0
-            for x in w { weightSquares += Double(x) * Double(x) }
+            let weightSquares = WeightNoise.squares(w)
             var stats = [NoiseStatistics](repeating: NoiseStatistics(), count: variants.count)
             for group in groups {
                 group.noise.normal(first: range.lowerBound, into: eps)
@@ -118,7 +101,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
                 for e in eps { epsSquares += Double(e) * Double(e) }
                 for v in group.members {
                     let amplitude = variants[v].sigma * scale
-                    for i in 0..<n { out[i] = Float(Double(w[i]) + amplitude * Double(eps[i])) }
+                    WeightNoise.apply(w, eps, amplitude: amplitude, into: out)
                     // Converted straight into the variant's part; the values as written are
                     // read back for the statistics (rounding to the output dtype included).
                     try write(v, (range.lowerBound * width)..<(range.upperBound * width)) { destination in

@@ -27,7 +27,7 @@ import TestSupport
         var batches = 0
         // The first run dies while its second batch is running (after its variants were written).
         #expect(throws: Interrupted.self) {
-            _ = try SweepRunner(plan: try SweepPlan(spec(out))).run { job in
+            _ = try SweepRunner(plan: try SweepPlan(spec(out))).run { job, _ in
                 try LocalJobRunner.run(job, runner: SweepTaskRunner(), threads: 2)
                 batches += 1
                 if batches == 2 { throw Interrupted() }
@@ -38,7 +38,7 @@ import TestSupport
         var resumed = spec(out)
         resumed.resume = true
         var computed: [Int] = []
-        let results = try SweepRunner(plan: try SweepPlan(resumed)).run { job in
+        let results = try SweepRunner(plan: try SweepPlan(resumed)).run { job, _ in
             computed += (job as! SweepJob).variants.map(\.index)
             try LocalJobRunner.run(job, runner: SweepTaskRunner(), threads: 2)
         }

@@ -35,7 +35,7 @@ enum SweepFixtures {
     /// Plans and runs a sweep here; `log` collects the runner's lines.
     static func run(_ spec: SweepSpec, log: (@Sendable (String) -> Void)? = nil) throws -> SweepResults {
         let plan = try SweepPlan(spec)
-        return try SweepRunner(plan: plan, log: { line in log?(line) }).run { job in
+        return try SweepRunner(plan: plan, log: { line in log?(line) }).run { job, _ in
             try LocalJobRunner.run(job, runner: SweepTaskRunner(), threads: spec.threads)
         }
     }

@@ -458,6 +458,7 @@ public final class Coordinator {
         workers[peer]!.report.tasks += 1
         doneCount += 1
         bytesDone += task.outputBytes
+        try job.taskFinished(done.task)
         progress?(JobProgress(tasksDone: doneCount, tasksTotal: tasks.count, bytesDone: bytesDone, bytesTotal: job.outputBytes,
                               current: task.label, workers: workers.count))
     }
@@ -554,9 +555,9 @@ public final class Coordinator {
     }
 
     /// How long a worker may take over `task`: a grace period plus the time its bytes
-    /// (output, and inputs when shipped) take at a slow floor rate.
+    /// (output, and inputs when shipped) and its compute take at a slow floor rate.
     private func leaseSeconds(_ task: Int, shared: Bool) -> Double {
-        cluster.leaseSeconds + Double(cost(task, shared: shared)) / cluster.leaseBytesPerSecond
+        cluster.leaseSeconds + Double(cost(task, shared: shared) + tasks[task].computeBytes) / cluster.leaseBytesPerSecond
     }
 
     /// Takes back leases whose workers made no progress in time (a hung or lying worker
