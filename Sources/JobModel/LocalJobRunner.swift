@@ -10,6 +10,7 @@ public enum LocalJobRunner {
             for (index, task) in tasks.enumerated() {
                 if index + 1 < tasks.count { inputs.prefetch(tasks[index + 1].inputs) }
                 try run(task, of: job, runner: runner, inputs: inputs, threads: threads)
+                try job.taskFinished(index)
                 bytesDone += task.outputBytes
                 progress?(JobProgress(tasksDone: index + 1, tasksTotal: tasks.count, bytesDone: bytesDone,
                                       bytesTotal: job.outputBytes, current: task.label))

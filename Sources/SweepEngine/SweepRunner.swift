@@ -69,6 +69,7 @@ public struct SweepRunner {
 
         var warned = Set<String>()
         var written: [Int: NoiseStatistics] = [:]
+        var measuringJob: InPlaceSweep?
         do {
             for (number, batch) in batches.enumerated() {
                 let job = try SweepJob(plan: plan, batch: batch)
@@ -109,11 +110,12 @@ public struct SweepRunner {
             if measuring, let inPlace = spec.inPlace {
                 let measured = try InPlaceSweep(plan: plan, inPlace: inPlace, results: results, remaining: remaining, statistics: written,
                                                 state: state, log: log)
+                measuringJob = measured
                 try runJob(try measured.job(), true)
                 results = measured.results
             }
         } catch {
-            try? results.write(to: spec.outDir)
+            try? (measuringJob?.results ?? results).write(to: spec.outDir)
             throw error
         }
         results.variants.sort { $0.variant.index < $1.variant.index }
