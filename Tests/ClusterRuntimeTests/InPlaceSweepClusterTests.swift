@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Sweeps measured in place over remote `crucible worker` processes: every baseline and
+/// variant is an eval task; the numbers equal the embedded run's bit for bit, with inputs
+/// read or shipped, and when a worker is killed mid-sweep.
+@Suite(.serialized) struct InPlaceSweepClusterTests {
+    static let models = ["llama", "llama_tied"].map { Fixtures.repository + "/Tests/EvaluatorTests/Fixtures/" + $0 }
+
+    /// A token file of `count` ids below the fixtures' vocabulary.
+    static func tokenFile(_ count: Int) throws -> String {
+        var rng = SplitMix64(seed: 11)
+        let path = Harness.output("tokens") + ".json"
+        try Data(("[" + (0..<count).map { _ in String(rng.next() % 192) }.joined(separator: ",") + "]").utf8)
+            .write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// sweep.json's measured numbers: variants and baselines (metric, per-window losses) and the summary.
+    static func numbers(_ out: String) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: out + "/sweep.json"))
+        var json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(json["complete"] as? Bool == true)
+        json["eval"] = nil  // its tokens/s differ from run to run
+        return String(decoding: try JSONSerialization.data(withJSONObject: json, options: .sortedKeys), as: UTF8.self)
+    }
+
+    @Test("2 remote workers (one with inputs shipped) give the embedded sweep's numbers bit for bit; nothing is written")
+    func twoWorkers() throws {
+        let tokens = try InPlaceSweepClusterTests.tokenFile(256)
+        let common = ["--sigmas", "1e-2,1e-1", "--seeds", "0,1", "--eval-tokens", tokens, "--context", "32", "--antithetic", "-q"]
+        let embedded = Harness.output("embedded"), clustered = Harness.output("cluster")
+        let reference = try Harness.crucible(["sweep"] + InPlaceSweepClusterTests.models + ["--out", embedded] + common)
+        #expect(reference.status == 0, "\(reference.output)")
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.launch(["sweep"] + InPlaceSweepClusterTests.models + ["--out", clustered] + common
+                                              + ["--listen", endpoint, "--local-workers", "0", "--min-workers", "2", "--log-format", "json"])
+        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
+        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(reading.wait(20) == 0 && shipped.wait(20) == 0)
+        #expect(try InPlaceSweepClusterTests.numbers(clustered) == InPlaceSweepClusterTests.numbers(embedded))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: clustered).sorted() == [".sweep-state", "sensitivity.svg", "sweep.csv", "sweep.json"])
+        #expect(coordinator.output.contains("gets inputs shipped"), "\(coordinator.output)")
+    }
+
+    @Test("a worker SIGKILLed mid-sweep: its tasks are re-issued and the numbers are the embedded run's")
+    func workerKilled() throws {
+        let tokens = try InPlaceSweepClusterTests.tokenFile(6000)
+        let model = [InPlaceSweepClusterTests.models[0]]
+        let common = ["--sigmas", "1e-2,1e-1", "--seeds", "0,1", "--eval-tokens", tokens, "--context", "64", "--antithetic", "-q"]
+        let embedded = Harness.output("embedded"), clustered = Harness.output("cluster")
+        #expect(try Harness.crucible(["sweep"] + model + ["--out", embedded] + common).status == 0)
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.launch(["sweep"] + model + ["--out", clustered] + common
+                                              + ["--listen", endpoint, "--local-workers", "0", "--heartbeat-ms", "100", "--liveness", "5"])
+        let victim = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
+        // Once the victim has measured something (the baseline's line and a variant half), it dies holding a lease.
+        let state = clustered + "/.sweep-state"
+        #expect(Poll.until { ((try? String(contentsOfFile: state, encoding: .utf8))?.split(separator: "\n").count ?? 0) >= 2 })
+        victim.signal(SIGSTOP)
+        victim.signal(SIGKILL)
+        victim.process.waitUntilExit()
+        #expect(coordinator.process.isRunning, "killed mid-sweep")
+        let replacement = try Harness.launch(["worker", "--connect", endpoint, "-j", "2"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        replacement.wait(10)
+        #expect(try InPlaceSweepClusterTests.numbers(clustered) == InPlaceSweepClusterTests.numbers(embedded))
+    }
+}
