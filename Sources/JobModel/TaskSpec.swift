@@ -41,13 +41,18 @@ public struct JobTask: Sendable {
     /// The work beyond moving its bytes, as bytes at the lease's floor rate: a worker's lease
     /// on the task lasts that much longer (a forward pass computes far longer than it reads).
     public let computeBytes: Int
+    /// A model-level task (it reads a whole model, as other tasks of the job do): a worker
+    /// that had the inputs shipped keeps them for the job's later tasks, which do not ship
+    /// them again.
+    public let keepsInputs: Bool
 
-    public init(label: String, work: [UInt8], inputs: [TaskInput], parts: [TaskPart], computeBytes: Int = 0) {
+    public init(label: String, work: [UInt8], inputs: [TaskInput], parts: [TaskPart], computeBytes: Int = 0, keepsInputs: Bool = false) {
         self.label = label
         self.work = work
         self.inputs = inputs
         self.parts = parts
         self.computeBytes = computeBytes
+        self.keepsInputs = keepsInputs
     }
 
     /// Output bytes of all parts.

@@ -163,7 +163,8 @@ public final class EvalJob: DistributedJob {
             let inputBytes = inputs.reduce(0) { $0 + (model.checkpoint.info($1.tensor)?.byteCount ?? 0) }
             tasks.append(JobTask(label: request.label, work: Array(try encoder.encode(work)), inputs: inputs,
                                  parts: [TaskPart(target: 0, name: EvalJob.recordName(index), bytes: 8 * values, elementWidth: 8)],
-                                 computeBytes: inputBytes * ((tokensRun + EvalJob.leaseTokensPerMiBSecond - 1) / EvalJob.leaseTokensPerMiBSecond)))
+                                 computeBytes: inputBytes * ((tokensRun + EvalJob.leaseTokensPerMiBSecond - 1) / EvalJob.leaseTokensPerMiBSecond),
+                                 keepsInputs: true))
         }
         self.tasks = tasks
     }

@@ -28,7 +28,7 @@ import TestSupport
 
     @Test("2 remote workers (one with inputs shipped) give the embedded sweep's numbers bit for bit; nothing is written")
     func twoWorkers() throws {
-        let tokens = try InPlaceSweepClusterTests.tokenFile(256)
+        let tokens = try InPlaceSweepClusterTests.tokenFile(1024)
         let common = ["--sigmas", "1e-2,1e-1", "--seeds", "0,1", "--eval-tokens", tokens, "--context", "32", "--antithetic", "-q"]
         let embedded = Harness.output("embedded"), clustered = Harness.output("cluster")
         let reference = try Harness.crucible(["sweep"] + InPlaceSweepClusterTests.models + ["--out", embedded] + common)
@@ -43,6 +43,19 @@ import TestSupport
         #expect(try InPlaceSweepClusterTests.numbers(clustered) == InPlaceSweepClusterTests.numbers(embedded))
         #expect(try FileManager.default.contentsOfDirectory(atPath: clustered).sorted() == [".sweep-state", "sensitivity.svg", "sweep.csv", "sweep.json"])
         #expect(coordinator.output.contains("gets inputs shipped"), "\(coordinator.output)")
+
+        // The worker without the files got each model's weights once, however many of its tasks read them.
+        let report = try #require(coordinator.output.split(separator: "\n").compactMap { line -> [String: Any]? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return object["event"] as? String == "report" ? object : nil
+        }.last, "\(coordinator.output)")
+        let workers = try #require(report["workers"] as? [[String: Any]])
+        let receiver = try #require(workers.first { ($0["raw_bytes_out"] as? Int ?? 0) > 0 }, "\(workers)")
+        let modelBytes = try InPlaceSweepClusterTests.models.reduce(0) {
+            $0 + (try FileManager.default.attributesOfItem(atPath: $1 + "/model.safetensors")[.size] as! Int)
+        }
+        #expect(try #require(receiver["tasks"] as? Int) >= 3, "\(workers)")
+        #expect(try #require(receiver["raw_bytes_out"] as? Int) <= modelBytes, "\(receiver)")
     }
 
     @Test("a worker SIGKILLed mid-sweep: its tasks are re-issued and the numbers are the embedded run's")

@@ -133,6 +133,8 @@ public enum Header {
         public var dtype: String
         public var shape: [Int]
         public var bytes: Int
+        /// True: not shipped again, the worker kept it from an earlier task of this job.
+        public var held: Bool?
     }
     public struct Task: Codable, Sendable {
         public var task: Int
@@ -143,6 +145,8 @@ public enum Header {
         public var parts: [TaskPart]
         /// Present when the inputs follow as INPUT messages (one entry per input).
         public var shipped: [ShippedInput]?
+        /// True: the worker keeps this task's shipped inputs for the job's later tasks.
+        public var keep: Bool?
     }
     /// A chunk of payload: INPUT (`index` = input) or RESULT (`index` = part). `checksum` (the
     /// xxHash64 of the uncompressed bytes) travels as a decimal string.

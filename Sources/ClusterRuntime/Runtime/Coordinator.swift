@@ -116,6 +116,8 @@ public final class Coordinator {
         var malformed = 0
         /// Tasks failed since it last finished one.
         var failuresInARow = 0
+        /// Inputs it keeps from model-level tasks shipped to it (not shipped again).
+        var held: Set<TaskInput> = []
     }
 
     struct TaskState {
@@ -127,9 +129,14 @@ public final class Coordinator {
         /// Checksums of the result chunks received for the live attempt, by (part, offset).
         var received: [[Int]: UInt64] = [:]
         var failures: [(worker: String, message: String)] = []
+        /// What the live lease counts against its worker's credit.
+        var cost = 0
         /// `--verify`: the part digests of each result delivered for a sampled task, by worker.
         var results: [(worker: String, digests: [UInt64])] = []
     }
+
+    /// Model-level tasks leased to one worker at a time (one computing, one queued behind it).
+    static let modelTasksPerWorker = 2
 
     let job: any DistributedJob
     let tasks: [JobTask]
@@ -399,7 +406,7 @@ public final class Coordinator {
         inHand[chunk.task, default: 0] += 1
         // Progress: the lease has its whole time again from now.
         states[chunk.task].deadline = max(states[chunk.task].deadline,
-                                          Date().addingTimeInterval(leaseSeconds(chunk.task, shared: workers[peer]!.sharedStorage)))
+                                          Date().addingTimeInterval(leaseSeconds(chunk.task, cost: states[chunk.task].cost)))
         results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: range.count),
                        payload: payload)
     }
@@ -532,6 +539,8 @@ public final class Coordinator {
         states[task].failures.append((name(peer), message))
         release(task, from: peer, reissue: true)
         if workers[peer] != nil {
+            // A worker that failed may have lost what it kept: ship it all again.
+            workers[peer]!.held = []
             workers[peer]!.failuresInARow += 1
             if workers[peer]!.failuresInARow >= cluster.maxFailuresInARow {
                 drop(peer, because: "failed \(cluster.maxFailuresInARow) tasks in a row")
@@ -549,15 +558,19 @@ public final class Coordinator {
 
     // MARK: Leases
 
-    /// Bytes a lease of `task` to a worker counts against its credit.
-    private func cost(_ task: Int, shared: Bool) -> Int {
-        tasks[task].outputBytes + (shared ? 0 : inputBytes[task])
+    /// Bytes a lease of `task` to `worker` counts against its credit: the output, and the
+    /// inputs shipped to it (not those it holds).
+    private func cost(_ task: Int, for worker: WorkerState) -> Int {
+        guard !worker.sharedStorage else { return tasks[task].outputBytes }
+        guard !worker.held.isEmpty else { return tasks[task].outputBytes + inputBytes[task] }
+        let shipped = tasks[task].inputs.reduce(0) { $0 + (worker.held.contains($1) ? 0 : (job.models[$1.model].info($1.tensor)?.byteCount ?? 0)) }
+        return tasks[task].outputBytes + shipped
     }
 
     /// How long a worker may take over `task`: a grace period plus the time its bytes
-    /// (output, and inputs when shipped) and its compute take at a slow floor rate.
-    private func leaseSeconds(_ task: Int, shared: Bool) -> Double {
-        cluster.leaseSeconds + Double(cost(task, shared: shared) + tasks[task].computeBytes) / cluster.leaseBytesPerSecond
+    /// (output, and inputs shipped) and its compute take at a slow floor rate.
+    private func leaseSeconds(_ task: Int, cost: Int) -> Double {
+        cluster.leaseSeconds + Double(cost + tasks[task].computeBytes) / cluster.leaseBytesPerSecond
     }
 
     /// Takes back leases whose workers made no progress in time (a hung or lying worker
@@ -567,7 +580,7 @@ public final class Coordinator {
         let stalled = workers.values.flatMap(\.leased).filter { states[$0].deadline < now && inHand[$0] == nil }.sorted()
         for task in stalled {
             guard let peer = states[task].owner else { continue }
-            let seconds = Int(leaseSeconds(task, shared: workers[peer]?.sharedStorage ?? true))
+            let seconds = Int(leaseSeconds(task, cost: states[task].cost))
             try failed(task, on: peer, "no progress within its \(seconds) s lease")
             drop(peer, because: "made no progress on \(tasks[task].label) within its \(seconds) s lease")
         }
@@ -577,11 +590,12 @@ public final class Coordinator {
     private func release(_ task: Int, from peer: Peer, reissue: Bool) {
         states[task].owner = nil
         states[task].deadline = .distantFuture
-        if let shared = workers[peer]?.sharedStorage {
+        if workers[peer] != nil {
             workers[peer]!.leased.remove(task)
-            workers[peer]!.leasedBytes -= cost(task, shared: shared)
+            workers[peer]!.leasedBytes -= states[task].cost
             if reissue { workers[peer]!.report.retries += 1 }
         }
+        states[task].cost = 0
         if reissue { requeue(task) }
     }
 
@@ -628,7 +642,12 @@ public final class Coordinator {
                 $0.value.leasedBytes != $1.value.leasedBytes ? $0.value.leasedBytes < $1.value.leasedBytes
                     : $0.key.id.lexicographicallyPrecedes($1.key.id)
             }
-            let usable = candidates.filter { $0.value.leasedBytes == 0 || $0.value.leasedBytes + cost(task, shared: $0.value.sharedStorage) <= cluster.creditBytes }
+            let usable = candidates.filter { candidate in
+                let worker = candidate.value
+                // A model-level task computes long for its few bytes: one running, one queued.
+                if tasks[task].keepsInputs && worker.leased.count(where: { tasks[$0].keepsInputs }) >= Coordinator.modelTasksPerWorker { return false }
+                return worker.leasedBytes == 0 || worker.leasedBytes + cost(task, for: worker) <= cluster.creditBytes
+            }
             guard !usable.isEmpty else { return }
             let computed = Set(states[task].results.map(\.worker)), failed = Set(states[task].failures.map(\.worker))
             let eligible = usable.filter { !computed.contains($0.value.report.name) }
@@ -641,9 +660,10 @@ public final class Coordinator {
             // A worker computes its leases in order, so this one's time starts when those
             // leased before it are due.
             let queue = worker.leased.map { states[$0].deadline }.max() ?? .distantPast
-            states[task].deadline = max(Date(), queue).addingTimeInterval(leaseSeconds(task, shared: worker.sharedStorage))
+            states[task].cost = cost(task, for: worker)
+            states[task].deadline = max(Date(), queue).addingTimeInterval(leaseSeconds(task, cost: states[task].cost))
             workers[peer]!.leased.insert(task)
-            workers[peer]!.leasedBytes += cost(task, shared: worker.sharedStorage)
+            workers[peer]!.leasedBytes += states[task].cost
             do {
                 try lease(task, to: peer, shipping: !worker.sharedStorage)
             } catch let error as ZMQError {
@@ -652,15 +672,21 @@ public final class Coordinator {
         }
     }
 
-    /// Sends TASK and, to a worker without the model files, the task's inputs as INPUT chunks.
+    /// Sends TASK and, to a worker without the model files, the task's inputs as INPUT chunks
+    /// (but those it keeps from an earlier model-level task).
     private func lease(_ index: Int, to peer: Peer, shipping: Bool) throws {
         let task = tasks[index]
         let attempt = states[index].attempt
         let views = shipping ? try task.inputs.map { try job.models[$0.model].tensor($0.tensor) } : []
+        let held = shipping ? task.inputs.map { workers[peer]!.held.contains($0) } : []
         try sockets[peer.local ? 0 : 1].send([peer.id] + ProtocolMessage(.task, Header.Task(
             task: index, attempt: attempt, work: String(decoding: task.work, as: UTF8.self), inputs: task.inputs, parts: task.parts,
-            shipped: shipping ? views.map { Header.ShippedInput(dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.bytes.count) } : nil)).frames)
-        for (input, view) in views.enumerated() {
+            shipped: shipping ? zip(views, held).map { Header.ShippedInput(dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.bytes.count, held: $1 ? true : nil) } : nil,
+            keep: shipping && task.keepsInputs ? true : nil)).frames)
+        // Messages reach a peer in order, so it holds these once this shipment is through: the
+        // next task needing them says so instead of shipping them (a failure forgets it all).
+        if shipping && task.keepsInputs { workers[peer]!.held.formUnion(task.inputs) }
+        for (input, view) in views.enumerated() where !held[input] {
             defer { view.release() }
             for range in chunks.ranges(view.bytes.count) {
                 let offset = range.lowerBound

@@ -3,7 +3,8 @@ import TensorIO
 import WireCodec
 
 /// Inputs the coordinator shipped to a worker without the model files: one buffer per task
-/// input, filled chunk by chunk from INPUT messages whose sizes come from the TASK header.
+/// input, filled chunk by chunk from INPUT messages whose sizes come from the TASK header, or
+/// an input the worker kept from an earlier model-level task (`held`).
 final class ShippedInputs: TaskInputs, @unchecked Sendable {
     /// Largest single input accepted (64 GiB): a bound on what a header can make a worker allocate.
     static let largestInput: UInt64 = 1 << 36
@@ -11,10 +12,13 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
     let task: Header.Task
     private let buffers: [UnsafeMutableRawBufferPointer]
     private let infos: [TensorInfo]
+    /// Per input, the view of it the worker kept (held inputs only).
+    private let held: [TensorView?]
     private var missing: [Set<Int>]
 
-    /// Buffers for `task`'s shipped inputs, or an error when the header does not describe them.
-    init(_ task: Header.Task, chunks: ChunkLayout) throws {
+    /// Buffers for `task`'s shipped inputs, or an error when the header does not describe them
+    /// or names a held input that is not among `kept`.
+    init(_ task: Header.Task, chunks: ChunkLayout, kept: [TaskInput: TensorView] = [:]) throws {
         guard let shipped = task.shipped, shipped.count == task.inputs.count else {
             throw ProtocolError.malformed("task \(task.task): shipped inputs do not match its inputs")
         }
@@ -31,15 +35,27 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
             }
             infos.append(TensorInfo(name: input.tensor, dtype: dtype, shape: description.shape, dataOffsets: 0..<bytes))
         }
+        let held = zip(task.inputs, shipped).map { input, description in description.held == true ? kept[input] : nil }
+        for (i, description) in shipped.enumerated() where description.held == true {
+            guard let view = held[i], view.dtype == infos[i].dtype, view.shape == infos[i].shape else {
+                throw ProtocolError.malformed("task \(task.task): input \(task.inputs[i].tensor) is said to be held, but this worker did not keep it")
+            }
+        }
         self.task = task
         self.infos = infos
-        buffers = shipped.map { .allocate(byteCount: max($0.bytes, 1), alignment: 64) }
-        missing = shipped.map { Set(chunks.ranges($0.bytes).map(\.lowerBound)) }
+        self.held = held
+        buffers = zip(shipped, held).map { .allocate(byteCount: $1 == nil ? max($0.bytes, 1) : 1, alignment: 64) }
+        missing = zip(shipped, held).map { $1 == nil ? Set(chunks.ranges($0.bytes).map(\.lowerBound)) : [] }
     }
 
     deinit { buffers.forEach { $0.deallocate() } }
 
     var isComplete: Bool { missing.allSatisfy(\.isEmpty) }
+
+    /// Every input of the task, for the worker to keep (a complete shipment of a `keep` task).
+    var views: [(TaskInput, TensorView)] {
+        task.inputs.compactMap { input in (try? tensor(input)).map { (input, $0) } }
+    }
 
     /// Decodes one INPUT chunk into place after checking it against the task's own sizes.
     func receive(_ chunk: Header.Chunk, payload: [UInt8], chunks: ChunkLayout, codec: ChunkCodec) throws {
@@ -61,6 +77,7 @@ final class ShippedInputs: TaskInputs, @unchecked Sendable {
         guard let i = task.inputs.firstIndex(of: input) else {
             throw JobError("\(input.tensor) of model \(input.model) was not shipped with task \(task.task)")
         }
+        if let view = held[i] { return view }
         return TensorView(info: infos[i], bytes: UnsafeRawBufferPointer(rebasing: buffers[i][0..<infos[i].byteCount]), owner: self, file: "(shipped by the coordinator)")
     }
 }

@@ -127,6 +127,8 @@ public final class Worker: @unchecked Sendable {
         /// The job's models read here; nil when the coordinator ships inputs.
         var inputs: CheckpointInputs?
         var shipments: [[Int]: ShippedInputs] = [:]
+        /// Inputs kept from complete shipments of model-level tasks, for the job's later tasks.
+        var kept: [TaskInput: TensorView] = [:]
         var lastHeard = Date()
     }
 
@@ -246,8 +248,8 @@ public final class Worker: @unchecked Sendable {
         guard let runner = session.runner, let welcome = session.welcome else { return try refuse("no usable WELCOME") }
         if task.shipped != nil {
             do {
-                let shipment = try ShippedInputs(task, chunks: welcome.chunks)
-                if shipment.isComplete { schedule(task, runner, shipment, session.number) } else { session.shipments[[task.task, task.attempt]] = shipment }
+                let shipment = try ShippedInputs(task, chunks: welcome.chunks, kept: session.kept)
+                if shipment.isComplete { start(shipment, runner, in: &session) } else { session.shipments[[task.task, task.attempt]] = shipment }
             } catch {
                 try refuse("\(error)")
             }
@@ -275,8 +277,16 @@ public final class Worker: @unchecked Sendable {
         }
         if shipment.isComplete {
             session.shipments[key] = nil
-            schedule(shipment.task, runner, shipment, session.number)
+            start(shipment, runner, in: &session)
         }
+    }
+
+    /// Runs a task whose inputs have all arrived, keeping them when the task says so.
+    private func start(_ shipment: ShippedInputs, _ runner: any TaskRunner, in session: inout Session) {
+        if shipment.task.keep == true {
+            for (input, view) in shipment.views { session.kept[input] = view }
+        }
+        schedule(shipment.task, runner, shipment, session.number)
     }
 
     private func send<H: Encodable>(_ socket: ZMQSocket, _ kind: MessageKind, _ header: H) throws {
