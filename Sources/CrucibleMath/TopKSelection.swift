@@ -5,7 +5,8 @@
 ///
 /// Usage: while `!isDone`, build a histogram of `bin(key)` over all keys (skipping -1) and
 /// pass it to `consume`. Then a key is among the k largest if it is `> threshold`, or
-/// `== threshold` and among the first `tiesToKeep` such keys in index order.
+/// `== threshold` and among the first `tiesToKeep` such keys in index order. Built with
+/// `init(rank:total:)`, `threshold` is the key at that rank (what `RankSelection` runs).
 public struct TopKSelection: Sendable, Equatable {
     public static let binCount = 2048
 
@@ -40,6 +41,16 @@ public struct TopKSelection: Sendable, Equatable {
         self.level = (k <= 0 || k >= total) ? 3 : 0
     }
 
+    /// Selection of the key at ascending `rank` (0 ..< total), the (total − rank)-th largest:
+    /// unlike `init(k:total:)` with k = total, rank 0 runs the passes too and finds the smallest key.
+    public init(rank: Int, total: Int) {
+        precondition(rank >= 0 && rank < total, "rank must lie in 0..<total")
+        k = total - rank
+        self.total = total
+        remaining = k
+        level = 0
+    }
+
     /// A finished selection whose threshold was found by other means: `threshold` is the
     /// k-th largest key, `tiesToKeep` of the `countAtThreshold` keys equal to it are selected.
     public init(k: Int, total: Int, threshold: UInt32, tiesToKeep: Int, countAtThreshold: Int) {
@@ -55,7 +66,8 @@ public struct TopKSelection: Sendable, Equatable {
     public var selectsNothing: Bool { k <= 0 }
     public var selectsAll: Bool { k >= total }
 
-    /// The k-th largest key's bit pattern (valid when done and neither trivial case).
+    /// The k-th largest key's bit pattern (valid when done, and for `init(k:total:)` in
+    /// neither trivial case).
     public var threshold: UInt32 { prefix }
     /// How many keys equal to `threshold` are selected (in index order).
     public var tiesToKeep: Int { remaining }
@@ -82,11 +94,12 @@ public struct TopKSelection: Sendable, Equatable {
     public mutating func consume(_ histogram: [Int]) {
         precondition(!isDone && histogram.count >= TopKSelection.binCount)
         let bins = Int(mask) + 1
-        var chosen = 0
+        var chosen = -1
         for b in stride(from: bins - 1, through: 0, by: -1) {
             if histogram[b] >= remaining { chosen = b; break }
             remaining -= histogram[b]
         }
+        precondition(chosen >= 0, "the histogram holds fewer keys than k")
         prefix |= UInt32(chosen) << shift
         if level == 2 { countAtThreshold = histogram[chosen] }
         level += 1

@@ -1,3 +1,4 @@
+import CrucibleMath
 import TensorIO
 
 /// The inner loops of `DeltaKernel`, over one chunk, branch-free where the data decides.

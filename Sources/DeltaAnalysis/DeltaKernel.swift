@@ -164,28 +164,22 @@ public enum DeltaKernel {
         var histograms: [Int]
     }
 
-    /// Runs `body` on every chunk on up to `threads` workers, each with its own copy of
-    /// `local` and one pooled block (`ScratchPool`): a Float32 buffer per source holding the
-    /// chunk's elements converted, then `scratch` floats for the body. Returns the workers' states.
+    /// Runs `body` on every chunk on up to `threads` workers (`ParallelChunks.fold`), each
+    /// with its own copy of `local` and one pooled block: a Float32 buffer per source holding
+    /// the chunk's elements converted, then `scratch` floats for the body. Returns the workers' states.
     static func parallel<Local: Sendable>(
         _ chunks: [Range<Int>], threads: Int, sources: [TensorView], scratch: Int = 0, local: Local,
         _ body: @Sendable (Int, Range<Int>, [UnsafeMutableBufferPointer<Float>], UnsafeMutableBufferPointer<Float>, inout Local) throws -> Void
     ) throws -> [Local] {
-        try ParallelChunks.workers(chunks.count, threads: threads) { next in
-            var state = local
-            let block = ScratchPool.shared.take(sources.count * chunkElements + scratch)
-            defer { ScratchPool.shared.give(block) }
-            let space = UnsafeMutableBufferPointer(rebasing: block[(sources.count * chunkElements)..<(sources.count * chunkElements + scratch)])
-            while let index = next() {
-                let range = chunks[index]
-                let loaded = try sources.enumerated().map { s, source in
-                    let slot = UnsafeMutableBufferPointer(rebasing: block[(s * chunkElements)..<(s * chunkElements + range.count)])
-                    try source.readFloat32(range, into: slot)
-                    return slot
-                }
-                try body(index, range, loaded, space, &state)
+        let loaded = sources.count * chunkElements
+        return try ParallelChunks.fold(chunks.count, threads: threads, floats: loaded + scratch, into: local) { index, block, state in
+            let range = chunks[index]
+            let buffers = try sources.enumerated().map { s, source in
+                let slot = UnsafeMutableBufferPointer(rebasing: block[(s * chunkElements)..<(s * chunkElements + range.count)])
+                try source.readFloat32(range, into: slot)
+                return slot
             }
-            return state
+            try body(index, range, buffers, UnsafeMutableBufferPointer(rebasing: block[loaded..<(loaded + scratch)]), &state)
         }
     }
 }

@@ -41,10 +41,20 @@ public enum ParallelChunks {
     /// `floats` floats (contents undefined), pooled, and belongs to the calling worker.
     public static func forEach(_ count: Int, threads: Int, floats: Int,
                                _ body: @Sendable (Int, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
-        _ = try workers(count, threads: threads) { next in
+        _ = try fold(count, threads: threads, floats: floats, into: ()) { index, block, _ in try body(index, block) }
+    }
+
+    /// `forEach` where each worker folds its chunks into its own copy of `initial`. Returns
+    /// the workers' states in no particular order, so they suit results that combine in any
+    /// order (integer counts, maxima); chunk-order results go through `reduce`.
+    public static func fold<State: Sendable>(_ count: Int, threads: Int, floats: Int, into initial: State,
+                                             _ body: @Sendable (Int, UnsafeMutableBufferPointer<Float>, inout State) throws -> Void) throws -> [State] {
+        try workers(count, threads: threads) { next in
+            var state = initial
             let block = ScratchPool.shared.take(floats)
             defer { ScratchPool.shared.give(block) }
-            while let index = next() { try body(index, block) }
+            while let index = next() { try body(index, block, &state) }
+            return state
         }
     }
 

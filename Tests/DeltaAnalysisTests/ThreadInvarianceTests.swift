@@ -72,23 +72,4 @@ import TestSupport
             }
         }
     }
-
-    @Test func rankSelectionFindsEveryRankOfKeysWithTies() {
-        var keys = AnalysisFixtures.values(50_000, scale: 1, seed: 9).map { (abs($0) * 64).rounded() / 64 }.map { $0.bitPattern }
-        keys += [0, 0, Float.greatestFiniteMagnitude.bitPattern, Float.leastNonzeroMagnitude.bitPattern]
-        let sorted = keys.sorted()
-        let ranks = [0, 1, 17, keys.count / 2, keys.count / 2 + 1, keys.count - 2, keys.count - 1]
-        var selection = RankSelection(ranks: ranks, total: keys.count)
-        while !selection.isDone {
-            var histograms = selection.groups.map { _ in [Int](repeating: 0, count: RankSelection.binCount) }
-            let lookup = selection.level == 0 ? nil : selection.lookup
-            let (shift, mask) = selection.currentPass
-            for key in keys {
-                let g = lookup?.group(key) ?? 0
-                if g < histograms.count { histograms[g][Int((key >> shift) & mask)] += 1 }
-            }
-            selection.consume(histograms)
-        }
-        for rank in ranks { #expect(selection.key(rank: rank) == sorted[rank], "rank \(rank)") }
-    }
 }

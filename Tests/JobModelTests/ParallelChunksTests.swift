@@ -25,4 +25,13 @@ import Testing
             #expect(try ParallelChunks.map(count, threads: threads, floats: 1) { index, _ in index * index } == (0..<count).map { $0 * $0 })
         }
     }
+
+    @Test("fold hands every chunk to exactly one worker, each folding into its own state")
+    func foldGivesEachChunkToOneWorker() throws {
+        for threads in [1, 3] {
+            let states = try ParallelChunks.fold(10, threads: threads, floats: 1, into: [Int]()) { index, _, seen in seen.append(index) }
+            #expect(states.count == threads)
+            #expect(states.flatMap { $0 }.sorted() == Array(0..<10))
+        }
+    }
 }
