@@ -26,6 +26,8 @@ struct Eval: ParsableCommand {
               crucible eval models/llama --tokens ids.json --layer-scores bi.json
               crucible prune models/llama out/pruned --scores bi.json --drop 4
 
+            Each model is measured as tasks of a job: by one in-process worker by default; with             --listen (and `crucible worker` on other hosts) or --local-workers N, each model's windows             are split into shares that workers compute side by side, with the same numbers.
+
             Block Influence (--layer-scores) is 1 − mean cos(h_in, h_out) per layer. By default \
             (--layer-scores-input residual, ShortGPT's paper) h_in/h_out are the residual stream \
             entering and leaving the block; --layer-scores-input hidden-states uses transformers' \
@@ -55,6 +57,8 @@ struct Eval: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress bar and no table (with --json).")
     var quiet = false
 
+    @OptionGroup(title: "Cluster") var cluster: ClusterCommandOptions
+
     func validate() throws {
         guard !models.isEmpty else { throw ValidationError("give at least one model") }
         try input.requireOne()
@@ -62,22 +66,28 @@ struct Eval: ParsableCommand {
             throw ValidationError("--layer-scores-input needs --layer-scores FILE")
         }
         if quiet && json == nil && layerScores == nil { throw ValidationError("--quiet prints nothing: give --json FILE") }
+        try cluster.validate()
     }
 
     func run() throws {
-        var reports: [LossReport] = []
+        // Models whose tokenizers give the same ids are measured in one job.
+        var groups: [(ids: [Int32], members: [(index: Int, subject: Measurement.Subject)])] = []
         for (index, reference) in models.enumerated() {
             let path = try HubModels.resolve(reference, quiet: quiet)
             let ids = try input.tokenIDs(model: path)
-            let model = try CLIError.wrap { try ForwardPass(checkpoint: try Checkpoint(path: path)) }
-            var evaluation = input.evaluation(for: model, threads: compute.threads, layerScores: layerScores != nil)
-            evaluation.layerScoreInput = layerScoresInput
-            let bar = ProgressBar(enabled: !quiet, unit: "tokens")
-            let report = try CLIError.wrap {
-                try evaluation.run(model, name: reference, tokens: ids) { done, total in bar.updateCount(done: done, total: total) }
-            }
-            bar.finish()
-            reports.append(report)
+            let subject = try Measurement.subject(reference, path: path)
+            if let g = groups.firstIndex(where: { $0.ids == ids }) { groups[g].members.append((index, subject)) } else { groups.append((ids, [(index, subject)])) }
+        }
+        var reports = [LossReport?](repeating: nil, count: models.count)
+        for (g, group) in groups.enumerated() {
+            let subjects = group.members.map(\.subject)
+            let windows = Measurement.windows(input, for: subjects.map(\.model), layerScoreInput: layerScoresInput)
+            let measured = try Measurement.losses(subjects, tokens: group.ids, windows: windows, layerScores: layerScores != nil,
+                                                  cluster: cluster, threads: compute.threads, quiet: quiet, finalJob: g == groups.count - 1)
+            for (member, report) in zip(group.members, measured) { reports[member.index] = report }
+        }
+        let all = reports.map { $0! }
+        for (index, report) in all.enumerated() {
             if let layerScores, let scores = report.scoresJSON() {
                 let file = models.count == 1 ? layerScores : Self.numbered(layerScores, index)
                 try LayerScoring.write(scores.serialized(indent: 2) + "\n", to: file)
@@ -86,11 +96,11 @@ struct Eval: ParsableCommand {
         if let json {
             let document: JSONValue = .object(JSONObject([
                 .init(key: input.source.key, value: .string(input.source.path)),
-                .init(key: "models", value: .array(reports.map { $0.json() })),
+                .init(key: "models", value: .array(all.map { $0.json() })),
             ]))
             try LayerScoring.write(document.serialized(indent: 2) + "\n", to: json)
         }
-        if !quiet { print(Self.table(reports)) }
+        if !quiet { print(Self.table(all)) }
     }
 
     /// `bi.json` → `bi.2.json`.

@@ -65,12 +65,4 @@ struct EvalInputOptions: ParsableArguments {
         if let maxTokens, ids.count > maxTokens { ids = Array(ids[0..<maxTokens]) }
         return ids
     }
-
-    /// The evaluation of `model` these options describe (default context: 2048, or the model's
-    /// maximum when smaller).
-    func evaluation(for model: ForwardPass, threads: Int, layerScores: Bool = false, skipping: Set<Int> = []) -> Evaluation {
-        let window = context ?? min(2048, model.architecture.maxPositions ?? 2048)
-        return Evaluation(context: window, stride: stride ?? window, batch: batch, threads: threads, layerScores: layerScores,
-                          skipping: skipping)
-    }
 }

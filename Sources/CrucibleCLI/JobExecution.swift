@@ -20,10 +20,12 @@ enum JobExecution {
         }
     }
 
-    static func run(_ job: any DistributedJob, runtime: ClusterCommandOptions, threads: Int, quiet: Bool, unit: String) throws -> JobReport {
+    /// `finalJob` false keeps remote workers for the command's next job.
+    static func run(_ job: any DistributedJob, runtime: ClusterCommandOptions, threads: Int, quiet: Bool, unit: String,
+                    finalJob: Bool = true) throws -> JobReport {
         let display = Display(runtime, quiet: quiet, unit: unit)
         defer { display.bar.finish() }
-        return try run(job, runtime: runtime, threads: threads, quiet: quiet, display: display)
+        return try run(job, runtime: runtime, threads: threads, quiet: quiet, display: display, finalJob: finalJob)
     }
 
     /// One job of several shown on one display (a sweep's batches): `progress` maps the job's

@@ -99,44 +99,22 @@ struct LayerScores: Sendable {
     }
 }
 
-/// Scoring the layers of a model in process. Each drop-loss is an independent task (the
-/// evaluation with one layer skipped: nothing written, nothing shared but the read-only
-/// model), so they can later run anywhere tasks run.
+/// Scoring the layers of a model as one job: the whole model's pass with Block Influence and,
+/// with `dropLoss`, one task per layer, the loss with that layer skipped (in memory, nothing
+/// written), so workers anywhere can take them.
 enum LayerScoring {
-    /// One drop-loss task: the loss of `model` with `layer` skipped.
-    struct DropLossTask: Sendable {
-        let layer: Int
-
-        func run(_ model: ForwardPass, name: String, tokens: [Int32], evaluation: Evaluation,
-                 progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Double {
-            var e = evaluation
-            e.layerScores = false
-            e.skipping = [layer]
-            return try e.run(model, name: name, tokens: tokens, progress: progress).loss
-        }
-    }
-
-    /// The whole model's pass with Block Influence, then (with `dropLoss`) one task per layer.
-    /// The progress bar counts window tokens over all passes.
-    static func run(_ model: ForwardPass, name: String, tokens: [Int32], evaluation: Evaluation, dropLoss: Bool,
-                    bar: ProgressBar) throws -> LayerScores {
-        var base = evaluation
-        base.layerScores = true
-        base.skipping = []
-        let passes = dropLoss ? 1 + model.architecture.layerCount : 1
-        func progress(_ pass: Int) -> @Sendable (Int, Int) -> Void {
-            { done, total in bar.updateCount(done: pass * total + done, total: passes * total) }
-        }
-        let report = try CLIError.wrap { try base.run(model, name: name, tokens: tokens, progress: progress(0)) }
-        var losses: [Double]?
+    static func run(_ subject: Measurement.Subject, tokens: [Int32], windows: EvalJob.Windows, dropLoss: Bool,
+                    cluster: ClusterCommandOptions, threads: Int, quiet: Bool, finalJob: Bool = true) throws -> LayerScores {
+        let layers = subject.model.architecture.layerCount
+        var requests = [EvalJob.Request(model: 0, layerScores: true, label: "\(subject.name): every layer")]
         if dropLoss {
-            let tasks = (0..<model.architecture.layerCount).map { DropLossTask(layer: $0) }
-            losses = try tasks.map { task in
-                try CLIError.wrap { try task.run(model, name: name, tokens: tokens, evaluation: evaluation, progress: progress(1 + task.layer)) }
-            }
+            requests += (0..<layers).map { EvalJob.Request(model: 0, skipping: [$0], label: "\(subject.name) without layer \($0)") }
         }
-        bar.finish()
-        return LayerScores(report: report, dropLoss: losses)
+        let (job, seconds) = try Measurement.run([subject.model], requests, tokens: tokens, windows: windows, cluster: cluster,
+                                                 threads: threads, quiet: quiet, finalJob: finalJob)
+        return try CLIError.wrap {
+            LayerScores(report: try job.report(0).timed(seconds), dropLoss: dropLoss ? try (1...layers).map { try job.report($0).loss } : nil)
+        }
     }
 
     static func write(_ text: String, to path: String) throws {

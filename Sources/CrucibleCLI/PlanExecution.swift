@@ -9,7 +9,7 @@ import TensorIO
 enum PlanExecution {
     /// The reports of the run, or nil when `--resume` found the output already complete.
     static func run(_ plan: MergePlan, to outDir: String, options: MergeOptions, quiet: Bool,
-                    cluster: ClusterCommandOptions) throws -> (MergeReport, JobReport)? {
+                    cluster: ClusterCommandOptions, finalJob: Bool = true) throws -> (MergeReport, JobReport)? {
         if FileSystem.exists(outDir) {
             guard cluster.resume else { throw CLIError("\(outDir): the output folder already exists; remove it or choose another") }
             try checkComplete(plan, outDir)
@@ -21,7 +21,7 @@ enum PlanExecution {
             throw CLIError("\(partial) holds an interrupted run; add --resume to continue it, or remove it to start over")
         }
         let job = try CLIError.wrap { try MergeJob(plan: plan, directory: outDir, options: options, resume: cluster.resume) }
-        let report = try JobExecution.run(job, runtime: cluster, threads: options.threads, quiet: quiet, unit: "tensors")
+        let report = try JobExecution.run(job, runtime: cluster, threads: options.threads, quiet: quiet, unit: "tensors", finalJob: finalJob)
         return (MergeReport(job, seconds: report.seconds), report)
     }
 

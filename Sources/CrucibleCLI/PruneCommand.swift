@@ -2,6 +2,7 @@ import ArgumentParser
 import Evaluator
 import Foundation
 import MergeEngine
+import SweepEngine
 import TensorIO
 
 struct Prune: ParsableCommand {
@@ -75,7 +76,7 @@ struct Prune: ParsableCommand {
         let checkpoint = try CLIError.wrap { try Checkpoint(path: model) }
         let layerCount = Int(checkpoint.config?["num_hidden_layers"]?.int64Value ?? Int64(checkpoint.detectedLayerCount))
         // With --text/--tokens: score the layers here (the evaluation is kept for the pruned model).
-        let scored = try input.given ? scoreLayers(model, checkpoint) : nil
+        let scored = try input.given ? scoreLayers(model) : nil
         let layers: [Int] = try CLIError.wrap {
             if let scored { return LayerPruning.lowest(drop!, of: scored.scores.dictionary(by ?? .bi)) }
             if let dropLayers {
@@ -99,28 +100,26 @@ struct Prune: ParsableCommand {
             return
         }
         let options = MergeOptions(threads: threads, shardBudget: try output.shardBudget(), copyTokenizer: !output.noCopyTokenizer)
-        if case let (report, job)? = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster), !quiet {
+        if case let (report, job)? = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster,
+                                                           finalJob: scored == nil), !quiet {
             print("Pruned \(layerCount - plan.layerCount) of \(layerCount) layers: " + PlanSummary.report(report, plan: plan, threads: threads, reused: job.reused))
         }
         guard let scored else { return }
         // The pruned model on the same tokens and windows, read back from OUT_DIR.
-        let pruned = try CLIError.wrap { try ForwardPass(checkpoint: try Checkpoint(path: outDir)) }
-        let bar = ProgressBar(enabled: !quiet, unit: "tokens")
-        let after = try CLIError.wrap {
-            try scored.evaluation.run(pruned, name: outDir, tokens: scored.ids) { done, total in bar.updateCount(done: done, total: total) }
-        }
-        bar.finish()
+        let after = try Measurement.losses([try Measurement.subject(outDir, path: outDir)], tokens: scored.ids, windows: scored.windows,
+                                           cluster: cluster, threads: threads, quiet: quiet)[0]
         if !quiet { print(Self.comparison(original: scored.scores.report, pruned: after, dropped: layers, by: by ?? .bi)) }
     }
 
-    /// The layer scores of `checkpoint` on --text/--tokens, the ids and the evaluation used.
-    func scoreLayers(_ path: String, _ checkpoint: Checkpoint) throws -> (scores: LayerScores, ids: [Int32], evaluation: Evaluation) {
+    /// The layer scores of the model on --text/--tokens, the ids and the windows used (a job
+    /// that keeps remote workers for the prune and the pruned model's measurement).
+    func scoreLayers(_ path: String) throws -> (scores: LayerScores, ids: [Int32], windows: EvalJob.Windows) {
         let ids = try input.tokenIDs(model: path)
-        let forward = try CLIError.wrap { try ForwardPass(checkpoint: checkpoint) }
-        let evaluation = input.evaluation(for: forward, threads: threads)
-        let result = try LayerScoring.run(forward, name: model, tokens: ids, evaluation: evaluation, dropLoss: by == .dropLoss,
-                                          bar: ProgressBar(enabled: !quiet, unit: "tokens"))
-        return (result, ids, evaluation)
+        let subject = try Measurement.subject(model, path: path)
+        let windows = Measurement.windows(input, for: [subject.model])
+        let result = try LayerScoring.run(subject, tokens: ids, windows: windows, dropLoss: by == .dropLoss, cluster: cluster,
+                                          threads: threads, quiet: quiet, finalJob: false)
+        return (result, ids, windows)
     }
 
     /// The original's and the pruned model's loss on the same tokens.

@@ -11,7 +11,8 @@ struct Score: ParsableCommand {
             comes from one forward pass, the same pass and numbers as `crucible eval --layer-scores`. \
             --drop-loss also evaluates the model once per layer with that layer skipped (the stream \
             passes through it unchanged, in memory, nothing written): the loss the model pruned of \
-            that layer alone would have. Lowest scores are the most redundant layers.
+            that layer alone would have. Lowest scores are the most redundant layers. Each pass is a \
+            task: with --listen, workers on other hosts take them (docs/cluster.md).
 
             Writes a table, and on request the scores file `crucible prune --scores` reads \
             (--scores, by --by bi or drop-loss), an SVG bar chart (--svg) and every number (--json). \
@@ -50,19 +51,21 @@ struct Score: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress bar and no table.")
     var quiet = false
 
+    @OptionGroup(title: "Cluster") var cluster: ClusterCommandOptions
+
     func validate() throws {
         try input.requireOne()
         if by == .dropLoss && !dropLoss { throw ValidationError("--by drop-loss needs --drop-loss") }
         if quiet && json == nil && scores == nil && svg == nil { throw ValidationError("--quiet prints nothing: give --scores, --svg or --json") }
+        try cluster.validate()
     }
 
     func run() throws {
         let path = try HubModels.resolve(model, quiet: quiet)
         let ids = try input.tokenIDs(model: path)
-        let forward = try CLIError.wrap { try ForwardPass(checkpoint: try Checkpoint(path: path)) }
-        let evaluation = input.evaluation(for: forward, threads: compute.threads)
-        let result = try LayerScoring.run(forward, name: model, tokens: ids, evaluation: evaluation, dropLoss: dropLoss,
-                                          bar: ProgressBar(enabled: !quiet, unit: "tokens"))
+        let subject = try Measurement.subject(model, path: path)
+        let result = try LayerScoring.run(subject, tokens: ids, windows: Measurement.windows(input, for: [subject.model]), dropLoss: dropLoss,
+                                          cluster: cluster, threads: compute.threads, quiet: quiet)
         if let scores { try LayerScoring.write(result.scoresJSON(by).serialized(indent: 2) + "\n", to: scores) }
         if let svg { try LayerScoring.write(result.svg(), to: svg) }
         if let json { try LayerScoring.write(result.json(source: input.source).serialized(indent: 2) + "\n", to: json) }

@@ -14,6 +14,9 @@ public struct Evaluation: Sendable {
     public var skipping: Set<Int>
     /// What the last block's Block Influence compares (default: the residual stream).
     public var layerScoreInput: LayerScoreInput
+    /// Only these windows of the plan (all when nil): a share of the sequence, whose report
+    /// joins the others' (`LossReport` of their windows together) into the whole one.
+    public var windowRange: Range<Int>?
 
     public init(context: Int, stride: Int, batch: Int = 1, threads: Int = 1, layerScores: Bool = false, skipping: Set<Int> = [],
                 layerScoreInput: LayerScoreInput = .residual) {
@@ -36,14 +39,18 @@ public struct Evaluation: Sendable {
         }
         try ForwardPass.checkSkipping(skipping, layerCount: a.layerCount, layerScores: layerScores)
         let plan = try WindowPlan(tokenCount: tokens.count, context: context, stride: stride)
-        let total = plan.windows.reduce(0) { $0 + $1.tokens.count }
+        let all = plan.windows.indices
+        let range = windowRange ?? all
+        guard range.lowerBound >= all.lowerBound && range.upperBound <= all.upperBound else {
+            throw EvalError("windows \(range) are not among the \(plan.windows.count) windows of the sequence")
+        }
+        let planned = Array(plan.windows[range])
+        let total = planned.reduce(0) { $0 + $1.tokens.count }
         var done = 0
         var windowLosses: [LossReport.WindowLoss] = []
-        var scored = 0
-        var cosineSums = [Double](repeating: 0, count: a.layerCount)
         let start = Date()
-        for first in Swift.stride(from: 0, to: plan.windows.count, by: max(batch, 1)) {
-            let group = Array(plan.windows[first..<min(first + max(batch, 1), plan.windows.count)])
+        for first in Swift.stride(from: 0, to: planned.count, by: max(batch, 1)) {
+            let group = Array(planned[first..<min(first + max(batch, 1), planned.count)])
             let requests = group.map { WindowRequest(tokens: Array(tokens[$0.tokens]), scored: $0.scored) }
             let groupTokens = group.reduce(0) { $0 + $1.tokens.count }
             let base = done
@@ -53,16 +60,13 @@ public struct Evaluation: Sendable {
                 progress?(base + groupTokens * step / steps, total)
             }
             for (w, r) in zip(group, results) {
-                windowLosses.append(.init(tokens: w.tokens, scored: r.losses.count, lossSum: r.losses.reduce(0, +)))
-                scored += r.losses.count
-                for (layer, c) in r.cosineSums.enumerated() { cosineSums[layer] += c }
+                windowLosses.append(.init(tokens: w.tokens, scored: r.losses.count, lossSum: r.losses.reduce(0, +), cosineSums: r.cosineSums))
             }
             done += groupTokens
         }
         let seconds = Date().timeIntervalSince(start)
         return LossReport(
             model: name, modelType: a.family.modelType, tokenCount: tokens.count, context: context, stride: stride,
-            windows: windowLosses, seconds: seconds, tokensRun: total,
-            blockInfluence: layerScores ? cosineSums.map { 1 - $0 / Double(scored) } : nil)
+            windows: windowLosses, seconds: seconds, tokensRun: total)
     }
 }

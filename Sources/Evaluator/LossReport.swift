@@ -9,11 +9,15 @@ public struct LossReport: Sendable {
         public let scored: Int
         /// Σ of the window's scored tokens' losses, in position order.
         public let lossSum: Double
+        /// Per layer, Σ over the window's scored positions of cos(stream entering, stream
+        /// leaving) (empty unless layer scores were asked for).
+        public let cosineSums: [Double]
 
-        public init(tokens: Range<Int>, scored: Int, lossSum: Double) {
+        public init(tokens: Range<Int>, scored: Int, lossSum: Double, cosineSums: [Double] = []) {
             self.tokens = tokens
             self.scored = scored
             self.lossSum = lossSum
+            self.cosineSums = cosineSums
         }
 
         /// Mean loss over the window's scored tokens.
@@ -38,9 +42,10 @@ public struct LossReport: Sendable {
     /// the block, stream leaving it). Nil unless asked for.
     public let blockInfluence: [Double]?
 
-    /// `lossSum` is the windows' sums added in window order; `scoredCount` theirs counts.
+    /// `lossSum` is the windows' sums added in window order, `scoredCount` their counts, and
+    /// Block Influence comes from their cosine sums added in window order (when they have them).
     public init(model: String, modelType: String, tokenCount: Int, context: Int, stride: Int, windows: [WindowLoss],
-                seconds: Double, tokensRun: Int, blockInfluence: [Double]?) {
+                seconds: Double, tokensRun: Int) {
         self.model = model
         self.modelType = modelType
         self.tokenCount = tokenCount
@@ -51,7 +56,20 @@ public struct LossReport: Sendable {
         scoredCount = windows.reduce(0) { $0 + $1.scored }
         self.seconds = seconds
         self.tokensRun = tokensRun
-        self.blockInfluence = blockInfluence
+        if let layers = windows.first?.cosineSums.count, layers > 0 {
+            var sums = [Double](repeating: 0, count: layers)
+            for w in windows { for (layer, c) in w.cosineSums.enumerated() { sums[layer] += c } }
+            let scored = Double(scoredCount)
+            blockInfluence = sums.map { 1 - $0 / scored }
+        } else {
+            blockInfluence = nil
+        }
+    }
+
+    /// The same report, timed at `seconds` (a job's records carry no time).
+    public func timed(_ seconds: Double) -> LossReport {
+        LossReport(model: model, modelType: modelType, tokenCount: tokenCount, context: context, stride: stride, windows: windows,
+                   seconds: seconds, tokensRun: tokensRun)
     }
 
     /// Mean next-token cross-entropy over all scored tokens (token-weighted), in nats.

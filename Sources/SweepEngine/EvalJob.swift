@@ -48,21 +48,26 @@ public final class EvalJob: DistributedJob {
         }
     }
 
-    /// One measurement: a model, as it is or perturbed, with layers skipped or not.
+    /// One measurement: a model, as it is or perturbed, with layers skipped or not, over all
+    /// the windows or a share of them (`report(_:)` joins shares).
     public struct Request: Sendable {
         public var model: Int
         public var noise: Noise?
         /// Layers left out (the loss of the model pruned of them).
         public var skipping: [Int]
         public var layerScores: Bool
+        /// Indices into the job's `WindowPlan` (all when nil).
+        public var windows: Range<Int>?
         /// Names the task in messages and progress.
         public var label: String
 
-        public init(model: Int, noise: Noise? = nil, skipping: [Int] = [], layerScores: Bool = false, label: String) {
+        public init(model: Int, noise: Noise? = nil, skipping: [Int] = [], layerScores: Bool = false, windows: Range<Int>? = nil,
+                    label: String) {
             self.model = model
             self.noise = noise
             self.skipping = skipping
             self.layerScores = layerScores
+            self.windows = windows
             self.label = label
         }
     }
@@ -110,15 +115,12 @@ public final class EvalJob: DistributedJob {
         self.tokens = tokens
         self.windows = windows
         self.finished = finished
-        plan = try WindowPlan(tokenCount: tokens.count, context: windows.context, stride: windows.stride)
+        plan = try EvalJob.windowPlan(tokenCount: tokens.count, windows: windows, models: models)
         guard windows.batch >= 1 else { throw EvalError("the batch must be at least 1 window") }
         guard LayerScoreInput(rawValue: windows.layerScoreInput) != nil else { throw EvalError("unknown layer score input \(windows.layerScoreInput)") }
         var problems: [String] = []
         for model in models {
             let a = model.architecture
-            if let maxPositions = a.maxPositions, windows.context > maxPositions {
-                problems.append("\(model.name): a context of \(windows.context) tokens is longer than the model's \(maxPositions) (max_position_embeddings)")
-            }
             let missing = a.tensorNames.filter { !model.checkpoint.contains($0) }
             if !missing.isEmpty {
                 problems.append("\(model.name): \(a.family.modelType) checkpoint lacks \(missing.prefix(5).joined(separator: ", "))"
@@ -137,6 +139,9 @@ public final class EvalJob: DistributedJob {
                 try ForwardPass.checkSkipping(Set(request.skipping), layerCount: models[request.model].architecture.layerCount,
                                               layerScores: request.layerScores)
             } catch { problems.append("\(request.label): \(error)") }
+            if let range = request.windows, range.isEmpty || range.lowerBound < 0 || range.upperBound > plan.windows.count {
+                problems.append("\(request.label): windows \(range) are not a share of the \(plan.windows.count) windows")
+            }
         }
         guard problems.isEmpty else { throw ProblemList(problems) }
 
@@ -152,14 +157,16 @@ public final class EvalJob: DistributedJob {
         }
         output = JobOutput(targets: [.records(records)], journalPath: nil)
 
-        let tokensRun = plan.windows.reduce(0) { $0 + $1.tokens.count }
         var tasks: [JobTask] = []
         for (index, request) in requests.enumerated() {
             let model = models[request.model], a = model.architecture
             let skipped = Set(request.skipping.flatMap { a.blockTensors($0).all })
             let inputs = a.tensorNames.filter { !skipped.contains($0) }.map { TaskInput(model: request.model, tensor: $0) }
-            let work = EvalTaskWork(model: request.model, noise: request.noise, skipping: request.skipping, layerScores: request.layerScores)
-            let values = plan.windows.count + (request.layerScores ? a.layerCount : 0)
+            let work = EvalTaskWork(model: request.model, noise: request.noise, skipping: request.skipping, layerScores: request.layerScores,
+                                    windows: request.windows.map { [$0.lowerBound, $0.upperBound] })
+            let windows = plan.windows[request.windows ?? plan.windows.indices]
+            let tokensRun = windows.reduce(0) { $0 + $1.tokens.count }
+            let values = windows.count * EvalRecord.valuesPerWindow(layerScores: request.layerScores, layers: a.layerCount)
             let inputBytes = inputs.reduce(0) { $0 + (model.checkpoint.info($1.tensor)?.byteCount ?? 0) }
             tasks.append(JobTask(label: request.label, work: Array(try encoder.encode(work)), inputs: inputs,
                                  parts: [TaskPart(target: 0, name: EvalJob.recordName(index), bytes: 8 * values, elementWidth: 8)],
@@ -171,6 +178,16 @@ public final class EvalJob: DistributedJob {
 
     public var models: [Checkpoint] { evalModels.map(\.checkpoint) }
 
+    /// The windows of `tokenCount` tokens, once the context is known to fit every model.
+    public static func windowPlan(tokenCount: Int, windows: Windows, models: [Model]) throws -> WindowPlan {
+        for model in models {
+            if let maxPositions = model.architecture.maxPositions, windows.context > maxPositions {
+                throw EvalError("\(model.name): --context \(windows.context) is longer than the model's \(maxPositions) tokens (max_position_embeddings)")
+            }
+        }
+        return try WindowPlan(tokenCount: tokenCount, context: windows.context, stride: windows.stride)
+    }
+
     public func finish() throws {}
 
     public func abandon() {}
@@ -181,23 +198,32 @@ public final class EvalJob: DistributedJob {
 
     static func recordName(_ task: Int) -> String { "eval/\(task)" }
 
-    /// The report of request `index`, once its task finished. Speeds are not part of a record
-    /// (a record's bytes are the same on every worker): `seconds` is 0.
-    public func report(_ index: Int) throws -> LossReport {
-        let request = requests[index], a = evalModels[request.model].architecture
-        let count = plan.windows.count + (request.layerScores ? a.layerCount : 0)
-        guard let record = records.record(EvalJob.recordName(index)), record.count == 8 * count else {
-            throw JobError("\(request.label): the evaluation record is missing or has the wrong size")
+    /// The report of requests `indices` (shares of one measurement, in window order) once their
+    /// tasks finished: exactly what one evaluation of all their windows reports. Speeds are not
+    /// part of a record (a record's bytes are the same on every worker): `seconds` is 0.
+    public func report(_ indices: [Int]) throws -> LossReport {
+        var windowLosses: [LossReport.WindowLoss] = []
+        for index in indices {
+            let request = requests[index], a = evalModels[request.model].architecture
+            let windows = plan.windows[request.windows ?? plan.windows.indices]
+            let width = EvalRecord.valuesPerWindow(layerScores: request.layerScores, layers: a.layerCount)
+            guard let record = records.record(EvalJob.recordName(index)), record.count == 8 * width * windows.count else {
+                throw JobError("\(request.label): the evaluation record is missing or has the wrong size")
+            }
+            let values = EvalRecord.decode(record)
+            for (i, w) in windows.enumerated() {
+                windowLosses.append(LossReport.WindowLoss(tokens: w.tokens, scored: w.scored.count, lossSum: values[i * width],
+                                                          cosineSums: Array(values[(i * width + 1)..<((i + 1) * width)])))
+            }
         }
-        let values = EvalRecord.decode(record)
-        let windowLosses = zip(plan.windows, values.prefix(plan.windows.count)).map {
-            LossReport.WindowLoss(tokens: $0.tokens, scored: $0.scored.count, lossSum: $1)
-        }
-        return LossReport(model: evalModels[request.model].name, modelType: a.family.modelType, tokenCount: tokens.count,
+        let model = evalModels[requests[indices[0]].model]
+        return LossReport(model: model.name, modelType: model.architecture.family.modelType, tokenCount: tokens.count,
                           context: windows.context, stride: windows.stride, windows: windowLosses, seconds: 0,
-                          tokensRun: plan.windows.reduce(0) { $0 + $1.tokens.count },
-                          blockInfluence: request.layerScores ? Array(values.suffix(a.layerCount)) : nil)
+                          tokensRun: windowLosses.reduce(0) { $0 + $1.tokens.count })
     }
+
+    /// The report of request `index`.
+    public func report(_ index: Int) throws -> LossReport { try report([index]) }
 }
 
 /// What every worker of an eval job needs: the token ids, the windows, and each model's
@@ -223,12 +249,17 @@ struct EvalTaskWork: Codable {
     var noise: EvalJob.Noise?
     var skipping: [Int]
     var layerScores: Bool
+    /// [first, end) window indices; all when absent.
+    var windows: [Int]?
 }
 
-/// A task's record: little-endian Float64s, the windows' loss sums then Block Influence per layer.
+/// A task's record: little-endian Float64s, per window its loss sum then (with layer scores)
+/// its cosine sum per layer.
 enum EvalRecord {
+    static func valuesPerWindow(layerScores: Bool, layers: Int) -> Int { 1 + (layerScores ? layers : 0) }
+
     static func encode(_ report: LossReport, into destination: UnsafeMutableRawBufferPointer) {
-        let values = report.windows.map(\.lossSum) + (report.blockInfluence ?? [])
+        let values = report.windows.flatMap { [$0.lossSum] + $0.cosineSums }
         for (i, v) in values.enumerated() { destination.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 8 * i, as: UInt64.self) }
     }
 

@@ -45,10 +45,14 @@ public struct EvalTaskRunner: TaskRunner, JobKind {
                                        sign: Double(noise.sign), fixedScale: model.scale, threads: threads)
         }
         let forward = try ForwardPass(architecture: model.architecture, weights: weights, name: model.name)
-        let evaluation = Evaluation(context: windows.context, stride: windows.stride, batch: windows.batch, threads: threads,
+        var evaluation = Evaluation(context: windows.context, stride: windows.stride, batch: windows.batch, threads: threads,
                                     layerScores: work.layerScores, skipping: Set(work.skipping), layerScoreInput: layerScoreInput)
+        if let range = work.windows {
+            guard range.count == 2, range[0] < range[1] else { throw JobError("eval task: windows \(range) are not [first, end)") }
+            evaluation.windowRange = range[0]..<range[1]
+        }
         let report = try evaluation.run(forward, name: model.name, tokens: tokens)
-        let bytes = 8 * (report.windows.count + (report.blockInfluence?.count ?? 0))
+        let bytes = 8 * report.windows.count * EvalRecord.valuesPerWindow(layerScores: work.layerScores, layers: model.architecture.layerCount)
         guard parts.count == 1, parts[0].bytes == bytes else {
             throw JobError("\(model.name): the record is \(bytes) bytes, the task's part \(parts.first?.bytes ?? 0)")
         }

@@ -81,4 +81,53 @@ import TestSupport
         replacement.wait(10)
         #expect(try InPlaceSweepClusterTests.numbers(clustered) == InPlaceSweepClusterTests.numbers(embedded))
     }
+
+    /// A JSON report without its timings.
+    static func untimed(_ path: String) throws -> String {
+        func strip(_ value: Any) -> Any {
+            if let object = value as? [String: Any] {
+                return object.filter { !["seconds", "tokens_per_second"].contains($0.key) }.mapValues(strip)
+            }
+            if let array = value as? [Any] { return array.map(strip) }
+            return value
+        }
+        let json = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: path)))
+        return String(decoding: try JSONSerialization.data(withJSONObject: strip(json), options: .sortedKeys), as: UTF8.self)
+    }
+
+    @Test("eval over 2 remote workers (one with inputs shipped), each model's windows split into shares: the embedded numbers")
+    func evalOverWorkers() throws {
+        let tokens = try InPlaceSweepClusterTests.tokenFile(700)
+        let arguments = ["eval"] + InPlaceSweepClusterTests.models + ["--tokens", tokens, "--context", "32", "--stride", "24", "-q"]
+        let embedded = Harness.output("embedded") + ".json", clustered = Harness.output("cluster") + ".json"
+        let reference = try Harness.crucible(arguments + ["--json", embedded])
+        #expect(reference.status == 0, "\(reference.output)")
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.launch(arguments + ["--json", clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"])
+        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
+        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
+        let expected = try InPlaceSweepClusterTests.untimed(embedded)
+        #expect(expected.contains("\"windows\""))
+        #expect(try InPlaceSweepClusterTests.untimed(clustered) == expected)
+    }
+
+    @Test("score --drop-loss over 2 remote workers: one task per layer, the embedded scores")
+    func scoreOverWorkers() throws {
+        let tokens = try InPlaceSweepClusterTests.tokenFile(300)
+        let arguments = ["score", InPlaceSweepClusterTests.models[0], "--tokens", tokens, "--context", "32", "--drop-loss", "-q"]
+        let embedded = Harness.output("embedded") + ".json", clustered = Harness.output("cluster") + ".json"
+        let reference = try Harness.crucible(arguments + ["--json", embedded])
+        #expect(reference.status == 0, "\(reference.output)")
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.launch(arguments + ["--json", clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"])
+        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
+        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
+        let expected = try InPlaceSweepClusterTests.untimed(embedded)
+        #expect(expected.contains("\"drop_loss\""))
+        #expect(try InPlaceSweepClusterTests.untimed(clustered) == expected)
+    }
 }

@@ -154,6 +154,6 @@ import TestSupport
         // A context longer than the model's (llama_tied holds 32 positions).
         var long = InPlaceSweepTests.spec([InPlaceSweepTests.tied], out: TemporaryFolder.path("inplace"))
         long.inPlace!.windows = EvalJob.Windows(context: 48, stride: 48)
-        #expect(throws: ProblemList.self) { _ = try InPlaceSweepTests.run(long) }
+        #expect(throws: EvalError.self) { _ = try InPlaceSweepTests.run(long) }
     }
 }
