@@ -70,23 +70,10 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        // Models whose tokenizers give the same ids are measured in one job.
-        var groups: [(ids: [Int32], members: [(index: Int, subject: Measurement.Subject)])] = []
-        for (index, reference) in models.enumerated() {
-            let path = try HubModels.resolve(reference, quiet: quiet)
-            let ids = try input.tokenIDs(model: path)
-            let subject = try Measurement.subject(reference, path: path)
-            if let g = groups.firstIndex(where: { $0.ids == ids }) { groups[g].members.append((index, subject)) } else { groups.append((ids, [(index, subject)])) }
-        }
-        var reports = [LossReport?](repeating: nil, count: models.count)
-        for (g, group) in groups.enumerated() {
-            let subjects = group.members.map(\.subject)
-            let windows = Measurement.windows(input, for: subjects.map(\.model), layerScoreInput: layerScoresInput)
-            let measured = try Measurement.losses(subjects, tokens: group.ids, windows: windows, layerScores: layerScores != nil,
-                                                  cluster: cluster, threads: compute.threads, quiet: quiet, finalJob: g == groups.count - 1)
-            for (member, report) in zip(group.members, measured) { reports[member.index] = report }
-        }
-        let all = reports.map { $0! }
+        let subjects = try models.map { try Measurement.subject($0, path: try HubModels.resolve($0, quiet: quiet)) }
+        let all = try Measurement.losses(subjects, tokens: { try input.tokenIDs(model: $0.path) },
+                                         windows: { Measurement.windows(input, for: $0, layerScoreInput: layerScoresInput) },
+                                         layerScores: layerScores != nil, cluster: cluster, threads: compute.threads, quiet: quiet)
         for (index, report) in all.enumerated() {
             if let layerScores, let scores = report.scoresJSON() {
                 let file = models.count == 1 ? layerScores : Self.numbered(layerScores, index)

@@ -21,10 +21,35 @@ enum Measurement {
 
     /// The windows --context/--stride/--batch describe (default context: 2048, or the
     /// smallest maximum of the models when smaller).
-    static func windows(_ input: EvalInputOptions, for models: [EvalJob.Model], layerScoreInput: LayerScoreInput = .residual) -> EvalJob.Windows {
+    static func windows(context: Int?, stride: Int?, batch: Int, for models: [EvalJob.Model],
+                        layerScoreInput: LayerScoreInput = .residual) -> EvalJob.Windows {
         let limit = models.compactMap(\.architecture.maxPositions).min() ?? 2048
-        let context = input.context ?? min(2048, limit)
-        return EvalJob.Windows(context: context, stride: input.stride ?? context, batch: input.batch, layerScoreInput: layerScoreInput)
+        let window = context ?? min(2048, limit)
+        return EvalJob.Windows(context: window, stride: stride ?? window, batch: batch, layerScoreInput: layerScoreInput)
+    }
+
+    /// The windows of `eval`, `score` and `prune`'s options.
+    static func windows(_ input: EvalInputOptions, for models: [EvalJob.Model], layerScoreInput: LayerScoreInput = .residual) -> EvalJob.Windows {
+        windows(context: input.context, stride: input.stride, batch: input.batch, for: models, layerScoreInput: layerScoreInput)
+    }
+
+    /// The subjects measured on the same ids as one job each, in order: models whose
+    /// tokenizers give the same ids share a job. Returns a report per subject, in order.
+    static func losses(_ subjects: [Subject], tokens: (Subject) throws -> [Int32], windows: ([EvalJob.Model]) -> EvalJob.Windows,
+                       layerScores: Bool = false, cluster: ClusterCommandOptions, threads: Int, quiet: Bool) throws -> [LossReport] {
+        var groups: [(ids: [Int32], members: [Int])] = []
+        for (index, subject) in subjects.enumerated() {
+            let ids = try tokens(subject)
+            if let g = groups.firstIndex(where: { $0.ids == ids }) { groups[g].members.append(index) } else { groups.append((ids, [index])) }
+        }
+        var reports = [LossReport?](repeating: nil, count: subjects.count)
+        for (g, group) in groups.enumerated() {
+            let members = group.members.map { subjects[$0] }
+            let measured = try losses(members, tokens: group.ids, windows: windows(members.map(\.model)), layerScores: layerScores,
+                                      cluster: cluster, threads: threads, quiet: quiet, finalJob: g == groups.count - 1)
+            for (index, report) in zip(group.members, measured) { reports[index] = report }
+        }
+        return reports.map { $0! }
     }
 
     /// Shares of `windowCount` windows, one task each: all in one on a single in-process

@@ -19,6 +19,10 @@ struct Merge: ParsableCommand {
               crucible merge config.yml out -j 8 --random-seed 7 --out-shard-size 2B
               crucible merge config.yml out --resume        # after an interruption or a crash
 
+            With --eval-text FILE (or --eval-tokens FILE), the merged model and its inputs are then
+            measured on the same tokens (Crucible's own forward pass, docs/eval.md) and their losses
+            printed side by side.
+
             On several hosts (docs/operations.md): start the coordinator with
               crucible merge config.yml out --listen tcp://0.0.0.0:5555 --keys keys/ --min-workers 3
             and on each worker host `crucible worker --connect tcp://COORDINATOR:5555 --keys keys/`.
@@ -48,6 +52,8 @@ struct Merge: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress bar and no summary.")
     var quiet = false
 
+    @OptionGroup(title: "Measure the merge (after it)") var measure: MeasureOptions
+
     @OptionGroup(title: "Cluster") var cluster: ClusterCommandOptions
 
     func validate() throws {
@@ -73,7 +79,26 @@ struct Merge: ParsableCommand {
         }
         let options = MergeOptions(threads: threads, seed: randomSeed, shardBudget: try output.shardBudget(),
                                    copyTokenizer: !output.noCopyTokenizer)
-        guard case let (report, job)? = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster) else { return }
-        if !quiet { print(PlanSummary.report(report, plan: plan, threads: threads, reused: job.reused)) }
+        if case let (report, job)? = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster,
+                                                           finalJob: !measure.given), !quiet {
+            print(PlanSummary.report(report, plan: plan, threads: threads, reused: job.reused))
+        }
+        if measure.given { try measureMerge(plan) }
+    }
+
+    /// The merged model and each input on the same tokens, side by side.
+    func measureMerge(_ plan: MergePlan) throws {
+        var subjects = [try Measurement.subject(outDir, path: outDir)]
+        for (path, checkpoint) in zip(plan.modelPaths, plan.checkpoints) where !subjects.contains(where: { $0.path == checkpoint.path }) {
+            subjects.append(try Measurement.subject(path, path: checkpoint.path))
+        }
+        let reports = try Measurement.losses(subjects, tokens: { try measure.tokenIDs(model: $0.path) }, windows: { measure.windows(for: $0) },
+                                             cluster: cluster, threads: threads, quiet: quiet)
+        guard !quiet else { return }
+        print("")
+        print(Eval.table(reports))
+        if let best = reports.dropFirst().min(by: { $0.loss < $1.loss }) {
+            print(String(format: "merged − best input (%@): Δloss %+.6f", best.model, reports[0].loss - best.loss))
+        }
     }
 }

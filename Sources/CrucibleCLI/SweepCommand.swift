@@ -64,26 +64,7 @@ struct Sweep: ParsableCommand {
     @Option(help: "Seconds after which an eval is killed and recorded as failed.")
     var evalTimeout: Double?
 
-    @Option(help: "Measure the loss of every baseline and variant in place on this text (UTF-8, tokenized with the models' tokenizer.json).")
-    var evalText: String?
-
-    @Option(help: "Measure in place on these token ids instead (a JSON array, or little-endian u32).")
-    var evalTokens: String?
-
-    @Flag(help: "With --eval-text, add no BOS/EOS (by default as the model's tokenizer_config.json says).")
-    var noSpecialTokens = false
-
-    @Option(help: "In place: window length in tokens (default: 2048, or the model's maximum when smaller).")
-    var context: Int?
-
-    @Option(help: "In place: tokens between window starts (default: the context).")
-    var stride: Int?
-
-    @Option(help: "In place: use only the first N tokens.")
-    var maxTokens: Int?
-
-    @Option(help: "In place: windows a worker runs together (more memory, same numbers).")
-    var batch: Int = 1
+    @OptionGroup(title: "Measured in place (instead of --eval)") var measure: MeasureOptions
 
     @Flag(help: "In place: also measure W − σ·s·ε for every seed and report the mean of the pair (cancels the first-order term).")
     var antithetic = false
@@ -109,36 +90,23 @@ struct Sweep: ParsableCommand {
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give the models to sweep, or a YAML sweep config") }
-        if evalText != nil && evalTokens != nil { throw ValidationError("give either --eval-text FILE or --eval-tokens FILE") }
-        if evalText == nil && evalTokens == nil && (context != nil || stride != nil || maxTokens != nil || noSpecialTokens) {
-            throw ValidationError("--context, --stride, --max-tokens and --no-special-tokens need --eval-text or --eval-tokens")
-        }
-        if let context, context < 2 { throw ValidationError("--context must be at least 2") }
-        if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
-        if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
         try cluster.validate()
     }
 
     /// The in-place evaluation --eval-text/--eval-tokens ask for: one token sequence for all
     /// models (their tokenizers must agree on the text), windows as in `crucible eval`.
     func inPlace(models: [String]) throws -> InPlaceEval? {
-        guard evalText != nil || evalTokens != nil else { return nil }
+        guard measure.given else { return nil }
         var tokens: [Int32]?
-        var maxPositions: Int?
         for model in models {
-            let ids = try EvalInputOptions.tokenIDs(text: evalText, tokens: evalTokens, addSpecialTokens: !noSpecialTokens,
-                                                    maxTokens: maxTokens, model: model)
+            let ids = try measure.tokenIDs(model: model)
             if let tokens, tokens != ids {
-                throw CLIError("\(models[0]) and \(model) tokenize \(evalText ?? "the text") differently; sweep them separately or give --eval-tokens")
+                throw CLIError("\(models[0]) and \(model) tokenize \(measure.source) differently; sweep them separately or give --eval-tokens")
             }
             tokens = ids
-            let config = try CLIError.wrap { try Checkpoint(path: model).config }
-            if let n = config?["max_position_embeddings"]?.int64Value.map(Int.init) { maxPositions = min(maxPositions ?? n, n) }
         }
-        let window = context ?? min(2048, maxPositions ?? 2048)
-        return InPlaceEval(tokens: tokens ?? [], windows: EvalJob.Windows(context: window, stride: stride ?? window, batch: batch),
-                           source: evalText ?? evalTokens ?? "")
+        let subjects = try models.map { try Measurement.subject($0, path: $0) }
+        return InPlaceEval(tokens: tokens ?? [], windows: measure.windows(for: subjects.map(\.model)), source: measure.source)
     }
 
     static func isConfig(_ path: String) -> Bool {
