@@ -366,7 +366,7 @@ public struct Planner {
         for (sourceIndex, src) in slice.sources.enumerated() {
             let m = index(src.model)
             var name = inputName(src)
-            if !models[m].contains(name), ModelLayout.isOutputHead(name), let embedding = layouts[m].embedding {
+            if !models[m].contains(name), layouts[m].isOutputHead(name), let embedding = layouts[m].embedding {
                 name = embedding  // tied embeddings: lm_head falls back to the input embedding
             }
             guard let info = models[m].info(name) else {
