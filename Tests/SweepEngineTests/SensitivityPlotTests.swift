@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 @testable import SweepEngine
 
-/// The sensitivity figure (`sensitivity.svg`): what it shows.
+/// The sensitivity figure (`sensitivity.svg`) and the layer-score chart: what they show, and that
+/// librsvg and a browser draw them alike.
 @Suite struct SensitivityPlotTests {
     /// Results as a sweep measuring in place would hold them: per model its baseline and, per σ,
     /// each seed's Δ.
@@ -68,5 +69,44 @@ import TestSupport
         #expect(labels == [2, 2, 2])  // legend and x axis
         let order = ["step-100", "step-200", "step-300"].map { svg.ranges(of: ">\($0)<").last!.lowerBound }
         #expect(order == order.sorted())
+    }
+
+    /// The figures both renderers must draw alike.
+    enum Figure: String, CaseIterable, CustomTestStringConvertible {
+        case oneCheckpoint = "one checkpoint, log–log"
+        case threeCheckpoints = "three checkpoints, symlog, two panels"
+        case layerScores = "layer scores, two panels"
+
+        var testDescription: String { rawValue }
+
+        var svg: String {
+            switch self {
+            case .oneCheckpoint: SensitivityPlotTests.positive.svg!
+            case .threeCheckpoints: SensitivityPlotTests.checkpoints.svg!
+            case .layerScores:
+                LayerScoreChart.svg(title: "Layer scores: models/llama", panels: [
+                    .init(title: "Block Influence (1 − mean cos(in, out))", axisLabel: "block influence",
+                          values: [0.31, 0.12, 0.08, 0.05, 0.06, 0.04, 0.09, 0.22], ranks: [7, 5, 3, 1, 2, 0, 4, 6]),
+                    .init(title: "Loss without the layer − loss of the whole model (3.4007 nats)", axisLabel: "Δloss (nats)",
+                          values: [2.1, 0.3, 0.05, -0.01, 0.02, 0.01, 0.12, 0.6], ranks: [7, 5, 3, 0, 2, 1, 4, 6]),
+                ])
+            }
+        }
+    }
+
+    @Test("librsvg and headless Chromium draw the figure alike", arguments: Figure.allCases)
+    func renderersAgree(_ figure: Figure) throws {
+        let outcome = try RenderComparison.compare(figure.svg)
+        #expect(outcome.alike, "\(outcome.report)")
+    }
+
+    @Test("the render comparison fails when one renderer lacks an element (a mean line)")
+    func comparisonNoticesAMissingElement() throws {
+        let svg = Figure.threeCheckpoints.svg
+        let lines = svg.split(separator: "\n", omittingEmptySubsequences: false)
+        let withoutLine = lines.filter { !$0.hasPrefix("<polyline") || $0 != lines.first(where: { $0.hasPrefix("<polyline") }) }
+        #expect(withoutLine.count == lines.count - 1)
+        let outcome = try RenderComparison.compare(svg, browserSVG: withoutLine.joined(separator: "\n"))
+        #expect(!outcome.alike, "\(outcome.report)")
     }
 }
