@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath", "TestSupport"]),
         .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO", "TestSupport"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO", "TestSupport"]),
-        .testTarget(name: "SweepEngineTests", dependencies: ["SweepEngine", "Evaluator", "JobModel", "TensorIO", "CrucibleMath", "TestSupport"]),
+        .testTarget(name: "SweepEngineTests", dependencies: ["SweepEngine", "Evaluator", "JobModel", "TensorIO", "CrucibleMath", "TestSupport"], exclude: ["Support/compare_renders.py"]),
         .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO", "TestSupport"], exclude: ["Support/analyze_reference.py"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO", "TestSupport"], exclude: ["Support/hub_server.py"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TensorIO", "TestSupport"], exclude: ["Fixtures"]),

@@ -1,7 +1,8 @@
 import Foundation
 
 /// A bar chart of per-layer scores as hand-written SVG (the style of `SensitivityPlot`, whose
-/// tick and escaping helpers it uses): one panel per metric, one bar per layer, stacked.
+/// header, text, tick and escaping helpers it uses, so librsvg and a browser draw it alike):
+/// one panel per metric, one bar per layer, stacked.
 public enum LayerScoreChart {
     public struct Panel: Sendable {
         public let title: String
@@ -25,13 +26,9 @@ public enum LayerScoreChart {
         let width = max(560.0, left + right + Double(layers) * 22)
         let height = top + Double(panels.count) * panelHeight + Double(max(panels.count - 1, 0)) * gap + bottom
         let plotWidth = width - left - right
-        func f(_ v: Double) -> String { String(format: "%.2f", v) }
-        var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(f(left + plotWidth / 2))" y="24" text-anchor="middle" font-size="15">\(SensitivityPlot.escape(title))</text>
-
-            """
+        let f = SensitivityPlot.f, escape = SensitivityPlot.escape
+        var svg = SensitivityPlot.header(width: width, height: height)
+        svg += SensitivityPlot.text(left + plotWidth / 2, 24, escape(title), size: 15)
         for (p, panel) in panels.enumerated() {
             let panelTop = top + Double(p) * (panelHeight + gap) + 20
             let plotHeight = panelHeight - 20
@@ -42,7 +39,7 @@ public enum LayerScoreChart {
             low = floor(low / step) * step
             high = ceil(high / step) * step
             func y(_ value: Double) -> Double { panelTop + (high - value) / (high - low) * plotHeight }
-            svg += "<text x=\"\(f(left))\" y=\"\(f(panelTop - 8))\" font-size=\"13\">\(SensitivityPlot.escape(panel.title))</text>\n"
+            svg += SensitivityPlot.text(left, panelTop - 8, escape(panel.title), anchor: "start", size: 13)
             svg += SensitivityPlot.horizontalGrid(from: low, to: high, step: step, left: left, width: plotWidth, y: y)
             let slot = plotWidth / Double(max(panel.values.count, 1))
             for (layer, value) in panel.values.enumerated() {
@@ -52,13 +49,13 @@ public enum LayerScoreChart {
                 svg += "<rect x=\"\(f(x))\" y=\"\(f(y0))\" width=\"\(f(slot * 0.7))\" height=\"\(f(max(y1 - y0, 0.5)))\" fill=\"#1f77b4\">"
                 svg += "<title>layer \(layer): \(SensitivityPlot.label(value)) (rank \(panel.ranks[layer]) from lowest)</title></rect>\n"
                 if panel.values.count <= 40 || layer % 5 == 0 {
-                    svg += "<text x=\"\(f(x + slot * 0.35))\" y=\"\(f(panelTop + plotHeight + 16))\" text-anchor=\"middle\" font-size=\"10\">\(layer)</text>\n"
+                    svg += SensitivityPlot.text(x + slot * 0.35, panelTop + plotHeight + 16, "\(layer)", size: 10)
                 }
             }
             svg += "<line x1=\"\(f(left))\" y1=\"\(f(y(0)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y(0)))\" stroke=\"#333\"/>\n"
             svg += "<rect x=\"\(f(left))\" y=\"\(f(panelTop))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
-            svg += "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(panelTop + plotHeight + 34))\" text-anchor=\"middle\">layer</text>\n"
-            svg += "<text transform=\"translate(20 \(f(panelTop + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(SensitivityPlot.escape(panel.axisLabel))</text>\n"
+            svg += SensitivityPlot.text(left + plotWidth / 2, panelTop + plotHeight + 34, "layer")
+            svg += "<text transform=\"translate(20 \(f(panelTop + plotHeight / 2))) rotate(-90)\" x=\"0\" y=\"0\" text-anchor=\"middle\">\(escape(panel.axisLabel))</text>\n"
         }
         svg += "</svg>\n"
         return svg

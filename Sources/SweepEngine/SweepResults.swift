@@ -188,31 +188,26 @@ public struct SweepResults: Sendable {
 
     // MARK: sensitivity.svg
 
-    /// One model's curve: for each σ > 0, Δmetric's mean, min and max over seeds.
+    /// One model's curve: its baseline metric and, for each σ > 0 (ascending), Δmetric over the
+    /// seeds measured.
     public struct Curve: Sendable {
         public let model: String
-        public let points: [(sigma: Double, mean: Double, min: Double, max: Double)]
+        public let baseline: Double
+        public let points: [Summary]
     }
 
-    /// The curves of the models whose baseline and some variant were measured.
+    /// The curves of the models whose baseline and some variant were measured, in sweep order.
     public var curves: [Curve] {
+        let summaries = self.summaries
         var models: [String] = []
-        for result in variants where !models.contains(result.model) { models.append(result.model) }
+        for summary in summaries where !models.contains(summary.model) { models.append(summary.model) }
         return models.compactMap { model in
-            var bySigma: [Double: [Double]] = [:]
-            for result in variants where result.model == model && result.variant.sigma > 0 {
-                if let d = delta(result) { bySigma[result.variant.sigma, default: []].append(d) }
-            }
-            let points = bySigma.keys.sorted().map { sigma in
-                let values = bySigma[sigma]!
-                return (sigma: sigma, mean: values.reduce(0, +) / Double(values.count), min: values.min()!, max: values.max()!)
-            }
-            return points.isEmpty ? nil : Curve(model: model, points: points)
+            baselineMetric(model).map { Curve(model: model, baseline: $0, points: summaries.filter { $0.model == model }) }
         }
     }
 
-    /// The plot, or nil when there is nothing to draw (no eval, or no baseline).
-    public var svg: String? { SensitivityPlot.svg(curves) }
+    /// The figure (`SensitivityPlot`), or nil when there is nothing to draw (no eval, or no baseline).
+    public var svg: String? { SensitivityPlot.svg(curves, metric: metricName, scale: scale, antithetic: antithetic) }
 
     /// Writes sweep.json, sweep.csv and (when there is data) sensitivity.svg into `directory`.
     public func write(to directory: String) throws {
