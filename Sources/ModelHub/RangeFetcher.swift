@@ -5,7 +5,6 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// Reads byte ranges of files over HTTP with `Range:` requests: neighbouring ranges are
 /// coalesced (`RangeSpans`), several requests are in flight, a cut, stalled or 5xx request
@@ -65,31 +64,17 @@ public final class RangeFetcher: Sendable {
             precondition(range.lowerBound >= 0 && range.upperBound <= fileSize, "range \(range) outside the \(fileSize) bytes of \(url)")
         }
         let spans = RangeSpans(ranges, gap: options.coalescingGap, limit: options.requestLimit).spans
-        let work = WorkQueue(count: spans.count)
-        let group = DispatchGroup()
-        for _ in 0..<min(max(options.concurrency, 1), spans.count) {
-            group.enter()
-            Thread { [self] in
-                defer { group.leave() }
-                while let index = work.next() {
-                    let span = spans[index]
-                    do throws(RemoteError) {
-                        _ = try read(url, span.file, size: fileSize, cancelled: work.failed) { position, bytes in
-                            for part in span.parts {
-                                let start = max(position, part.file.lowerBound), end = min(position + bytes.count, part.file.upperBound)
-                                guard start < end else { continue }
-                                deliver(part.range, part.offset + start - part.file.lowerBound,
-                                        UnsafeRawBufferPointer(rebasing: bytes[(start - position)..<(end - position)]))
-                            }
-                        }
-                    } catch {
-                        work.fail(error)
-                    }
+        try Parallel.forEach(spans.count, width: options.concurrency) { [self] (index, stopped) throws(RemoteError) in
+            let span = spans[index]
+            _ = try read(url, span.file, size: fileSize, cancelled: stopped) { position, bytes in
+                for part in span.parts {
+                    let start = max(position, part.file.lowerBound), end = min(position + bytes.count, part.file.upperBound)
+                    guard start < end else { continue }
+                    deliver(part.range, part.offset + start - part.file.lowerBound,
+                            UnsafeRawBufferPointer(rebasing: bytes[(start - position)..<(end - position)]))
                 }
-            }.start()
+            }
         }
-        group.wait()
-        if let error = work.error { throw error }
     }
 
     /// Reads file bytes `span` of `url` into `write(position, bytes)` (positions in the file,
@@ -196,32 +181,6 @@ private final class SpanProgress: @unchecked Sendable {
         guard bounds.count == 2, let first = Int(bounds[0]), let last = Int(bounds[1]), first <= last, last < total else { return nil }
         return (first, last, total)
     }
-}
-
-/// The spans of one `fetch` handed out to its threads, and the first error one of them met
-/// (after which no span is handed out and the requests in flight stop).
-private final class WorkQueue: Sendable {
-    private let state: Mutex<(next: Int, error: RemoteError?)>
-    private let count: Int
-
-    init(count: Int) {
-        self.count = count
-        state = Mutex((next: 0, error: nil))
-    }
-
-    func next() -> Int? {
-        state.withLock { state in
-            guard state.error == nil, state.next < count else { return nil }
-            defer { state.next += 1 }
-            return state.next
-        }
-    }
-
-    func failed() -> Bool { state.withLock { $0.error != nil } }
-
-    func fail(_ error: RemoteError) { state.withLock { if $0.error == nil { $0.error = error } } }
-
-    var error: RemoteError? { state.withLock { $0.error } }
 }
 
 /// Stops a request when another of the same `fetch` has failed.

@@ -30,7 +30,8 @@ public struct RemoteModel: Sendable {
     public let files: [RemoteFile]
 
     /// Resolves `location` and reads its headers (at least one request per weight file,
-    /// in order). `HF_HUB_OFFLINE` makes it an error at once: this needs the network.
+    /// several files at once as `RangeFetcher.Options.concurrency` allows). `HF_HUB_OFFLINE`
+    /// makes it an error at once: this needs the network.
     public static func open(_ location: RemoteLocation, settings: HubSettings) throws(RemoteError) -> RemoteModel {
         guard !settings.offline else { throw .offline(location.description) }
         switch location {
@@ -49,20 +50,22 @@ public struct RemoteModel: Sendable {
         let cache = RepoCache(cacheDirectory: settings.cacheDirectory, repository: reference.repository)
         let download = SnapshotDownload(client: client, cache: cache, progress: nil)
         let commit: String
-        let weights: [(name: String, info: HubClient.FileInfo)]
+        let weights: [String]
         do {
             let (resolved, files) = try download.select()
             commit = resolved
             try download.fetch(files.filter { !$0.hasSuffix(".safetensors") }, commit: commit, progress: nil)
-            weights = try files.filter { $0.hasSuffix(".safetensors") }.map { (name) throws(HubError) in (name, try client.info(name, commit: commit)) }
+            weights = files.filter { $0.hasSuffix(".safetensors") }
         } catch {
             throw .hub(error)
         }
         let fetcher = RangeFetcher(token: settings.token, options: RangeFetcher.Options(settings: settings))
         defer { fetcher.shutdown() }
-        let files = try weights.map { (weight) throws(RemoteError) in
-            try RemoteHeader.read(client.url(of: weight.name, commit: commit), name: weight.name, size: weight.info.size,
-                                  sha256: weight.info.isLFS ? weight.info.etag : nil, fetcher: fetcher)
+        let files = try Parallel.map(weights, width: fetcher.options.concurrency) { (name) throws(RemoteError) in
+            let info: HubClient.FileInfo
+            do throws(HubError) { info = try client.info(name, commit: commit) } catch { throw .hub(error) }
+            return try RemoteHeader.read(client.url(of: name, commit: commit), name: name, size: info.size,
+                                         sha256: info.isLFS ? info.etag : nil, fetcher: fetcher)
         }
         return RemoteModel(location: .hub(reference), commit: commit, folder: cache.snapshot(commit), files: files)
     }
@@ -83,11 +86,12 @@ public struct RemoteModel: Sendable {
         for name in ["config.json"] + Checkpoint.tokenizerFileNames {
             if let bytes = try fetcher.smallFile(url + "/" + name, limit: settings.listingLimit) { _ = try save(bytes, as: name, in: folder) }
         }
-        let files = try weights.map { (name) throws(RemoteError) in
+        let single = weights == [Checkpoint.singleFileName]
+        let files = try Parallel.map(weights, width: fetcher.options.concurrency) { (name) throws(RemoteError) in
             let fileURL = url + "/" + (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name)
             do throws(RemoteError) {
                 return try RemoteHeader.read(fileURL, name: name, size: nil, sha256: nil, fetcher: fetcher)
-            } catch .http(_, 404) where weights == [Checkpoint.singleFileName] {
+            } catch .http(_, 404) where single {
                 throw .noWeights(url: url)
             }
         }
