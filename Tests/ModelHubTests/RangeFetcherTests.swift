@@ -127,6 +127,17 @@ import Testing
         #expect(error == .invalidResponse(url: served.url, reason: "the file has 3000000 bytes, not the 3000001 planned"))
     }
 
+    @Test func aRangePastTheEndOfAShorterFileIsA416NamingTheRange() throws {
+        let served = try Served()
+        let size = served.bytes.count
+        let error = #expect(throws: RemoteError.self) {
+            try Self.fetch(served.url, size: size + 100, [(size + 10)..<(size + 20)], options: Self.options(gap: 0))
+        }
+        #expect(error == .invalidResponse(url: served.url, reason: "HTTP 416 (range not satisfiable) for bytes=\(size + 10)-\(size + 19): "
+                                          + "the file is not the \(size + 100) bytes planned"))
+        #expect(try served.reads.count == 1, "not retried")
+    }
+
     @Test func aRedirectToAnotherHostDoesNotCarryTheToken() throws {
         let served = try Served(redirect: "blob.bin")
         let fetched = try Self.fetch(served.url, size: served.bytes.count, [10..<20, 2_000_000..<2_000_100],
