@@ -9,7 +9,7 @@ import NIOHTTP1
 /// libraries behind it at run time, and the release binary may only depend on libc, libzmq
 /// and liblz4. Calls block the calling thread while NIO's threads do the work, so they are
 /// made from synchronous code only.
-final class HubHTTP {
+final class HubHTTP: Sendable {
     /// A response after redirects: where it came from, its status and headers, and its body
     /// unless a `BodySink` took it.
     struct Response {

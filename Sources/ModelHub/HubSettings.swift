@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where the Hub and its cache are, read from the environment variables huggingface_hub
 /// reads, so that both share one cache.
 public struct HubSettings: Sendable {
@@ -43,5 +45,14 @@ public struct HubSettings: Sendable {
         func seconds(_ name: String) -> Double? { value(name).flatMap(Double.init).flatMap { $0 > 0 && $0.isFinite ? $0 : nil } }
         if let timeout = seconds("HF_HUB_ETAG_TIMEOUT") { metadataTimeout = timeout }
         if let timeout = seconds("HF_HUB_DOWNLOAD_TIMEOUT") { downloadTimeout = timeout }
+    }
+}
+
+extension HubSettings {
+    /// `token` for URLs on the endpoint's origin (scheme, host and port), nil for any other:
+    /// a folder URL elsewhere never gets the Hub token.
+    public func token(for url: String) -> String? {
+        guard let target = URL(string: url), let hub = URL(string: endpoint) else { return nil }
+        return (target.scheme, target.host, target.port) == (hub.scheme, hub.host, hub.port) ? token : nil
     }
 }

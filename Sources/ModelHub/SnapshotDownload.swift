@@ -12,6 +12,14 @@ struct SnapshotDownload {
 
     /// Downloads what is missing and returns the snapshot folder.
     func run() throws(HubError) -> String {
+        let (commit, files) = try select()
+        try fetch(files, commit: commit, progress: progress)
+        return cache.snapshot(commit)
+    }
+
+    /// Lists the revision, records its commit, fetches its index when it has one, and
+    /// returns the commit and the files a merge needs (`MergeFiles`, weights last).
+    func select() throws(HubError) -> (commit: String, files: [String]) {
         let listing = try client.listing()
         try cache.save(client.reference, commit: listing.commit)
         let folder = cache.snapshot(listing.commit)
@@ -36,14 +44,13 @@ struct SnapshotDownload {
         guard weights <= client.settings.weightFileLimit else {
             throw .tooManyWeightFiles(client.reference, count: weights, limit: client.settings.weightFileLimit)
         }
-        try fetch(files, commit: listing.commit, progress: progress)
-        return folder
+        return (listing.commit, files)
     }
 
     /// Fetches those of `files` that the snapshot lacks, in order; `progress` starts with one
     /// report of nothing done, then only moves forward (a wait for another process is reported
     /// where it happens).
-    private func fetch(_ files: [String], commit: String, progress: (@Sendable (DownloadProgress) -> Void)?) throws(HubError) {
+    func fetch(_ files: [String], commit: String, progress: (@Sendable (DownloadProgress) -> Void)?) throws(HubError) {
         let folder = cache.snapshot(commit)
         let missing = files.filter { !FileSystem.exists(FileSystem.join(folder, $0)) }
         guard !missing.isEmpty else { return }

@@ -37,6 +37,17 @@ struct HubFixture {
         self.files = files
     }
 
+    /// The local folder holding `files`, as a folder URL serves it.
+    var folder: String { (files["config.json"]! as NSString).deletingLastPathComponent }
+
+    /// A folder holding one file `name` with `bytes` (a weights file made by hand), for a
+    /// server's `folders`.
+    static func folder(with name: String, _ bytes: [UInt8]) -> String {
+        let folder = TemporaryFolder.make("hub-folder")
+        _ = FileManager.default.createFile(atPath: folder + "/" + name, contents: Data(bytes))
+        return folder
+    }
+
     /// The files a merge needs (all but the README).
     var mergeFiles: [String] { files.keys.filter { $0 != "README.md" }.sorted() }
 

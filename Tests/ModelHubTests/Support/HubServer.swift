@@ -1,8 +1,8 @@
 import Foundation
 import TestSupport
 
-/// The stand-in Hub of `hub_server.py`, running for one test on 127.0.0.1; it logs every
-/// request it gets.
+/// The stand-in Hub of `hub_server.py`, running for one test on 127.0.0.1 (and a second port,
+/// the "CDN host" its redirects point to as `localhost`); it logs every request it gets.
 final class HubServer {
     struct Repository {
         var commit: String
@@ -16,9 +16,13 @@ final class HubServer {
         let path: String
         let range: String?
         let authorization: String?
+        /// The port it came in on: `endpoint`'s or `cdnEndpoint`'s.
+        let port: Int
     }
 
     let endpoint: String
+    /// The second port, as redirects name it (`http://localhost:PORT`).
+    let cdnEndpoint: String
     private let log: String
     /// The server runs while its standard input is open: it exits when that closes.
     private let process: LaunchedProcess
@@ -27,10 +31,13 @@ final class HubServer {
     /// a file exists at `until`. `stall`: the first `times` downloads of a weights file send
     /// `after` bytes, then nothing. `drip`: the listing is sent one byte every `drip` seconds;
     /// `endless`: it never ends; `extra`: it names that many more top-level `.safetensors`
-    /// files, which the repository does not have.
-    init(_ repositories: [String: Repository], token: String? = nil, cut: (file: String, after: Int, times: Int)? = nil,
+    /// files, which the repository does not have. `folders`: plain folders served under
+    /// `/files/NAME/` (see `folderURL`); `fail`: the first `times` requests for a file's bytes
+    /// answer HTTP `status`; `redirect`: a folder file answered with a redirect to the CDN host.
+    init(_ repositories: [String: Repository] = [:], token: String? = nil, cut: (file: String, after: Int, times: Int)? = nil,
          tamper: String? = nil, hold: (file: String, after: Int, until: String)? = nil,
-         stall: (file: String, after: Int, times: Int)? = nil, drip: Double? = nil, endless: Bool = false, extra: Int = 0) throws {
+         stall: (file: String, after: Int, times: Int)? = nil, drip: Double? = nil, endless: Bool = false, extra: Int = 0,
+         folders: [String: String] = [:], fail: (file: String, times: Int, status: Int)? = nil, redirect: String? = nil) throws {
         let folder = TemporaryFolder.make("hub-server")
         log = folder + "/requests.jsonl"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -45,17 +52,26 @@ final class HubServer {
         if let drip { spec["drip"] = drip }
         if endless { spec["endless"] = true }
         if extra > 0 { spec["extra"] = extra }
+        spec["folders"] = folders
+        if let fail { spec["fail"] = ["file": fail.file, "times": fail.times, "status": fail.status] }
+        if let redirect { spec["redirect"] = ["file": redirect] }
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: folder + "/spec.json"))
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("hub_server.py").path
-        process = try LaunchedProcess(["python3", script, folder + "/spec.json", log], executable: "/usr/bin/env",
-                                      separateErrors: true, holdInput: true)
-        // Its first line is the port.
-        guard process.waitForOutput(containing: "\n", timeout: 60) else {
-            throw HubFixture.Failure("hub_server.py printed no port (it ended, or took over 60 s): \(process.errors)")
+        let server = try LaunchedProcess(["python3", script, folder + "/spec.json", log], executable: "/usr/bin/env",
+                                         separateErrors: true, holdInput: true)
+        process = server
+        // Its first two lines are the ports.
+        guard Poll.until(60, { server.output.split(separator: "\n").count == 2 && server.output.hasSuffix("\n") }) else {
+            throw HubFixture.Failure("hub_server.py printed no ports (it ended, or took over 60 s): \(server.errors)")
         }
-        endpoint = "http://127.0.0.1:" + process.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let ports = server.output.split(separator: "\n")
+        endpoint = "http://127.0.0.1:" + ports[0]
+        cdnEndpoint = "http://localhost:" + ports[1]
     }
+
+    /// The URL of folder `name` of `folders`.
+    func folderURL(_ name: String) -> String { endpoint + "/files/" + name }
 
     deinit {
         process.closeInput()

@@ -6,12 +6,19 @@ SPEC: {"repos": {"org/name": {"sha": COMMIT, "private": false, "files": {NAME: L
        "token": TOKEN, "cut": {"file": NAME, "after": BYTES, "times": N}, "tamper": NAME,
        "hold": {"file": NAME, "after": BYTES, "until": PATH},
        "stall": {"file": NAME, "after": BYTES, "times": N}, "drip": SECONDS, "endless": true,
-       "extra": N}
-Serves on 127.0.0.1, an ephemeral port printed as the first line of stdout:
+       "extra": N, "folders": {NAME: LOCAL_DIR}, "fail": {"file": NAME, "times": N, "status": S},
+       "redirect": {"file": NAME}}
+Serves on 127.0.0.1, an ephemeral port printed as the first line of stdout, and on a second
+ephemeral port (the "CDN host", reached as localhost) printed as the second line:
 - GET  /api/models/{repo}/revision/{rev}  -> {"sha", "siblings": [{"rfilename"}]}
-- HEAD/GET /{repo}/resolve/{rev}/{file}   -> .safetensors files: 302 to http://localhost:PORT/cdn/{sha256}
+- HEAD/GET /{repo}/resolve/{rev}/{file}   -> .safetensors files: 302 to http://localhost:CDN_PORT/cdn/{sha256}
   with X-Linked-Etag/X-Linked-Size (as LFS files); other files: 200 with a git-blob ETag
-- GET  /cdn/{sha256}                      -> the bytes, honouring "Range: bytes=N-"; the first
+- GET  /files/{folder}/{file}             -> a plain folder's files, as a static HTTP server or a
+  bucket serves them (404 for a file it lacks); the "redirect" file answers 302 to
+  http://localhost:CDN_PORT/files/{folder}/{file}
+- GET  /cdn/{sha256}                      -> the bytes. /cdn/ and /files/ honour
+  "Range: bytes=A-B" and "bytes=A-" with 206 and Content-Range (416 when A is past the end);
+  the first "times" requests for the "fail" file answer HTTP "status" (default 500). The first
   "times" requests for the "cut" file stop after "after" bytes and close the connection; the
   "tamper" file is served with its last byte changed; the "hold" file's first "after" bytes
   are sent at once, the rest once a file exists at "until" (a client that is gone by then is
@@ -22,7 +29,7 @@ Serves on 127.0.0.1, an ephemeral port printed as the first line of stdout:
   extra-NNNNNN.safetensors that the repository does not have (HEAD/GET on them: 404)
 Errors as the Hub sends them: 404 with X-Error-Code RepoNotFound/RevisionNotFound/EntryNotFound,
 401 for a private repository without "Authorization: Bearer TOKEN". Every request is appended
-to LOG as a JSON line: method, path, range, authorization. The server exits when its standard
+to LOG as a JSON line: method, path, range, authorization, and the port it came in on. The server exits when its standard
 input closes (the test is over, or its process died).
 """
 import hashlib
@@ -40,6 +47,7 @@ log_path = sys.argv[2]
 lock = threading.Lock()
 cuts_left = spec.get("cut", {}).get("times", 0)
 stalls_left = spec.get("stall", {}).get("times", 0)
+fails_left = spec.get("fail", {}).get("times", 0)
 blobs = {}  # sha256 -> (repo, file name, bytes)
 for repo_id, repo in spec["repos"].items():
     repo["data"] = {name: open(path, "rb").read() for name, path in repo["files"].items()}
@@ -55,7 +63,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
 
     def record(self):
         entry = {"method": self.command, "path": self.path, "range": self.headers.get("Range"),
-                 "authorization": self.headers.get("Authorization")}
+                 "authorization": self.headers.get("Authorization"), "port": self.server.server_address[1]}
         with lock, open(log_path, "a") as log:
             log.write(json.dumps(entry) + "\n")
 
@@ -111,7 +119,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
                 sha256 = hashlib.sha256(data).hexdigest()
                 headers.update({"X-Linked-Etag": '"%s"' % sha256, "X-Linked-Size": str(len(data)),
                                 "ETag": '"%s"' % hashlib.sha1(data).hexdigest(),
-                                "Location": "http://localhost:%d/cdn/%s" % (port, sha256)})
+                                "Location": "http://localhost:%d/cdn/%s" % (cdn_port, sha256)})
                 self.reply(302, headers)
             else:
                 blob_id = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -119,6 +127,14 @@ class Hub(http.server.BaseHTTPRequestHandler):
                 self.reply(200, headers, data)
         elif len(parts) == 2 and parts[0] == "cdn" and parts[1] in blobs:
             self.send_blob(*blobs[parts[1]])
+        elif len(parts) == 3 and parts[0] == "files" and parts[1] in spec.get("folders", {}):
+            path = os.path.join(spec["folders"][parts[1]], parts[2])
+            if not os.path.isfile(path):
+                self.error(404)
+            elif spec.get("redirect", {}).get("file") == parts[2] and self.server.server_address[1] == port:
+                self.reply(302, {"Location": "http://localhost:%d%s" % (cdn_port, self.path)})
+            else:
+                self.send_blob(parts[1], parts[2], open(path, "rb").read())
         else:
             self.error(404)
 
@@ -158,19 +174,30 @@ class Hub(http.server.BaseHTTPRequestHandler):
             pass
 
     def send_blob(self, repo_id, name, data):
-        global cuts_left, stalls_left
+        global cuts_left, stalls_left, fails_left
+        with lock:
+            fail = spec.get("fail", {}).get("file") == name and fails_left > 0
+            if fail:
+                fails_left -= 1
+        if fail:
+            return self.error(spec["fail"].get("status", 500))
         if spec.get("tamper") == name:
             data = data[:-1] + bytes([data[-1] ^ 1])
-        start = 0
+        start, end = 0, len(data)
         requested = self.headers.get("Range")
         if requested:
-            start = int(requested.removeprefix("bytes=").split("-")[0])
+            first, _, last = requested.removeprefix("bytes=").partition("-")
+            start = int(first)
+            end = min(int(last) + 1, len(data)) if last else len(data)
+            if start >= len(data):
+                return self.reply(416, {"Content-Range": "bytes */%d" % len(data)})
             self.send_response(206)
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end - 1, len(data)))
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
+        self.send_header("Content-Length", str(end - start))
         self.end_headers()
+        data = data[:end]
         with lock:
             cut = spec.get("cut", {}).get("file") == name and cuts_left > 0
             if cut:
@@ -207,8 +234,11 @@ class Hub(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-port = server.server_address[1]
+cdn = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+port, cdn_port = server.server_address[1], cdn.server_address[1]
 print(port, flush=True)
+print(cdn_port, flush=True)
 threading.Thread(target=server.serve_forever, daemon=True).start()
+threading.Thread(target=cdn.serve_forever, daemon=True).start()
 sys.stdin.read()
 os._exit(0)

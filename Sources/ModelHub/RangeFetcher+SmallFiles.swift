@@ -1,0 +1,32 @@
+import AsyncHTTPClient
+
+extension RangeFetcher {
+    /// The whole of a small file (a config, a tokenizer file, an index) by a plain `GET`,
+    /// retried as range reads are; nil when the server says it has no such file (404, 410).
+    /// A body over `limit` bytes is an error.
+    func smallFile(_ url: String, limit: Int) throws(RemoteError) -> [UInt8]? {
+        var reason = ""
+        let attempts = max(options.attempts, 1)
+        for failures in 0..<attempts {
+            pause(after: failures)
+            do {
+                let response = try http.send(.GET, url, bodyLimit: limit)
+                switch response.status {
+                case 200: return response.body
+                case 404, 410: return nil
+                case 408, 429, 500...: reason = "HTTP \(response.status)"
+                default: throw RemoteError.http(url: url, status: response.status)
+                }
+            } catch let error as RemoteError {
+                throw error
+            } catch let error as HubHTTP.BodyTooLarge {
+                throw .invalidResponse(url: url, reason: error.description)
+            } catch let error as HTTPClientError where error == .readTimeout {
+                reason = "no data for \(options.stallTimeout.formatted) s"
+            } catch {
+                reason = "\(error)"
+            }
+        }
+        throw .network(url: url, attempts: attempts, reason: reason)
+    }
+}
