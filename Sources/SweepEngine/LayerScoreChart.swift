@@ -1,9 +1,8 @@
 import Foundation
 
-/// A bar chart of per-layer scores as hand-written SVG (the style of `SensitivityPlot`, whose
-/// header, text, tick and escaping helpers it uses, so librsvg and a browser draw it alike):
-/// one panel per metric, one bar per layer, stacked.
-public enum LayerScoreChart {
+/// A bar chart of per-layer scores as hand-written SVG (`SVGMarkup`, so librsvg and a browser
+/// draw it alike): one panel per metric, one bar per layer, stacked.
+public enum LayerScoreChart: SVGMarkup {
     public struct Panel: Sendable {
         public let title: String
         public let axisLabel: String
@@ -26,35 +25,35 @@ public enum LayerScoreChart {
         let width = max(560.0, left + right + Double(layers) * 22)
         let height = top + Double(panels.count) * panelHeight + Double(max(panels.count - 1, 0)) * gap + bottom
         let plotWidth = width - left - right
-        let f = SensitivityPlot.f, escape = SensitivityPlot.escape
-        var svg = SensitivityPlot.header(width: width, height: height)
-        svg += SensitivityPlot.text(left + plotWidth / 2, 24, escape(title), size: 15)
+        let f = Self.f, escape = Self.escape
+        var svg = Self.header(width: width, height: height)
+        svg += Self.text(left + plotWidth / 2, 24, escape(title), size: 15)
         for (p, panel) in panels.enumerated() {
             let panelTop = top + Double(p) * (panelHeight + gap) + 20
             let plotHeight = panelHeight - 20
             let finite = panel.values.filter(\.isFinite)
             var low = min(finite.min() ?? 0, 0), high = max(finite.max() ?? 0, 0)
             if high - low <= 0 { high += 1 }
-            let step = SensitivityPlot.niceStep((high - low) / 5)
+            let step = Self.niceStep((high - low) / 5)
             low = floor(low / step) * step
             high = ceil(high / step) * step
             func y(_ value: Double) -> Double { panelTop + (high - value) / (high - low) * plotHeight }
-            svg += SensitivityPlot.text(left, panelTop - 8, escape(panel.title), anchor: "start", size: 13)
-            svg += SensitivityPlot.horizontalGrid(from: low, to: high, step: step, left: left, width: plotWidth, y: y)
+            svg += Self.text(left, panelTop - 8, escape(panel.title), anchor: "start", size: 13)
+            svg += Self.horizontalGrid(from: low, to: high, step: step, left: left, width: plotWidth, y: y)
             let slot = plotWidth / Double(max(panel.values.count, 1))
             for (layer, value) in panel.values.enumerated() {
                 let x = left + Double(layer) * slot + slot * 0.15
                 let v = value.isFinite ? value : 0
                 let y0 = y(max(v, 0)), y1 = y(min(v, 0))
                 svg += "<rect x=\"\(f(x))\" y=\"\(f(y0))\" width=\"\(f(slot * 0.7))\" height=\"\(f(max(y1 - y0, 0.5)))\" fill=\"#1f77b4\">"
-                svg += "<title>layer \(layer): \(SensitivityPlot.label(value)) (rank \(panel.ranks[layer]) from lowest)</title></rect>\n"
+                svg += "<title>layer \(layer): \(Self.label(value)) (rank \(panel.ranks[layer]) from lowest)</title></rect>\n"
                 if panel.values.count <= 40 || layer % 5 == 0 {
-                    svg += SensitivityPlot.text(x + slot * 0.35, panelTop + plotHeight + 16, "\(layer)", size: 10)
+                    svg += Self.text(x + slot * 0.35, panelTop + plotHeight + 16, "\(layer)", size: 10)
                 }
             }
             svg += "<line x1=\"\(f(left))\" y1=\"\(f(y(0)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y(0)))\" stroke=\"#333\"/>\n"
             svg += "<rect x=\"\(f(left))\" y=\"\(f(panelTop))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
-            svg += SensitivityPlot.text(left + plotWidth / 2, panelTop + plotHeight + 34, "layer")
+            svg += Self.text(left + plotWidth / 2, panelTop + plotHeight + 34, "layer")
             svg += "<text transform=\"translate(20 \(f(panelTop + plotHeight / 2))) rotate(-90)\" x=\"0\" y=\"0\" text-anchor=\"middle\">\(escape(panel.axisLabel))</text>\n"
         }
         svg += "</svg>\n"
