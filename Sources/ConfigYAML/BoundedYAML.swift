@@ -21,6 +21,16 @@ public enum BoundedYAML {
         return try Yams.compose(yaml: text)
     }
 
+    /// Every document of a multi-document stream (`---` between them), after the same check
+    /// over the whole stream.
+    public static func composeAll(_ text: String, maxNodes: Int = maxNodes) throws -> [Node] {
+        try check(text, maxNodes: maxNodes)
+        let parser = try Parser(yaml: text)
+        var documents: [Node] = []
+        while let document = try parser.nextRoot() { documents.append(document) }
+        return documents
+    }
+
     /// A document too large once its aliases are expanded.
     public struct ExpansionError: Error, CustomStringConvertible, Equatable {
         public let description: String

@@ -19,6 +19,12 @@ struct Merge: ParsableCommand {
               crucible merge config.yml out -j 8 --random-seed 7 --out-shard-size 2B
               crucible merge config.yml out --resume        # after an interruption or a crash
 
+            A config of several YAML documents (separated by ---, mergekit-multi's format) is run as
+            stages: a document with `name: X` is merged into --intermediate-dir/X (default
+            OUT_DIR.stages) and later documents may use X as a model; the unnamed document (or the
+            last one) is the final merge, written to OUT_DIR. A stage whose output is already
+            complete is skipped, so an interrupted multi-stage merge continues where it stopped.
+
             With --eval-text FILE (or --eval-tokens FILE), the merged model and its inputs are then
             measured on the same tokens (Crucible's own forward pass, docs/eval.md) and their losses
             printed side by side.
@@ -49,6 +55,9 @@ struct Merge: ParsableCommand {
     @Flag(help: "Print the plan (tensors, bytes to read and write, peak memory) and exit.")
     var dryRun = false
 
+    @Option(help: "Multi-document configs: where named stages are written (default: OUT_DIR.stages).")
+    var intermediateDir: String?
+
     @Flag(name: .shortAndLong, help: "No progress bar and no summary.")
     var quiet = false
 
@@ -67,23 +76,47 @@ struct Merge: ParsableCommand {
         } catch {
             throw CLIError("\(config): cannot read the config: \(error.problem.message)")
         }
-        let plan = try CLIError.wrap {
-            try Planner.plan(try ConfigParser.parse(text, source: config), source: config,
-                             options: PlanOptions(allowCrimes: allowCrimes, outputDType: try output.dtype(), threads: threads,
-                                                 resolveModel: HubModels.resolver(quiet: quiet)))
+        let documents = try CLIError.wrap { try ConfigParser.parseDocuments(text, source: config) }
+        let stages = try CLIError.wrap {
+            try MergeStages(documents, output: outDir, intermediateDirectory: intermediateDir ?? outDir + ".stages", source: config)
+        }.stages
+        var finalPlan: MergePlan?
+        for stage in stages {
+            if stages.count > 1 && !quiet { print("stage \(stage.label) → \(stage.output)") }
+            // A stage reads earlier stages' outputs: it is planned once they exist.
+            if dryRun, let missing = stage.config.modelReferences.first(where: { reference in
+                stages.contains { $0.output == reference } && !FileSystem.exists(reference) }) {
+                print("  planned once \(missing) is written")
+                continue
+            }
+            let plan = try CLIError.wrap {
+                try Planner.plan(stage.config, source: config,
+                                 options: PlanOptions(allowCrimes: allowCrimes, outputDType: try output.dtype(), threads: threads,
+                                                     resolveModel: HubModels.resolver(quiet: quiet)))
+            }
+            for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+            if dryRun {
+                print(PlanSummary(plan, threads: threads).text)
+                continue
+            }
+            if !stage.isFinal && FileSystem.exists(stage.output) {
+                try PlanExecution.checkComplete(plan, stage.output)
+                if !quiet { print("  \(stage.output) is complete: skipped") }
+                continue
+            }
+            var cluster = self.cluster
+            // Intermediate stages continue an interrupted run of theirs.
+            if !stage.isFinal && FileSystem.exists(stage.output + ".partial") { cluster.resume = true }
+            let options = MergeOptions(threads: threads, seed: randomSeed, shardBudget: try output.shardBudget(),
+                                       copyTokenizer: !output.noCopyTokenizer)
+            let last = stage.output == stages.last?.output && !measure.given
+            if case let (report, job)? = try PlanExecution.run(plan, to: stage.output, options: options, quiet: quiet, cluster: cluster,
+                                                               finalJob: last), !quiet {
+                print(PlanSummary.report(report, plan: plan, threads: threads, reused: job.reused))
+            }
+            if stage.isFinal { finalPlan = plan }
         }
-        for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-        if dryRun {
-            print(PlanSummary(plan, threads: threads).text)
-            return
-        }
-        let options = MergeOptions(threads: threads, seed: randomSeed, shardBudget: try output.shardBudget(),
-                                   copyTokenizer: !output.noCopyTokenizer)
-        if case let (report, job)? = try PlanExecution.run(plan, to: outDir, options: options, quiet: quiet, cluster: cluster,
-                                                           finalJob: !measure.given), !quiet {
-            print(PlanSummary.report(report, plan: plan, threads: threads, reused: job.reused))
-        }
-        if measure.given { try measureMerge(plan) }
+        if measure.given, let finalPlan { try measureMerge(finalPlan) }
     }
 
     /// The merged model and each input on the same tokens, side by side.

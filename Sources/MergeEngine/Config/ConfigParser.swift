@@ -8,7 +8,7 @@ import Yams
 /// Method-specific checks (parameters, input counts) happen in `ConfigValidator`.
 public enum ConfigParser {
     static let topLevelKeys = ["merge_method", "slices", "models", "base_model", "parameters", "dtype",
-                               "out_dtype", "tokenizer_source", "chat_template"]
+                               "out_dtype", "tokenizer_source", "chat_template", "name"]
     static let sourceKeys = ["model", "layer_range", "parameters"]
     static let modelKeys = ["model", "parameters"]
     static let sliceKeys = ["sources", "parameters"]
@@ -22,24 +22,53 @@ public enum ConfigParser {
         try FileSystem.readText(path, limit: maxFileBytes, what: "a config")
     }
 
-    /// Parses `text`; `source` names the file in error messages.
+    /// Parses `text`, a config of one document; `source` names the file in error messages.
     public static func parse(_ text: String, source: String = "config") throws(ProblemList) -> MergeConfig {
-        var problems: [ProblemList.Problem] = []
-        func problem(_ location: String, _ message: String) { problems.append(.init(location, message)) }
+        let documents = try compose(text, source: source)
+        guard documents.count == 1 else {
+            throw ProblemList(source: source, problems: [.init("", "\(documents.count) YAML documents: a multi-stage config is run by `crucible merge` (docs/methods.md)")])
+        }
+        return try parse(documents[0], text: text, source: source)
+    }
 
-        let root: Node
-        do {
-            guard let node = try BoundedYAML.compose(text) else {
-                throw ProblemList(source: source, problems: [.init("", "the config is empty")])
+    /// Parses every document of `text` (mergekit-multi's format: documents separated by `---`,
+    /// each a config, with `name:` on those later ones use as models). A document's `text` is
+    /// the document alone. All problems of all documents are reported together.
+    public static func parseDocuments(_ text: String, source: String = "config") throws(ProblemList) -> [MergeConfig] {
+        let documents = try compose(text, source: source)
+        var configs: [MergeConfig] = []
+        var problems: [ProblemList.Problem] = []
+        for (index, document) in documents.enumerated() {
+            let documentText = documents.count == 1 ? text : ((try? Yams.serialize(node: document)) ?? text)
+            do {
+                configs.append(try parse(document, text: documentText, source: source))
+            } catch {
+                let prefix = documents.count == 1 ? "" : "document \(index + 1)"
+                problems += error.problems.map { .init(prefix.isEmpty ? $0.location : "\(prefix): \($0.location)", $0.message) }
             }
-            root = node
-        } catch let error as ProblemList {
-            throw error
+        }
+        if !problems.isEmpty { throw ProblemList(source: source, problems: problems) }
+        return configs
+    }
+
+    /// The documents of `text`, composed with bounded alias expansion.
+    private static func compose(_ text: String, source: String) throws(ProblemList) -> [Node] {
+        let documents: [Node]
+        do {
+            documents = try BoundedYAML.composeAll(text)
         } catch let error as BoundedYAML.ExpansionError {
             throw ProblemList(source: source, problems: [.init("", "\(error)")])
         } catch {
             throw ProblemList(source: source, problems: [.init("", "not valid YAML: \(error)")])
         }
+        guard !documents.isEmpty else { throw ProblemList(source: source, problems: [.init("", "the config is empty")]) }
+        return documents
+    }
+
+    /// Parses one document.
+    private static func parse(_ root: Node, text: String, source: String) throws(ProblemList) -> MergeConfig {
+        var problems: [ProblemList.Problem] = []
+        func problem(_ location: String, _ message: String) { problems.append(.init(location, message)) }
         guard let mapping = root.mapping else {
             throw ProblemList(source: source, problems: [.init("", "the config must be a mapping of keys such as merge_method and models")])
         }
@@ -49,6 +78,8 @@ public enum ConfigParser {
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? "?"
             switch key {
+            case "name":
+                if let s = scalarString(value), !s.isEmpty { config.name = s } else { problem(key, "must be a name") }
             case "merge_method":
                 if let s = scalarString(value) { config.mergeMethod = s; sawMethod = true } else { problem(key, "must be a method name") }
             case "base_model":

@@ -28,6 +28,8 @@ public struct MergeConfig: Sendable {
         case model(String)
     }
 
+    /// `name:`: what later documents of a multi-document config call this merge's output.
+    public var name: String?
     public var mergeMethod: String
     /// `models:` form (sugar for one slice over all layers); nil when `slices:` is used.
     public var models: [Source]?
@@ -56,6 +58,22 @@ public struct MergeConfig: Sendable {
         self.tokenizerSource = tokenizerSource
         self.chatTemplate = chatTemplate
         self.text = text
+    }
+
+    /// The same config with model references renamed by `paths` (a stage's output in place of
+    /// its name), tokenizer source included.
+    public func renamingModels(_ paths: [String: String]) -> MergeConfig {
+        var config = self
+        func rename(_ model: String) -> String { paths[model] ?? model }
+        config.baseModel = baseModel.map(rename)
+        config.models = models?.map { var s = $0; s.model = rename(s.model); return s }
+        config.slices = slices?.map { slice in
+            var slice = slice
+            slice.sources = slice.sources.map { var s = $0; s.model = rename(s.model); return s }
+            return slice
+        }
+        if case .model(let m) = tokenizerSource { config.tokenizerSource = .model(rename(m)) }
+        return config
     }
 
     /// Every model whose weights the config uses, base first, then in order of appearance
