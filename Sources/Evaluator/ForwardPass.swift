@@ -116,38 +116,37 @@ public final class ForwardPass: Sendable {
             }
             let block = DecoderLayer(architecture: a, weights: try LayerWeights(weights, architecture: a, layer: layer),
                                      window: a.windows[layer])
-            try Self.each(rowTaskList.count, threads: threads) { i in
+            try ParallelChunks.forEach(rowTaskList.count, threads: threads, floats: 0) { i, _ in
                 let t = rowTaskList[i]
                 block.project(acts[t.window], rows: t.rows, rope: ropes[t.window])
             }
-            _ = try ParallelChunks.workers(headTasks.count, threads: threads) { next in
-                let scratch = Floats(count: scratchFloats)
-                while let i = next() {
-                    let t = headTasks[i], act = acts[t.window]
-                    Attention.head(t.head, qkv: act.qkv.base, ld: a.qkvWidth, length: act.length, architecture: a, window: block.window,
-                                   out: act.attention.base, ldOut: a.attentionWidth, scratch: scratch.base)
-                }
+            try ParallelChunks.forEach(headTasks.count, threads: threads, floats: scratchFloats) { i, scratch in
+                let t = headTasks[i], act = acts[t.window]
+                Attention.head(t.head, qkv: act.qkv.base, ld: a.qkvWidth, length: act.length, architecture: a, window: block.window,
+                               out: act.attention.base, ldOut: a.attentionWidth, scratch: scratch.baseAddress!)
             }
-            let sums = ResultSlots<Double>(count: rowTaskList.count)
-            try Self.each(rowTaskList.count, threads: threads) { i in
+            var sums = try ParallelChunks.map(rowTaskList.count, threads: threads, floats: 0) { i, _ in
                 let t = rowTaskList[i]
-                sums.set(i, block.finish(acts[t.window], rows: t.rows, scored: windows[t.window].scored))
+                return block.finish(acts[t.window], rows: t.rows, scored: windows[t.window].scored)
             }
             if layerScores && layerScoreInput == .hiddenStates && layer == a.layerCount - 1 {
                 // transformers' last hidden state is after the final norm: compare with that.
                 let finalNorm = self.finalNorm, h = a.hiddenSize
-                try Self.each(rowTaskList.count, threads: threads) { i in
-                    let t = rowTaskList[i], act = acts[t.window]
-                    let normed = Floats(count: act.length * h)
+                sums = try ParallelChunks.map(rowTaskList.count, threads: threads, floats: DecoderLayer.blockRows * h) { i, normed in
+                    let t = rowTaskList[i], act = acts[t.window], first = t.rows.lowerBound
                     for p in t.rows {
-                        Kernels.rmsNorm(act.stream.base + p * h, h, weight: finalNorm.base, epsilon: a.epsilon, into: normed.base + p * h)
+                        Kernels.rmsNorm(act.stream.base + p * h, h, weight: finalNorm.base, epsilon: a.epsilon, into: normed.baseAddress! + (p - first) * h)
                     }
-                    sums.set(i, BlockInfluence.cosineSum(act.entering!.base, normed.base, h: h, rows: t.rows, scored: windows[t.window].scored))
+                    var sum = 0.0
+                    for p in t.rows where windows[t.window].scored.contains(p) {
+                        sum += BlockInfluence.cosine(act.entering!.base + p * h, normed.baseAddress! + (p - first) * h, h)
+                    }
+                    return sum
                 }
             }
             if layerScores {
                 var perWindow = [Double](repeating: 0, count: windows.count)
-                for (i, t) in rowTaskList.enumerated() { perWindow[t.window] += sums.values[i]! }
+                for (i, t) in rowTaskList.enumerated() { perWindow[t.window] += sums[i] }
                 for w in windows.indices { cosineSums[w].append(perWindow[w]) }
             }
             progress?(layer + 1)
@@ -168,13 +167,6 @@ public final class ForwardPass: Sendable {
         }
         if skipping.count == layerCount { throw EvalError("skipping all \(layerCount) layers leaves nothing to run") }
         if layerScores { throw EvalError("layer scores are measured on the whole model: do not skip layers at the same time") }
-    }
-
-    /// Runs `body(i)` for i in 0..<count on up to `threads` threads.
-    static func each(_ count: Int, threads: Int, _ body: @Sendable (Int) -> Void) throws {
-        _ = try ParallelChunks.workers(count, threads: threads) { next in
-            while let i = next() { body(i) }
-        }
     }
 
     private func embed(_ windows: [WindowRequest], into acts: [DecoderLayer.Activations]) throws {
@@ -204,16 +196,15 @@ public final class ForwardPass: Sendable {
             }
         }
         let taskList = tasks
-        let outputs = ResultSlots<[Int: (loss: Double?, logits: [Float]?)]>(count: taskList.count)
-        try Self.each(taskList.count, threads: threads) { ti in
+        let chunk = min(Self.vocabChunk, vocab)
+        let outputs = try ParallelChunks.map(taskList.count, threads: threads, floats: DecoderLayer.blockRows * (h + chunk)) { ti, block in
             let task = taskList[ti], w = windows[task.window], act = acts[task.window]
             let n = task.positions.count
-            let x = Floats(count: n * h)
+            // The normed rows, then the logits of one vocabulary chunk.
+            let x = block.baseAddress!, logits = block.baseAddress! + n * h
             for (r, p) in task.positions.enumerated() {
-                Kernels.rmsNorm(act.stream.base + p * h, h, weight: self.finalNorm.base, epsilon: a.epsilon, into: x.base + r * h)
+                Kernels.rmsNorm(act.stream.base + p * h, h, weight: self.finalNorm.base, epsilon: a.epsilon, into: x + r * h)
             }
-            let chunk = min(Self.vocabChunk, vocab)
-            let logits = Floats(count: n * chunk)
             var maxima = [Float](repeating: -.infinity, count: n)
             var sums = [Double](repeating: 0, count: n)
             var targets = [Float](repeating: .nan, count: n)
@@ -223,9 +214,9 @@ public final class ForwardPass: Sendable {
             var full = [[Float]](repeating: [], count: n)
             for v0 in stride(from: 0, to: vocab, by: chunk) {
                 let width = min(chunk, vocab - v0)
-                BLAS.matmulTransposed(m: n, n: width, k: h, a: x.base, lda: h, b: self.head.base + v0 * h, ldb: h, c: logits.base, ldc: width)
+                BLAS.matmulTransposed(m: n, n: width, k: h, a: x, lda: h, b: self.head.base + v0 * h, ldb: h, c: logits, ldc: width)
                 for r in 0..<n {
-                    let row = logits.base + r * width
+                    let row = logits + r * width
                     if let cap = a.finalSoftcap { for i in 0..<width { row[i] = Kernels.softcap(row[i], cap) } }
                     if wantsLogits[r] { full[r].append(contentsOf: UnsafeBufferPointer(start: row, count: width)) }
                     guard wantsLoss[r] else { continue }
@@ -243,21 +234,13 @@ public final class ForwardPass: Sendable {
                 let loss = wantsLoss[r] ? Double(maxima[r]) + Foundation.log(sums[r]) - Double(targets[r]) : nil
                 out[p] = (loss, wantsLogits[r] ? full[r] : nil)
             }
-            outputs.set(ti, out)
+            return out
         }
         var merged = [[Int: (loss: Double?, logits: [Float]?)]](repeating: [:], count: windows.count)
-        for (ti, task) in taskList.enumerated() { merged[task.window].merge(outputs.values[ti]!) { $1 } }
+        for (ti, task) in taskList.enumerated() { merged[task.window].merge(outputs[ti]) { $1 } }
         return windows.indices.map { i in
             let w = windows[i]
             return (w.scored.map { merged[i][$0]!.loss! }, w.logitPositions.map { merged[i][$0]!.logits! })
         }
     }
-}
-
-/// Per-task results written by worker threads into their own slots.
-final class ResultSlots<T: Sendable>: @unchecked Sendable {
-    private(set) var values: [T?]
-    private let lock = NSLock()
-    init(count: Int) { values = [T?](repeating: nil, count: count) }
-    func set(_ i: Int, _ value: T) { lock.lock(); values[i] = value; lock.unlock() }
 }
