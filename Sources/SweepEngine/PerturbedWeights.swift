@@ -1,4 +1,5 @@
 import Evaluator
+import JobModel
 import Synchronization
 
 /// A variant's weights read in place: the base weights with the sweep's noise
@@ -30,14 +31,23 @@ final class PerturbedWeights: WeightSource {
 
     func shape(of tensor: String) -> [Int]? { base.shape(of: tensor) }
 
+    /// The base values, then the noise added on `threads` threads in fixed chunks (each
+    /// element's ε depends only on its index, so the values are the same however it is cut).
     func read(_ tensor: String, _ range: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) throws {
         try base.read(tensor, range, into: destination)
         guard perturbed.contains(tensor), sigma != 0, !range.isEmpty else { return }
         let amplitude = sigma * (try scale(of: tensor))
-        let eps = UnsafeMutableBufferPointer<Float>.allocate(capacity: range.count)
-        defer { eps.deallocate() }
-        WeightNoise.generator(seed: seed, tensor: tensor).normal(first: range.lowerBound, into: eps)
-        WeightNoise.apply(destination, eps, amplitude: sign < 0 ? -amplitude : amplitude, into: destination)
+        let signed = sign < 0 ? -amplitude : amplitude
+        let noise = WeightNoise.generator(seed: seed, tensor: tensor)
+        let chunks = WeightNoise.chunks(range.count)
+        nonisolated(unsafe) let values = destination
+        try ParallelChunks.forEach(chunks.count, threads: threads, floats: WeightNoise.chunkElements) { index, block in
+            let chunk = chunks[index]
+            let eps = UnsafeMutableBufferPointer(rebasing: block[0..<chunk.count])
+            noise.normal(first: range.lowerBound + chunk.lowerBound, into: eps)
+            let w = UnsafeMutableBufferPointer(rebasing: values[chunk])
+            WeightNoise.apply(w, eps, amplitude: signed, into: w)
+        }
     }
 
     /// s for `tensor`: fixed, or its RMS (measured once).
