@@ -182,6 +182,7 @@ public final class ForwardPass: Sendable {
                 if a.embeddingScale != 1 { for i in 0..<h { row[i] *= a.embeddingScale } }
             }
         }
+        if !a.tied { weights.release(a.family.embedding) }
     }
 
     private func headOutputs(_ windows: [WindowRequest], acts: [DecoderLayer.Activations], threads: Int) throws

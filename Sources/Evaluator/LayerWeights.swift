@@ -54,6 +54,7 @@ struct TensorLoader {
                 throw EvalError("\(name) has shape \(weights.shape(of: name) ?? []), expected \(expected) from config.json")
             }
             try weights.read(name, 0..<(r * width), into: UnsafeMutableBufferPointer(start: out.base + offset, count: r * width))
+            weights.release(name)
             offset += r * width
         }
         return out

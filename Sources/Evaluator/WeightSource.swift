@@ -7,10 +7,13 @@ public protocol WeightSource: Sendable {
     func shape(of tensor: String) -> [Int]?
     /// Elements `range` of `tensor` (row-major) as Float32.
     func read(_ tensor: String, _ range: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) throws
+    /// Drops the tensor's mapped pages from the resident set once the caller has what it
+    /// needs (they are read again from the page cache if touched): memory stays one block.
+    func release(_ tensor: String)
 }
 
 /// Weights read from tensor views (a checkpoint's mapped files, or a task's inputs), converted
-/// to Float32 as they are read. A whole tensor read leaves the resident set afterwards.
+/// to Float32 as they are read.
 public struct TensorViewWeights: WeightSource {
     let view: @Sendable (String) throws -> TensorView
 
@@ -23,8 +26,8 @@ public struct TensorViewWeights: WeightSource {
     public func shape(of tensor: String) -> [Int]? { try? view(tensor).shape }
 
     public func read(_ tensor: String, _ range: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) throws {
-        let v = try view(tensor)
-        try v.readFloat32(range, into: destination)
-        if range.count == v.elementCount { v.release() }
+        try view(tensor).readFloat32(range, into: destination)
     }
+
+    public func release(_ tensor: String) { (try? view(tensor))?.release() }
 }

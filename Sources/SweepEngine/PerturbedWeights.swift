@@ -31,12 +31,15 @@ final class PerturbedWeights: WeightSource {
 
     func shape(of tensor: String) -> [Int]? { base.shape(of: tensor) }
 
+    func release(_ tensor: String) { base.release(tensor) }
+
     /// The base values, then the noise added on `threads` threads in fixed chunks (each
     /// element's ε depends only on its index, so the values are the same however it is cut).
     func read(_ tensor: String, _ range: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) throws {
         try base.read(tensor, range, into: destination)
         guard perturbed.contains(tensor), sigma != 0, !range.isEmpty else { return }
-        let amplitude = sigma * (try scale(of: tensor))
+        let whole = base.shape(of: tensor).map { $0.reduce(1, *) == range.count } ?? false
+        let amplitude = sigma * (try scale(of: tensor, values: whole ? UnsafeBufferPointer(destination) : nil))
         let signed = sign < 0 ? -amplitude : amplitude
         let noise = WeightNoise.generator(seed: seed, tensor: tensor)
         let chunks = WeightNoise.chunks(range.count)
@@ -50,14 +53,24 @@ final class PerturbedWeights: WeightSource {
         }
     }
 
-    /// s for `tensor`: fixed, or its RMS (measured once).
-    private func scale(of tensor: String) throws -> Double {
+    /// s for `tensor`: fixed, or its RMS (measured once): from `values` when they are the whole
+    /// tensor, else from a pass over it whose pages are released after.
+    private func scale(of tensor: String, values: UnsafeBufferPointer<Float>?) throws -> Double {
         if let fixedScale { return fixedScale }
         if let known = scales.withLock({ $0[tensor] }) { return known }
         guard let shape = base.shape(of: tensor) else { throw EvalError("\(tensor): not in the model") }
-        let base = self.base
-        let rms = try WeightNoise.rms(count: shape.reduce(1, *), threads: threads) { range, block in
-            try base.read(tensor, range, into: block)
+        let count = shape.reduce(1, *)
+        let rms: Double
+        if let values {
+            nonisolated(unsafe) let whole = values
+            let chunks = WeightNoise.chunks(count)
+            rms = WeightNoise.rms(chunkSquares: try ParallelChunks.map(chunks.count, threads: threads, floats: 0) { index, _ in
+                WeightNoise.squares(UnsafeBufferPointer(rebasing: whole[chunks[index]]))
+            }, count: count)
+        } else {
+            let base = self.base
+            rms = try WeightNoise.rms(count: count, threads: threads) { range, block in try base.read(tensor, range, into: block) }
+            base.release(tensor)
         }
         scales.withLock { $0[tensor] = rms }
         return rms

@@ -26,7 +26,7 @@ public enum WeightNoise {
     }
 
     /// Σ x² of one chunk, in Double.
-    static func squares(_ x: UnsafeMutableBufferPointer<Float>) -> Double {
+    static func squares(_ x: some Collection<Float>) -> Double {
         var sum = 0.0
         for v in x { sum += Double(v) * Double(v) }
         return sum
