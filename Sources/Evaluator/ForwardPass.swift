@@ -36,6 +36,8 @@ public struct WindowResult: Sendable {
 public final class ForwardPass: Sendable {
     public let architecture: Architecture
     let weights: any WeightSource
+    /// Layers whose weights the source may lack: every run must skip them.
+    let skipped: Set<Int>
     /// The head's weight, vocab × hidden, Float32.
     let head: Floats
     let finalNorm: Floats
@@ -52,10 +54,14 @@ public final class ForwardPass: Sendable {
 
     /// The forward pass of `architecture` over `weights`; `name` names the model in errors.
     /// The head (and the final norm) is read now; blocks are read when each one's turn comes.
-    public init(architecture a: Architecture, weights: any WeightSource, name: String) throws {
+    /// The tensors of `skipped` layers, which every run will skip, need not exist (a worker
+    /// measuring a layer's drop-loss is not sent them).
+    public init(architecture a: Architecture, weights: any WeightSource, name: String, skipped: Set<Int> = []) throws {
         architecture = a
         self.weights = weights
-        let missing = a.tensorNames.filter { weights.shape(of: $0) == nil }
+        self.skipped = skipped
+        let unread = Set(skipped.flatMap { a.blockTensors($0).all })
+        let missing = a.tensorNames.filter { !unread.contains($0) && weights.shape(of: $0) == nil }
         if !missing.isEmpty {
             let list = missing.prefix(5).joined(separator: ", ") + (missing.count > 5 ? " and \(missing.count - 5) more" : "")
             throw EvalError("\(name): \(a.family.modelType) checkpoint lacks \(list)")
@@ -80,6 +86,9 @@ public final class ForwardPass: Sendable {
         _ = BLAS.singleThreaded
         let a = architecture
         try Self.checkSkipping(skipping, layerCount: a.layerCount, layerScores: layerScores)
+        guard skipped.isSubset(of: skipping) else {
+            throw EvalError("layers \(skipped.subtracting(skipping).sorted()) are not in this model's weights: they must be skipped")
+        }
         for w in windows {
             if let bad = w.tokens.first(where: { $0 < 0 || Int($0) >= a.vocabSize }) {
                 throw EvalError("token id \(bad) is outside the vocabulary (0..<\(a.vocabSize))")

@@ -44,7 +44,7 @@ public struct EvalTaskRunner: TaskRunner, JobKind {
             weights = PerturbedWeights(base: weights, perturbed: model.perturbed, sigma: noise.sigma, seed: noise.seed,
                                        sign: Double(noise.sign), fixedScale: model.scale, threads: threads)
         }
-        let forward = try ForwardPass(architecture: model.architecture, weights: weights, name: model.name)
+        let forward = try ForwardPass(architecture: model.architecture, weights: weights, name: model.name, skipped: Set(work.skipping))
         var evaluation = Evaluation(context: windows.context, stride: windows.stride, batch: windows.batch, threads: threads,
                                     layerScores: work.layerScores, skipping: Set(work.skipping), layerScoreInput: layerScoreInput)
         if let range = work.windows {

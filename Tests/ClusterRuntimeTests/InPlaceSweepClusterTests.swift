@@ -130,4 +130,19 @@ import TestSupport
         #expect(expected.contains("\"drop_loss\""))
         #expect(try InPlaceSweepClusterTests.untimed(clustered) == expected)
     }
+
+    @Test("drop-loss tasks on a worker with inputs shipped: it is sent every layer but the skipped one, and measures")
+    func dropLossShipped() throws {
+        let tokens = try InPlaceSweepClusterTests.tokenFile(200)
+        let arguments = ["score", InPlaceSweepClusterTests.models[0], "--tokens", tokens, "--context", "32", "--drop-loss", "-q"]
+        let embedded = Harness.output("embedded") + ".json", clustered = Harness.output("cluster") + ".json"
+        #expect(try Harness.crucible(arguments + ["--json", embedded]).status == 0)
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.launch(arguments + ["--json", clustered, "--listen", endpoint, "--local-workers", "0"])
+        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "2", "--no-shared-storage"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(shipped.wait(10) == 0)
+        #expect(!coordinator.output.contains("failed"), "\(coordinator.output)")
+        #expect(try InPlaceSweepClusterTests.untimed(clustered) == InPlaceSweepClusterTests.untimed(embedded))
+    }
 }
