@@ -48,7 +48,7 @@ public final class JobOutput: Sendable {
             throw JobError("\(part.name): \(count) bytes at \(offset) do not fit its \(part.bytes) bytes")
         }
         switch try target(part) {
-        case .checkpoint(let writer): try writer.fill(part.name, at: offset, count: count, body)
+        case .checkpoint(let writer): try writer.region(part.name).fill(at: offset, count: count, body)
         case .records(let store): store.fill(part.name, size: part.bytes, at: offset, count: count, body)
         }
     }
