@@ -97,7 +97,8 @@ public final class JobOutput: Sendable {
         for case .checkpoint(let writer) in targets { writer.sync() }
     }
 
-    private func target(_ part: TaskPart) throws -> OutputTarget {
+    /// The target `part` lands in.
+    func target(_ part: TaskPart) throws -> OutputTarget {
         guard part.target >= 0 && part.target < targets.count else { throw JobError("\(part.name): no output target \(part.target)") }
         return targets[part.target]
     }
