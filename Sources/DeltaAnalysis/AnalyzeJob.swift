@@ -132,7 +132,8 @@ public struct AnalyzeTaskRunner: TaskRunner, JobKind {
         return AnalyzeTaskRunner(threshold: setup.threshold, models: setup.models)
     }
 
-    public func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
+    public func run(_ work: [UInt8], inputs: any TaskInputs, threads: Int, into sink: TaskSink) throws {
+        let parts = sink.parts
         let work = try JSONDecoder().decode(AnalyzeJob.Work.self, from: Data(work))
         let size = DeltaRecord.size(models: models)
         guard work.inputs.count == models + 1, parts.count == 1, parts[0].bytes == size else {
@@ -146,8 +147,6 @@ public struct AnalyzeTaskRunner: TaskRunner, JobKind {
             throw JobError("\(work.tensor): shape \(AnalyzeJob.shape(view.shape)) in \(view.file), the base's is \(AnalyzeJob.shape(base.shape))")
         }
         let record = try DeltaKernel.analyze(base: base, models: Array(views.dropFirst()), threshold: threshold, threads: threads).bytes
-        try write(0, 0..<size) { destination in
-            record.withUnsafeBytes { destination.copyMemory(from: $0) }
-        }
+        try record.withUnsafeBytes { try sink.write(0, at: 0, bytes: $0) }
     }
 }

@@ -27,7 +27,8 @@ public final class RecordStore: Sendable {
 }
 
 /// The output of a job: task parts are written here at their offsets, in any order, from
-/// any thread (local workers fill in place; the coordinator writes received chunks).
+/// any thread, through a `TaskSink` made in place (local workers' kernels, and the
+/// coordinator's received chunks).
 public final class JobOutput: Sendable {
     public let targets: [OutputTarget]
     /// The journal of finished tasks (`--resume`); nil when the job cannot be resumed.
@@ -40,24 +41,6 @@ public final class JobOutput: Sendable {
         self.targets = targets
         self.journalPath = journalPath
         self.finishedJournalPath = finishedJournalPath ?? journalPath
-    }
-
-    /// Lets `body` produce `count` bytes at `offset` of `part` in place.
-    public func fill(_ part: TaskPart, at offset: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) throws {
-        guard offset >= 0, count >= 0, offset <= part.bytes, count <= part.bytes - offset else {
-            throw JobError("\(part.name): \(count) bytes at \(offset) do not fit its \(part.bytes) bytes")
-        }
-        switch try target(part) {
-        case .checkpoint(let writer): try writer.fill(part.name, at: offset, count: count, body)
-        case .records(let store): store.fill(part.name, size: part.bytes, at: offset, count: count, body)
-        }
-    }
-
-    /// Copies `bytes` to `offset` of `part`.
-    public func write(_ part: TaskPart, at offset: Int, bytes: UnsafeRawBufferPointer) throws {
-        try fill(part, at: offset, count: bytes.count) { destination in
-            if let source = bytes.baseAddress { destination.baseAddress!.copyMemory(from: source, byteCount: bytes.count) }
-        }
     }
 
     /// True when the part is written to disk, so a resumed job can reuse it.
@@ -97,7 +80,8 @@ public final class JobOutput: Sendable {
         for case .checkpoint(let writer) in targets { writer.sync() }
     }
 
-    private func target(_ part: TaskPart) throws -> OutputTarget {
+    /// The target `part` lands in.
+    func target(_ part: TaskPart) throws -> OutputTarget {
         guard part.target >= 0 && part.target < targets.count else { throw JobError("\(part.name): no output target \(part.target)") }
         return targets[part.target]
     }

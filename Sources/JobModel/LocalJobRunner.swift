@@ -24,11 +24,6 @@ public enum LocalJobRunner {
 
     /// Computes one task straight into the job's output.
     public static func run(_ task: JobTask, of job: any DistributedJob, runner: any TaskRunner, inputs: any TaskInputs, threads: Int) throws {
-        let output = job.output
-        let parts = task.parts
-        try runner.run(task.work, parts: parts, inputs: inputs, threads: threads) { part, bytes, fill in
-            guard part >= 0 && part < parts.count else { throw JobError("\(task.label): the task has no part \(part)") }
-            try output.fill(parts[part], at: bytes.lowerBound, count: bytes.count, fill)
-        }
+        try runner.run(task.work, inputs: inputs, threads: threads, into: TaskSink(inPlace: task.parts, of: job.output))
     }
 }

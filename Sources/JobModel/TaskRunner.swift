@@ -6,13 +6,10 @@ public protocol TaskInputs: Sendable {
     func tensor(_ input: TaskInput) throws -> TensorView
 }
 
-/// Writes part `part` of a task: `fill` gets room for exactly `bytes.count` bytes at that
-/// byte range of the part.
-public typealias PartWriter = @Sendable (_ part: Int, _ bytes: Range<Int>, _ fill: (UnsafeMutableRawBufferPointer) -> Void) throws -> Void
-
 /// Computes the tasks of one kind of job on a worker, on all the threads it is given.
 public protocol TaskRunner: Sendable {
-    func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws
+    /// Computes `work` from `inputs`, writing every byte of `sink`'s parts into it.
+    func run(_ work: [UInt8], inputs: any TaskInputs, threads: Int, into sink: TaskSink) throws
 }
 
 /// A kind of job workers can run: its name and how a worker sets up from the job's `setup`.

@@ -35,7 +35,8 @@ public struct EvalTaskRunner: TaskRunner, JobKind {
         return EvalTaskRunner(tokens: setup.tokens, windows: setup.windows, layerScoreInput: input, models: models)
     }
 
-    public func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
+    public func run(_ work: [UInt8], inputs: any TaskInputs, threads: Int, into sink: TaskSink) throws {
+        let parts = sink.parts
         let work = try JSONDecoder().decode(EvalTaskWork.self, from: Data(work))
         guard work.model >= 0 && work.model < models.count else { throw JobError("eval task: no model \(work.model)") }
         let model = models[work.model], index = work.model
@@ -56,6 +57,6 @@ public struct EvalTaskRunner: TaskRunner, JobKind {
         guard parts.count == 1, parts[0].bytes == bytes else {
             throw JobError("\(model.name): the record is \(bytes) bytes, the task's part \(parts.first?.bytes ?? 0)")
         }
-        try write(0, 0..<bytes) { EvalRecord.encode(report, into: $0) }
+        try sink.fill(0, 0..<bytes) { EvalRecord.encode(report, into: $0) }
     }
 }

@@ -21,7 +21,8 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
         return SweepTaskRunner()
     }
 
-    public func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
+    public func run(_ work: [UInt8], inputs: any TaskInputs, threads: Int, into sink: TaskSink) throws {
+        let parts = sink.parts
         let work = try JSONDecoder().decode(SweepTaskWork.self, from: Data(work))
         let view = try inputs.tensor(TaskInput(model: work.model, tensor: work.tensor))
         // Its pages leave the resident set once the task is done (chunk by chunk when large).
@@ -32,7 +33,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
             throw JobError("\(work.tensor): \(parts.count) parts for \(variants) variants")
         }
         if work.perturb {
-            try perturb(view, work: work, dtype: dtype, parts: parts, threads: threads, write: write)
+            try perturb(view, work: work, dtype: dtype, threads: threads, into: sink)
         } else {
             for (index, part) in parts.enumerated() {
                 guard part.bytes == view.bytes.count else {
@@ -40,16 +41,14 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
                 }
                 for start in stride(from: 0, to: part.bytes, by: SweepTaskRunner.copyChunkBytes) {
                     let range = start..<min(part.bytes, start + SweepTaskRunner.copyChunkBytes)
-                    try write(index, range) { destination in
-                        destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: view.bytes[range]))
-                    }
+                    try sink.write(index, at: range.lowerBound, bytes: UnsafeRawBufferPointer(rebasing: view.bytes[range]))
                 }
             }
         }
     }
 
-    private func perturb(_ view: TensorView, work: SweepTaskWork, dtype: DType, parts: [TaskPart], threads: Int,
-                         write: @escaping PartWriter) throws {
+    private func perturb(_ view: TensorView, work: SweepTaskWork, dtype: DType, threads: Int, into sink: TaskSink) throws {
+        let parts = sink.parts
         guard view.dtype.isFloatingPoint, dtype.isWritableFromFloat32 else {
             throw JobError("\(work.tensor): cannot perturb \(view.dtype.rawValue) into \(dtype.rawValue)")
         }
@@ -104,7 +103,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
                     WeightNoise.apply(w, eps, amplitude: amplitude, into: out)
                     // Converted straight into the variant's part; the values as written are
                     // read back for the statistics (rounding to the output dtype included).
-                    try write(v, (range.lowerBound * width)..<(range.upperBound * width)) { destination in
+                    try sink.fill(v, (range.lowerBound * width)..<(range.upperBound * width)) { destination in
                         Conversion.fromFloat32(UnsafeBufferPointer(out), to: dtype, into: destination)
                         if dtype != .f32 { Conversion.toFloat32(UnsafeRawBufferPointer(destination), dtype: dtype, into: back) }
                     }
@@ -132,7 +131,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
         guard parts[variants.count].bytes == recordBytes else {
             throw JobError("\(work.tensor): the statistics record is \(parts[variants.count].bytes) bytes, expected \(recordBytes)")
         }
-        try write(variants.count, 0..<recordBytes) { destination in
+        try sink.fill(variants.count, 0..<recordBytes) { destination in
             for (v, stat) in totals.enumerated() { stat.store(into: destination, at: v * NoiseStatistics.size) }
         }
     }

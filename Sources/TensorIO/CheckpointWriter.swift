@@ -2,10 +2,10 @@
 /// (`model-00001-of-00003.safetensors` + `model.safetensors.index.json`, or a single
 /// `model.safetensors`), plus any side files (config, tokenizer, model card).
 ///
-/// Writes (`write`, `fill`) may come from any thread; `finish()` and `abandon()` must not
-/// race with them. Everything is written inside `<directory>.partial`; `finish()` verifies that every tensor
-/// is complete, fsyncs, and renames that folder to `directory` in one step, so an
-/// interrupted job never leaves an output that looks finished.
+/// Writes (`write`, or into a tensor's `region`) may come from any thread; `finish()` and
+/// `abandon()` must not race with them. Everything is written inside `<directory>.partial`;
+/// `finish()` verifies that every tensor is complete, fsyncs, and renames that folder to
+/// `directory` in one step, so an interrupted job never leaves an output that looks finished.
 public final class CheckpointWriter: Sendable {
     public static let defaultShardBudget: UInt64 = 5_000_000_000
 
@@ -125,11 +125,10 @@ public final class CheckpointWriter: Sendable {
         try shards[shard].write(name, at: byteOffset, bytes: bytes)
     }
 
-    /// Lets `body` produce `count` bytes at `byteOffset` inside tensor `name` in place.
-    public func fill(_ name: String, at byteOffset: Int, count: Int,
-                     _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(SafeTensorsError) {
+    /// Tensor `name`'s place in its shard, looked up once for all the writes into it.
+    public func region(_ name: String) throws(SafeTensorsError) -> SafeTensorsWriter.Region {
         guard let shard = shardOfTensor[name] else { throw SafeTensorsError(file: temporaryDirectory, tensor: name, .missingTensor) }
-        try shards[shard].fill(name, at: byteOffset, count: count, body)
+        return try shards[shard].region(name)
     }
 
     /// Calls `body` with tensor `name`'s bytes as they are in the output now.

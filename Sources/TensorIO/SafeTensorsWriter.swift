@@ -8,8 +8,9 @@ import Synchronization
 /// Writes one safetensors file whose layout is fixed up front. The file's space is reserved
 /// (`posix_fallocate`, so a full disk fails here, cleanly, before any work) and mapped; the
 /// header is written once, and tensor bytes land at their offsets in any order and from any
-/// thread, either copied (`write`) or produced in place (`fill`: no intermediate buffer, no
-/// write lock). Finished pages leave the process's resident set as soon as they are written.
+/// thread, either copied (`write`) or produced in place (a tensor's `Region`: no intermediate
+/// buffer, no write lock, no lookup). Finished pages leave the process's resident set as soon
+/// as they are written.
 /// The file lives under a temporary name until `finish()` has checked that every byte was
 /// written, fsynced it, and renamed it into place.
 public final class SafeTensorsWriter: @unchecked Sendable {
@@ -96,23 +97,37 @@ public final class SafeTensorsWriter: @unchecked Sendable {
 
     /// Writes `bytes` at `byteOffset` inside tensor `name` (a slice of it, e.g. a row range).
     public func write(_ name: String, at byteOffset: Int, bytes: UnsafeRawBufferPointer) throws(SafeTensorsError) {
-        try fill(name, at: byteOffset, count: bytes.count) { destination in
+        try region(name).fill(at: byteOffset, count: bytes.count) { destination in
             if let source = bytes.baseAddress { destination.baseAddress!.copyMemory(from: source, byteCount: bytes.count) }
         }
     }
 
-    /// Lets `body` write `count` bytes at `byteOffset` inside tensor `name` directly into the
-    /// file's pages (e.g. converting Float32 results straight into the output dtype).
-    public func fill(_ name: String, at byteOffset: Int, count: Int,
-                     _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(SafeTensorsError) {
+    /// Tensor `name`'s place in the file, looked up once for all the writes into it.
+    public func region(_ name: String) throws(SafeTensorsError) -> Region {
         guard let index = layout.index(of: name) else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
+        return Region(writer: self, index: index)
+    }
+
+    /// One tensor's bytes in the mapped file: writes into it look nothing up.
+    public struct Region: Sendable {
+        let writer: SafeTensorsWriter
+        let index: Int
+
+        /// Lets `body` write `count` bytes at `byteOffset` inside the tensor directly into the
+        /// file's pages (e.g. converting Float32 results straight into the output dtype).
+        public func fill(at byteOffset: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(SafeTensorsError) {
+            try writer.fill(index, at: byteOffset, count: count, body)
+        }
+    }
+
+    private func fill(_ index: Int, at byteOffset: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(SafeTensorsError) {
         let info = layout.tensors[index]
         guard byteOffset >= 0, count >= 0, byteOffset <= info.byteCount, count <= info.byteCount - byteOffset else {
             let (end, overflow) = byteOffset.addingReportingOverflow(count)
-            throw SafeTensorsError(file: path, tensor: name, .sizeMismatch(expected: UInt64(info.byteCount), actual: overflow ? .max : UInt64(max(0, end))))
+            throw SafeTensorsError(file: path, tensor: info.name, .sizeMismatch(expected: UInt64(info.byteCount), actual: overflow ? .max : UInt64(max(0, end))))
         }
         guard !isClosed.load(ordering: .acquiring) else {
-            throw SafeTensorsError(file: path, tensor: name, .ioFailure("the file is already finished or abandoned"))
+            throw SafeTensorsError(file: path, tensor: info.name, .ioFailure("the file is already finished or abandoned"))
         }
         let start = layout.dataStart + Int(info.dataOffsets.lowerBound) + byteOffset
         body(UnsafeMutableRawBufferPointer(rebasing: mapping[start..<(start + count)]))

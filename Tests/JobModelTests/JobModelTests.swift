@@ -34,13 +34,14 @@ struct FillRunner: TaskRunner, JobKind {
     static let name = "fill"
     static func runner(setup: [UInt8]) throws -> any TaskRunner { FillRunner() }
 
-    func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
+    func run(_ work: [UInt8], inputs: any TaskInputs, threads: Int, into sink: TaskSink) throws {
         let value = UInt8(String(decoding: work, as: UTF8.self))!
+        let parts = sink.parts
         // Two halves, as a multi-threaded runner would write them.
         let half = parts[0].bytes / 2
-        try write(0, half..<parts[0].bytes) { $0.initializeMemory(as: UInt8.self, repeating: value) }
-        try write(0, 0..<half) { $0.initializeMemory(as: UInt8.self, repeating: value) }
-        try write(1, 0..<8) { $0.storeBytes(of: UInt64(parts[0].bytes).littleEndian, as: UInt64.self) }
+        try sink.fill(0, half..<parts[0].bytes) { $0.initializeMemory(as: UInt8.self, repeating: value) }
+        try sink.fill(0, 0..<half) { $0.initializeMemory(as: UInt8.self, repeating: value) }
+        try sink.fill(1, 0..<8) { $0.storeBytes(of: UInt64(parts[0].bytes).littleEndian, as: UInt64.self) }
     }
 }
 
@@ -66,8 +67,8 @@ struct FillRunner: TaskRunner, JobKind {
         let job = try FillJob(directory: folder(), sizes: [4])
         defer { job.abandon() }
         let part = job.tasks[0].parts[0]
-        #expect(throws: JobError.self) { try job.output.fill(part, at: 2, count: 3) { _ in } }
-        #expect(throws: JobError.self) { try job.output.fill(TaskPart(target: 7, name: "t0", bytes: 4, elementWidth: 1), at: 0, count: 1) { _ in } }
+        #expect(throws: JobError.self) { try TaskSink(inPlace: [part], of: job.output).fill(0, 2..<5) { _ in } }
+        #expect(throws: JobError.self) { try TaskSink(inPlace: [TaskPart(target: 7, name: "t0", bytes: 4, elementWidth: 1)], of: job.output).fill(0, 0..<1) { _ in } }
         #expect(job.output.isPersistent(part) && !job.output.isPersistent(job.tasks[0].parts[1]))
     }
 

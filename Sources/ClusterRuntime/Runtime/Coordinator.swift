@@ -133,6 +133,8 @@ public final class Coordinator {
         var cost = 0
         /// `--verify`: the part digests of each result delivered for a sampled task, by worker.
         var results: [(worker: String, digests: [UInt64])] = []
+        /// Where remote workers' result chunks for the task are written (made at the first one).
+        var sink: TaskSink?
     }
 
     /// Model-level tasks leased to one worker at a time (one computing, one queued behind it).
@@ -180,7 +182,7 @@ public final class Coordinator {
         self.journal = journal
         self.log = log
         self.progress = progress
-        results = ResultWriter(output: job.output, threads: cluster.resultThreads)
+        results = ResultWriter(threads: cluster.resultThreads)
         states = Array(repeating: TaskState(), count: tasks.count)
         inputBytes = tasks.map { task in task.inputs.reduce(0) { $0 + (job.models[$1.model].info($1.tensor)?.byteCount ?? 0) } }
         for task in reused {
@@ -403,11 +405,13 @@ public final class Coordinator {
             noteMalformed(peer)
             return
         }
+        let sink = try states[chunk.task].sink ?? TaskSink(inPlace: task.parts, of: job.output)
+        states[chunk.task].sink = sink
         inHand[chunk.task, default: 0] += 1
         // Progress: the lease has its whole time again from now.
         states[chunk.task].deadline = max(states[chunk.task].deadline,
                                           Date().addingTimeInterval(leaseSeconds(chunk.task, cost: states[chunk.task].cost)))
-        results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: range.count),
+        results.submit(ResultWriter.Chunk(peer: peer, header: chunk, part: part, expectedSize: range.count, sink: sink),
                        payload: payload)
     }
 
@@ -462,6 +466,7 @@ public final class Coordinator {
             if !persistent.isEmpty { try journal.append(Journal.Entry(task: done.task, digests: try digests(done.task, from: peer, parts: persistent))) }
         }
         states[done.task].done = true
+        states[done.task].sink = nil
         workers[peer]!.report.tasks += 1
         doneCount += 1
         bytesDone += task.outputBytes

@@ -12,12 +12,14 @@ import WireCodec
 /// The coordinator does not lease a task again while chunks of its previous attempt are in
 /// hand, and journals a task only once none of its chunks is.
 final class ResultWriter: @unchecked Sendable {
-    /// A received chunk whose task, part and offset the coordinator has checked.
+    /// A received chunk whose task, part and offset the coordinator has checked, with the
+    /// sink its task writes into.
     struct Chunk: Sendable {
         let peer: Coordinator.Peer
         let header: Header.Chunk
         let part: TaskPart
         let expectedSize: Int
+        let sink: TaskSink
     }
 
     /// What became of a chunk.
@@ -36,7 +38,6 @@ final class ResultWriter: @unchecked Sendable {
         let result: Result
     }
 
-    private let output: JobOutput
     private let threads: Int
     /// Guards everything below.
     private let condition = NSCondition()
@@ -46,8 +47,7 @@ final class ResultWriter: @unchecked Sendable {
     /// Threads started (on the first chunk: a job without remote workers starts none) and not ended.
     private var running = 0
 
-    init(output: JobOutput, threads: Int) {
-        self.output = output
+    init(threads: Int) {
         self.threads = max(1, threads)
     }
 
@@ -109,7 +109,7 @@ final class ResultWriter: @unchecked Sendable {
             try payload.withUnsafeBytes { payload in
                 try codec.decode(payload, encoding: chunk.header.encoding, expectedSize: chunk.expectedSize,
                                  elementWidth: max(chunk.part.elementWidth, 1), checksum: chunk.header.checksum) {
-                    try output.write(chunk.part, at: chunk.header.offset, bytes: $0)
+                    try chunk.sink.write(chunk.header.index, at: chunk.header.offset, bytes: $0)
                 }
             }
             return .written

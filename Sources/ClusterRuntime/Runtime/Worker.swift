@@ -30,8 +30,8 @@ public struct WorkerOptions: Sendable {
     public var crashAfterTasks: Int?
     /// Longest wait for a WELCOME before saying HELLO again on a fresh connection.
     public var helloTimeoutMs = 10_000
-    /// Set for a worker in the coordinator's own process: it reads the job's models and
-    /// writes results straight into its output, sending only DONE.
+    /// Set for a worker in the coordinator's own process: it reads the job's models and its
+    /// tasks' sinks write straight into the job's output, so it sends only DONE.
     var attachment: (any DistributedJob)?
 
     public init(endpoint: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kinds: [any JobKind.Type]) {
@@ -63,8 +63,7 @@ public final class Worker: @unchecked Sendable {
         let session: Int
         let task: Int
         let attempt: Int
-        let parts: [TaskPart]
-        let outcome: Result<[UnsafeMutableRawBufferPointer], Error>
+        let outcome: Result<TaskSink, Error>
     }
 
     let options: WorkerOptions
@@ -83,11 +82,19 @@ public final class Worker: @unchecked Sendable {
     private let codec = ChunkCodec()
     /// Set by `stop()`: the worker returns at its next turn of the socket loop.
     private let stopping = Atomic<Bool>(false)
+    /// Each task's sink, chosen once for the worker: in place into the attached job's output,
+    /// or buffers that `sendCompleted` encodes and sends.
+    private let makeSink: @Sendable ([TaskPart]) throws -> TaskSink
 
     public init(context: ZMQContext, options: WorkerOptions, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.context = context
         self.options = options
         self.log = log
+        if let output = options.attachment?.output {
+            makeSink = { parts in try TaskSink(inPlace: parts, of: output) }
+        } else {
+            makeSink = { parts in TaskSink(buffering: parts) }
+        }
         compute.name = "crucible.worker.compute"
         compute.maxConcurrentOperationCount = options.tasksAtOnce
     }
@@ -314,13 +321,11 @@ public final class Worker: @unchecked Sendable {
         return (CheckpointInputs(checkpoints), nil)
     }
 
-    /// Computes a task on the compute queue: in place into the job's output for an
-    /// in-process worker, otherwise into one buffer per part. A task that starts with no other
+    /// Computes a task on the compute queue into its sink. A task that starts with no other
     /// scheduled (a tensor too large to share the byte credit is leased alone) takes every
     /// thread; otherwise it takes its share, `threads / tasksAtOnce`.
     private func schedule(_ task: Header.Task, _ runner: any TaskRunner, _ inputs: any TaskInputs, _ session: Int) {
         let share = max(1, options.threads / options.tasksAtOnce), all = options.threads
-        let attachment = options.attachment
         finished.lock()
         unfinished += 1
         finished.unlock()
@@ -328,38 +333,20 @@ public final class Worker: @unchecked Sendable {
             finished.lock()
             let threads = unfinished == 1 ? all : share
             finished.unlock()
-            let parts = task.parts
-            var buffers: [UnsafeMutableRawBufferPointer] = []
-            let outcome: Result<[UnsafeMutableRawBufferPointer], Error>
-            do {
-                if let job = attachment {
-                    try runner.run(Array(task.work.utf8), parts: parts, inputs: inputs, threads: threads) { part, bytes, fill in
-                        guard part >= 0 && part < parts.count else { throw JobError("task \(task.task) has no part \(part)") }
-                        try job.output.fill(parts[part], at: bytes.lowerBound, count: bytes.count, fill)
-                    }
-                } else {
-                    buffers = parts.map { .allocate(byteCount: max($0.bytes, 1), alignment: 64) }
-                    let output = OutputBuffers(buffers: buffers)
-                    try runner.run(Array(task.work.utf8), parts: parts, inputs: inputs, threads: threads) { part, bytes, fill in
-                        guard part >= 0 && part < parts.count, bytes.lowerBound >= 0, bytes.upperBound <= parts[part].bytes else {
-                            throw JobError("task \(task.task): part \(part) bytes \(bytes) out of range")
-                        }
-                        fill(UnsafeMutableRawBufferPointer(rebasing: output.buffers[part][bytes]))
-                    }
-                }
-                outcome = .success(buffers)
-            } catch {
-                buffers.forEach { $0.deallocate() }
-                outcome = .failure(error)
+            let outcome = Result {
+                let sink = try makeSink(task.parts)
+                try runner.run(Array(task.work.utf8), inputs: inputs, threads: threads, into: sink)
+                return sink
             }
             finished.lock()
-            completed.append(Completed(session: session, task: task.task, attempt: task.attempt, parts: parts, outcome: outcome))
+            completed.append(Completed(session: session, task: task.task, attempt: task.attempt, outcome: outcome))
             unfinished -= 1
             finished.unlock()
         }
     }
 
-    /// Sends every finished task of this session: RESULT chunks of each part then DONE, or ERROR.
+    /// Sends every finished task of this session: RESULT chunks of what its sink holds, then
+    /// DONE, or ERROR.
     private func sendCompleted(_ socket: ZMQSocket, _ welcome: Header.Welcome, session: Int) throws {
         finished.lock()
         var ready = completed
@@ -370,19 +357,14 @@ public final class Worker: @unchecked Sendable {
             ready = Array(ready.prefix(max(0, limit - tasksSent)))
         }
         finished.unlock()
-        for item in ready {
+        for item in ready where item.session == session {
             switch item.outcome {
             case .failure(let error):
-                guard item.session == session else { continue }
                 try send(socket, .error, Header.Failure(task: item.task, attempt: item.attempt, code: "compute", message: "\(error)"))
-            case .success(let buffers):
-                defer { buffers.forEach { $0.deallocate() } }
-                guard item.session == session else { continue }
+            case .success(let sink):
                 var chunks = 0
-                if options.attachment == nil {
-                    for (index, buffer) in buffers.enumerated() {
-                        chunks += try sendPart(socket, welcome, item, index: index, bytes: buffer)
-                    }
+                for (index, bytes) in sink.buffered {
+                    chunks += try sendPart(socket, welcome, item, index: index, bytes: bytes, elementWidth: sink.parts[index].elementWidth)
                 }
                 try send(socket, .done, Header.Done(task: item.task, attempt: item.attempt, chunks: chunks))
                 tasksSent += 1
@@ -391,12 +373,11 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func sendPart(_ socket: ZMQSocket, _ welcome: Header.Welcome, _ item: Completed, index: Int,
-                          bytes buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        // Sizes are the TASK's (a 0-byte part was allocated as 1 byte and sends no chunk).
-        let ranges = welcome.chunks.ranges(item.parts[index].bytes)
+                          bytes: UnsafeRawBufferPointer, elementWidth: Int) throws -> Int {
+        let ranges = welcome.chunks.ranges(bytes.count)
         for range in ranges {
-            let bytes = UnsafeRawBufferPointer(rebasing: buffer[range])
-            try codec.encode(bytes, elementWidth: max(item.parts[index].elementWidth, 1), compress: welcome.compress) { encoded, payload in
+            let chunk = UnsafeRawBufferPointer(rebasing: bytes[range])
+            try codec.encode(chunk, elementWidth: max(elementWidth, 1), compress: welcome.compress) { encoded, payload in
                 let header = try ProtocolMessage(.result, Header.Chunk(task: item.task, attempt: item.attempt, index: index, offset: range.lowerBound,
                                                                        size: range.count, encoding: encoded.encoding.rawValue, checksum: encoded.checksum))
                 try socket.send(header.headFrames, payload: payload)
@@ -404,9 +385,4 @@ public final class Worker: @unchecked Sendable {
         }
         return ranges.count
     }
-}
-
-/// A task's output buffers, written by the compute threads at disjoint ranges.
-private struct OutputBuffers: @unchecked Sendable {
-    let buffers: [UnsafeMutableRawBufferPointer]
 }

@@ -57,36 +57,3 @@ public final class MergeJob: DistributedJob {
 
     public func abandon() { writer.abandon() }
 }
-
-/// Computes merge tasks on a worker.
-public struct MergeTaskRunner: TaskRunner, JobKind {
-    public static let name = "merge"
-    let executor: TensorExecutor
-    let seed: UInt64
-
-    public static func runner(setup: [UInt8]) throws -> any TaskRunner {
-        let setup = try JSONDecoder().decode(MergeJob.Setup.self, from: Data(setup))
-        guard let method = MethodRegistry.method(named: setup.method) else { throw JobError("unknown merge method \(setup.method)") }
-        guard let dtype = DType(rawValue: setup.outputDType) else { throw JobError("unknown output dtype \(setup.outputDType)") }
-        return MergeTaskRunner(executor: TensorExecutor(method: method, outputDType: dtype), seed: setup.seed)
-    }
-
-    public func run(_ work: [UInt8], parts: [TaskPart], inputs: any TaskInputs, threads: Int, write: @escaping PartWriter) throws {
-        let tensor = try JSONDecoder().decode(PlannedTensor.self, from: Data(work))
-        if tensor.copiedAs != nil {
-            guard let input = tensor.inputs.first else { throw JobError("\(tensor.name): a copied buffer names no input") }
-            let view = try inputs.tensor(TaskInput(model: input.model, tensor: input.tensor))
-            defer { view.release() }
-            guard view.bytes.count == tensor.outputBytes else {
-                throw JobError("\(tensor.name): the input has \(view.bytes.count) bytes, the output \(tensor.outputBytes)")
-            }
-            return try write(0, 0..<tensor.outputBytes) { destination in
-                if let source = view.bytes.baseAddress, view.bytes.count > 0 { destination.baseAddress!.copyMemory(from: source, byteCount: view.bytes.count) }
-            }
-        }
-        let width = executor.outputDType.bitWidth / 8
-        try executor.compute(tensor, inputs: inputs, seed: seed, threads: threads) { elements, fill in
-            try write(0, (elements.lowerBound * width)..<(elements.upperBound * width), fill)
-        }
-    }
-}

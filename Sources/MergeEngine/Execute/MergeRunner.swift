@@ -45,7 +45,7 @@ public enum MergeRunner {
                            progress: (@Sendable (JobProgress) -> Void)? = nil) throws -> MergeReport {
         let start = Date()
         let job = try MergeJob(plan: plan, directory: directory, options: options)
-        let runner = MergeTaskRunner(executor: TensorExecutor(method: plan.method, outputDType: plan.outputDType), seed: options.seed)
+        let runner = MergeTaskRunner(method: plan.method, outputDType: plan.outputDType, seed: options.seed)
         try LocalJobRunner.run(job, runner: runner, threads: options.threads, progress: progress)
         return MergeReport(job, seconds: Date().timeIntervalSince(start))
     }

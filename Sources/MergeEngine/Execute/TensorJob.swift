@@ -58,10 +58,12 @@ public final class TensorJob: Sendable {
     /// Resolved global parameters.
     public let parameters: [String: ResolvedValue]
     let threads: Int
-    let sink: @Sendable (Range<Int>, UnsafeBufferPointer<Float>) throws -> Void
+    /// Where `apply` writes: the output tensor is the sink's part 0, in `outputDType`.
+    let sink: TaskSink
+    let outputDType: DType
 
     public init(name: String, shape: [Int], base: JobInput?, inputs: [JobInput], parameters: [String: ResolvedValue],
-                threads: Int, sink: @escaping @Sendable (Range<Int>, UnsafeBufferPointer<Float>) throws -> Void) {
+                threads: Int, sink: TaskSink, outputDType: DType) {
         self.name = name
         self.shape = shape
         self.base = base
@@ -69,6 +71,7 @@ public final class TensorJob: Sendable {
         self.parameters = parameters
         self.threads = max(1, threads)
         self.sink = sink
+        self.outputDType = outputDType
     }
 
     public var count: Int { shape.reduce(1, *) }
@@ -106,13 +109,16 @@ public final class TensorJob: Sendable {
     }
 
     /// Runs `body` on every chunk (in parallel); `body` fills `chunk.output`, which is then
-    /// converted and written to the output tensor.
+    /// converted once to the output dtype straight into the sink.
     public func apply(byRows: Bool = false, scratch: Int = 0, _ body: @Sendable (Chunk) throws -> Void) throws {
         let layout = ChunkLayout(self, ranges: chunkRanges(byRows: byRows), scratch: scratch)
+        let dtype = outputDType, width = outputDType.bitWidth / 8
         try ParallelChunks.forEach(layout.ranges.count, threads: threads, floats: layout.floats) { index, block in
             try withChunk(index, in: block, layout) { chunk in
                 try body(chunk)
-                try sink(chunk.range, UnsafeBufferPointer(chunk.output))
+                try sink.fill(0, (chunk.range.lowerBound * width)..<(chunk.range.upperBound * width)) { destination in
+                    Conversion.fromFloat32(UnsafeBufferPointer(chunk.output), to: dtype, into: destination)
+                }
             }
         }
     }

@@ -1,0 +1,56 @@
+import CrucibleMath
+import Foundation
+import JobModel
+import TensorIO
+
+/// Computes merge tasks on a worker: each task is one `PlannedTensor`, run by the method on a
+/// `TensorJob` over the task's inputs (mapped files, or bytes shipped to the worker) and
+/// written into the task's sink, or, for a copied buffer, its input's bytes copied there.
+public struct MergeTaskRunner: TaskRunner, JobKind {
+    public static let name = "merge"
+    public let method: any MergeMethod
+    public let outputDType: DType
+    public let seed: UInt64
+
+    public init(method: any MergeMethod, outputDType: DType, seed: UInt64) {
+        self.method = method
+        self.outputDType = outputDType
+        self.seed = seed
+    }
+
+    public static func runner(setup: [UInt8]) throws -> any TaskRunner {
+        let setup = try JSONDecoder().decode(MergeJob.Setup.self, from: Data(setup))
+        guard let method = MethodRegistry.method(named: setup.method) else { throw JobError("unknown merge method \(setup.method)") }
+        guard let dtype = DType(rawValue: setup.outputDType) else { throw JobError("unknown output dtype \(setup.outputDType)") }
+        return MergeTaskRunner(method: method, outputDType: dtype, seed: setup.seed)
+    }
+
+    public func run(_ work: [UInt8], inputs: any TaskInputs, threads: Int, into sink: TaskSink) throws {
+        let tensor = try JSONDecoder().decode(PlannedTensor.self, from: Data(work))
+        if tensor.copiedAs != nil {
+            guard let input = tensor.inputs.first else { throw JobError("\(tensor.name): a copied buffer names no input") }
+            let view = try inputs.tensor(TaskInput(model: input.model, tensor: input.tensor))
+            defer { view.release() }
+            guard view.bytes.count == tensor.outputBytes else {
+                throw JobError("\(tensor.name): the input has \(view.bytes.count) bytes, the output \(tensor.outputBytes)")
+            }
+            return try sink.write(0, at: 0, bytes: view.bytes)
+        }
+        func input(_ planned: PlannedInput) throws -> JobInput {
+            JobInput(view: try inputs.tensor(TaskInput(model: planned.model, tensor: planned.tensor)), parameters: planned.parameters,
+                     random: Philox(seed: seed, stream: UInt64(planned.model), name: tensor.name))
+        }
+        let job = TensorJob(name: tensor.name, shape: tensor.shape, base: try tensor.base.map(input), inputs: try tensor.inputs.map(input),
+                            parameters: tensor.parameters, threads: threads, sink: sink, outputDType: outputDType)
+        defer { (job.inputs + (job.base.map { [$0] } ?? [])).forEach { $0.view.release() } }
+        do {
+            try method.merge(job)
+        } catch let error as SafeTensorsError {
+            throw error
+        } catch let error as MergeError {
+            throw error
+        } catch {
+            throw MergeError(tensor: tensor.name, message: "\(error)")
+        }
+    }
+}
