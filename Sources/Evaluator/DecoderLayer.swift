@@ -6,7 +6,7 @@
 ///      pre-MLP norm, gate/up projection, activation × up, down projection, [sandwich norm],
 ///      residual add.
 struct DecoderLayer {
-    static let blockRows = 64
+    static let blockRows = 128
 
     let architecture: Architecture
     let weights: LayerWeights
