@@ -17,14 +17,8 @@ extension RangeFetcher {
                 case 408, 429, 500...: reason = "HTTP \(response.status)"
                 default: throw RemoteError.http(url: url, status: response.status)
                 }
-            } catch let error as RemoteError {
-                throw error
-            } catch let error as HubHTTP.BodyTooLarge {
-                throw .invalidResponse(url: url, reason: error.description)
-            } catch let error as HTTPClientError where error == .readTimeout {
-                reason = "no data for \(options.stallTimeout.formatted) s"
             } catch {
-                reason = "\(error)"
+                reason = try retryReason(error, url: url)
             }
         }
         throw .network(url: url, attempts: attempts, reason: reason)

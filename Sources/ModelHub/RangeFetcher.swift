@@ -113,16 +113,10 @@ public final class RangeFetcher: Sendable {
                 default:
                     throw RemoteError.http(url: url, status: response.status)
                 }
-            } catch let error as RemoteError {
-                throw error
             } catch is Cancelled {
                 throw .network(url: url, attempts: failures, reason: "stopped: another range failed")
-            } catch let error as HubHTTP.BodyTooLarge {
-                throw .invalidResponse(url: url, reason: error.description)
-            } catch let error as HTTPClientError where error == .readTimeout {
-                reason = "no data for \(options.stallTimeout.formatted) s"
             } catch {
-                reason = "\(error)"
+                reason = try retryReason(error, url: url)
             }
             guard progress.position < progress.end else { break }
             // A request that moved forward is resuming, not failing.
@@ -133,6 +127,17 @@ public final class RangeFetcher: Sendable {
     }
 
     /// Waits before the retry that follows `failures` failures in a row (none for 0).
+    /// Why a request that failed with `error` is worth another attempt, or the error to stop
+    /// with (an answer that was wrong, not merely missing).
+    func retryReason(_ error: any Error, url: String) throws(RemoteError) -> String {
+        switch error {
+        case let error as RemoteError: throw error
+        case let error as HubHTTP.BodyTooLarge: throw .invalidResponse(url: url, reason: error.description)
+        case let error as HTTPClientError where error == .readTimeout: return "no data for \(options.stallTimeout.formatted) s"
+        default: return "\(error)"
+        }
+    }
+
     func pause(after failures: Int) {
         guard failures > 0 else { return }
         usleep(UInt32(min(options.retryDelay * Double(1 << min(failures - 1, 16)), 30) * 1_000_000))

@@ -95,10 +95,9 @@ import TestSupport
         return String(decoding: try JSONSerialization.data(withJSONObject: strip(json), options: .sortedKeys), as: UTF8.self)
     }
 
-    @Test("eval over 2 remote workers (one with inputs shipped), each model's windows split into shares: the embedded numbers")
-    func evalOverWorkers() throws {
-        let tokens = try InPlaceSweepClusterTests.tokenFile(700)
-        let arguments = ["eval"] + InPlaceSweepClusterTests.models + ["--tokens", tokens, "--context", "32", "--stride", "24", "-q"]
+    /// `arguments --json FILE` embedded and over 2 remote workers (one with inputs shipped):
+    /// both reports, untimed.
+    static func embeddedAndOverWorkers(_ arguments: [String]) throws -> (embedded: String, clustered: String) {
         let embedded = Harness.output("embedded") + ".json", clustered = Harness.output("cluster") + ".json"
         let reference = try Harness.crucible(arguments + ["--json", embedded])
         #expect(reference.status == 0, "\(reference.output)")
@@ -108,27 +107,25 @@ import TestSupport
         let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
         #expect(coordinator.wait() == 0, "\(coordinator.output)")
         #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
-        let expected = try InPlaceSweepClusterTests.untimed(embedded)
-        #expect(expected.contains("\"windows\""))
-        #expect(try InPlaceSweepClusterTests.untimed(clustered) == expected)
+        return (try untimed(embedded), try untimed(clustered))
+    }
+
+    @Test("eval over 2 remote workers (one with inputs shipped), each model's windows split into shares: the embedded numbers")
+    func evalOverWorkers() throws {
+        let tokens = try InPlaceSweepClusterTests.tokenFile(700)
+        let (embedded, clustered) = try InPlaceSweepClusterTests.embeddedAndOverWorkers(
+            ["eval"] + InPlaceSweepClusterTests.models + ["--tokens", tokens, "--context", "32", "--stride", "24", "-q"])
+        #expect(embedded.contains("\"windows\""))
+        #expect(clustered == embedded)
     }
 
     @Test("score --drop-loss over 2 remote workers: one task per layer, the embedded scores")
     func scoreOverWorkers() throws {
         let tokens = try InPlaceSweepClusterTests.tokenFile(300)
-        let arguments = ["score", InPlaceSweepClusterTests.models[0], "--tokens", tokens, "--context", "32", "--drop-loss", "-q"]
-        let embedded = Harness.output("embedded") + ".json", clustered = Harness.output("cluster") + ".json"
-        let reference = try Harness.crucible(arguments + ["--json", embedded])
-        #expect(reference.status == 0, "\(reference.output)")
-        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
-        let coordinator = try Harness.launch(arguments + ["--json", clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"])
-        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
-        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"])
-        #expect(coordinator.wait() == 0, "\(coordinator.output)")
-        #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
-        let expected = try InPlaceSweepClusterTests.untimed(embedded)
-        #expect(expected.contains("\"drop_loss\""))
-        #expect(try InPlaceSweepClusterTests.untimed(clustered) == expected)
+        let (embedded, clustered) = try InPlaceSweepClusterTests.embeddedAndOverWorkers(
+            ["score", InPlaceSweepClusterTests.models[0], "--tokens", tokens, "--context", "32", "--drop-loss", "-q"])
+        #expect(embedded.contains("\"drop_loss\""))
+        #expect(clustered == embedded)
     }
 
     @Test("drop-loss tasks on a worker with inputs shipped: it is sent every layer but the skipped one, and measures")
