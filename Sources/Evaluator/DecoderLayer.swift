@@ -8,6 +8,9 @@
 struct DecoderLayer {
     static let blockRows = 128
 
+    /// Floats of scratch `project` and `finish` need for one row block.
+    static func scratchCount(_ a: Architecture) -> Int { blockRows * (2 * a.hiddenSize + 3 * a.intermediateSize) }
+
     let architecture: Architecture
     let weights: LayerWeights
     let window: Int?
@@ -33,19 +36,19 @@ struct DecoderLayer {
         }
     }
 
-    /// Phase 1 for rows `rows`.
-    func project(_ act: Activations, rows: Range<Int>, rope: (cos: Floats, sin: Floats)) {
+    /// Phase 1 for rows `rows`; `scratch` holds `scratchCount` floats.
+    func project(_ act: Activations, rows: Range<Int>, rope: (cos: Floats, sin: Floats), scratch: UnsafeMutablePointer<Float>) {
         let a = architecture, h = a.hiddenSize, w = a.qkvWidth, n = rows.count
         if let entering = act.entering {
             (entering.base + rows.lowerBound * h).update(from: act.stream.base + rows.lowerBound * h, count: n * h)
         }
-        let normed = Floats(uninitializedCount: n * h)
+        let normed = scratch
         for r in 0..<n {
             Kernels.rmsNorm(act.stream.base + (rows.lowerBound + r) * h, h, weight: weights.inputNorm.base, epsilon: a.epsilon,
-                            into: normed.base + r * h)
+                            into: normed + r * h)
         }
         let y = act.qkv.base + rows.lowerBound * w
-        BLAS.matmulTransposed(m: n, n: w, k: h, a: normed.base, lda: h, b: weights.qkv.base, ldb: h, c: y, ldc: w)
+        BLAS.matmulTransposed(m: n, n: w, k: h, a: normed, lda: h, b: weights.qkv.base, ldb: h, c: y, ldc: w)
         if let bias = weights.qkvBias { Kernels.addBias(y, rows: n, n: w, ld: w, bias: bias.base) }
         let hd = a.headDim, half = a.rope.rotaryDim / 2
         for r in 0..<n {
@@ -62,34 +65,32 @@ struct DecoderLayer {
         }
     }
 
-    /// Phase 3 for rows `rows`. Returns the sum over `scored ∩ rows` of the cosine between the
-    /// stream entering and leaving the block (0 without `entering`).
-    func finish(_ act: Activations, rows: Range<Int>, scored: Range<Int>) -> Double {
+    /// Phase 3 for rows `rows`; `scratch` holds `scratchCount` floats. Returns the sum over
+    /// `scored ∩ rows` of the cosine between the stream entering and leaving the block (0
+    /// without `entering`).
+    func finish(_ act: Activations, rows: Range<Int>, scored: Range<Int>, scratch: UnsafeMutablePointer<Float>) -> Double {
         let a = architecture, h = a.hiddenSize, inter = a.intermediateSize, n = rows.count
         let stream = act.stream.base + rows.lowerBound * h
-        let tmp = Floats(uninitializedCount: n * h)
+        let tmp = scratch, normed = tmp + n * h, gu = normed + n * h, hidden = gu + n * 2 * inter
         BLAS.matmulTransposed(m: n, n: h, k: a.attentionWidth, a: act.attention.base + rows.lowerBound * a.attentionWidth,
-                              lda: a.attentionWidth, b: weights.output.base, ldb: a.attentionWidth, c: tmp.base, ldc: h)
-        if let bias = weights.outputBias { Kernels.addBias(tmp.base, rows: n, n: h, ld: h, bias: bias.base) }
+                              lda: a.attentionWidth, b: weights.output.base, ldb: a.attentionWidth, c: tmp, ldc: h)
+        if let bias = weights.outputBias { Kernels.addBias(tmp, rows: n, n: h, ld: h, bias: bias.base) }
         addResidual(tmp, into: stream, rows: n, norm: weights.postAttentionNorm)
 
-        let normed = Floats(uninitializedCount: n * h)
         for r in 0..<n {
-            Kernels.rmsNorm(stream + r * h, h, weight: weights.preMLPNorm.base, epsilon: a.epsilon, into: normed.base + r * h)
+            Kernels.rmsNorm(stream + r * h, h, weight: weights.preMLPNorm.base, epsilon: a.epsilon, into: normed + r * h)
         }
-        let gu = Floats(uninitializedCount: n * 2 * inter)
-        BLAS.matmulTransposed(m: n, n: 2 * inter, k: h, a: normed.base, lda: h, b: weights.gateUp.base, ldb: h, c: gu.base, ldc: 2 * inter)
-        if let bias = weights.gateUpBias { Kernels.addBias(gu.base, rows: n, n: 2 * inter, ld: 2 * inter, bias: bias.base) }
-        let hidden = Floats(uninitializedCount: n * inter)
+        BLAS.matmulTransposed(m: n, n: 2 * inter, k: h, a: normed, lda: h, b: weights.gateUp.base, ldb: h, c: gu, ldc: 2 * inter)
+        if let bias = weights.gateUpBias { Kernels.addBias(gu, rows: n, n: 2 * inter, ld: 2 * inter, bias: bias.base) }
         for r in 0..<n {
-            let g = gu.base + r * 2 * inter, u = g + inter, o = hidden.base + r * inter
+            let g = gu + r * 2 * inter, u = g + inter, o = hidden + r * inter
             switch a.activation {
             case .silu: for i in 0..<inter { o[i] = Kernels.silu(g[i]) * u[i] }
             case .geluTanh: for i in 0..<inter { o[i] = Kernels.geluTanh(g[i]) * u[i] }
             }
         }
-        BLAS.matmulTransposed(m: n, n: h, k: inter, a: hidden.base, lda: inter, b: weights.down.base, ldb: inter, c: tmp.base, ldc: h)
-        if let bias = weights.downBias { Kernels.addBias(tmp.base, rows: n, n: h, ld: h, bias: bias.base) }
+        BLAS.matmulTransposed(m: n, n: h, k: inter, a: hidden, lda: inter, b: weights.down.base, ldb: inter, c: tmp, ldc: h)
+        if let bias = weights.downBias { Kernels.addBias(tmp, rows: n, n: h, ld: h, bias: bias.base) }
         addResidual(tmp, into: stream, rows: n, norm: weights.postMLPNorm)
 
         guard let entering = act.entering else { return 0 }
@@ -97,10 +98,10 @@ struct DecoderLayer {
     }
 
     /// stream += norm(delta) (or delta when there is no sandwich norm).
-    private func addResidual(_ delta: Floats, into stream: UnsafeMutablePointer<Float>, rows: Int, norm: Floats?) {
+    private func addResidual(_ delta: UnsafeMutablePointer<Float>, into stream: UnsafeMutablePointer<Float>, rows: Int, norm: Floats?) {
         let h = architecture.hiddenSize
         for r in 0..<rows {
-            let d = delta.base + r * h
+            let d = delta + r * h
             if let norm { Kernels.rmsNorm(d, h, weight: norm.base, epsilon: architecture.epsilon, into: d) }
             let s = stream + r * h
             for i in 0..<h { s[i] += d[i] }

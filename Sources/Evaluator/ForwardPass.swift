@@ -116,6 +116,8 @@ public final class ForwardPass: Sendable {
         let headTasks = windows.indices.flatMap { w in (0..<a.headCount).map { (window: w, head: $0) } }
         let rowTaskList = rowTasks
         let scratchFloats = Attention.scratchCount(length: windows.map(\.tokens.count).max() ?? 0)
+        let blockScratch = DecoderLayer.scratchCount(a)
+        let storage = BlockStorage()
 
         var cosineSums = [[Double]](repeating: [], count: windows.count)
         for layer in 0..<a.layerCount {
@@ -123,20 +125,20 @@ public final class ForwardPass: Sendable {
                 progress?(layer + 1)
                 continue
             }
-            let block = DecoderLayer(architecture: a, weights: try LayerWeights(weights, architecture: a, layer: layer),
+            let block = DecoderLayer(architecture: a, weights: try LayerWeights(weights, architecture: a, layer: layer, storage: storage),
                                      window: a.windows[layer])
-            try ParallelChunks.forEach(rowTaskList.count, threads: threads, floats: 0) { i, _ in
+            try ParallelChunks.forEach(rowTaskList.count, threads: threads, floats: blockScratch) { i, scratch in
                 let t = rowTaskList[i]
-                block.project(acts[t.window], rows: t.rows, rope: ropes[t.window])
+                block.project(acts[t.window], rows: t.rows, rope: ropes[t.window], scratch: scratch.baseAddress!)
             }
             try ParallelChunks.forEach(headTasks.count, threads: threads, floats: scratchFloats) { i, scratch in
                 let t = headTasks[i], act = acts[t.window]
                 Attention.head(t.head, qkv: act.qkv.base, ld: a.qkvWidth, length: act.length, architecture: a, window: block.window,
                                out: act.attention.base, ldOut: a.attentionWidth, scratch: scratch.baseAddress!)
             }
-            var sums = try ParallelChunks.map(rowTaskList.count, threads: threads, floats: 0) { i, _ in
+            var sums = try ParallelChunks.map(rowTaskList.count, threads: threads, floats: blockScratch) { i, scratch in
                 let t = rowTaskList[i]
-                return block.finish(acts[t.window], rows: t.rows, scored: windows[t.window].scored)
+                return block.finish(acts[t.window], rows: t.rows, scored: windows[t.window].scored, scratch: scratch.baseAddress!)
             }
             if layerScores && layerScoreInput == .hiddenStates && layer == a.layerCount - 1 {
                 // transformers' last hidden state is after the final norm: compare with that.
