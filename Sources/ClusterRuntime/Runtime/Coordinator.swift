@@ -111,6 +111,8 @@ public final class Coordinator {
         var sharedStorage = true
         /// Payloads to and from it are LZ4-compressed (remote, and it speaks lz4).
         var compress = false
+        /// How its results reach the output.
+        let delivery: ResultDelivery
         var leased: Set<Int> = []
         var leasedBytes = 0
         var malformed = 0
@@ -312,7 +314,8 @@ public final class Coordinator {
             // The same identity starting over: it loses its leases, if it held any.
             if let old = workers[peer] { old.leased.isEmpty ? (workers[peer] = nil) : drop(peer, because: "said HELLO again") }
             let name = "\(peer.local ? "local" : hello.host)/\(Coordinator.hex(peer.id))"
-            var state = WorkerState(report: WorkerReport(name: name, local: peer.local, threads: hello.threads))
+            var state = WorkerState(report: WorkerReport(name: name, local: peer.local, threads: hello.threads),
+                                    delivery: peer.local ? .inPlace : .chunks)
             state.compress = cluster.compress && !peer.local && hello.encodings.contains(WireEncoding.compressedName)
             workers[peer] = state
             var welcome = self.welcome
@@ -451,11 +454,8 @@ public final class Coordinator {
             return
         }
         let task = tasks[done.task]
-        // In-process workers fill the output in place; remote ones must have sent every chunk.
-        let expected = task.parts.reduce(0) { $0 + chunks.count($1.bytes) }
-        guard peer.local || states[done.task].received.count == expected else {
-            let got = states[done.task].received.count
-            try failed(done.task, on: peer, "was incomplete (DONE after \(got) of its \(expected) result chunks)")
+        if let gap = workers[peer]!.delivery.incomplete(task, received: states[done.task].received, layout: chunks) {
+            try failed(done.task, on: peer, gap)
             return
         }
         release(done.task, from: peer, reissue: false)
@@ -476,14 +476,10 @@ public final class Coordinator {
     }
 
     /// The digests (`JobOutput.digest`) of the result `peer` just delivered for `task`, for
-    /// `parts`: a remote worker's chunks were checksummed on arrival; in-place results are
-    /// read back.
+    /// `parts`.
     private func digests(_ task: Int, from peer: Peer, parts: [Int]) throws -> [UInt64] {
-        let received = states[task].received, all = tasks[task].parts
-        return try parts.map { index in
-            peer.local ? try job.output.digest(all[index], chunks: chunks)
-                : JobOutput.combining(chunks.ranges(all[index].bytes).map { received[[index, $0.lowerBound]]! })
-        }
+        let delivery = workers[peer]!.delivery, received = states[task].received
+        return try parts.map { try delivery.digest(tasks[task], part: $0, received: received, output: job.output, layout: chunks) }
     }
 
     /// True for the fixed sample of tasks `--verify` recomputes.
