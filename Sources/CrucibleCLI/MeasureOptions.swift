@@ -23,8 +23,9 @@ struct MeasureOptions: ParsableArguments {
     @Option(help: "Use only the first N tokens.")
     var maxTokens: Int?
 
-    @Option(help: "Windows a worker runs together (more memory, same numbers).")
-    var evalBatch: Int = 1
+    @Option(help: ArgumentHelp("Windows a worker runs together (same numbers; more windows, more memory).",
+                               discussion: "Default: every window whose activations fit in 256 MiB, so that each variant's weights are read and perturbed once."))
+    var evalBatch: Int?
 
     func validate() throws {
         if evalText != nil && evalTokens != nil { throw ValidationError("give either --eval-text FILE or --eval-tokens FILE") }
@@ -34,7 +35,7 @@ struct MeasureOptions: ParsableArguments {
         if let context, context < 2 { throw ValidationError("--context must be at least 2") }
         if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
         if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
-        if evalBatch < 1 { throw ValidationError("--eval-batch must be at least 1") }
+        if let evalBatch, evalBatch < 1 { throw ValidationError("--eval-batch must be at least 1") }
     }
 
     /// True when --eval-text or --eval-tokens is given.
@@ -50,6 +51,11 @@ struct MeasureOptions: ParsableArguments {
 
     /// The windows for `models`.
     func windows(for models: [EvalJob.Model]) -> EvalJob.Windows {
-        Measurement.windows(context: context, stride: stride, batch: evalBatch, for: models)
+        var windows = Measurement.windows(context: context, stride: stride, batch: 1, for: models)
+        windows.batch = evalBatch ?? Measurement.batchFitting(activationBytes: Self.batchBudget, context: windows.context, for: models)
+        return windows
     }
+
+    /// Activation memory the default `--eval-batch` fills.
+    static let batchBudget = 256 << 20
 }

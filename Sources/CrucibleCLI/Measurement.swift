@@ -28,6 +28,14 @@ enum Measurement {
         return EvalJob.Windows(context: window, stride: stride ?? window, batch: batch, layerScoreInput: layerScoreInput)
     }
 
+    /// Windows of `context` tokens that run together within `activationBytes` of activations
+    /// (the residual stream, q/k/v and attention output of every token) of the largest model;
+    /// at least one.
+    static func batchFitting(activationBytes: Int, context: Int, for models: [EvalJob.Model]) -> Int {
+        let perToken = models.map { a in a.architecture.hiddenSize + a.architecture.qkvWidth + a.architecture.attentionWidth }.max() ?? 1
+        return max(1, activationBytes / max(1, 4 * perToken * context))
+    }
+
     /// The windows of `eval`, `score` and `prune`'s options.
     static func windows(_ input: EvalInputOptions, for models: [EvalJob.Model], layerScoreInput: LayerScoreInput = .residual) -> EvalJob.Windows {
         windows(context: input.context, stride: input.stride, batch: input.batch, for: models, layerScoreInput: layerScoreInput)
