@@ -21,6 +21,7 @@ struct BenchRandom: ParsableCommand {
         let bulk = Stopwatch.best(of: repeats) { philox.uniform(first: 0, into: buffer) }
         let scalar = Stopwatch.best(of: repeats) { for i in 0..<n { buffer[i] = philox.uniform(element: i) } }
         let normal = Stopwatch.best(of: repeats) { philox.normal(first: 0, into: buffer) }
+        let normals = Stopwatch.best(of: repeats) { philox.normals(first: 0, into: buffer) }
         let draws = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: n)
         defer { draws.deallocate() }
         let sixteen = Stopwatch.best(of: repeats) { philox.draws16(first: 0, into: draws) }
@@ -29,5 +30,6 @@ struct BenchRandom: ParsableCommand {
         print("uniform (per element)     " + ByteCount.formatDecimal(Double(n) / scalar / 1e6, places: 0) + " M")
         print("16-bit draws (bulk)       " + ByteCount.formatDecimal(Double(n) / sixteen / 1e6, places: 0) + " M")
         print("normal (per element)      " + ByteCount.formatDecimal(Double(n) / normal / 1e6, places: 0) + " M")
+        print("normal (bulk, sweep noise)" + ByteCount.formatDecimal(Double(n) / normals / 1e6, places: 0) + " M")
     }
 }

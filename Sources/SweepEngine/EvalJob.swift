@@ -237,7 +237,7 @@ struct EvalSetup: Codable {
         var scale: Double?
     }
 
-    var format = 1
+    var format = 2
     var tokens: [Int32]
     var windows: EvalJob.Windows
     var models: [Model]

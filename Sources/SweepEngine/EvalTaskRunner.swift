@@ -24,7 +24,7 @@ public struct EvalTaskRunner: TaskRunner, JobKind {
 
     public static func runner(setup: [UInt8]) throws -> any TaskRunner {
         let setup = try JSONDecoder().decode(EvalSetup.self, from: Data(setup))
-        guard setup.format == 1 else { throw JobError("eval setup format \(setup.format) is not supported by this worker") }
+        guard setup.format == 2 else { throw JobError("eval setup format \(setup.format) is not supported by this worker") }
         guard let input = LayerScoreInput(rawValue: setup.windows.layerScoreInput) else {
             throw JobError("eval setup: unknown layer score input \(setup.windows.layerScoreInput)")
         }

@@ -47,7 +47,7 @@ final class PerturbedWeights: WeightSource {
         try ParallelChunks.forEach(chunks.count, threads: threads, floats: WeightNoise.chunkElements) { index, block in
             let chunk = chunks[index]
             let eps = UnsafeMutableBufferPointer(rebasing: block[0..<chunk.count])
-            noise.normal(first: range.lowerBound + chunk.lowerBound, into: eps)
+            noise.normals(first: range.lowerBound + chunk.lowerBound, into: eps)
             let w = UnsafeMutableBufferPointer(rebasing: values[chunk])
             WeightNoise.apply(w, eps, amplitude: signed, into: w)
         }

@@ -8,7 +8,7 @@ import TensorIO
 public final class SweepJob: DistributedJob {
     /// What every worker needs (nothing but the format: each task carries its own numbers).
     struct Setup: Codable {
-        var format = 1
+        var format = 2
     }
 
     public let plan: SweepPlan

@@ -20,6 +20,8 @@ final class SweepState: @unchecked Sendable {
     }
 
     static let fileName = ".sweep-state"
+    /// The state's version: 2 since ε is `Philox.normals` (1 had the Float64 Box–Muller).
+    static let version = 2
     /// Infinite or NaN sums (a checkpoint with such weights) are recorded, not refused.
     static let encoder = {
         let encoder = JSONEncoder()
@@ -40,10 +42,14 @@ final class SweepState: @unchecked Sendable {
     /// another sweep), otherwise starts it empty.
     init(plan: SweepPlan, resume: Bool) throws {
         path = FileSystem.join(plan.spec.outDir, SweepState.fileName)
-        let header = "crucible-sweep 1 " + SweepState.fingerprint(plan.spec)
+        let header = "crucible-sweep \(SweepState.version) " + SweepState.fingerprint(plan.spec)
         let existing = resume ? (try? String(contentsOfFile: path, encoding: .utf8)) : nil
         if let existing {
             var lines = existing.split(separator: "\n")
+            if let first = lines.first, first.hasPrefix("crucible-sweep "), !first.hasPrefix("crucible-sweep \(SweepState.version) ") {
+                throw ProblemList("\(path) belongs to a sweep started by another version of Crucible, whose noise ε differs "
+                    + "(docs/sweep.md, \"The perturbation\"): its variants cannot be completed alike; start the sweep again in another --out")
+            }
             guard lines.first.map(String.init) == header else {
                 throw ProblemList("\(path) belongs to a sweep with other models, σ, seeds, scale, tensors, dtype or eval; "
                     + "resume with the same options, or use another --out")

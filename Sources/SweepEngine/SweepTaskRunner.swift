@@ -17,7 +17,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
 
     public static func runner(setup: [UInt8]) throws -> any TaskRunner {
         let setup = try JSONDecoder().decode(SweepJob.Setup.self, from: Data(setup))
-        guard setup.format == 1 else { throw JobError("sweep setup format \(setup.format) is not supported by this worker") }
+        guard setup.format == 2 else { throw JobError("sweep setup format \(setup.format) is not supported by this worker") }
         return SweepTaskRunner()
     }
 
@@ -95,7 +95,7 @@ public struct SweepTaskRunner: TaskRunner, JobKind {
             let weightSquares = WeightNoise.squares(w)
             var stats = [NoiseStatistics](repeating: NoiseStatistics(), count: variants.count)
             for group in groups {
-                group.noise.normal(first: range.lowerBound, into: eps)
+                group.noise.normals(first: range.lowerBound, into: eps)
                 var epsSquares = 0.0
                 for e in eps { epsSquares += Double(e) * Double(e) }
                 for v in group.members {

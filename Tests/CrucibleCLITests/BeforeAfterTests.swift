@@ -5,13 +5,15 @@ import TestSupport
 /// Refactors change no byte (issue 16): a merge, a sweep and an analysis of the
 /// bundled examples give exactly the outputs of commit 8d38eca, the code before the runtime was
 /// reshaped (digests taken with that commit's binary and checked equal to this one's when
-/// they were recorded). A change that moves any of them is a change of numerics and must say so.
+/// they were recorded). A change that moves any of them is a change of numerics and must say so:
+/// the sweep's digest was taken again when the sweep noise ε became `Philox.normals` (setup
+/// format 2; it matched 8d38eca until then, and the debug and release builds agree on the new one).
 @Suite struct BeforeAfterTests {
     let cli = CLITests()
 
     static let expected = [
         "merge": "1c171d78470a0c01cc2f8e0bc0af15880eec6cd2fc5dcca24fb4dbd516a93fd3",
-        "sweep": "e0ab0055e98bfccc7ba48270abf0fd0521fb1c16211767d13090e3374ac4426f",
+        "sweep": "d4038ad9cfb4d9480eedec50672d868de3825dc1a66fc42136a32823fc9dce3b",
         "analyze": "5f7df7326de2755b322842c3a9bd199d9f48a44cf93d5345c9a45bc4dc7b254c",
     ]
 
