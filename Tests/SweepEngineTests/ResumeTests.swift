@@ -61,4 +61,20 @@ import TestSupport
         other.resume = true
         #expect(throws: ProblemList.self) { _ = try SweepFixtures.run(other) }
     }
+
+    @Test("a sweep started by a Crucible with another ε (sweep state 1) is not resumed, and says why")
+    func resumeAcrossNoiseVersions() throws {
+        let root = TemporaryFolder.make("sweep")
+        let model = try SweepFixtures.model(root, "m", [("a.weight", [10, 10], SweepFixtures.normal(100, std: 0.02, seed: 4))])
+        var spec = SweepFixtures.spec([model], out: root + "/out", sigmas: [1e-3], seeds: [0])
+        _ = try SweepFixtures.run(spec)
+        let state = root + "/out/" + SweepState.fileName
+        let text = try String(contentsOfFile: state, encoding: .utf8)
+        #expect(text.hasPrefix("crucible-sweep \(SweepState.version) "))
+        try text.replacingOccurrences(of: "crucible-sweep \(SweepState.version) ", with: "crucible-sweep 1 ")
+            .write(toFile: state, atomically: true, encoding: .utf8)
+        spec.resume = true
+        let error = #expect(throws: ProblemList.self) { _ = try SweepFixtures.run(spec) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("another version of Crucible, whose noise"))
+    }
 }
