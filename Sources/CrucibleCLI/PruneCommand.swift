@@ -112,13 +112,14 @@ struct Prune: ParsableCommand {
     }
 
     /// The layer scores of the model on --text/--tokens, the ids and the windows used (a job
-    /// that keeps remote workers for the prune and the pruned model's measurement).
+    /// that keeps remote workers for the prune and the pruned model's measurement, unless
+    /// --dry-run makes it the last job: then they are released).
     func scoreLayers(_ path: String) throws -> (scores: LayerScores, ids: [Int32], windows: EvalJob.Windows) {
         let ids = try input.tokenIDs(model: path)
         let subject = try Measurement.subject(model, path: path)
         let windows = Measurement.windows(input, for: [subject.model])
         let result = try LayerScoring.run(subject, tokens: ids, windows: windows, dropLoss: by == .dropLoss, cluster: cluster,
-                                          threads: threads, quiet: quiet, finalJob: false)
+                                          threads: threads, quiet: quiet, finalJob: dryRun)
         return (result, ids, windows)
     }
 

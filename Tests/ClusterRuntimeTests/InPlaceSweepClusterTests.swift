@@ -142,4 +142,16 @@ import TestSupport
         #expect(!coordinator.output.contains("failed"), "\(coordinator.output)")
         #expect(try InPlaceSweepClusterTests.untimed(clustered) == InPlaceSweepClusterTests.untimed(embedded))
     }
+
+    @Test("prune --tokens --drop --dry-run over a remote worker: the worker is released when the scoring ends")
+    func pruneDryRunReleasesWorkers() throws {
+        let tokens = try InPlaceSweepClusterTests.tokenFile(200)
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.launch(["prune", InPlaceSweepClusterTests.models[0], Harness.output("pruned"), "--tokens", tokens,
+                                              "--context", "32", "--drop", "1", "--dry-run", "--listen", endpoint, "--local-workers", "0"])
+        let worker = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"])
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(coordinator.output.contains("dropping layers"), "\(coordinator.output)")
+        #expect(worker.wait(15) == 0, "the worker was not told the job ended: \(worker.output)")
+    }
 }
