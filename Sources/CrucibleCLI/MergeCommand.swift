@@ -119,10 +119,15 @@ struct Merge: ParsableCommand {
         if measure.given, let finalPlan { try measureMerge(finalPlan) }
     }
 
-    /// The merged model and each input on the same tokens, side by side.
+    /// The merged model and each input on the same tokens, side by side (an input with a LoRA
+    /// adapter is left out: it exists only inside the merge).
     func measureMerge(_ plan: MergePlan) throws {
         var subjects = [try Measurement.subject(outDir, path: outDir)]
         for (path, checkpoint) in zip(plan.modelPaths, plan.checkpoints) where !subjects.contains(where: { $0.path == checkpoint.path }) {
+            guard LoRAAdapter.split(path).adapter == nil else {
+                if !quiet { print("not measured: \(path) (a model with a LoRA adapter is formed only inside the merge)") }
+                continue
+            }
             subjects.append(try Measurement.subject(path, path: checkpoint.path))
         }
         let reports = try Measurement.losses(subjects, tokens: { try measure.tokenIDs(model: $0.path) }, windows: { measure.windows(for: $0) },

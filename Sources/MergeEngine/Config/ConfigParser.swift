@@ -149,10 +149,6 @@ public enum ConfigParser {
     private static func modelName(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> String? {
         guard let name = scalarString(node), !name.isEmpty else { problem(location, "must be a model path"); return nil }
         if let tooLong = FileSystem.pathTooLong(name) { problem(location, tooLong); return nil }
-        if name.contains("+") && !name.hasPrefix("/") && name.split(separator: "+").count == 2 {
-            problem(location, "\"\(name)\": LoRA adapters (model+lora) are not supported")
-            return nil
-        }
         return name
     }
 

@@ -34,7 +34,10 @@ public final class MergeJob: DistributedJob {
         setup = Array(try encoder.encode(Setup(method: plan.method.name, seed: options.seed, outputDType: plan.outputDType.rawValue)))
         tasks = try plan.tensors.map { tensor in
             JobTask(label: tensor.name, work: Array(try encoder.encode(tensor)),
-                    inputs: ((tensor.base.map { [$0] } ?? []) + tensor.inputs).map { TaskInput(model: $0.model, tensor: $0.tensor) },
+                    inputs: ((tensor.base.map { [$0] } ?? []) + tensor.inputs).flatMap { input in
+                        [TaskInput(model: input.model, tensor: input.tensor)]
+                            + (input.lora.map { [TaskInput(model: $0.model, tensor: $0.a), TaskInput(model: $0.model, tensor: $0.b)] } ?? [])
+                    },
                     parts: [TaskPart(target: 0, name: tensor.name, bytes: tensor.outputBytes,
                                      elementWidth: max((tensor.copiedAs ?? plan.outputDType).bitWidth / 8, 1))])
         }

@@ -37,8 +37,15 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
             return try sink.write(0, at: 0, bytes: view.bytes)
         }
         func input(_ planned: PlannedInput) throws -> JobInput {
-            JobInput(view: try inputs.tensor(TaskInput(model: planned.model, tensor: planned.tensor)), parameters: planned.parameters,
-                     random: Philox(seed: seed, stream: UInt64(planned.model), name: tensor.name))
+            let stored = try inputs.tensor(TaskInput(model: planned.model, tensor: planned.tensor))
+            var view = stored
+            if let lora = planned.lora {
+                // W + s·B·A, in memory for this task; the stored weight and the adapter's pages go.
+                let a = try inputs.tensor(TaskInput(model: lora.model, tensor: lora.a)), b = try inputs.tensor(TaskInput(model: lora.model, tensor: lora.b))
+                defer { [stored, a, b].forEach { $0.release() } }
+                view = try LoRAUpdate.apply(lora, to: stored, a: a, b: b, threads: threads)
+            }
+            return JobInput(view: view, parameters: planned.parameters, random: Philox(seed: seed, stream: UInt64(planned.model), name: tensor.name))
         }
         let job = TensorJob(name: tensor.name, shape: tensor.shape, base: try tensor.base.map(input), inputs: try tensor.inputs.map(input),
                             parameters: tensor.parameters, threads: threads, sink: sink, outputDType: outputDType)

@@ -8,6 +8,20 @@ public struct PlannedInput: Sendable, Codable, Equatable {
     public let model: Int
     public let tensor: String
     public let parameters: [String: ResolvedValue]
+    /// The LoRA update read into this input (`model+adapter` in the config), or nil.
+    public var lora: PlannedLoRA? = nil
+}
+
+/// A LoRA update of one input weight W: it is read as `W + scale · B · A` (`transposed`:
+/// `W + scale · (B · A)ᵀ`), formed in Float32 when the tensor's task runs (`LoRAUpdate`).
+public struct PlannedLoRA: Sendable, Codable, Equatable {
+    /// The adapter's index in `MergePlan.checkpoints` (after the config's models).
+    public let model: Int
+    /// Its `lora_A` ([r, in]) and `lora_B` ([out, r]) tensors.
+    public let a: String
+    public let b: String
+    public let scale: Double
+    public let transposed: Bool
 }
 
 /// The unit of work: one output tensor, fully resolved. It names its inputs by model index
@@ -35,6 +49,7 @@ public struct MergePlan: Sendable {
     public let method: any MergeMethod
     /// Model paths as written in the config, base first (the index is the model's random stream).
     public let modelPaths: [String]
+    /// The models of `modelPaths`, in order, then the LoRA adapters they name (`PlannedLoRA.model`).
     public let checkpoints: [Checkpoint]
     public let tensors: [PlannedTensor]
     public let outputDType: DType

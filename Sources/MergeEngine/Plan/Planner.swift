@@ -72,6 +72,9 @@ public struct Planner {
     /// with the first tensor it concerns and how many more: key → (location, message, tensor, count).
     private var inputProblems: [String: (location: String, message: String, tensor: String, count: Int)] = [:]
     private var inputProblemOrder: [String] = []
+    /// The LoRA adapter of each model that names one (by model index), and its index among
+    /// the plan's checkpoints.
+    private var adapters: [Int: (adapter: LoRAAdapter, index: Int)] = [:]
 
     public static func plan(_ config: MergeConfig, source: String = "config", options: PlanOptions = PlanOptions()) throws(ProblemList) -> MergePlan {
         var planner = Planner(config: config, source: source, options: options)
@@ -124,12 +127,22 @@ public struct Planner {
         // Open every model: headers and config.json only.
         let paths = config.modelReferences
         var checkpoints: [Checkpoint?] = []
-        for path in paths {
+        var adapterCheckpoints: [Checkpoint] = []
+        for (m, path) in paths.enumerated() {
+            let (model, adapter) = LoRAAdapter.split(path)
             do {
-                checkpoints.append(try Checkpoint(path: options.location(of: path)))
+                checkpoints.append(try Checkpoint(path: options.location(of: model)))
             } catch {
                 problem("model \(path)", "\(error)")
                 checkpoints.append(nil)
+            }
+            guard let adapter else { continue }
+            do {
+                let opened = try LoRAAdapter(folder: options.location(of: adapter))
+                adapters[m] = (opened, paths.count + adapterCheckpoints.count)
+                adapterCheckpoints.append(opened.checkpoint)
+            } catch {
+                problem("model \(path)", "\(error)")
             }
         }
         try failIfBlocked()
@@ -220,7 +233,15 @@ public struct Planner {
             }
         }
         try failIfProblems()
-        let plan = MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models, tensors: tensors,
+        for (m, entry) in adapters.sorted(by: { $0.key < $1.key }) {
+            let used = Set(tensors.flatMap { ($0.base.map { [$0] } ?? []) + $0.inputs }.compactMap { $0.model == m ? $0.lora?.a : nil })
+            let unused = entry.adapter.pairs.filter { !used.contains($0.value.a) }.keys.sorted()
+            if !unused.isEmpty {
+                problem("model \(paths[m])", "the adapter updates \(unused.count) weight(s) the merge does not read from the model "
+                        + "(first: \(unused[0])): is it an adapter of this model?")
+            }
+        }
+        let plan = MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models + adapterCheckpoints, tensors: tensors,
                          outputDType: outputDType, layerCount: outputLayer, referenceModel: referenceModel,
                          tokenizerDirectory: tokenizerDirectory, warnings: warnings)
         let needed = plan.peakMemoryEstimate(threads: options.threads)
@@ -395,7 +416,11 @@ public struct Planner {
                     : "slices[\(sliceIndex)].sources[\(sourceIndex)].parameters"
                 noteInputProblem(location, wrong, tensor: output)
             }
-            let input = PlannedInput(model: m, tensor: name, parameters: params)
+            var input = PlannedInput(model: m, tensor: name, parameters: params)
+            if let (adapter, adapterIndex) = adapters[m], let pair = adapter.pairs[name] {
+                input.lora = loRA(pair, of: adapter, index: adapterIndex, weight: info, model: src.model, tensor: output)
+                inputBytes += [pair.a, pair.b].reduce(0) { $0 + (adapter.checkpoint.info($1)?.byteCount ?? 0) }
+            }
             if isBase { base = input } else { planned.append(input) }
         }
         if Set(shapes.map { $0.1 }).count > 1 {
@@ -413,6 +438,20 @@ public struct Planner {
         let count = shape.reduce(1, *)
         return PlannedTensor(name: output, shape: shape, base: base, inputs: planned, parameters: globals,
                              outputBytes: count * dtype.bitWidth / 8, inputBytes: inputBytes)
+    }
+
+    /// The update of `weight` by `pair` of `adapter`, with its shapes checked against the weight's.
+    private mutating func loRA(_ pair: (a: String, b: String), of adapter: LoRAAdapter, index: Int, weight: TensorInfo,
+                               model: String, tensor: String) -> PlannedLoRA? {
+        guard let a = adapter.checkpoint.info(pair.a), let b = adapter.checkpoint.info(pair.b) else { return nil }
+        let (rows, columns) = weight.shape.count == 2 ? (weight.shape[0], weight.shape[1]) : (-1, -1)
+        let (out, inp) = adapter.fanInFanOut ? (columns, rows) : (rows, columns)
+        guard a.shape.count == 2, b.shape.count == 2, a.shape[0] == b.shape[1], b.shape[0] == out, a.shape[1] == inp,
+              a.dtype.isFloatingPoint, b.dtype.isFloatingPoint else {
+            problem("model \(model)", "tensor \(tensor): the adapter's \(pair.a) \(a.shape) and \(pair.b) \(b.shape) do not fit the weight \(weight.shape)")
+            return nil
+        }
+        return PlannedLoRA(model: index, a: pair.a, b: pair.b, scale: adapter.scale, transposed: adapter.fanInFanOut)
     }
 
     private mutating func noteInputProblem(_ location: String, _ message: String, tensor: String) {

@@ -1,0 +1,52 @@
+import JobModel
+import TensorIO
+
+/// Forms an input weight with its LoRA update (`PlannedLoRA`) when the tensor's task runs:
+/// `W' = W + s · B · A` (or `+ s · (B · A)ᵀ` for a transposed weight), as a Float32 tensor held
+/// in memory for the task, never written.
+///
+/// Exactly: each element is `Float32(Double(W) + s · Σₖ Double(B[o, k]) · Double(A[k, i]))`
+/// with k ascending, each operation rounded on its own. The sum is Crucible's own loop rather
+/// than a BLAS call, because BLAS kernels sum in an order that depends on the CPU: this way
+/// every worker, thread count and machine forms the same bits (r is small, so the loop is
+/// cheap beside reading the weight).
+enum LoRAUpdate {
+    /// Owns the Float32 values of an updated weight for the `TensorView` over them.
+    final class Storage: @unchecked Sendable {
+        let values: UnsafeMutableBufferPointer<Float>
+        init(count: Int) { values = .allocate(capacity: max(count, 1)) }
+        deinit { values.deallocate() }
+    }
+
+    static func apply(_ lora: PlannedLoRA, to weight: TensorView, a: TensorView, b: TensorView, threads: Int) throws -> TensorView {
+        let (rank, inputs) = (a.shape[0], a.shape[1]), outputs = b.shape[0]
+        guard weight.shape.count == 2, weight.elementCount == outputs * inputs, b.shape[1] == rank else {
+            throw JobError("\(weight.name): the LoRA update \(lora.b) \(b.shape) · \(lora.a) \(a.shape) does not fit the weight \(weight.shape)")
+        }
+        let storage = Storage(count: weight.elementCount)
+        let w = storage.values
+        try weight.readFloat32(0..<weight.elementCount, into: w)
+        let aValues = try a.float32(), bValues = try b.float32()
+        let scale = lora.scale, transposed = lora.transposed
+        nonisolated(unsafe) let out = w
+        let rowsPerChunk = max(1, (1 << 16) / max(inputs, 1))
+        let chunks = stride(from: 0, to: outputs, by: rowsPerChunk).map { $0..<min(outputs, $0 + rowsPerChunk) }
+        try ParallelChunks.forEach(chunks.count, threads: threads, floats: 0) { index, _ in
+            var sum = [Double](repeating: 0, count: inputs)
+            for o in chunks[index] {
+                for i in 0..<inputs { sum[i] = 0 }
+                for k in 0..<rank {
+                    let bk = Double(bValues[o * rank + k])
+                    let row = k * inputs
+                    for i in 0..<inputs { sum[i] += bk * Double(aValues[row + i]) }
+                }
+                for i in 0..<inputs {
+                    let at = transposed ? i * outputs + o : o * inputs + i
+                    out[at] = Float(Double(out[at]) + scale * sum[i])
+                }
+            }
+        }
+        let info = TensorInfo(name: weight.name, dtype: .f32, shape: weight.shape, dataOffsets: 0..<UInt64(4 * weight.elementCount))
+        return TensorView(info: info, bytes: UnsafeRawBufferPointer(w), owner: storage, file: "\(weight.file) + LoRA \(lora.a)")
+    }
+}
