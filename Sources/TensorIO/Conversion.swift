@@ -22,7 +22,7 @@ public enum Conversion {
             bf16ToFloat32(src, dst, count)
         case .f16:
             for i in 0..<count {
-                dst[i] = Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))
+                dst[i] = f16ToFloat32(src.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
             }
         case .f64:
             for i in 0..<count {
@@ -52,7 +52,7 @@ public enum Conversion {
             float32ToBF16(src, dst, count)
         case .f16:
             for i in 0..<count {
-                dst.storeBytes(of: Float16(src[i]).bitPattern, toByteOffset: i &* 2, as: UInt16.self)
+                dst.storeBytes(of: float32ToF16(src[i]), toByteOffset: i &* 2, as: UInt16.self)
             }
         case .f64:
             for i in 0..<count {
@@ -73,6 +73,42 @@ public enum Conversion {
         let bits = value.bitPattern
         let rounded = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
         return (bits & 0x7FFF_FFFF) > 0x7F80_0000 ? 0x7FC0 : rounded
+    }
+
+    /// F16 bits → Float32, exact (as IEEE conversion: a NaN keeps its payload and is quiet), in integer
+    /// and Float32 operations with selects instead of branches, so loops over it vectorise
+    /// on any x86-64 or arm64 (no F16C needed).
+    @inline(__always)
+    public static func f16ToFloat32(_ bits: UInt16) -> Float {
+        let h = UInt32(bits)
+        let shifted = (h & 0x7FFF) << 13                   // exponent and mantissa in Float32's places
+        let exponent = shifted & 0x0F80_0000
+        let rebiased = shifted &+ ((127 - 15) << 23)
+        // Inf and NaN: exponent all ones; a NaN comes out quiet (as the IEEE conversion does).
+        let special = rebiased &+ ((128 - 16) << 23) | (h & 0x3FF == 0 ? 0 : 0x0040_0000)
+        // Zero and subnormals: 2⁻¹⁴ · (1 + m/1024) − 2⁻¹⁴ = m · 2⁻²⁴, exactly.
+        let subnormal = (Float(bitPattern: rebiased &+ (1 << 23)) - Float(bitPattern: 113 << 23)).bitPattern
+        let magnitude = exponent == 0x0F80_0000 ? special : (exponent == 0 ? subnormal : rebiased)
+        return Float(bitPattern: magnitude | ((h & 0x8000) << 16))
+    }
+
+    /// Float32 → F16 bits, round to nearest even, overflow to ±Inf, a NaN quiet with the top
+    /// 9 bits of its payload (as IEEE conversion in compiler-rt); branch-free like `f16ToFloat32`.
+    @inline(__always)
+    public static func float32ToF16(_ value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        let a = bits & 0x7FFF_FFFF
+        // Results below 2⁻¹⁴ (subnormal or zero): adding 0.5 leaves the rounded F16 bits in the
+        // low mantissa (the FPU rounds to nearest even).
+        let half: UInt32 = 0x3F00_0000
+        let subnormal = (Float(bitPattern: a) + Float(bitPattern: half)).bitPattern &- half
+        // Normal results: rebias, then round to nearest even on the 13 bits dropped (a carry
+        // into the exponent is right, up to Inf).
+        let normal = (a &- ((127 - 15) << 23) &+ 0xFFF &+ ((a >> 13) & 1)) >> 13
+        var result = a < (113 << 23) ? subnormal : normal
+        result = a >= ((127 + 16) << 23) ? 0x7C00 : result
+        result = a > 0x7F80_0000 ? 0x7E00 | ((a >> 13) & 0x1FF) : result
+        return UInt16(truncatingIfNeeded: result | ((bits >> 16) & 0x8000))
     }
 
     private static func bf16ToFloat32(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {

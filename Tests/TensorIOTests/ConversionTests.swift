@@ -150,6 +150,23 @@ struct ConversionTests {
         #expect(Float16(bitPattern: u16s(convertFromFloat32([.nan], .f16))[0]).isNaN)
     }
 
+    @Test("F32 → F16 and F16 → F32 (branch-free) equal Swift's Float16 bit for bit, NaN payloads included, at every rounding boundary")
+    func f16BitExactAtEveryBoundary() {
+        // Every sign, exponent and kept mantissa (the top 19 bits), with the 13 dropped bits
+        // just below, at and above the halfway point, and at their ends.
+        let dropped: [UInt32] = [0, 1, 0x0FFF, 0x1000, 0x1001, 0x1FFF, 0x0800]
+        var mismatches: [UInt32] = []
+        for top in 0..<(UInt32(1) << 19) {
+            for low in dropped {
+                let bits = top << 13 | low
+                if Conversion.float32ToF16(Float(bitPattern: bits)) != Float16(Float(bitPattern: bits)).bitPattern { mismatches.append(bits) }
+            }
+        }
+        #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(8).map { String($0, radix: 16) })")
+        let back = (0...UInt16.max).filter { Conversion.f16ToFloat32($0).bitPattern != Float(Float16(bitPattern: $0)).bitPattern }
+        #expect(back.isEmpty, "first mismatches: \(back.prefix(8).map { String($0, radix: 16) })")
+    }
+
     @Test("F64 → F32 rounds to nearest even, overflows to Inf and underflows through subnormals")
     func float64ToFloat32() {
         let cases: [(Double, UInt32)] = [
