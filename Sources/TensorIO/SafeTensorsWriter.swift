@@ -6,11 +6,11 @@ import Darwin
 import Synchronization
 
 /// Writes one safetensors file whose layout is fixed up front. The file's space is reserved
-/// (`posix_fallocate`, so a full disk fails here, cleanly, before any work) and mapped; the
-/// header is written once, and tensor bytes land at their offsets in any order and from any
-/// thread, either copied (`write`) or produced in place (a tensor's `Region`: no intermediate
-/// buffer, no write lock, no lookup). Finished pages leave the process's resident set as soon
-/// as they are written.
+/// (`posix_fallocate`, so a full disk fails here, cleanly, before any work) and mapped (for
+/// the header and for reading back); tensor bytes land at their offsets in any order and from
+/// any thread, either copied (`write`) or produced by a tensor's `Region` into a reused buffer
+/// and written with `pwrite` (no write lock, no lookup). Written pages go straight to the page
+/// cache: none is faulted in (and zero-filled) first, and none is in the process's resident set.
 /// The file lives under a temporary name until `finish()` has checked that every byte was
 /// written, fsynced it, and renamed it into place.
 public final class SafeTensorsWriter: @unchecked Sendable {
@@ -24,6 +24,9 @@ public final class SafeTensorsWriter: @unchecked Sendable {
     private let isClosed = Atomic<Bool>(false)
     /// Byte ranges written so far for each tensor, by layout index: sorted, disjoint, merged.
     private let progress: Mutex<[[Range<Int>]]>
+    /// Buffers `Region.fill` produces bytes into before they are written, kept for reuse
+    /// (address and size).
+    private let buffers = Mutex<[(address: Int, count: Int)]>([])
 
     /// Creates `path + ".partial"`, sizes it, and writes the header. With `reuse`, a
     /// `.partial` file an interrupted job left with exactly this layout is kept as it is
@@ -130,13 +133,36 @@ public final class SafeTensorsWriter: @unchecked Sendable {
             throw SafeTensorsError(file: path, tensor: info.name, .ioFailure("the file is already finished or abandoned"))
         }
         let start = layout.dataStart + Int(info.dataOffsets.lowerBound) + byteOffset
-        body(UnsafeMutableRawBufferPointer(rebasing: mapping[start..<(start + count)]))
-        // Drop every page the tensor's written bytes now cover, including the pages shared
-        // with neighbouring writes once both sides are done.
-        let written = progress.withLock { SafeTensorsWriter.add(byteOffset..<(byteOffset + count), to: &$0[index]) }
-        let page = MappedFile.pageSize
-        let from = max(written.lowerBound, byteOffset - page), to = min(written.upperBound, byteOffset + count + page)
-        MappedFile.release(UnsafeRawBufferPointer(mapping), (start - (byteOffset - from))..<(start + (to - byteOffset)))
+        let buffer = takeBuffer(count)
+        defer { giveBack(buffer) }
+        body(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+        var done = 0
+        while done < count {
+            let n = pwrite(fd, buffer.baseAddress! + done, count - done, off_t(start + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw SafeTensorsError(file: temporaryPath, tensor: info.name, .ioFailure("write failed: \(String(cString: strerror(errno)))")) }
+            done += n
+        }
+        progress.withLock { _ = SafeTensorsWriter.add(byteOffset..<(byteOffset + count), to: &$0[index]) }
+    }
+
+    /// A kept buffer of at least `count` bytes, or a new one.
+    private func takeBuffer(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        if let kept = buffers.withLock({ free in free.firstIndex { $0.count >= count }.map { free.remove(at: $0) } }) {
+            return UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: kept.address), count: kept.count)
+        }
+        return .allocate(byteCount: max(count, 1 << 16), alignment: 64)
+    }
+
+    /// Keeps `buffer` for reuse (at most 16), or frees it.
+    private func giveBack(_ buffer: UnsafeMutableRawBufferPointer) {
+        let entry = (address: Int(bitPattern: buffer.baseAddress), count: buffer.count)
+        let kept = buffers.withLock { free in
+            guard free.count < 16 else { return false }
+            free.append(entry)
+            return true
+        }
+        if !kept { buffer.deallocate() }
     }
 
     /// Adds `range` to sorted, disjoint, non-adjacent `ranges`, merging what it touches, and
@@ -188,6 +214,9 @@ public final class SafeTensorsWriter: @unchecked Sendable {
         if !isClosed.exchange(true, ordering: .acquiringAndReleasing) {
             munmap(mapping.baseAddress, mapping.count)
             close(fd)
+            for entry in buffers.withLock({ free in defer { free.removeAll() }; return free }) {
+                UnsafeMutableRawPointer(bitPattern: entry.address)?.deallocate()
+            }
         }
     }
 
