@@ -106,6 +106,30 @@ public struct Philox: Sendable, Equatable {
             destination[i] = draw16(element: first + i)
             i += 1
         }
+        // Eight blocks at a time: the rounds run lane by lane in a loop the compiler vectorises.
+        if i + 64 <= count {
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 32) { words in
+                let w = words.baseAddress!
+                while i + 64 <= count {
+                    let firstBlock = UInt64((first + i) >> 3)
+                    for lane in 0..<8 {
+                        let words = block(firstBlock &+ UInt64(lane))
+                        w[lane] = words[0]
+                        w[8 + lane] = words[1]
+                        w[16 + lane] = words[2]
+                        w[24 + lane] = words[3]
+                    }
+                    for lane in 0..<8 {
+                        for word in 0..<4 {
+                            let value = w[8 * word + lane]
+                            destination[i + 8 * lane + 2 * word] = UInt16(truncatingIfNeeded: value)
+                            destination[i + 8 * lane + 2 * word + 1] = UInt16(truncatingIfNeeded: value >> 16)
+                        }
+                    }
+                    i += 64
+                }
+            }
+        }
         while i + 8 <= count {
             let words = block(UInt64((first + i) >> 3))
             for w in 0..<4 {
