@@ -57,6 +57,20 @@ public struct Philox: Sendable, Equatable {
         return SIMD4(c0, c1, c2, c3)
     }
 
+    /// Blocks `first ..< first + 8` (at counter high word `high`) into `words`, word by word:
+    /// `words[8 · j + lane]` is word j of block `first + lane`. A plain loop over the lanes,
+    /// which the compiler vectorises; each lane is `block(first + lane, high:)`.
+    @inline(__always)
+    func blocks8(_ first: UInt64, high: UInt64 = 0, into words: UnsafeMutablePointer<UInt32>) {
+        for lane in 0..<8 {
+            let block = self.block(first &+ UInt64(lane), high: high)
+            words[lane] = block[0]
+            words[8 + lane] = block[1]
+            words[16 + lane] = block[2]
+            words[24 + lane] = block[3]
+        }
+    }
+
     /// A uniform Float in [0, 1) from 24 random bits.
     @inlinable @inline(__always)
     public static func unitFloat(_ word: UInt32) -> Float { Float(word >> 8) * 0x1p-24 }
@@ -111,14 +125,7 @@ public struct Philox: Sendable, Equatable {
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 32) { words in
                 let w = words.baseAddress!
                 while i + 64 <= count {
-                    let firstBlock = UInt64((first + i) >> 3)
-                    for lane in 0..<8 {
-                        let words = block(firstBlock &+ UInt64(lane))
-                        w[lane] = words[0]
-                        w[8 + lane] = words[1]
-                        w[16 + lane] = words[2]
-                        w[24 + lane] = words[3]
-                    }
+                    blocks8(UInt64((first + i) >> 3), into: w)
                     for lane in 0..<8 {
                         for word in 0..<4 {
                             let value = w[8 * word + lane]

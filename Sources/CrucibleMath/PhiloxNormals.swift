@@ -52,14 +52,7 @@ extension Philox {
     func normalGroup(_ group: Int, into out: UnsafeMutablePointer<Float>) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 32) { words in
             let w = words.baseAddress!
-            let first = UInt64(group) &* 8
-            for lane in 0..<8 {
-                let block = self.block(first &+ UInt64(lane), high: 2)
-                w[lane] = block[0]
-                w[8 + lane] = block[1]
-                w[16 + lane] = block[2]
-                w[24 + lane] = block[3]
-            }
+            blocks8(UInt64(group) &* 8, high: 2, into: w)
             let raw = UnsafeRawPointer(w), to = UnsafeMutableRawPointer(out)
             let (z0, z1) = Philox.boxMuller(raw.loadUnaligned(as: SIMD8<UInt32>.self), raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<UInt32>.self))
             let (z2, z3) = Philox.boxMuller(raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<UInt32>.self),
