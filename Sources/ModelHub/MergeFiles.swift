@@ -1,7 +1,8 @@
 import TensorIO
 
 /// The files of a model repository that a merge needs, in the order they are fetched:
-/// `config.json` and the tokenizer files, then the weights, chosen as `Checkpoint` opens
+/// `config.json`, the tokenizer files and a LoRA adapter's `adapter_config.json` (for
+/// `model+adapter`), then the weights, chosen as `Checkpoint` opens
 /// them (the index and its shards, else `model.safetensors`, else every `.safetensors`
 /// file). Weights come last, so a snapshot with complete weights has the rest as well.
 enum MergeFiles {
@@ -9,7 +10,7 @@ enum MergeFiles {
     /// shards the index names.
     static func select(from files: [String], shards: [String]?) -> [String] {
         let present = Set(files)
-        let companions = (["config.json"] + Checkpoint.tokenizerFileNames).filter(present.contains)
+        let companions = (["config.json", "adapter_config.json"] + Checkpoint.tokenizerFileNames).filter(present.contains)
         if let shards { return companions + [Checkpoint.indexFileName] + shards }
         if present.contains(Checkpoint.singleFileName) { return companions + [Checkpoint.singleFileName] }
         return companions + files.filter { $0.hasSuffix(".safetensors") }.sorted()

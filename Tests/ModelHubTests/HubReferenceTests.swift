@@ -50,3 +50,13 @@ import Testing
         }
     }
 }
+
+@Suite struct MergeFilesTests {
+    @Test("a repository's merge files: companions first (a LoRA adapter's config among them), then the weights")
+    func selection() {
+        let adapter = MergeFiles.select(from: ["README.md", "adapter_config.json", "adapter_model.safetensors"], shards: nil)
+        #expect(adapter == ["adapter_config.json", "adapter_model.safetensors"])
+        let model = MergeFiles.select(from: ["config.json", "model.safetensors", "tokenizer.json", "pytorch_model.bin"], shards: nil)
+        #expect(model == ["config.json", "tokenizer.json", "model.safetensors"])
+    }
+}
