@@ -44,7 +44,9 @@ def read_rows(path, min_fields, convert):
 
 
 def load(path):
-    return read_rows(path, 2, lambda p: (None if p[0] == "failed" else float(p[0]), int(p[1]) if len(p) > 1 and p[1] else None))
+    """{method: {label: (wall s, max RSS KiB, CPU s)}}, None where a run failed or a field is absent."""
+    return read_rows(path, 2, lambda p: (None if p[0] == "failed" else float(p[0]), int(p[1]) if len(p) > 1 and p[1] else None,
+                                         float(p[2]) if len(p) > 2 and p[2] else None))
 
 
 def seconds(x):
@@ -217,16 +219,16 @@ def main():
     results = load(results_path)
     mergekit_ran = any("mergekit" in r for r in results.values())
 
-    header = ["method", "crucible s", "crucible RSS", "mergekit s", "mergekit RSS",
+    header = ["method", "crucible s", "crucible CPU s", "crucible RSS", "mergekit s", "mergekit CPU s", "mergekit RSS",
               "speed-up (mergekit/crucible)", "RSS ratio (mergekit/crucible)", "floor s", "crucible/floor"]
     rows = []
     for method, r in results.items():
-        cw, cr = r.get("crucible", (None, None))
-        mw, mr = r.get("mergekit", (None, None))
-        fw, _ = r.get("floor", (None, None))
+        cw, cr, cc = r.get("crucible", (None, None, None))
+        mw, mr, mc = r.get("mergekit", (None, None, None))
+        fw, _, _ = r.get("floor", (None, None, None))
         failed = "mergekit" in r and mw is None
-        rows.append([method, seconds(cw), size(cr),
-                     "failed" if failed else seconds(mw), "-" if failed else size(mr),
+        rows.append([method, seconds(cw), seconds(cc), size(cr),
+                     "failed" if failed else seconds(mw), "-" if failed else seconds(mc), "-" if failed else size(mr),
                      ratio(mw, cw), ratio(mr, cr), seconds(fw), ratio(cw, fw)])
 
     now, machine, workload = machine_lines()
@@ -240,7 +242,7 @@ def main():
 
     print_heading(now, machine, workload, crucible)
     print(f"mergekit:  {mergekit}")
-    print(f"runs:      {env('BENCH_RUNS')}; wall clock and max RSS from /usr/bin/time -v, sync before each run,")
+    print(f"runs:      {env('BENCH_RUNS')}; wall clock, CPU time (user+system) and max RSS from /usr/bin/time -v, sync before each run,")
     print("           inputs in the page cache; floor = cat inputs + dd conv=fsync of a base-sized output")
     print()
     print(line(header))
