@@ -30,11 +30,17 @@ struct EvalInputOptions: ParsableArguments {
 
     /// Range checks (run by ArgumentParser for every command that includes these options).
     func validate() throws {
+        try Self.checkWindows(context: context, stride: stride, maxTokens: maxTokens, batch: batch, batchFlag: "--batch")
+        if text != nil && tokens != nil { throw ValidationError("give either --text FILE or --tokens FILE") }
+    }
+
+    /// The range checks of the window options (these and `MeasureOptions`'), with the batch
+    /// option named as the command spells it.
+    static func checkWindows(context: Int?, stride: Int?, maxTokens: Int?, batch: Int?, batchFlag: String) throws {
         if let context, context < 2 { throw ValidationError("--context must be at least 2") }
         if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
         if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-        if text != nil && tokens != nil { throw ValidationError("give either --text FILE or --tokens FILE") }
+        if let batch, batch < 1 { throw ValidationError("\(batchFlag) must be at least 1") }
     }
 
     /// True when --text or --tokens is given.

@@ -32,10 +32,7 @@ struct MeasureOptions: ParsableArguments {
         if !given && (context != nil || stride != nil || maxTokens != nil || noSpecialTokens) {
             throw ValidationError("--context, --stride, --max-tokens and --no-special-tokens need --eval-text or --eval-tokens")
         }
-        if let context, context < 2 { throw ValidationError("--context must be at least 2") }
-        if let stride, stride < 1 { throw ValidationError("--stride must be at least 1") }
-        if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
-        if let evalBatch, evalBatch < 1 { throw ValidationError("--eval-batch must be at least 1") }
+        try EvalInputOptions.checkWindows(context: context, stride: stride, maxTokens: maxTokens, batch: evalBatch, batchFlag: "--eval-batch")
     }
 
     /// True when --eval-text or --eval-tokens is given.

@@ -16,6 +16,19 @@ import TestSupport
         try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
+    @Test("window options out of range are usage errors, named as each command spells them", arguments: [
+        (["sweep", "examples/models/base", "--out", "OUT", "--sigmas", "1e-2", "--eval-tokens", "IDS", "--eval-batch", "0"], "--eval-batch must be at least 1"),
+        (["sweep", "examples/models/base", "--out", "OUT", "--sigmas", "1e-2", "--eval-tokens", "IDS", "--context", "1"], "--context must be at least 2"),
+        (["eval", "examples/models/base", "--tokens", "IDS", "--batch", "0"], "--batch must be at least 1"),
+        (["eval", "examples/models/base", "--tokens", "IDS", "--stride", "0"], "--stride must be at least 1"),
+        (["score", "examples/models/base", "--tokens", "IDS", "--max-tokens", "1"], "--max-tokens must be at least 2"),
+    ])
+    func windowOptionsChecked(arguments: [String], message: String) throws {
+        let ids = try tokens(100)
+        let r = try cli.run(arguments.map { $0 == "IDS" ? ids : $0 == "OUT" ? cli.temporaryPath("o") : $0 })
+        #expect(r.status == 64 && r.stderr.contains(message), "\(r.stderr)")
+    }
+
     @Test("sweep --eval-tokens writes only its reports, with the loss per variant and window, and a summary per σ")
     func sweepInPlace() throws {
         let out = cli.temporaryPath("sweep")
