@@ -235,7 +235,7 @@ public final class ForwardPass: Sendable {
                     var m = maxima[r]
                     for i in 0..<width { m = max(m, row[i]) }
                     var s = maxima[r] == -.infinity ? 0 : sums[r] * Foundation.exp(Double(maxima[r] - m))
-                    for i in 0..<width { s += Foundation.exp(Double(row[i] - m)) }
+                    for i in 0..<width { s += Double(Kernels.exp(row[i] - m)) }
                     maxima[r] = m
                     sums[r] = s
                     if target[r] >= v0 && target[r] < v0 + width { targets[r] = row[target[r] - v0] }
