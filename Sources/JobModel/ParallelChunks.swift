@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import TensorIO
 
 /// How task runners use their threads (merges, sweeps, analyses): a tensor cut into fixed
 /// chunks (never dependent on the thread count), the chunks taken in turn by up to `threads`

@@ -8,8 +8,8 @@ import Synchronization
 /// Writes one safetensors file whose layout is fixed up front. The file's space is reserved
 /// (`posix_fallocate`, so a full disk fails here, cleanly, before any work) and mapped (for
 /// the header and for reading back); tensor bytes land at their offsets in any order and from
-/// any thread, either copied (`write`) or produced by a tensor's `Region` into a reused buffer
-/// and written with `pwrite` (no write lock, no lookup). Written pages go straight to the page
+/// any thread, either copied (`write`) or produced by a tensor's `Region` into a pooled
+/// buffer (`ScratchPool`) and written with `pwrite` (no write lock, no lookup). Written pages go straight to the page
 /// cache: none is faulted in (and zero-filled) first, and none is in the process's resident set.
 /// The file lives under a temporary name until `finish()` has checked that every byte was
 /// written, fsynced it, and renamed it into place.
@@ -24,9 +24,6 @@ public final class SafeTensorsWriter: @unchecked Sendable {
     private let isClosed = Atomic<Bool>(false)
     /// Byte ranges written so far for each tensor, by layout index: sorted, disjoint, merged.
     private let progress: Mutex<[[Range<Int>]]>
-    /// Buffers `Region.fill` produces bytes into before they are written, kept for reuse
-    /// (address and size).
-    private let buffers = Mutex<[(address: Int, count: Int)]>([])
 
     /// Creates `path + ".partial"`, sizes it, and writes the header. With `reuse`, a
     /// `.partial` file an interrupted job left with exactly this layout is kept as it is
@@ -133,8 +130,9 @@ public final class SafeTensorsWriter: @unchecked Sendable {
             throw SafeTensorsError(file: path, tensor: info.name, .ioFailure("the file is already finished or abandoned"))
         }
         let start = layout.dataStart + Int(info.dataOffsets.lowerBound) + byteOffset
-        let buffer = takeBuffer(count)
-        defer { giveBack(buffer) }
+        let floats = ScratchPool.shared.take((count + 3) / 4)
+        defer { ScratchPool.shared.give(floats) }
+        let buffer = UnsafeMutableRawBufferPointer(floats)
         body(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
         var done = 0
         while done < count {
@@ -144,25 +142,6 @@ public final class SafeTensorsWriter: @unchecked Sendable {
             done += n
         }
         progress.withLock { _ = SafeTensorsWriter.add(byteOffset..<(byteOffset + count), to: &$0[index]) }
-    }
-
-    /// A kept buffer of at least `count` bytes, or a new one.
-    private func takeBuffer(_ count: Int) -> UnsafeMutableRawBufferPointer {
-        if let kept = buffers.withLock({ free in free.firstIndex { $0.count >= count }.map { free.remove(at: $0) } }) {
-            return UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: kept.address), count: kept.count)
-        }
-        return .allocate(byteCount: max(count, 1 << 16), alignment: 64)
-    }
-
-    /// Keeps `buffer` for reuse (at most 16), or frees it.
-    private func giveBack(_ buffer: UnsafeMutableRawBufferPointer) {
-        let entry = (address: Int(bitPattern: buffer.baseAddress), count: buffer.count)
-        let kept = buffers.withLock { free in
-            guard free.count < 16 else { return false }
-            free.append(entry)
-            return true
-        }
-        if !kept { buffer.deallocate() }
     }
 
     /// Adds `range` to sorted, disjoint, non-adjacent `ranges`, merging what it touches, and
@@ -214,9 +193,6 @@ public final class SafeTensorsWriter: @unchecked Sendable {
         if !isClosed.exchange(true, ordering: .acquiringAndReleasing) {
             munmap(mapping.baseAddress, mapping.count)
             close(fd)
-            for entry in buffers.withLock({ free in defer { free.removeAll() }; return free }) {
-                UnsafeMutableRawPointer(bitPattern: entry.address)?.deallocate()
-            }
         }
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 
-/// Float32 buffers reused across chunks, passes and tensors. Fresh multi-megabyte
-/// allocations are served by mmap and zeroed by the kernel on first touch; reusing warm
-/// buffers removes that cost from every pass. At most `limit` buffers are kept, and buffers
+/// Float32 buffers reused across chunks, passes and tensors (compute scratch, and the bytes
+/// `SafeTensorsWriter` writes). Fresh multi-megabyte allocations are served by mmap and
+/// zeroed by the kernel on first touch; reusing warm buffers removes that cost from every pass. At most `limit` buffers are kept, and buffers
 /// outgrown by a larger request are released.
 public final class ScratchPool: @unchecked Sendable {
     public static let shared = ScratchPool(limit: 16)
