@@ -19,33 +19,40 @@ enum LoRAUpdate {
     }
 
     static func apply(_ lora: PlannedLoRA, to weight: TensorView, a: TensorView, b: TensorView, threads: Int) throws -> TensorView {
-        let (rank, inputs) = (a.shape[0], a.shape[1]), outputs = b.shape[0]
-        guard weight.shape.count == 2, weight.elementCount == outputs * inputs, b.shape[1] == rank else {
+        guard a.shape.count == 2, b.shape.count == 2, weight.shape.count == 2, b.shape[1] == a.shape[0],
+              weight.elementCount == b.shape[0] * a.shape[1] else {
             throw JobError("\(weight.name): the LoRA update \(lora.b) \(b.shape) · \(lora.a) \(a.shape) does not fit the weight \(weight.shape)")
         }
+        let (rank, inputs, outputs) = (a.shape[0], a.shape[1], b.shape[0])
         let storage = Storage(count: weight.elementCount)
         let w = storage.values
         try weight.readFloat32(0..<weight.elementCount, into: w)
-        let aValues = try a.float32(), bValues = try b.float32()
+        let factors = Storage(count: a.elementCount + b.elementCount)
+        try a.readFloat32(0..<a.elementCount, into: UnsafeMutableBufferPointer(rebasing: factors.values[0..<a.elementCount]))
+        try b.readFloat32(0..<b.elementCount, into: UnsafeMutableBufferPointer(rebasing: factors.values[a.elementCount...]))
         let scale = lora.scale, transposed = lora.transposed
-        nonisolated(unsafe) let out = w
+        nonisolated(unsafe) let out = w.baseAddress!
+        nonisolated(unsafe) let aValues = factors.values.baseAddress!
+        nonisolated(unsafe) let bValues = aValues + a.elementCount
         let rowsPerChunk = max(1, (1 << 16) / max(inputs, 1))
         let chunks = stride(from: 0, to: outputs, by: rowsPerChunk).map { $0..<min(outputs, $0 + rowsPerChunk) }
-        try ParallelChunks.forEach(chunks.count, threads: threads, floats: 0) { index, _ in
-            var sum = [Double](repeating: 0, count: inputs)
-            for o in chunks[index] {
-                for i in 0..<inputs { sum[i] = 0 }
-                for k in 0..<rank {
-                    let bk = Double(bValues[o * rank + k])
-                    let row = k * inputs
-                    for i in 0..<inputs { sum[i] += bk * Double(aValues[row + i]) }
-                }
-                for i in 0..<inputs {
-                    let at = transposed ? i * outputs + o : o * inputs + i
-                    out[at] = Float(Double(out[at]) + scale * sum[i])
+        try withExtendedLifetime(factors) { try ParallelChunks.forEach(chunks.count, threads: threads, floats: 0) { index, _ in
+            // One output row's Σₖ B[o, k] · A[k, ·], in Float64.
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: inputs) { sums in
+                let sum = sums.baseAddress!
+                for o in chunks[index] {
+                    sum.initialize(repeating: 0, count: inputs)
+                    for k in 0..<rank {
+                        let bk = Double(bValues[o * rank + k]), row = aValues + k * inputs
+                        for i in 0..<inputs { sum[i] += bk * Double(row[i]) }
+                    }
+                    for i in 0..<inputs {
+                        let at = transposed ? i * outputs + o : o * inputs + i
+                        out[at] = Float(Double(out[at]) + scale * sum[i])
+                    }
                 }
             }
-        }
+        } }
         let info = TensorInfo(name: weight.name, dtype: .f32, shape: weight.shape, dataOffsets: 0..<UInt64(4 * weight.elementCount))
         return TensorView(info: info, bytes: UnsafeRawBufferPointer(w), owner: storage, file: "\(weight.file) + LoRA \(lora.a)")
     }
