@@ -48,11 +48,6 @@ struct MeasureOptions: ParsableArguments {
 
     /// The windows for `models`.
     func windows(for models: [EvalJob.Model]) -> EvalJob.Windows {
-        var windows = Measurement.windows(context: context, stride: stride, batch: 1, for: models)
-        windows.batch = evalBatch ?? Measurement.batchFitting(activationBytes: Self.batchBudget, context: windows.context, for: models)
-        return windows
+        Measurement.windows(context: context, stride: stride, batch: evalBatch, for: models)
     }
-
-    /// Activation memory the default `--eval-batch` fills.
-    static let batchBudget = 256 << 20
 }

@@ -20,21 +20,20 @@ enum Measurement {
     }
 
     /// The windows --context/--stride/--batch describe (default context: 2048, or the
-    /// smallest maximum of the models when smaller).
-    static func windows(context: Int?, stride: Int?, batch: Int, for models: [EvalJob.Model],
+    /// smallest maximum of the models when smaller; no batch: every window whose activations —
+    /// residual stream, q/k/v and attention output of every token of the largest model — fit
+    /// in `batchBudget`, at least one).
+    static func windows(context: Int?, stride: Int?, batch: Int?, for models: [EvalJob.Model],
                         layerScoreInput: LayerScoreInput = .residual) -> EvalJob.Windows {
         let limit = models.compactMap(\.architecture.maxPositions).min() ?? 2048
         let window = context ?? min(2048, limit)
-        return EvalJob.Windows(context: window, stride: stride ?? window, batch: batch, layerScoreInput: layerScoreInput)
+        let perToken = models.map { $0.architecture.hiddenSize + $0.architecture.qkvWidth + $0.architecture.attentionWidth }.max() ?? 1
+        let fitting = max(1, batchBudget / max(1, 4 * perToken * window))
+        return EvalJob.Windows(context: window, stride: stride ?? window, batch: batch ?? fitting, layerScoreInput: layerScoreInput)
     }
 
-    /// Windows of `context` tokens that run together within `activationBytes` of activations
-    /// (the residual stream, q/k/v and attention output of every token) of the largest model;
-    /// at least one.
-    static func batchFitting(activationBytes: Int, context: Int, for models: [EvalJob.Model]) -> Int {
-        let perToken = models.map { a in a.architecture.hiddenSize + a.architecture.qkvWidth + a.architecture.attentionWidth }.max() ?? 1
-        return max(1, activationBytes / max(1, 4 * perToken * context))
-    }
+    /// Activation memory the default batch of in-place measures fills.
+    static let batchBudget = 256 << 20
 
     /// The windows of `eval`, `score` and `prune`'s options.
     static func windows(_ input: EvalInputOptions, for models: [EvalJob.Model], layerScoreInput: LayerScoreInput = .residual) -> EvalJob.Windows {

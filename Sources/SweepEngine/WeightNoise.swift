@@ -8,8 +8,8 @@ import JobModel
 /// ε for element `i` is `Philox(seed: seed, stream: stream, name: tensor).normalDraw(element: i)`
 /// (`Philox.normals`: Box–Muller in Float32 with Crucible's own polynomials, the same bits on
 /// every machine; sweeps before setup format 2 used `Philox.normal`, Float64 with libm, about
-/// 6.5× slower per core): the key holds neither σ nor the model, so every σ of a seed and every model of a series get
-/// the same ε (common random numbers). The relative scale s is the tensor's RMS, summed in
+/// 6.5× slower per core). The key holds neither σ nor the model, so every σ of a seed and
+/// every model of a series get the same ε (common random numbers). The relative scale s is the tensor's RMS, summed in
 /// fixed chunks whose sums are combined in chunk order, so it is the same for any thread count.
 public enum WeightNoise {
     /// The Philox stream of sweep noise ("SWEEP").
