@@ -84,8 +84,8 @@ struct Merge: ParsableCommand {
         for stage in stages {
             if stages.count > 1 && !quiet { print("stage \(stage.label) → \(stage.output)") }
             // A stage reads earlier stages' outputs: it is planned once they exist.
-            if dryRun, let missing = stage.config.modelReferences.first(where: { reference in
-                stages.contains { $0.output == reference } && !FileSystem.exists(reference) }) {
+            if dryRun, let missing = stage.config.modelReferences.map({ LoRAAdapter.split($0).model }).first(where: { model in
+                stages.contains { $0.output == model } && !FileSystem.exists(model) }) {
                 print("  planned once \(missing) is written")
                 continue
             }

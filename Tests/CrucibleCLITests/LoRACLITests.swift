@@ -112,4 +112,38 @@ import TestSupport
         #expect(notAdapter.status != 0)
         #expect(notAdapter.stderr.contains("no adapter_config.json"), "\(notAdapter.stderr)")
     }
+
+    @Test("a later stage may adapt an earlier stage's output (`soup+adapter`): it waits for it and reads it with the update")
+    func stageWithAdapter() throws {
+        let root = cli.temporaryPath("lora-stages")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let adapter = try LoRAFixture.write(root, "adapter", seed: 3)
+        let single = root + "/single.yml", multi = root + "/multi.yml"
+        // The soup first as a merge of its own, then adapted alone: the reference.
+        let soup = """
+            merge_method: linear
+            models:
+              - model: examples/models/base
+                parameters: {weight: 0.5}
+              - model: examples/models/ft1
+                parameters: {weight: 0.5}
+            dtype: float32
+            """
+        try soup.write(toFile: single, atomically: true, encoding: .utf8)
+        let soupOut = root + "/soup-reference"
+        #expect(try cli.run(["merge", single, soupOut, "-q"]).status == 0)
+        try LoRAFixture.config(adapter: adapter).replacingOccurrences(of: "examples/models/base+", with: soupOut + "+")
+            .write(toFile: single, atomically: true, encoding: .utf8)
+        let reference = root + "/reference"
+        let r1 = try cli.run(["merge", single, reference, "-q"])
+        #expect(r1.status == 0, "\(r1.stderr)")
+        // The same as two documents, the adapted stage written first so that order comes from the dependency.
+        try (LoRAFixture.config(adapter: adapter).replacingOccurrences(of: "examples/models/base+", with: "soup+")
+            + "\n---\nname: soup\n" + soup + "\n").write(toFile: multi, atomically: true, encoding: .utf8)
+        let out = root + "/staged"
+        let r2 = try cli.run(["merge", multi, out, "-q"])
+        #expect(r2.status == 0, "\(r2.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
+            == Data(contentsOf: URL(fileURLWithPath: reference + "/model.safetensors")))
+    }
 }

@@ -64,7 +64,12 @@ public struct MergeConfig: Sendable {
     /// its name), tokenizer source included.
     public func renamingModels(_ paths: [String: String]) -> MergeConfig {
         var config = self
-        func rename(_ model: String) -> String { paths[model] ?? model }
+        // A stage's name may carry a LoRA adapter (`stage+adapter`): the model part is renamed.
+        func rename(_ reference: String) -> String {
+            let (model, adapter) = LoRAAdapter.split(reference)
+            guard let path = paths[model] else { return reference }
+            return adapter.map { path + "+" + $0 } ?? path
+        }
         config.baseModel = baseModel.map(rename)
         config.models = models?.map { var s = $0; s.model = rename(s.model); return s }
         config.slices = slices?.map { slice in

@@ -43,7 +43,7 @@ public struct MergeStages: Sendable {
         let dependencies = documents.map { document in
             Set(document.modelReferences + [document.tokenizerSource].compactMap { source -> String? in
                 if case .model(let m)? = source { return m } else { return nil }
-            }).compactMap { reference in documents.firstIndex { $0.name == reference } }
+            }).compactMap { reference in documents.firstIndex { $0.name == LoRAAdapter.split(reference).model } }
         }
         // Kahn's algorithm, taking the earliest ready document each time.
         var order: [Int] = []
