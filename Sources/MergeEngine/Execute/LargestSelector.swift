@@ -16,6 +16,18 @@ struct LargestSelector {
     struct Result {
         let selection: TopKSelection
         let tiesBeforeChunk: [Int]
+
+        /// The smallest key selected anywhere in chunk `index` when one cutoff decides the whole
+        /// chunk: every threshold tie in it is kept (the threshold) or none is (the threshold
+        /// + 1). nil only for a chunk where the kept ties run out, whose ties must be counted.
+        func cutoff(inChunk index: Int) -> UInt32? {
+            if let cutoff = selection.cutoff { return cutoff }
+            let before = tiesBeforeChunk[index]
+            let through = index + 1 < tiesBeforeChunk.count ? tiesBeforeChunk[index + 1] : selection.countAtThreshold
+            if through <= selection.tiesToKeep { return selection.threshold }
+            if before >= selection.tiesToKeep { return selection.threshold &+ 1 }
+            return nil
+        }
     }
 
     /// Computes keys for `count` elements of a chunk: for selection `request`, into `keys`.

@@ -32,9 +32,8 @@ struct TaskVectorMasks {
     }
 
     let rules: [Rule]
-    let selections: [TopKSelection]
-    /// For each selection, how many threshold ties precede each chunk (empty when all ties are kept).
-    let tiesBeforeChunk: [[Int]]
+    /// The magnitude selections, with how many threshold ties precede each chunk.
+    let selections: [LargestSelector.Result]
     let byRows: Bool
 
     /// Decides every model's rule and runs the selection passes.
@@ -86,8 +85,7 @@ struct TaskVectorMasks {
                 let x = chunk.inputs[modelOf[r]], b = chunk.base!
                 for i in 0..<chunk.count { keys[i] = TopKSelection.magnitudeKey(x[i] - b[i]) }
             }
-        self.selections = results.map(\.selection)
-        self.tiesBeforeChunk = results.map(\.tiesBeforeChunk)
+        self.selections = results
     }
 
     /// For each selection, the model it ranks.
@@ -157,30 +155,30 @@ struct TaskVectorMasks {
         case .keepNone:
             for i in 0..<n { out[i] = 0 }
         case .ranked(let upper, let lower):
-            let up = selections[upper]
-            let low = lower.map { selections[$0] }
-            // Keys certainly selected by `up` are ≥ upFrom; keys certainly not selected by
-            // `low` are < lowFrom. Keys equal to a threshold whose ties are split are fixed
-            // up afterwards, in index order. The main loop is branch-free: one unsigned
-            // range test (upFrom ≤ key < lowFrom).
-            let upFrom = up.cutoff ?? up.threshold &+ 1
-            let lowFrom = low.map { $0.cutoff ?? $0.threshold &+ 1 } ?? UInt32.max
+            // Within a chunk, keys selected by `up` are ≥ upFrom and keys not selected by `low`
+            // are < lowFrom, so the main loop is branch-free: one unsigned range test
+            // (upFrom ≤ key < lowFrom). Only in the chunk where a selection's kept threshold
+            // ties run out are the keys equal to that threshold decided afterwards, in index order.
+            let up = selections[upper], low = lower.map { selections[$0] }
+            let upCutoff = up.cutoff(inChunk: chunk.index), lowCutoff = low?.cutoff(inChunk: chunk.index)
+            let upFrom = upCutoff ?? up.selection.threshold &+ 1
+            let lowFrom = low.map { lowCutoff ?? $0.selection.threshold &+ 1 } ?? UInt32.max
             let span = lowFrom &- upFrom
             for i in 0..<n {
                 let d = x[i] - b[i]
                 out[i] = keep(d, if: TopKSelection.magnitudeKey(d) &- upFrom < span)
             }
-            let upSplit = up.cutoff == nil, lowSplit = low.map { $0.cutoff == nil } ?? false
+            let upSplit = upCutoff == nil, lowSplit = low != nil && lowCutoff == nil
             guard upSplit || lowSplit else { return }
-            var upTies = upSplit ? tiesBeforeChunk[upper][chunk.index] : 0
-            var lowTies = lowSplit ? tiesBeforeChunk[lower!][chunk.index] : 0
+            var upTies = up.tiesBeforeChunk.isEmpty ? 0 : up.tiesBeforeChunk[chunk.index]
+            var lowTies = low.map { $0.tiesBeforeChunk.isEmpty ? 0 : $0.tiesBeforeChunk[chunk.index] } ?? 0
             for i in 0..<n {
                 let d = x[i] - b[i]
                 let key = TopKSelection.magnitudeKey(d)
-                let atUp = upSplit && key == up.threshold, atLow = lowSplit && key == low!.threshold
+                let atUp = upSplit && key == up.selection.threshold, atLow = lowSplit && key == low!.selection.threshold
                 guard atUp || atLow else { continue }
-                let inUp = up.selects(key, tiesBefore: upTies)
-                let inLow = low?.selects(key, tiesBefore: lowTies) ?? false
+                let inUp = up.selection.selects(key, tiesBefore: upTies)
+                let inLow = low?.selection.selects(key, tiesBefore: lowTies) ?? false
                 if atUp { upTies += 1 }
                 if atLow { lowTies += 1 }
                 out[i] = inUp && !inLow ? d : 0
