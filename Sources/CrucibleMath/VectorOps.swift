@@ -45,3 +45,21 @@ extension SIMD8 where Scalar == Float {
     fileprivate var bitPattern: SIMD8<UInt32> { unsafeBitCast(self, to: SIMD8<UInt32>.self) }
     fileprivate init(bitPattern: SIMD8<UInt32>) { self = unsafeBitCast(bitPattern, to: SIMD8<Float>.self) }
 }
+
+extension SIMD8 where Scalar == Float {
+    /// The first `count` (≤ 8) floats at `pointer`, zeros after: one group of a loop over a
+    /// buffer eight at a time, its last group included.
+    @inlinable @inline(__always)
+    public init(loading pointer: UnsafePointer<Float>, count: Int) {
+        if count == 8 { self = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self); return }
+        self.init(repeating: 0)
+        for j in 0..<count { self[j] = pointer[j] }
+    }
+
+    /// Stores the first `count` (≤ 8) lanes at `pointer`.
+    @inlinable @inline(__always)
+    public func store(to pointer: UnsafeMutablePointer<Float>, count: Int) {
+        if count == 8 { UnsafeMutableRawPointer(pointer).storeBytes(of: self, as: SIMD8<Float>.self); return }
+        for j in 0..<count { pointer[j] = self[j] }
+    }
+}

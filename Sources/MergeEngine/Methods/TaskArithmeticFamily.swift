@@ -106,48 +106,53 @@ struct TaskArithmeticFamily: MergeMethod {
         let weightSum = weights.reduce(0, +)
         let plainDivisor: Float = abs(weightSum) < 1e-8 ? 1 : weightSum
 
-        try job.apply(byRows: masks.byRows, scratch: k + 3) { chunk in
+        try job.apply(byRows: masks.byRows, scratch: k + 1) { chunk in
             let n = chunk.count
-            // Scratch: k task vectors, then the mixed sum, the divisor and the majority sign.
-            let mixed = chunk.scratch(k), divisor = chunk.scratch(k + 1), sign = chunk.scratch(k + 2)
+            // Scratch: k thinned task vectors, then working space for the masks.
             let deltas = (0..<k).map { m -> UnsafeMutableBufferPointer<Float> in
                 let u = chunk.scratch(m)
-                masks.maskedDelta(chunk, model: m, job: job, into: u, scratch: sign)
+                masks.maskedDelta(chunk, model: m, job: job, into: u, scratch: chunk.scratch(k))
                 return u
             }
             let factors = (0..<k).map { scales[$0] * weights[$0] }
-            let b = chunk.base!, out = chunk.output
-            // Element-wise steps in L1-sized tiles; every loop is branch-free and vectorises.
-            for start in stride(from: 0, to: n, by: 1024) {
-                let tile = start..<min(n, start + 1024)
-                for (m, u) in deltas.enumerated() {
-                    let f = factors[m]
-                    for i in tile { u[i] *= f }
+            TaskArithmeticFamily.combine(deltas.map { UnsafePointer($0.baseAddress!) }, factors: factors, weights: weights,
+                                         consensus: consensus, normalize: normalize, divisor: plainDivisor, lambda: lambda,
+                                         base: chunk.base!.baseAddress!, into: chunk.output.baseAddress!, count: n)
+        }
+    }
+
+    /// `out = b + combined · lambda` from the thinned task vectors `δᵢ`, with `uᵢ = factorᵢ·δᵢ`
+    /// combined as the type's comment says. One pass, eight elements at a time in registers;
+    /// every lane computes the same operations in the same order as one element alone.
+    private static func combine(_ deltas: [UnsafePointer<Float>], factors: [Float], weights: [Float], consensus: Bool,
+                                normalize: Bool, divisor plainDivisor: Float, lambda: Float,
+                                base b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count n: Int) {
+        typealias V = SIMD8<Float>
+        let zero = V(repeating: 0), one = V(repeating: 1)
+        var i = 0
+        while i < n {
+            let lanes = min(8, n - i)
+            func task(_ m: Int) -> V { V(loading: deltas[m] + i, count: lanes) * V(repeating: factors[m]) }
+            var mixed = zero
+            for m in deltas.indices { mixed += task(m) }
+            var divisor = V(repeating: plainDivisor)
+            if consensus {
+                // Majority sign of Σ uᵢ (0 counts as +); uᵢ agrees when uᵢ·sign > 0, so zeros never agree.
+                let sign = V(repeating: -1).replacing(with: 1, where: mixed .>= zero)
+                mixed = zero
+                divisor = zero
+                for m in deltas.indices {
+                    let u = task(m)
+                    let agrees = u * sign .> zero
+                    mixed += zero.replacing(with: u, where: agrees)
+                    divisor += zero.replacing(with: V(repeating: weights[m]), where: agrees)
                 }
-                for i in tile { mixed[i] = 0 }
-                for u in deltas { for i in tile { mixed[i] += u[i] } }
-                if consensus {
-                    // Majority sign of Σ uᵢ (0 counts as +); uᵢ agrees when uᵢ·sign > 0, so
-                    // zeros never agree.
-                    for i in tile { sign[i] = mixed[i] >= 0 ? 1 : -1; mixed[i] = 0; divisor[i] = 0 }
-                    for (m, u) in deltas.enumerated() {
-                        let w = weights[m]
-                        for i in tile {
-                            let agrees = u[i] * sign[i] > 0
-                            mixed[i] += keep(u[i], if: agrees)
-                            divisor[i] += keep(w, if: agrees)
-                        }
-                    }
-                    for i in tile { divisor[i] = divisor[i] == 0 ? 1 : divisor[i] }
-                } else {
-                    for i in tile { divisor[i] = plainDivisor }
-                }
-                if normalize {
-                    for i in tile { out[i] = b[i] + (mixed[i] / divisor[i]) * lambda }
-                } else {
-                    for i in tile { out[i] = b[i] + mixed[i] * lambda }
-                }
+                divisor = divisor.replacing(with: one, where: divisor .== zero)
             }
+            let base = V(loading: b + i, count: lanes)
+            let result = normalize ? base + (mixed / divisor) * lambda : base + mixed * lambda
+            result.store(to: out + i, count: lanes)
+            i += 8
         }
     }
 
