@@ -119,24 +119,23 @@ struct TaskVectorMasks {
         return spare.withMemoryRebound(to: UInt16.self) { draws in
             let n = chunk.count
             job.inputs[m].random.draws16(first: chunk.range.lowerBound, into: UnsafeMutableBufferPointer(rebasing: draws[0..<n]))
-            for i in 0..<n { scratch[i] = abs(x[i] - b[i]) }
+            // Eight lanes of Float64 partial sums, then the last n mod 8 elements one by one.
+            let thresholds = SIMD8<UInt32>(repeating: threshold), magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
             var full = SIMD8<Double>(repeating: 0), kept = SIMD8<Double>(repeating: 0)
             var i = 0
             while i + 8 <= n {
-                let d = SIMD8<Float>(scratch[i], scratch[i + 1], scratch[i + 2], scratch[i + 3],
-                                     scratch[i + 4], scratch[i + 5], scratch[i + 6], scratch[i + 7])
-                let k = SIMD8<Float>(keep(d[0], if: UInt32(draws[i]) < threshold), keep(d[1], if: UInt32(draws[i + 1]) < threshold),
-                                     keep(d[2], if: UInt32(draws[i + 2]) < threshold), keep(d[3], if: UInt32(draws[i + 3]) < threshold),
-                                     keep(d[4], if: UInt32(draws[i + 4]) < threshold), keep(d[5], if: UInt32(draws[i + 5]) < threshold),
-                                     keep(d[6], if: UInt32(draws[i + 6]) < threshold), keep(d[7], if: UInt32(draws[i + 7]) < threshold))
+                let difference = SIMD8<Float>(loading: x.baseAddress! + i, count: 8) - SIMD8<Float>(loading: b.baseAddress! + i, count: 8)
+                let d = unsafeBitCast(unsafeBitCast(difference, to: SIMD8<UInt32>.self) & magnitude, to: SIMD8<Float>.self)
+                let r = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(draws.baseAddress! + i).loadUnaligned(as: SIMD8<UInt16>.self))
                 full += SIMD8<Double>(d)
-                kept += SIMD8<Double>(k)
+                kept += SIMD8<Double>(SIMD8<Float>(repeating: 0).replacing(with: d, where: r .< thresholds))
                 i += 8
             }
             var fullTotal = full.sum(), keptTotal = kept.sum()
             while i < n {
-                fullTotal += Double(scratch[i])
-                keptTotal += Double(keep(scratch[i], if: UInt32(draws[i]) < threshold))
+                let d = abs(x[i] - b[i])
+                fullTotal += Double(d)
+                keptTotal += Double(keep(d, if: UInt32(draws[i]) < threshold))
                 i += 1
             }
             return (fullTotal, keptTotal)
