@@ -43,7 +43,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Compress payloads: auto (not when the coordinator is on this host), always, never.")
     var wireCompression: WireCompression = .auto
 
-    @Option(help: "Tasks computed at once, sharing the threads (default: one per 4 threads).")
+    @Option(help: "Tensor tasks computed at once, sharing the threads (default: one per 4 threads, at least 2; eval tasks run one at a time on every thread).")
     var concurrentTasks: Int?
 
     @Option(help: .hidden) var crashAfterTasks: Int?

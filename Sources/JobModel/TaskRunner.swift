@@ -10,6 +10,14 @@ public protocol TaskInputs: Sendable {
 public protocol TaskRunner: Sendable {
     /// Computes `work` from `inputs`, writing every byte of `sink`'s parts into it.
     func run(_ work: [UInt8], inputs: any TaskInputs, threads: Int, into sink: TaskSink) throws
+    /// True when one task keeps every thread busy by itself and its memory grows with each
+    /// task in flight (a forward pass): a worker computes such tasks one at a time, each on
+    /// all its threads. False by default (tensor tasks share the threads, several at once).
+    var computesAlone: Bool { get }
+}
+
+extension TaskRunner {
+    public var computesAlone: Bool { false }
 }
 
 /// A kind of job workers can run: its name and how a worker sets up from the job's `setup`.

@@ -22,6 +22,10 @@ public struct EvalTaskRunner: TaskRunner, JobKind {
     let layerScoreInput: LayerScoreInput
     let models: [Model]
 
+    /// A forward pass uses every thread, and each one in flight holds a block of weights and
+    /// its activations: one at a time keeps a worker's memory bounded (docs/eval.md).
+    public var computesAlone: Bool { true }
+
     public static func runner(setup: [UInt8]) throws -> any TaskRunner {
         let setup = try JSONDecoder().decode(EvalSetup.self, from: Data(setup))
         guard setup.format == 2 else { throw JobError("eval setup format \(setup.format) is not supported by this worker") }

@@ -182,10 +182,11 @@ import TestSupport
         }
     }
 
-    @Test("a worker computes one task per 4 threads unless told; --concurrent-tasks outside 1...threads is refused")
+    @Test("a worker computes one task per 4 threads, at least 2, unless told; --concurrent-tasks outside 1...threads is refused")
     func concurrentTasks() throws {
         #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 16, kinds: []).tasksAtOnce == 4)
-        #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 2, kinds: []).tasksAtOnce == 1)
+        #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 2, kinds: []).tasksAtOnce == 2)
+        #expect(WorkerOptions(endpoint: "tcp://h:1", threads: 1, kinds: []).tasksAtOnce == 1)
         var options = WorkerOptions(endpoint: "tcp://h:1", threads: 4, kinds: [])
         options.concurrentTasks = 3
         #expect(options.tasksAtOnce == 3)

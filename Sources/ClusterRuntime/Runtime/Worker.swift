@@ -11,9 +11,9 @@ public struct WorkerOptions: Sendable {
     public var endpoint: String
     /// Threads to compute with, in all.
     public var threads: Int
-    /// Tasks computed at once, sharing `threads` (nil: one per 4 threads). One task at a time
-    /// on many threads leaves cores idle on small tensors and between a task's passes
-    /// (docs/performance.md, scale-out on one machine).
+    /// Tasks computed at once, sharing `threads` (nil: one per 4 threads, at least two). One
+    /// task at a time leaves cores idle on small tensors and between a task's passes
+    /// (docs/performance.md). Tasks of a runner that `computesAlone` still run one at a time.
     public var concurrentTasks: Int?
     /// Rewrites of model paths (coordinator's prefix → this host's prefix).
     public var modelRoots: [(from: String, to: String)] = []
@@ -40,8 +40,8 @@ public struct WorkerOptions: Sendable {
         self.kinds = kinds
     }
 
-    /// `concurrentTasks`, or one task per 4 threads (at least one, at most `threads`).
-    public var tasksAtOnce: Int { min(max(1, concurrentTasks ?? threads / 4), max(threads, 1)) }
+    /// `concurrentTasks`, or one task per 4 threads and at least two (at most `threads`).
+    public var tasksAtOnce: Int { max(1, min(concurrentTasks ?? max(2, threads / 4), threads)) }
 
     func mapped(_ path: String) -> String {
         for root in modelRoots where path.hasPrefix(root.from) { return root.to + path.dropFirst(root.from.count) }
@@ -73,6 +73,8 @@ public final class Worker: @unchecked Sendable {
     /// Finished computations waiting to be sent by the socket thread.
     private let finished = NSLock()
     private var completed: [Completed] = []
+    /// Held by a task whose runner `computesAlone` while it computes.
+    private let alone = NSLock()
     /// Tasks scheduled and not yet finished (guarded by `finished`).
     private var unfinished = 0
     /// Runs up to `options.tasksAtOnce` tasks at once.
@@ -322,16 +324,19 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Computes a task on the compute queue into its sink. A task that starts with no other
-    /// scheduled (a tensor too large to share the byte credit is leased alone) takes every
-    /// thread; otherwise it takes its share, `threads / tasksAtOnce`.
+    /// scheduled (a tensor too large to share the byte credit is leased alone), or whose runner
+    /// `computesAlone` (then one such task at a time), takes every thread; otherwise it takes
+    /// its share, `threads / tasksAtOnce`.
     private func schedule(_ task: Header.Task, _ runner: any TaskRunner, _ inputs: any TaskInputs, _ session: Int) {
         let share = max(1, options.threads / options.tasksAtOnce), all = options.threads
         finished.lock()
         unfinished += 1
         finished.unlock()
         compute.addOperation { [self] in
+            if runner.computesAlone { alone.lock() }
+            defer { if runner.computesAlone { alone.unlock() } }
             finished.lock()
-            let threads = unfinished == 1 ? all : share
+            let threads = unfinished == 1 || runner.computesAlone ? all : share
             finished.unlock()
             let outcome = Result {
                 let sink = try makeSink(task.parts)
