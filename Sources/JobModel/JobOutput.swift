@@ -52,15 +52,16 @@ public final class JobOutput: Sendable {
     /// The digest of a part as it is now in the output: the xxHash64 of
     /// the xxHash64s of its chunks (`combining`), so that the checksums remote
     /// workers' RESULT chunks carry give the same digest without reading the bytes again.
+    /// A checkpoint part is read back one chunk at a time.
     public func digest(_ part: TaskPart, chunks: ChunkLayout) throws -> UInt64 {
-        func digest(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-            JobOutput.combining(chunks.ranges(bytes.count).map { XXHash64.hash(UnsafeRawBufferPointer(rebasing: bytes[$0])) })
-        }
         switch try target(part) {
-        case .checkpoint(let writer): return try writer.withBytes(of: part.name, digest)
+        case .checkpoint(let writer):
+            return JobOutput.combining(try writer.pieces(of: part.name, chunks.ranges(part.bytes)) { XXHash64.hash($0) })
         case .records(let store):
             guard let record = store.record(part.name) else { throw JobError("\(part.name): the record was not written") }
-            return record.withUnsafeBytes(digest)
+            return record.withUnsafeBytes { bytes in
+                JobOutput.combining(chunks.ranges(bytes.count).map { XXHash64.hash(UnsafeRawBufferPointer(rebasing: bytes[$0])) })
+            }
         }
     }
 

@@ -131,10 +131,10 @@ public final class CheckpointWriter: Sendable {
         return try shards[shard].region(name)
     }
 
-    /// Calls `body` with tensor `name`'s bytes as they are in the output now.
-    public func withBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+    /// `SafeTensorsWriter.pieces` of tensor `name` in its shard.
+    public func pieces<R>(of name: String, _ ranges: [Range<Int>], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> [R] {
         guard let shard = shardOfTensor[name] else { throw SafeTensorsError(file: temporaryDirectory, tensor: name, .missingTensor) }
-        return try shards[shard].withBytes(of: name, body)
+        return try shards[shard].pieces(of: name, ranges, body)
     }
 
     /// Counts tensor `name` as fully written (verified bytes reused by a resumed job).

@@ -64,16 +64,21 @@ public final class SafeTensorsWriter: @unchecked Sendable {
         return read == header.count && header == layout.headerBytes
     }
 
-    /// Calls `body` with tensor `name`'s bytes as they are in the file now.
-    public func withBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+    /// Calls `body` on each piece that `ranges` (within the tensor) cut from tensor `name`'s
+    /// bytes as they are in the file now, in order. Each piece's pages leave the resident set
+    /// after its call, so reading back a large tensor never holds more than a piece.
+    public func pieces<R>(of name: String, _ ranges: [Range<Int>], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> [R] {
         guard let info = layout.info(name) else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
         guard !isClosed.load(ordering: .acquiring) else {
             throw SafeTensorsError(file: path, tensor: name, .ioFailure("the file is already finished or abandoned"))
         }
         let start = layout.dataStart + Int(info.dataOffsets.lowerBound)
-        let bytes = UnsafeRawBufferPointer(rebasing: mapping[start..<(start + info.byteCount)])
-        defer { MappedFile.release(UnsafeRawBufferPointer(mapping), start..<(start + info.byteCount)) }
-        return try body(bytes)
+        return try ranges.map { range in
+            precondition(range.lowerBound >= 0 && range.upperBound <= info.byteCount, "a piece lies within its tensor")
+            let piece = (start + range.lowerBound)..<(start + range.upperBound)
+            defer { MappedFile.release(UnsafeRawBufferPointer(mapping), piece) }
+            return try body(UnsafeRawBufferPointer(rebasing: mapping[piece]))
+        }
     }
 
     /// Counts all of tensor `name` as written (its bytes were verified by a resumed job).

@@ -121,7 +121,7 @@ struct CheckpointFolderTests {
         #expect(checkpoint.config == nil)
     }
 
-    @Test("tensors written out of order and in pieces read back identical")
+    @Test("tensors written out of order and in pieces read back identical, in pieces before the end and whole after")
     func outOfOrderPieces() throws {
         let dir = try TemporaryDirectory()
         let out = dir.url("pieces")
@@ -144,6 +144,12 @@ struct CheckpointFolderTests {
             try data[name]!.withUnsafeBytes { try writer.write(name, at: range.lowerBound, bytes: UnsafeRawBufferPointer(rebasing: $0[range])) }
         }
         #expect(writer.info("model.norm.weight")?.shape == [10])
+        // Read back before finishing, in pieces (as a job's digests read its output).
+        for spec in specs {
+            let cuts = stride(from: 0, to: spec.byteCount, by: 7).map { $0..<min(spec.byteCount, $0 + 7) }
+            let read = try writer.pieces(of: spec.name, cuts) { Array($0) }
+            #expect(read.map(\.count) == cuts.map(\.count) && Array(read.joined()) == data[spec.name]!, "\(spec.name)")
+        }
         try writer.finish()
         let checkpoint = try Checkpoint(path: out)
         for spec in specs { #expect(Array(try checkpoint.tensor(spec.name).bytes) == data[spec.name]!, "\(spec.name)") }

@@ -133,6 +133,11 @@ public final class TensorJob: Sendable {
         let sources = (base.map { [$0] } ?? []) + inputs
         let block = ScratchPool.shared.take((sources.count + 1) * count)
         defer { ScratchPool.shared.give(block) }
+        // Runs spread over the whole tensor touch pages everywhere: inputs too large to stay
+        // resident are dropped again at once, as a streamed pass drops each chunk.
+        defer {
+            if sources.reduce(0, { $0 + $1.view.bytes.count }) > ParallelChunks.residentInputBudget { sources.forEach { $0.view.release() } }
+        }
         var loaded: [UnsafeBufferPointer<Float>] = []
         for (s, source) in sources.enumerated() {
             let slot = UnsafeMutableBufferPointer(rebasing: block[(s * count)..<((s + 1) * count)])
