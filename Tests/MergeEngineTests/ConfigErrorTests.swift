@@ -212,9 +212,13 @@ extension Error {
 }
 
 extension ConfigErrorTests {
-    @Test func namedChatTemplateIsNotBundled() {
-        expectProblem(ties + "\nchat_template: chatml", "chat_template", "named templates are not bundled")
-        #expect(problems(ties + "\nchat_template: auto").isEmpty)
+    @Test("chat_template: a bundled name, auto or Jinja text; anything else names the bundled templates")
+    func chatTemplates() {
+        for setting in ["chatml", "alpaca", "llama3", "mistral", "exaone", "auto", "\"{{ messages[0]['content'] }} and more\""] {
+            #expect(problems(ties + "\nchat_template: \(setting)").isEmpty, "\(setting)")
+        }
+        expectProblem(ties + "\nchat_template: chatm", "chat_template", "\"chatm\" is neither a bundled template (alpaca, chatml, exaone, llama3, mistral, or auto)")
+        expectProblem(ties + "\nchat_template: \"{{ x }}\"", "chat_template", "nor Jinja template text")
     }
 
     @Test func planThatDoesNotFitInMemoryIsRefused() throws {

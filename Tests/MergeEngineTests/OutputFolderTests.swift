@@ -237,3 +237,54 @@ extension OutputFolderTests {
         #expect(try CheckpointContents.floats(out, "model.layers.0.w") == [0, 0, 0, 8.5])
     }
 }
+
+extension OutputFolderTests {
+    @Test("chat_template: a bundled name writes that template; auto the one most inputs have (chat_template.jinja or tokenizer_config.json), ties to the first")
+    func chatTemplates() throws {
+        let root = TemporaryFolder.make("chat")
+        for name in ["base", "a", "b"] { try TestModels.write(root, name, [("model.layers.0.w", [2], [1, 2])]) }
+        func merge(_ setting: String) throws -> String? {
+            let out = try TestModels.merge("""
+                models: [{model: a, parameters: {weight: 0.5}}, {model: b, parameters: {weight: 0.5}}]
+                merge_method: task_arithmetic
+                base_model: base
+                chat_template: \(setting)
+                """, root: root)
+            return try? String(contentsOfFile: out + "/chat_template.jinja", encoding: .utf8)
+        }
+        #expect(try merge("chatml") == ChatTemplate.named["chatml"])
+        #expect(try merge("llama3")!.contains("<|start_header_id|>"))
+        // No input has a template: nothing is written.
+        #expect(try merge("auto") == nil)
+        // base has T1 in its tokenizer config, a has T2 as a file, b has T2 in its config (with
+        // other whitespace): T2 is the most common.
+        let t1 = "{% for m in messages %}{{ m['content'] }}{% endfor %}", t2 = "{{ messages[-1]['content'] }}"
+        try #"{"chat_template": "\#(t1)"}"#.write(toFile: root + "/base/tokenizer_config.json", atomically: true, encoding: .utf8)
+        try (t2 + "\n").write(toFile: root + "/a/chat_template.jinja", atomically: true, encoding: .utf8)
+        try #"{"chat_template": [{"name": "tool_use", "template": "x"}, {"name": "default", "template": "  \#(t2)"}]}"#
+            .write(toFile: root + "/b/tokenizer_config.json", atomically: true, encoding: .utf8)
+        #expect(try merge("auto") == t2)
+        // A tie (b without a template) goes to the base's.
+        try FileManager.default.removeItem(atPath: root + "/b/tokenizer_config.json")
+        #expect(try merge("auto") == t1)
+    }
+}
+
+extension OutputFolderTests {
+    /// Opt-in (CRUCIBLE_MERGEKIT_PYTHON: a python with mergekit 0.1.5, e.g. .venv-bench/bin/python):
+    /// the bundled templates rendered with jinja2 against mergekit's of the same names.
+    @Test("bundled chat templates render as mergekit's: chatml, llama3, mistral exactly; alpaca but its generation prompt; exaone but whitespace")
+    func chatTemplatesAgainstMergekit() throws {
+        guard let python = ProcessInfo.processInfo.environment["CRUCIBLE_MERGEKIT_PYTHON"] else { return }
+        let folder = TemporaryFolder.make("templates")
+        for (name, text) in ChatTemplate.named { try text.write(toFile: "\(folder)/\(name).jinja", atomically: true, encoding: .utf8) }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Support/render_chat_templates.py").path
+        let run = try ProcessRunner.run(python, [script, folder])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: [String: Bool]] ?? [:]
+        #expect(report.keys.sorted() == ChatTemplate.named.keys.sorted())
+        for name in ["chatml", "llama3", "mistral"] { #expect(report[name]?["identical"] == true, "\(name): \(report[name] ?? [:])") }
+        #expect(report["alpaca"]?["identical_without_generation_prompt"] == true && report["alpaca"]?["identical"] == false)
+        #expect(report["exaone"]?["identical_but_whitespace"] == true)
+    }
+}

@@ -92,11 +92,7 @@ public enum ConfigParser {
             case "chat_template":
                 if isNull(value) { break }
                 guard let s = scalarString(value) else { problem(key, "must be a string"); break }
-                if s != "auto" && !s.contains("{") {
-                    problem(key, "\"\(s)\": named templates are not bundled; use \"auto\" (keep the tokenizer's) or give the Jinja template text")
-                } else {
-                    config.chatTemplate = s
-                }
+                if let why = ChatTemplate.problem(s) { problem(key, why) } else { config.chatTemplate = s }
             case "tokenizer_source":
                 if isNull(value) { break }
                 guard let s = scalarString(value) else { problem(key, "must be \"base\" or a model path"); break }

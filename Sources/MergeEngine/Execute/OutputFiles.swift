@@ -9,7 +9,8 @@ public enum OutputFiles {
             try writer.writeConfig(layered(config, plan), dtype: plan.outputDType)
         }
         if options.copyTokenizer { try writer.copyTokenizerFiles(from: plan.tokenizerDirectory) }
-        if let template = plan.config.chatTemplate, template != "auto" {
+        let inputs = plan.checkpoints.prefix(plan.modelPaths.count).map(\.directory)
+        if let setting = plan.config.chatTemplate, let template = ChatTemplate.resolve(setting, inputs: Array(inputs)) {
             try writer.writeFile("chat_template.jinja", contents: template)
         }
         try writer.writeFile("mergekit_config.yml", contents: plan.config.text)
