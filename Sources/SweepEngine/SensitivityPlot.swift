@@ -25,8 +25,12 @@ enum SensitivityPlot: SVGMarkup {
         let sigmas = Array(Set(points.map(\.sigma))).sorted()
         let acrossCheckpoints = curves.count > 1
         let firstTop = 66.0
-        let secondTop = firstTop + plotHeight + panelGap
-        let height = (acrossCheckpoints ? secondTop + plotHeight : firstTop + plotHeight) + 62
+        // A legend longer than its plot (many checkpoints, many σ) runs on below it, in its
+        // own column; what follows moves down to make room.
+        let firstHeight = max(plotHeight, 42 + 34 * Double(curves.count))
+        let secondHeight = max(plotHeight, 24 + 20 * Double(sigmas.count))
+        let secondTop = firstTop + firstHeight + panelGap
+        let height = (acrossCheckpoints ? secondTop + secondHeight : firstTop + firstHeight) + 62
         let plotWidth = width - left - legendWidth
         let names = SweepPlan.stems(curves.map(\.model))
         let delta = "Δ" + metric

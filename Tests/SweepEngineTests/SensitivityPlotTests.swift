@@ -71,6 +71,25 @@ import TestSupport
         #expect(order == order.sorted())
     }
 
+    @Test("a legend longer than its plot (12 checkpoints, 16 σ) stays in its column: the second panel and the figure's end move down")
+    func longLegends() throws {
+        let sigmas = (0..<16).map { 1e-4 * pow(1.6, Double($0)) }
+        let models = (0..<12).map { m in
+            ("ckpt/step-\(m)", 3.0 + Double(m) / 10, Dictionary(uniqueKeysWithValues: sigmas.map { ($0, [$0 * 10, $0 * 12]) }))
+        }
+        let svg = try #require(SensitivityPlotTests.results(models).svg)
+        func y(of text: String) throws -> Double {
+            let range = try #require(svg.range(of: ">\(text)<", options: .backwards))
+            let tag = svg[..<range.lowerBound]
+            let attribute = try #require(tag.range(of: " y=\"", options: .backwards))
+            return try #require(Double(tag[attribute.upperBound...].prefix { $0 != "\"" }))
+        }
+        let height = try #require(Double(svg.firstMatch(of: /height="([0-9.]+)"/)!.1))
+        let lastCheckpoint = try y(of: "baseline 4.1"), secondTitle = try y(of: "Δloss (nats/token) across checkpoints, one line per σ (mean ± 1 standard error)")
+        #expect(lastCheckpoint < secondTitle - 20, "the first legend ends above the second panel")
+        #expect(try y(of: SweepPlan.format(sigmas.last!)) < height - 20, "the σ legend ends inside the figure")
+    }
+
     /// The figures both renderers must draw alike.
     enum Figure: String, CaseIterable, CustomTestStringConvertible {
         case oneCheckpoint = "one checkpoint, log–log"
