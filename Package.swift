@@ -1,13 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Target features of F16CKernels (x86-64 only; elsewhere the module is plain code no one calls).
-#if arch(x86_64)
-let f16cSettings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mf16c", "-Xcc", "-mavx"])]
-#else
-let f16cSettings: [SwiftSetting] = []
-#endif
-
 let package = Package(
     name: "Crucible",
     platforms: [.macOS(.v14)],
@@ -30,11 +23,11 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        // F16 ⇄ F32 loops built for CPUs with F16C and AVX, which TensorIO calls only where the
-        // CPU has them (CPUFeatures): one binary for any x86-64, the fast path where it exists.
-        .target(name: "F16CKernels", swiftSettings: f16cSettings),
+        // F16 ⇄ F32 in F16C instructions, each function compiled for F16C and AVX alone; TensorIO
+        // calls them only where the CPU has both (CPUFeatures): one binary for any x86-64.
+        .target(name: "CF16C"),
         // Checkpoint I/O: safetensors files, Hugging Face folders, dtype conversions.
-        .target(name: "TensorIO", dependencies: ["F16CKernels"]),
+        .target(name: "TensorIO", dependencies: ["CF16C"]),
         // Hugging Face tokenizer.json encoding (BPE, byte-level and SentencePiece style), for evaluation.
         .target(name: "Tokenizer", dependencies: ["TensorIO"]),
         // Counter-based randomness and the numeric kernels shared by merges and sweeps.
@@ -83,7 +76,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorIO"], path: "Tests/TestSupport"),
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CZMQ", "CLZ4"]),
-        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "F16CKernels", "TestSupport"]),
+        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "CF16C", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath", "TestSupport"]),
         .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO", "TestSupport"]),

@@ -1,4 +1,4 @@
-import F16CKernels
+import CF16C
 
 /// Conversions between stored element types and Float32, the type all merge math runs in.
 ///
@@ -10,7 +10,7 @@ import F16CKernels
 /// - F64 → F32 rounds to nearest even; F32 → F64 is exact.
 /// Sources may be unaligned (safetensors headers of odd length); loops read with unaligned
 /// loads, which cost nothing on x86-64 and arm64 and vectorise. F16 goes through
-/// `F16CConversion` where the CPU has F16C (`CPUFeatures`), with the same bits.
+/// F16C instructions where the CPU has them (`CPUFeatures`, CF16C), with the same bits.
 public enum Conversion {
     /// Converts `source` (packed elements of `dtype`) into `destination`, which must hold
     /// exactly `source.count / (dtype.bitWidth / 8)` floats. `dtype` must be floating-point.
@@ -24,7 +24,7 @@ public enum Conversion {
         case .bf16:
             bf16ToFloat32(src, dst, count)
         case .f16 where CPUFeatures.f16c:
-            F16CConversion.toFloat32(src, dst, count)
+            crucible_f16_to_f32(src, dst, count)
         case .f16:
             for i in 0..<count {
                 dst[i] = f16ToFloat32(src.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
@@ -56,7 +56,7 @@ public enum Conversion {
         case .bf16:
             float32ToBF16(src, dst, count)
         case .f16 where CPUFeatures.f16c:
-            F16CConversion.fromFloat32(src, dst, count)
+            crucible_f32_to_f16(src, dst, count)
         case .f16:
             for i in 0..<count {
                 dst.storeBytes(of: float32ToF16(src[i]), toByteOffset: i &* 2, as: UInt16.self)

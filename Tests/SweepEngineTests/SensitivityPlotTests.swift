@@ -71,9 +71,9 @@ import TestSupport
         #expect(order == order.sorted())
     }
 
-    @Test("a legend longer than its plot (12 checkpoints, 16 σ) stays in its column: the second panel and the figure's end move down")
+    @Test("a legend longer than its plot (12 checkpoints, 24 σ) stays in its column: the second panel and the figure's end move down")
     func longLegends() throws {
-        let sigmas = (0..<16).map { 1e-4 * pow(1.6, Double($0)) }
+        let sigmas = (0..<24).map { 1e-4 * pow(1.4, Double($0)) }
         let models = (0..<12).map { m in
             ("ckpt/step-\(m)", 3.0 + Double(m) / 10, Dictionary(uniqueKeysWithValues: sigmas.map { ($0, [$0 * 10, $0 * 12]) }))
         }

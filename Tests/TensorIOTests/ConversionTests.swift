@@ -1,4 +1,4 @@
-import F16CKernels
+import CF16C
 import Testing
 import TensorIO
 import TestSupport
@@ -173,14 +173,14 @@ struct ConversionTests {
     func f16cPathMatchesTheBaseline() {
         let all = (0...UInt16.max).map { $0 }
         var floats = [Float](repeating: 0, count: all.count)
-        all.withUnsafeBytes { F16CConversion.toFloat32($0.baseAddress!, &floats, all.count) }
+        all.withUnsafeBytes { crucible_f16_to_f32($0.baseAddress!, &floats, all.count) }
         let back = all.indices.filter { floats[$0].bitPattern != Conversion.f16ToFloat32(all[$0]).bitPattern }
         #expect(back.isEmpty, "first mismatches: \(back.prefix(8).map { String(all[$0], radix: 16) })")
 
         let dropped: [UInt32] = [0, 1, 0x0FFF, 0x1000, 0x1001, 0x1FFF, 0x0800]
         let values = (0..<(UInt32(1) << 19)).flatMap { top in dropped.map { Float(bitPattern: top << 13 | $0) } }
         var halves = [UInt16](repeating: 0, count: values.count)
-        halves.withUnsafeMutableBytes { F16CConversion.fromFloat32(values, $0.baseAddress!, values.count) }
+        halves.withUnsafeMutableBytes { crucible_f32_to_f16(values, $0.baseAddress!, values.count) }
         let forth = values.indices.filter { halves[$0] != Conversion.float32ToF16(values[$0]) }
         #expect(forth.isEmpty, "first mismatches: \(forth.prefix(8).map { String(values[$0].bitPattern, radix: 16) })")
     }

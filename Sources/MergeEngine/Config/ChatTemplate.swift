@@ -67,7 +67,7 @@ public enum ChatTemplate {
     /// bundles, or text of at least 20 characters with a `{`).
     static func problem(_ setting: String) -> String? {
         if setting == "auto" || named[setting] != nil { return nil }
-        if setting.count < 20 || !setting.contains("{") {
+        if setting.unicodeScalars.count < 20 || !setting.contains("{") {
             return "\"\(setting)\" is neither a bundled template (\(named.keys.sorted().joined(separator: ", ")), or auto) nor Jinja template text"
         }
         return nil
