@@ -23,15 +23,15 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        // F16 ⇄ F32 in F16C instructions, each function compiled for F16C and AVX alone; TensorIO
-        // calls them only where the CPU has both (CPUFeatures): one binary for any x86-64.
-        .target(name: "CF16C"),
+        // Loops in F16C and AVX2, each function compiled for its extensions alone, used only where
+        // the CPU has them (crucible_use_*): one binary for any x86-64.
+        .target(name: "CVectorKernels"),
         // Checkpoint I/O: safetensors files, Hugging Face folders, dtype conversions.
-        .target(name: "TensorIO", dependencies: ["CF16C"]),
+        .target(name: "TensorIO", dependencies: ["CVectorKernels"]),
         // Hugging Face tokenizer.json encoding (BPE, byte-level and SentencePiece style), for evaluation.
         .target(name: "Tokenizer", dependencies: ["TensorIO"]),
         // Counter-based randomness and the numeric kernels shared by merges and sweeps.
-        .target(name: "CrucibleMath"),
+        .target(name: "CrucibleMath", dependencies: ["CVectorKernels"]),
         // Jobs split into tasks (merges, sweeps, analyses): what any runtime runs.
         .target(name: "JobModel", dependencies: ["TensorIO"]),
         // Config YAML composed with bounded alias expansion (libyaml events through Yams' CYaml).
@@ -76,9 +76,9 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorIO"], path: "Tests/TestSupport"),
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CZMQ", "CLZ4"]),
-        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "CF16C", "TestSupport"]),
+        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "CVectorKernels", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorIO", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath", "TestSupport"]),
+        .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath", "CVectorKernels", "TestSupport"]),
         .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO", "TestSupport"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO", "TestSupport"],
                     exclude: ["Support/render_chat_templates.py"]),

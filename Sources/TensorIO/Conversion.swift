@@ -1,4 +1,4 @@
-import CF16C
+import CVectorKernels
 
 /// Conversions between stored element types and Float32, the type all merge math runs in.
 ///
@@ -10,7 +10,7 @@ import CF16C
 /// - F64 → F32 rounds to nearest even; F32 → F64 is exact.
 /// Sources may be unaligned (safetensors headers of odd length); loops read with unaligned
 /// loads, which cost nothing on x86-64 and arm64 and vectorise. F16 goes through
-/// F16C instructions where the CPU has them (`CPUFeatures`, CF16C), with the same bits.
+/// F16C instructions where the CPU has them (`CPUFeatures`, CVectorKernels), with the same bits.
 public enum Conversion {
     /// Converts `source` (packed elements of `dtype`) into `destination`, which must hold
     /// exactly `source.count / (dtype.bitWidth / 8)` floats. `dtype` must be floating-point.

@@ -7,10 +7,10 @@ import TestSupport
 /// baseline x86-64 code, without it the extensions the CPU has (`CPUFeatures`). Both must
 /// write the same bytes.
 @Suite struct SIMDPathTests {
-    /// Every golden case and a seeded dare_ties merge, written as F16 (through the F16C path
-    /// where the CPU has it).
-    @Test("every golden case and dare_ties, written as float16, are byte-identical on the baseline and the F16C path",
-          .enabled(if: CPUFeatures.f16c, "this CPU has no F16C: both runs would take the baseline path"))
+    /// Every golden case and a seeded dare_ties merge, written as F16: through the F16C
+    /// conversions and, for dare_ties, the AVX2 Philox draws where the CPU has them.
+    @Test("every golden case and dare_ties, written as float16, are byte-identical on the baseline and the F16C/AVX2 paths",
+          .enabled(if: CPUFeatures.f16c || CPUFeatures.avx2, "this CPU has neither F16C nor AVX2: both runs would take the baseline path"))
     func pathsAgree() throws {
         let golden = Fixtures.golden
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: golden + "/manifest.json"))) as! [String: Any]

@@ -1,5 +1,6 @@
-import Testing
+import CVectorKernels
 import CrucibleMath
+import Testing
 import TestSupport
 
 /// A Random123 known-answer vector for Philox4x32-10.
@@ -142,4 +143,37 @@ struct PhiloxTests {
             #expect(bulk == (0..<101).map { philox.uniform(element: first + $0) })
         }
     }
+}
+
+/// The AVX2 path of bulk draws (used where the CPU has AVX2) against the scalar definition.
+@Suite struct PhiloxAVX2Tests {
+    @Test("AVX2 blocks equal Philox.block for several keys and counters, a low word wrapping past 2³² included",
+          .enabled(if: crucible_use_avx2() != 0, "this CPU has no AVX2 (or CRUCIBLE_SIMD=baseline)"))
+    func blocksMatchTheScalarDefinition() {
+        let firsts: [UInt64] = [0, 8, 12345, (1 << 32) - 3, (1 << 40) + 7, UInt64.max / 2]
+        for key in [(UInt32(0), UInt32(0)), (0xDEAD_BEEF, 0x0123_4567), (UInt32.max, 1)] {
+            let philox = Philox(key: key)
+            for first in firsts {
+                var words = [UInt32](repeating: 0, count: 4 * 24)
+                words.withUnsafeMutableBytes { crucible_philox_blocks_avx2(key.0, key.1, first, 24, $0.baseAddress!) }
+                let expected = (0..<UInt64(24)).flatMap { b in Array(philox.block(first &+ b).littleEndianWords) }
+                #expect(words.map(\.littleEndian) == expected, "key \(key), first block \(first)")
+            }
+        }
+    }
+
+    @Test("bulk 16-bit draws (the AVX2 path where the CPU has it) equal draw16(element:) at any start and length")
+    func bulkDrawsMatchPerElementDraws() {
+        let philox = Philox(seed: 9, stream: 1, name: "model.layers.0.mlp.up_proj.weight")
+        for (first, count) in [(0, 64), (3, 1000), (8 * ((1 << 32) - 2), 200), (61, 4099)] {
+            var draws = [UInt16](repeating: 0, count: count)
+            draws.withUnsafeMutableBufferPointer { philox.draws16(first: first, into: $0) }
+            let expected = (0..<count).map { philox.draw16(element: first + $0) }
+            #expect(draws == expected, "first \(first), count \(count)")
+        }
+    }
+}
+
+extension SIMD4 where Scalar == UInt32 {
+    fileprivate var littleEndianWords: [UInt32] { [self[0], self[1], self[2], self[3]] }
 }

@@ -1,4 +1,4 @@
-import CF16C
+import CVectorKernels
 import Testing
 import TensorIO
 import TestSupport

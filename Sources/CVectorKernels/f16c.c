@@ -1,4 +1,4 @@
-#include "CF16C.h"
+#include "CVectorKernels.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -6,11 +6,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-int crucible_f16c_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
-}
 
 __attribute__((target("avx,f16c")))
 void crucible_f16_to_f32(const void *source, float *destination, size_t count) {
@@ -43,7 +38,6 @@ void crucible_f32_to_f16(const float *source, void *destination, size_t count) {
 
 #else
 
-int crucible_f16c_available(void) { return 0; }
 void crucible_f16_to_f32(const void *source, float *destination, size_t count) { abort(); }
 void crucible_f32_to_f16(const float *source, void *destination, size_t count) { abort(); }
 

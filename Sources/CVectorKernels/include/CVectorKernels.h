@@ -1,0 +1,32 @@
+#ifndef CRUCIBLE_CVECTORKERNELS_H
+#define CRUCIBLE_CVECTORKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Loops in x86-64 vector extensions beyond the baseline target (F16C, AVX2), each function
+ * compiled for its extensions alone (a target attribute), so the rest of the binary stays
+ * baseline x86-64 and a function runs only where its crucible_use_* answer is 1. Each
+ * computes exactly what the Swift baseline code computes, bit for bit (tested on both paths).
+ * C because Swift cannot give one function its own target features. */
+
+/* 1 when this process uses the F16C functions: the CPU has F16C and AVX (x86-64 only) and
+ * CRUCIBLE_SIMD is not "baseline". Decided once. */
+int crucible_use_f16c(void);
+
+/* 1 when this process uses the AVX2 functions (as crucible_use_f16c, for AVX2). */
+int crucible_use_avx2(void);
+
+/* count F16 values at source (any alignment) -> Float32, exact. F16C. */
+void crucible_f16_to_f32(const void *source, float *destination, size_t count);
+
+/* count Float32 values -> F16 at destination (any alignment), rounded to nearest even. F16C. */
+void crucible_f32_to_f16(const float *source, void *destination, size_t count);
+
+/* Philox4x32-10 blocks first ..< first + count (count a multiple of 8) with key (k0, k1) and
+ * counter high half 0, written as consecutive little-endian 32-bit words (block b's four
+ * words at destination + 16 * (b - first) bytes, any alignment): the 16-bit draws of
+ * elements 8 * first ..< 8 * (first + count). AVX2. */
+void crucible_philox_blocks_avx2(uint32_t k0, uint32_t k1, uint64_t first, size_t count, void *destination);
+
+#endif
