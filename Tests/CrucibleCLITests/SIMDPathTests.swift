@@ -39,4 +39,38 @@ import TestSupport
             #expect(!outputs[0].isEmpty && outputs[0] == outputs[1], "\(name): the two paths wrote different bytes")
         }
     }
+
+    /// A tensor large enough for the sampled-bracket selection (its key pass runs in AVX2
+    /// where the CPU has it), merged by ties and breadcrumbs in BF16 on both paths.
+    @Test("ties and breadcrumbs of a 600 000-element BF16 tensor are byte-identical on the baseline and the AVX2 path",
+          .enabled(if: CPUFeatures.avx2, "this CPU has no AVX2: both runs would take the baseline path"))
+    func largeSelectionPathsAgree() throws {
+        let root = TemporaryFolder.make("simd-large")
+        var rng = SplitMix64(seed: 0x51D)
+        let base = (0..<600_000).map { _ in Float.random(in: -1...1, using: &rng) }
+        for name in ["base", "a", "b"] {
+            // Deltas rounded to BF16 leave many equal magnitudes, as real fine-tunes do.
+            let values = name == "base" ? base : base.map { $0 + Float.random(in: -0.01...0.01, using: &rng) }
+            try CheckpointBuilder.write(root, name, [("model.layers.0.mlp.up_proj.weight", [600, 1000], values)], dtype: .bf16)
+        }
+        for method in ["ties", "breadcrumbs"] {
+            let config = "\(root)/\(method).yml"
+            try """
+                models:
+                  - {model: a, parameters: {weight: 0.5, density: 0.4}}
+                  - {model: b, parameters: {weight: 0.5, density: 0.6}}
+                merge_method: \(method)
+                base_model: base
+                dtype: bfloat16
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            var outputs: [Data] = []
+            for simd in ["baseline", "default"] {
+                let out = "\(root)/\(method)-\(simd)"
+                let r = try ProcessRunner.shell("cd '\(root)' && CRUCIBLE_SIMD=\(simd) '\(CrucibleBinary.path)' merge '\(config)' '\(out)' -q 2>&1")
+                #expect(r.status == 0, "\(method) (\(simd)): \(r.stdout)")
+                outputs.append((try? Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))) ?? Data())
+            }
+            #expect(!outputs[0].isEmpty && outputs[0] == outputs[1], "\(method): the two paths wrote different bytes")
+        }
+    }
 }

@@ -1,6 +1,8 @@
+import CVectorKernels
 import CrucibleMath
 import Foundation
 import Testing
+import TestSupport
 
 /// Radix selection finds exactly the k largest, breaking ties by index, whatever the
 /// chunking of the stream.
@@ -57,5 +59,32 @@ import Testing
         let values: [Float] = [3, -1, 2]
         #expect(select(values, k: 0, chunk: 2).isEmpty)
         #expect(select(values, k: 3, chunk: 2) == [0, 1, 2])
+    }
+}
+
+/// The bracket pass of exact selection: the AVX2 path against the baseline one.
+@Suite struct KeyBracketTests {
+    @Test("AVX2 and baseline splits give the same counts and keys, for any bracket and length",
+          .enabled(if: crucible_use_avx2() != 0, "this CPU has no AVX2 (or CRUCIBLE_SIMD=baseline)"))
+    func pathsAgree() {
+        var rng = SplitMix64(seed: 0xB7AC)
+        let keys = (0..<10_007).map { i -> UInt32 in
+            // Clustered keys (many equal, as |δ| of BF16 deltas) and the extremes.
+            i % 97 == 0 ? [0, UInt32.max, 0x8000_0000, 0x7FFF_FFFF][i % 4] : 0x3C00_0000 &+ UInt32(rng.next() % 4096) << 8
+        }
+        let brackets: [ClosedRange<UInt32>] = [0x3C00_0000...0x3C08_0000, 0...UInt32.max, 7...7, 0x3C04_0000...0x3C04_0000,
+                                               0x7FFF_FFFF...0x8000_0000, UInt32.max...UInt32.max, 0...0]
+        for bracket in brackets {
+            for length in [0, 5, 8, 64, 1001, keys.count] {
+                keys.withUnsafeBufferPointer { all in
+                    let part = UnsafeBufferPointer(rebasing: all[0..<length])
+                    var fast = [UInt32](repeating: 1, count: length), slow = [UInt32](repeating: 2, count: length)
+                    let a = fast.withUnsafeMutableBufferPointer { KeyBracket.split(part, bracket, into: $0) }
+                    let b = slow.withUnsafeMutableBufferPointer { KeyBracket.baselineSplit(part, bracket, into: $0) }
+                    #expect(a.above == b.above && a.inside == b.inside && fast[0..<a.inside] == slow[0..<b.inside], "\(bracket), \(length) keys")
+                    #expect(b.above == part.filter { $0 > bracket.upperBound }.count && b.inside == part.filter { bracket.contains($0) }.count)
+                }
+            }
+        }
     }
 }

@@ -29,4 +29,10 @@ void crucible_f32_to_f16(const float *source, void *destination, size_t count);
  * elements 8 * first ..< 8 * (first + count). AVX2. */
 void crucible_philox_blocks_avx2(uint32_t k0, uint32_t k1, uint64_t first, size_t count, void *destination);
 
+/* Of count keys (low <= high): sets *above to how many are > high and copies those in
+ * [low, high] to the front of collected, in order; returns how many. collected holds count
+ * values (slots past the result are overwritten). AVX2. */
+size_t crucible_bracket_avx2(const uint32_t *keys, size_t count, uint32_t low, uint32_t high,
+                             uint32_t *collected, size_t *above);
+
 #endif

@@ -100,16 +100,7 @@ struct LargestSelector {
                 chunk.scratch(1).withMemoryRebound(to: UInt32.self) { collected in
                     requests.map { r in
                         keys(chunk, r, buffer)
-                        let low = brackets[r]!.lowerBound, width = brackets[r]!.upperBound &- low
-                        var above = 0, count = 0
-                        // Branch-free: always store, advance only for keys inside the bracket.
-                        for i in 0..<chunk.count {
-                            let key = buffer[i]
-                            let offset = key &- low
-                            above &+= Int(bit(key > low && offset > width))
-                            collected[count] = key
-                            count &+= Int(bit(offset <= width))
-                        }
+                        let (above, count) = KeyBracket.split(UnsafeBufferPointer(rebasing: buffer[0..<chunk.count]), brackets[r]!, into: collected)
                         return (above, Array(collected[0..<count]))
                     }
                 }
