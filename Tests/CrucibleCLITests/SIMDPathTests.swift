@@ -29,14 +29,7 @@ import TestSupport
             let config = "\(root)/\(name).yml"
             try (text.split(separator: "\n").filter { !$0.hasPrefix("dtype:") }.joined(separator: "\n") + "\ndtype: float16\n")
                 .write(toFile: config, atomically: true, encoding: .utf8)
-            var outputs: [Data] = []
-            for simd in ["baseline", "default"] {
-                let out = "\(root)/\(name)-\(simd)"
-                let r = try ProcessRunner.shell("cd '\(golden)' && CRUCIBLE_SIMD=\(simd) '\(CrucibleBinary.path)' merge '\(config)' '\(out)' --random-seed 7 -q 2>&1")
-                #expect(r.status == 0, "\(name) (\(simd)): \(r.stdout)")
-                outputs.append((try? Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))) ?? Data())
-            }
-            #expect(!outputs[0].isEmpty && outputs[0] == outputs[1], "\(name): the two paths wrote different bytes")
+            try expectSameOnBothPaths(name, config: config, in: golden, output: "\(root)/\(name)")
         }
     }
 
@@ -63,14 +56,20 @@ import TestSupport
                 base_model: base
                 dtype: bfloat16
                 """.write(toFile: config, atomically: true, encoding: .utf8)
-            var outputs: [Data] = []
-            for simd in ["baseline", "default"] {
-                let out = "\(root)/\(method)-\(simd)"
-                let r = try ProcessRunner.shell("cd '\(root)' && CRUCIBLE_SIMD=\(simd) '\(CrucibleBinary.path)' merge '\(config)' '\(out)' -q 2>&1")
-                #expect(r.status == 0, "\(method) (\(simd)): \(r.stdout)")
-                outputs.append((try? Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))) ?? Data())
-            }
-            #expect(!outputs[0].isEmpty && outputs[0] == outputs[1], "\(method): the two paths wrote different bytes")
+            try expectSameOnBothPaths(method, config: config, in: root, output: "\(root)/\(method)")
         }
+    }
+
+    /// Merges `config` in `directory` with `CRUCIBLE_SIMD=baseline` and without (seed 7), and
+    /// expects the same `model.safetensors` bytes.
+    func expectSameOnBothPaths(_ name: String, config: String, in directory: String, output: String) throws {
+        var outputs: [Data] = []
+        for simd in ["baseline", "default"] {
+            let out = "\(output)-\(simd)"
+            let r = try ProcessRunner.shell("cd '\(directory)' && CRUCIBLE_SIMD=\(simd) '\(CrucibleBinary.path)' merge '\(config)' '\(out)' --random-seed 7 -q 2>&1")
+            #expect(r.status == 0, "\(name) (\(simd)): \(r.stdout)")
+            outputs.append((try? Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))) ?? Data())
+        }
+        #expect(!outputs[0].isEmpty && outputs[0] == outputs[1], "\(name): the two paths wrote different bytes")
     }
 }
