@@ -37,7 +37,7 @@ let package = Package(
         // Config YAML composed with bounded alias expansion (libyaml events through Yams' CYaml).
         .target(name: "ConfigYAML", dependencies: ["Yams"]),
         // Merge configs, the method registry, planning and execution.
-        .target(name: "MergeEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "ConfigYAML", "Yams", "Evaluator"]),
+        .target(name: "MergeEngine", dependencies: ["CVectorKernels", "TensorIO", "CrucibleMath", "JobModel", "ConfigYAML", "Yams", "Evaluator"]),
         // Noise-sensitivity sweeps: perturbed variants of checkpoints, evaluated and plotted.
         .target(name: "SweepEngine", dependencies: ["TensorIO", "CrucibleMath", "JobModel", "ConfigYAML", "Yams", "Evaluator"]),
         // Delta statistics of fine-tuned models against their base (`crucible analyze`), as a job.

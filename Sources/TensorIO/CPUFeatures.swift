@@ -7,6 +7,7 @@ import CVectorKernels
 public enum CPUFeatures {
     /// F16C with AVX: F16 ⇄ Float32 conversions in hardware.
     public static let f16c = crucible_use_f16c() != 0
-    /// AVX2: Philox blocks eight lanes at a time.
+    /// AVX2: Philox blocks, the threshold-key pass of exact selection and the task-arithmetic
+    /// combination, eight lanes at a time.
     public static let avx2 = crucible_use_avx2() != 0
 }

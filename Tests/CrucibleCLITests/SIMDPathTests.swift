@@ -60,6 +60,46 @@ import TestSupport
         }
     }
 
+    /// The task-arithmetic combination (AVX2 where the CPU has it): three models with negative
+    /// and zero-sum weights, every sign case, ±0, ±Inf and NaN in the inputs, a length that
+    /// is not a multiple of 8, written as float32 so every bit shows.
+    @Test("the task-arithmetic combination of three models with special values is bit-identical on the baseline and the AVX2 path",
+          .enabled(if: CPUFeatures.avx2, "this CPU has no AVX2: both runs would take the baseline path"))
+    func combinationPathsAgree() throws {
+        let root = TemporaryFolder.make("simd-combine")
+        var rng = SplitMix64(seed: 0xC0B)
+        let specials: [Float] = [0, -0, .infinity, -.infinity, .nan, 1e-30, -1e-30, 3e38]
+        let count = 1003
+        let base = (0..<count).map { i in i % 97 == 0 ? specials[(i / 97) % specials.count] : Float.random(in: -1...1, using: &rng) }
+        for name in ["base", "a", "b", "c"] {
+            let values = name == "base" ? base : base.enumerated().map { i, x in
+                i % 89 == 3 ? specials[(i / 89) % specials.count] : x + Float.random(in: -0.05...0.05, using: &rng) * (i % 5 == 0 ? 0 : 1)
+            }
+            try CheckpointBuilder.write(root, name, [("model.layers.0.mlp.up_proj.weight", [17, 59], values)], dtype: .f32)
+        }
+        let settings = [
+            ("task_arithmetic", "{weight: 0.5}", "{weight: -0.25}", "{weight: 0.75}", "lambda: 0.7"),
+            ("task_arithmetic", "{weight: 0.5}", "{weight: -0.5}", "{weight: 1.0}", "normalize: true"),
+            ("ties", "{weight: 0.5, density: 1.0}", "{weight: 0.3, density: 1.0}", "{weight: -0.8, density: 1.0}", "lambda: 1.3"),
+            ("ties", "{weight: 0.5, density: 0.7}", "{weight: -0.5, density: 0.6}", "{weight: 0.2, density: 0.9}", "normalize: false"),
+            ("dare_ties", "{weight: 0.4, density: 0.5}", "{weight: 0.4, density: 0.6}", "{weight: 0.4, density: 0.7}", "normalize: true"),
+        ]
+        for (index, (method, a, b, c, global)) in settings.enumerated() {
+            let config = "\(root)/\(method)-\(index).yml"
+            try """
+                models:
+                  - {model: a, parameters: \(a)}
+                  - {model: b, parameters: \(b)}
+                  - {model: c, parameters: \(c)}
+                merge_method: \(method)
+                base_model: base
+                parameters: {\(global)}
+                dtype: float32
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            try expectSameOnBothPaths("\(method) (\(global))", config: config, in: root, output: "\(root)/\(method)-\(index)")
+        }
+    }
+
     /// Merges `config` in `directory` with `CRUCIBLE_SIMD=baseline` and without (seed 7), and
     /// expects the same `model.safetensors` bytes.
     func expectSameOnBothPaths(_ name: String, config: String, in directory: String, output: String) throws {

@@ -35,4 +35,13 @@ void crucible_philox_blocks_avx2(uint32_t k0, uint32_t k1, uint64_t first, size_
 size_t crucible_bracket_avx2(const uint32_t *keys, size_t count, uint32_t low, uint32_t high,
                              uint32_t *collected, size_t *above);
 
+/* TaskArithmeticFamily.combine on elements 0 ..< count / 8 * 8 (the caller does the rest):
+ * out = base + lambda * mixed, where u_m = factors[m] * deltas[m][i], mixed = sum of u_m and
+ * divisor the given one, or with consensus only the u_m whose product with the majority sign
+ * (sum >= 0: +1, else -1) is > 0, divisor the sum of their weights (0 -> 1); mixed / divisor
+ * when normalize. The same operations in the same order as the baseline, no FMA. AVX2. */
+void crucible_task_combine_avx2(const float *const *deltas, const float *factors, const float *weights, size_t models,
+                                int consensus, int normalize, float divisor, float lambda,
+                                const float *base, float *out, size_t count);
+
 #endif

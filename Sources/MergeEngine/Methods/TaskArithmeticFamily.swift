@@ -1,4 +1,6 @@
+import CVectorKernels
 import CrucibleMath
+import TensorIO
 
 /// The task-arithmetic family: one routine, eight methods that differ in how each task
 /// vector is thinned (`Sparsifier`), whether signs must agree (TIES consensus), and their
@@ -122,14 +124,21 @@ struct TaskArithmeticFamily: MergeMethod {
     }
 
     /// `out = b + combined · lambda` from the thinned task vectors `δᵢ`, with `uᵢ = factorᵢ·δᵢ`
-    /// combined as the type's comment says. One pass, eight elements at a time in registers;
-    /// every lane computes the same operations in the same order as one element alone.
+    /// combined as the type's comment says. One pass, eight elements at a time in registers
+    /// (AVX2 where the CPU has it); every lane computes the same operations in the same order
+    /// as one element alone.
     private static func combine(_ deltas: [UnsafePointer<Float>], factors: [Float], weights: [Float], consensus: Bool,
                                 normalize: Bool, divisor plainDivisor: Float, lambda: Float,
                                 base b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count n: Int) {
         typealias V = SIMD8<Float>
         let zero = V(repeating: 0), one = V(repeating: 1)
         var i = 0
+        if CPUFeatures.avx2 {
+            // The same lanes in AVX2 registers (CVectorKernels); the tail below.
+            crucible_task_combine_avx2(deltas.map { Optional($0) }, factors, weights, deltas.count, consensus ? 1 : 0, normalize ? 1 : 0,
+                                       plainDivisor, lambda, b, out, n)
+            i = n / 8 * 8
+        }
         while i < n {
             let lanes = min(8, n - i)
             func task(_ m: Int) -> V { V(loading: deltas[m] + i, count: lanes) * V(repeating: factors[m]) }
