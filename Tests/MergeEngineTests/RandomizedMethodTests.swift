@@ -66,6 +66,26 @@ import TestSupport
         #expect(zip(delta, original).allSatisfy { $0 == 0 || abs($0 - 4 * $1) <= 1e-5 })
     }
 
+    /// With rescale, the apply pass reads the keep decisions the rescale pass recorded; without,
+    /// it draws them. Both must be the same decisions: the same elements kept, scaled by one factor.
+    /// 333 × 1001 elements: two chunks, the second not a multiple of 8 long.
+    @Test("recorded keep decisions (rescale) are the drawn ones (no rescale), tails included")
+    func recordedDecisionsAreDrawnOnes() throws {
+        let root = try TestModels.family(rows: 333, cols: 1001, fineTunes: 1)
+        let drawn = try CheckpointContents.floats(TestModels.merge(config("dare_linear", density: 0.3, rescale: false), root: root, seed: 5), Self.big)
+        let recorded = try CheckpointContents.floats(TestModels.merge(config("dare_linear", density: 0.3, rescale: true), root: root, seed: 5), Self.big)
+        let base = try CheckpointContents.floats(root + "/base", Self.big)
+        let keptDrawn = zip(drawn, base).map { $0 != $1 }, keptRecorded = zip(recorded, base).map { $0 != $1 }
+        #expect(keptDrawn.filter { $0 }.count > 90_000)
+        let decidedDifferently = zip(keptDrawn, keptRecorded).filter { $0 != $1 }.count
+        #expect(decidedDifferently == 0, "elements decided differently")
+        let kept = (0..<base.count).filter { keptDrawn[$0] }
+        let factor = kept.map { Double(recorded[$0] - base[$0]) / Double(drawn[$0] - base[$0]) }.sorted()[kept.count / 2]
+        #expect(factor > 2 && factor < 5, "rescale factor \(factor), ≈ 1/0.3 expected")
+        let off = kept.filter { abs(Double(recorded[$0] - base[$0]) - factor * Double(drawn[$0] - base[$0])) > 1e-7 + 1e-4 * abs(Double(recorded[$0] - base[$0])) }
+        #expect(off.isEmpty, "\(off.count) kept elements not scaled by the one factor")
+    }
+
     @Test("della keeps on average a density share of each row")
     func dellaKeptFraction() throws {
         let output = try TestModels.merge(config("della_linear", density: 0.4, rescale: false, extra: ""), root: Self.root)

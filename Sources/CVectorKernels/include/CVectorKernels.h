@@ -44,4 +44,16 @@ void crucible_task_combine_avx2(const float *const *deltas, const float *factors
                                 int consensus, int normalize, float divisor, float lambda,
                                 const float *base, float *out, size_t count);
 
+/* The DARE rescale sums over elements 0 ..< count / 8 * 8 (the caller does the rest): lane j
+ * of full (8 doubles, added to) accumulates |x[i] - b[i]| (Float32, then widened) for every
+ * i = j mod 8 in index order, lane j of kept the same where draws[i] < threshold, else +0;
+ * bit i mod 8 of bits[i / 8] is set where draws[i] < threshold (each byte written whole).
+ * threshold <= 65536. AVX2. */
+void crucible_dare_norms_avx2(const float *x, const float *b, const uint16_t *draws, size_t count, uint32_t threshold,
+                              double *full, double *kept, uint8_t *bits);
+
+/* out[i] = x[i] - b[i] where bit i mod 8 of bits[i / 8] is set, else +0, for i < count / 8 * 8
+ * (the caller does the rest). AVX2. */
+void crucible_keep_by_bits_avx2(const float *x, const float *b, const uint8_t *bits, size_t count, float *out);
+
 #endif

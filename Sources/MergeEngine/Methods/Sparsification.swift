@@ -1,4 +1,6 @@
+import CVectorKernels
 import CrucibleMath
+import TensorIO
 
 /// How the task-arithmetic family thins each task vector `δᵢ = xᵢ − b` before combining.
 enum Sparsifier: Sendable {
@@ -18,8 +20,9 @@ enum Sparsifier: Sendable {
 /// Magnitude selections are exact: the k-th largest |δ| is found by streaming radix
 /// selection (`TopKSelection`), and ties at the threshold are broken by element index, so
 /// exactly k elements are kept whatever the chunking. Random masks draw element `e` of model
-/// `m` from Philox keyed by (seed, m, tensor name), so they never depend on scheduling, and
-/// every pass redraws the same decisions.
+/// `m` from Philox keyed by (seed, m, tensor name), so they never depend on scheduling; the
+/// rescale pass records its decisions (`KeepDecisions`) and the apply pass reads them, or
+/// draws the same decisions again when there was no rescale pass.
 struct TaskVectorMasks {
     /// One rule per model.
     enum Rule {
@@ -35,6 +38,8 @@ struct TaskVectorMasks {
     /// The magnitude selections, with how many threshold ties precede each chunk.
     let selections: [LargestSelector.Result]
     let byRows: Bool
+    /// The random masks' decisions, once the rescale pass has recorded them.
+    let decisions: KeepDecisions
 
     /// Decides every model's rule and runs the selection passes.
     init(job: TensorJob, sparsifier: Sparsifier) throws {
@@ -76,6 +81,7 @@ struct TaskVectorMasks {
         }
         self.rules = rules
         self.byRows = sparsifier == .dellaMagprune
+        decisions = KeepDecisions(randomModels: rules.map { if case .random = $0 { return true } else { return false } }, count: n)
         let byRows = self.byRows
 
         // Exact top-k of |δ| for every ranked rule, all in the same passes.
@@ -106,7 +112,8 @@ struct TaskVectorMasks {
 
     /// The L1 norms of model `m`'s task vector over `chunk`, before and after masking, with
     /// `scratch` (two slots of at least `chunk.count` floats) as working space. Random masks
-    /// are summed in one pass over the draws without writing the masked vector out.
+    /// are summed in one pass over the draws without writing the masked vector out, and their
+    /// decisions recorded in `decisions` (chunks start at multiples of 8 elements).
     func l1Norms(_ chunk: Chunk, model m: Int, job: TensorJob, scratch: UnsafeMutableBufferPointer<Float>,
                  spare: UnsafeMutableBufferPointer<Float>) -> (full: Double, kept: Double) {
         let x = chunk.inputs[m], b = chunk.base!
@@ -116,6 +123,8 @@ struct TaskVectorMasks {
             return (full, VectorOps.sumOfMagnitudes(UnsafeBufferPointer(scratch)))
         }
         let threshold = TaskVectorMasks.keepThreshold(p)
+        precondition(chunk.range.lowerBound % 8 == 0, "keep decisions are recorded from a multiple of 8 elements")
+        let bits = decisions.bits[m]! + chunk.range.lowerBound / 8
         return spare.withMemoryRebound(to: UInt16.self) { draws in
             let n = chunk.count
             job.inputs[m].random.draws16(first: chunk.range.lowerBound, into: UnsafeMutableBufferPointer(rebasing: draws[0..<n]))
@@ -123,19 +132,37 @@ struct TaskVectorMasks {
             let thresholds = SIMD8<UInt32>(repeating: threshold), magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
             var full = SIMD8<Double>(repeating: 0), kept = SIMD8<Double>(repeating: 0)
             var i = 0
+            if CPUFeatures.avx2 {
+                // The same lanes in AVX2 registers (CVectorKernels).
+                withUnsafeMutableBytes(of: &full) { f in
+                    withUnsafeMutableBytes(of: &kept) { k in
+                        crucible_dare_norms_avx2(x.baseAddress!, b.baseAddress!, draws.baseAddress!, n, threshold,
+                                                 f.baseAddress!.assumingMemoryBound(to: Double.self), k.baseAddress!.assumingMemoryBound(to: Double.self),
+                                                 bits)
+                    }
+                }
+                i = n / 8 * 8
+            }
             while i + 8 <= n {
                 let difference = SIMD8<Float>(loading: x.baseAddress! + i, count: 8) - SIMD8<Float>(loading: b.baseAddress! + i, count: 8)
                 let d = unsafeBitCast(unsafeBitCast(difference, to: SIMD8<UInt32>.self) & magnitude, to: SIMD8<Float>.self)
                 let r = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(draws.baseAddress! + i).loadUnaligned(as: SIMD8<UInt16>.self))
+                let kept8 = r .< thresholds
                 full += SIMD8<Double>(d)
-                kept += SIMD8<Double>(SIMD8<Float>(repeating: 0).replacing(with: d, where: r .< thresholds))
+                kept += SIMD8<Double>(SIMD8<Float>(repeating: 0).replacing(with: d, where: kept8))
+                var byte: UInt8 = 0
+                for lane in 0..<8 where kept8[lane] { byte |= 1 << lane }
+                bits[i / 8] = byte
                 i += 8
             }
+            if i < n { bits[i / 8] = 0 }
             var fullTotal = full.sum(), keptTotal = kept.sum()
             while i < n {
                 let d = abs(x[i] - b[i])
+                let kept = UInt32(draws[i]) < threshold
                 fullTotal += Double(d)
-                keptTotal += Double(keep(d, if: UInt32(draws[i]) < threshold))
+                keptTotal += Double(keep(d, if: kept))
+                if kept { bits[i / 8] |= 1 << (i % 8) }
                 i += 1
             }
             return (fullTotal, keptTotal)
@@ -185,6 +212,20 @@ struct TaskVectorMasks {
         case .random(let p):
             // Keep where the element's 16-bit draw is below p·2¹⁶: the same decision in every
             // pass, on every thread and worker (probability resolution 2⁻¹⁶).
+            if decisions.complete {
+                // Recorded by the rescale pass; chunks start at multiples of 8 elements.
+                let bits = decisions.bits[m]! + chunk.range.lowerBound / 8
+                var i = 0
+                if CPUFeatures.avx2 {
+                    crucible_keep_by_bits_avx2(x.baseAddress!, b.baseAddress!, bits, n, out.baseAddress!)
+                    i = n / 8 * 8
+                }
+                while i < n {
+                    out[i] = keep(x[i] - b[i], if: bits[i / 8] >> (i % 8) & 1 != 0)
+                    i += 1
+                }
+                return
+            }
             let threshold = TaskVectorMasks.keepThreshold(p)
             scratch.withMemoryRebound(to: UInt16.self) { draws in
                 let slot = UnsafeMutableBufferPointer(rebasing: draws[0..<n])

@@ -178,6 +178,7 @@ struct TaskArithmeticFamily: MergeMethod {
         let partials = try job.map(byRows: masks.byRows, scratch: 2) { chunk -> [(Double, Double)] in
             (0..<k).map { m in masks.l1Norms(chunk, model: m, job: job, scratch: chunk.scratch(0), spare: chunk.scratch(1)) }
         }
+        masks.decisions.markComplete()
         return (0..<k).map { m in
             var full = 0.0, kept = 0.0
             for p in partials { full += p[m].0; kept += p[m].1 }
