@@ -52,6 +52,10 @@ struct Merge: ParsableCommand {
     @Flag(help: "Allow merging models of different architectures.")
     var allowCrimes = false
 
+    @Flag(help: ArgumentHelp("UNSAFE: where vocabulary sizes differ, keep the token rows all models have (as mergekit's flag).",
+                             discussion: "Only right if the models share token IDs over those rows; config.json's vocab_size follows."))
+    var unsafeTruncateEmbeddings = false
+
     @Flag(help: "Print the plan (tensors, bytes to read and write, peak memory) and exit.")
     var dryRun = false
 
@@ -91,7 +95,8 @@ struct Merge: ParsableCommand {
             }
             let plan = try CLIError.wrap {
                 try Planner.plan(stage.config, source: config,
-                                 options: PlanOptions(allowCrimes: allowCrimes, outputDType: try output.dtype(), threads: threads,
+                                 options: PlanOptions(allowCrimes: allowCrimes, truncateVocabulary: unsafeTruncateEmbeddings,
+                                                     outputDType: try output.dtype(), threads: threads,
                                                      resolveModel: HubModels.resolver(quiet: quiet)))
             }
             for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }

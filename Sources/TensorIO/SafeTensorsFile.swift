@@ -73,6 +73,16 @@ public struct TensorView: @unchecked Sendable {
     public var shape: [Int] { info.shape }
     public var elementCount: Int { info.elementCount }
 
+    /// The first `rows` entries of the first axis (rows of a matrix), as a view of the same bytes.
+    public func leadingRows(_ rows: Int) -> TensorView {
+        precondition(!shape.isEmpty && rows >= 0 && rows <= shape[0], "leadingRows out of range")
+        let shape = [rows] + self.shape.dropFirst()
+        let byteCount = shape.reduce(1, *) * dtype.bitWidth / 8
+        let start = info.dataOffsets.lowerBound
+        return TensorView(info: TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: start..<(start + UInt64(byteCount))),
+                          bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<byteCount]), owner: owner, file: file)
+    }
+
     /// Drops the bytes of elements `range` (all when nil) from the resident set; they are
     /// read back from the page cache if touched again. Bounds memory on long jobs.
     public func release(_ range: Range<Int>? = nil) {

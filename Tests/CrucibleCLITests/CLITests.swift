@@ -48,6 +48,23 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
+    @Test("differing vocabularies: exit 1 naming --unsafe-truncate-embeddings; with it, a warning and the common rows")
+    func vocabularyTruncationFlag() throws {
+        let root = TemporaryFolder.make("cli-vocabulary")
+        for (name, rows) in [("x", 5), ("y", 6)] {
+            _ = try CheckpointBuilder.write(root, name, [("model.embed_tokens.weight", [rows, 4], (0..<(rows * 4)).map { Float($0) }),
+                                                         ("model.norm.weight", [4], [1, 1, 1, 1])])
+        }
+        try "models: [{model: x, parameters: {weight: 0.5}}, {model: y, parameters: {weight: 0.5}}]\nmerge_method: linear\n"
+            .write(toFile: root + "/config.yml", atomically: true, encoding: .utf8)
+        let refused = try run(["merge", "config.yml", "out", "-q"], in: root)
+        #expect(refused.status == 1 && refused.stderr.contains("vocabulary sizes differ") && refused.stderr.contains("--unsafe-truncate-embeddings"),
+                "\(refused.stderr)")
+        let merged = try run(["merge", "config.yml", "out", "-q", "--unsafe-truncate-embeddings"], in: root)
+        #expect(merged.status == 0 && merged.stderr.contains("warning: tensor model.embed_tokens.weight: UNSAFE vocabulary truncation"), "\(merged.stderr)")
+        #expect(try CheckpointContents.floats(root + "/out", "model.embed_tokens.weight") == (0..<20).map { Float($0) })
+    }
+
     @Test func configErrorsExitNonZeroWithEveryProblem() throws {
         let config = temporaryPath("bad.yml")
         try """

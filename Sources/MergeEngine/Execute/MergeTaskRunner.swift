@@ -37,7 +37,16 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
             return try sink.write(0, at: 0, bytes: view.bytes)
         }
         func input(_ planned: PlannedInput) throws -> JobInput {
-            let stored = try inputs.tensor(TaskInput(model: planned.model, tensor: planned.tensor))
+            var stored = try inputs.tensor(TaskInput(model: planned.model, tensor: planned.tensor))
+            if stored.shape != tensor.shape {
+                // A vocabulary cut to the rows all models have: the leading rows, nothing else.
+                guard stored.shape.count == tensor.shape.count, !tensor.shape.isEmpty, stored.shape[0] > tensor.shape[0],
+                      stored.shape.dropFirst() == tensor.shape.dropFirst() else {
+                    stored.release()
+                    throw JobError("\(tensor.name): input \(planned.tensor) has shape \(stored.shape), the output \(tensor.shape)")
+                }
+                stored = stored.leadingRows(tensor.shape[0])
+            }
             var view = stored
             if let lora = planned.lora {
                 // W + s·B·A, in memory for this task; the stored weight and the adapter's pages go.

@@ -2,7 +2,7 @@ import Foundation
 import TensorIO
 
 /// The files that go with merged weights: `config.json` (from the reference model, with the
-/// layer count and dtype updated), the tokenizer, a model card and the merge config itself.
+/// layer count, dtype and a cut vocabulary's size updated), the tokenizer, a model card and the merge config itself.
 public enum OutputFiles {
     public static func write(_ plan: MergePlan, options: MergeOptions, into writer: CheckpointWriter) throws {
         if let config = plan.checkpoints[plan.referenceModel].config {
@@ -29,6 +29,7 @@ public enum OutputFiles {
         var config = config
         let inputCount = layerCountKeys.lazy.compactMap { config[$0]?.int64Value.map(Int.init) }.first
         for key in layerCountKeys where config[key]?.int64Value != nil { config[key] = .integer(plan.layerCount) }
+        if let rows = plan.vocabularySize, config["vocab_size"]?.int64Value != nil { config["vocab_size"] = .integer(rows) }
         if config["num_hidden_layers"] == nil && inputCount == nil { config["num_hidden_layers"] = .integer(plan.layerCount) }
         guard let inputCount, inputCount > 1, let sources = sourceLayers(plan), sources != Array(0..<inputCount) else { return config }
         for entry in config.entries where entry.key != "architectures" {

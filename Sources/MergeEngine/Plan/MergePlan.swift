@@ -62,6 +62,9 @@ public struct MergePlan: Sendable {
     /// What the config says that the merge ignores, as mergekit does (e.g. a parameter
     /// another method uses): one line each, shown before the merge runs.
     public let warnings: [String]
+    /// The output's vocabulary size where token rows were cut (`PlanOptions.truncateVocabulary`),
+    /// written to config.json's `vocab_size`; nil otherwise.
+    public var vocabularySize: Int? = nil
 
     public var bytesToRead: Int { tensors.reduce(0) { $0 + $1.inputBytes } }
     public var bytesToWrite: Int { tensors.reduce(0) { $0 + $1.outputBytes } }

@@ -8,6 +8,10 @@ import TensorIO
 public struct PlanOptions: Sendable {
     /// Merge models of different architectures anyway.
     public var allowCrimes = false
+    /// Where token embeddings or heads have different vocabulary sizes, keep the rows all
+    /// models have (mergekit's `--unsafe-truncate-embeddings`): only right when the models
+    /// share token IDs over those rows.
+    public var truncateVocabulary = false
     /// Output dtype override (`--out-dtype`); else the config's `out_dtype`, then `dtype`,
     /// then the reference model's own dtype.
     public var outputDType: DType?
@@ -24,10 +28,11 @@ public struct PlanOptions: Sendable {
     /// Face Hub `org/name@revision`, say); when nil, model references are paths only.
     public var resolveModel: (@Sendable (String) throws -> String)?
 
-    public init(allowCrimes: Bool = false, outputDType: DType? = nil, workingDirectory: String? = nil, threads: Int = 1,
-                resolveModel: (@Sendable (String) throws -> String)? = nil) {
+    public init(allowCrimes: Bool = false, truncateVocabulary: Bool = false, outputDType: DType? = nil, workingDirectory: String? = nil,
+                threads: Int = 1, resolveModel: (@Sendable (String) throws -> String)? = nil) {
         self.threads = threads
         self.allowCrimes = allowCrimes
+        self.truncateVocabulary = truncateVocabulary
         self.outputDType = outputDType
         self.workingDirectory = workingDirectory
         self.resolveModel = resolveModel
@@ -67,6 +72,8 @@ public struct Planner {
     let options: PlanOptions
     private var problems: [ProblemList.Problem] = []
     private var warnings: [String] = []
+    /// The output's vocabulary size where `truncateVocabulary` cut token rows.
+    private var truncatedVocabulary: Int?
     private var seenProblems = Set<String>()
     /// Rules broken by an input's per-model parameters taken together, each reported once
     /// with the first tensor it concerns and how many more: key → (location, message, tensor, count).
@@ -243,7 +250,7 @@ public struct Planner {
         }
         let plan = MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models + adapterCheckpoints, tensors: tensors,
                          outputDType: outputDType, layerCount: outputLayer, referenceModel: referenceModel,
-                         tokenizerDirectory: tokenizerDirectory, warnings: warnings)
+                         tokenizerDirectory: tokenizerDirectory, warnings: warnings, vocabularySize: truncatedVocabulary)
         let needed = plan.peakMemoryEstimate(threads: options.threads)
         if needed > options.memoryBudget {
             problem("", "the merge needs about \(ByteCount.format(needed)) of working memory with \(options.threads) threads, "
@@ -375,6 +382,8 @@ public struct Planner {
         var planned: [PlannedInput] = []
         var shapes: [(String, [Int])] = []
         var inputBytes = 0
+        // Token embeddings and output heads: their first axis is the vocabulary.
+        var vocabulary = true
         // A non-float buffer is copied from the base model (else the slice's first model).
         let reference = slice.sources.first { $0.model == config.baseModel } ?? slice.sources[0]
         if let info = models[index(reference.model)].info(inputName(reference)), !info.dtype.isFloatingPoint {
@@ -398,6 +407,7 @@ public struct Planner {
                 problem("tensor \(output)", "\(src.model) stores it as \(info.dtype.rawValue), which cannot be merged")
             }
             shapes.append((src.model, info.shape))
+            vocabulary = vocabulary && (name == layouts[m].embedding || layouts[m].isOutputHead(name))
             inputBytes += info.byteCount
             let isBase = method.baseModel != .unused && src.model == config.baseModel
             var params: [String: ResolvedValue] = [:]
@@ -423,8 +433,22 @@ public struct Planner {
             }
             if isBase { base = input } else { planned.append(input) }
         }
+        var shape = shapes.first?.1
         if Set(shapes.map { $0.1 }).count > 1 {
-            problem("tensor \(output)", "shapes disagree: " + shapes.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+            let listed = shapes.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+            let rowsDiffer = vocabulary && shapes.allSatisfy { $0.1.count == 2 && $0.1[1] == shapes[0].1[1] }
+            if rowsDiffer && options.truncateVocabulary {
+                let rows = shapes.map { $0.1[0] }.min()!
+                shape = [rows, shapes[0].1[1]]
+                truncatedVocabulary = min(truncatedVocabulary ?? rows, rows)
+                warnings.append("tensor \(output): UNSAFE vocabulary truncation: \(listed) → \(shape!); the trailing token rows are dropped, "
+                                + "which is only right if the models share token IDs over the first \(rows)")
+            } else if rowsDiffer {
+                problem("tensor \(output)", "vocabulary sizes differ: \(listed). mergekit 0.1.5 refuses this too; "
+                        + "--unsafe-truncate-embeddings keeps the first rows all models have (only right if they share token IDs there)")
+            } else {
+                problem("tensor \(output)", "shapes disagree: " + listed)
+            }
         }
         var globals: [String: ResolvedValue] = [:]
         for spec in method.parameters where spec.scope == .global {
@@ -434,7 +458,7 @@ public struct Planner {
                 problem("tensor \(output)", "no value for parameter \"\(spec.name)\" (required by \(method.name))")
             }
         }
-        guard let shape = shapes.first?.1 else { return nil }
+        guard let shape else { return nil }
         let count = shape.reduce(1, *)
         return PlannedTensor(name: output, shape: shape, base: base, inputs: planned, parameters: globals,
                              outputBytes: count * dtype.bitWidth / 8, inputBytes: inputBytes)
