@@ -9,8 +9,9 @@ import TestSupport
 /// `truncateVocabulary` (`--unsafe-truncate-embeddings`), merged over the token rows all have.
 @Suite struct VocabularyTruncationTests {
     static let hidden = 8
-    /// Vocabulary sizes: the base has the fewest rows, so every model is cut to its 40.
-    static let vocabularies = ["base": 40, "a": 48, "b": 44]
+    /// Vocabulary sizes: the base (whose config.json the output starts from) has the most rows,
+    /// so its `vocab_size` must change to b's 40.
+    static let vocabularies = ["base": 48, "a": 44, "b": 40]
 
     /// Tiny one-layer Llama models (full tensor set, config.json transformers and mergekit read)
     /// with the vocabularies above.
@@ -64,7 +65,7 @@ import TestSupport
             let found = error.problems.map(\.description)
             for tensor in ["model.embed_tokens.weight", "lm_head.weight"] {
                 let named = found.filter { problem in
-                    ["tensor \(tensor)", "vocabulary sizes differ", "a [48, 8]", "--unsafe-truncate-embeddings"].allSatisfy { problem.contains($0) }
+                    ["tensor \(tensor)", "vocabulary sizes differ", "base [48, 8]", "--unsafe-truncate-embeddings"].allSatisfy { problem.contains($0) }
                 }
                 #expect(named.count == 1, "\(found)")
             }
@@ -82,10 +83,11 @@ import TestSupport
             let got = try CheckpointContents.floats(output, tensor)
             let base = try CheckpointContents.floats(Self.root + "/base", tensor)
             let a = try CheckpointContents.floats(Self.root + "/a", tensor), b = try CheckpointContents.floats(Self.root + "/b", tensor)
-            #expect(got.count == base.count, "\(tensor): \(got.count) values")
+            let kept = tensor.contains("layers") ? base.count : 40 * Self.hidden
+            #expect(got.count == kept, "\(tensor): \(got.count) values")
             // Row-major [rows, hidden]: the first rows of a and b are their first elements.
             var worst = 0.0
-            for i in 0..<min(got.count, base.count) {
+            for i in 0..<min(got.count, kept) {
                 let x = Double(base[i]), want = x + 0.6 * (Double(a[i]) - x) + 0.4 * (Double(b[i]) - x)
                 worst = max(worst, abs(Double(got[i]) - want))
             }
@@ -93,6 +95,15 @@ import TestSupport
         }
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/config.json"))) as? [String: Any]
         #expect(config?["vocab_size"] as? Int == 40)
+        // Opt-in (CRUCIBLE_EVAL_PYTHON: a python with torch and transformers): the output loads.
+        if let python = ProcessInfo.processInfo.environment["CRUCIBLE_EVAL_PYTHON"] {
+            let load = try ProcessRunner.run(python, ["-c", """
+                import sys, transformers
+                model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1])
+                print(model.get_input_embeddings().weight.shape[0], model.lm_head.weight.shape[0])
+                """, output])
+            #expect(load.status == 0 && load.stdout.contains("40 40"), "\(load.stderr)")
+        }
     }
 
     /// Opt-in (CRUCIBLE_MERGEKIT_PYTHON: a python with mergekit 0.1.5, e.g. .venv-bench/bin/python):
