@@ -100,13 +100,14 @@ import TestSupport
         }
     }
 
-    /// Merges `config` in `directory` with `CRUCIBLE_SIMD=baseline` and without (seed 7), and
-    /// expects the same `model.safetensors` bytes.
+    /// Merges `config` in `directory` with `CRUCIBLE_SIMD=baseline` on one thread and without
+    /// it on four (seed 7), and expects the same `model.safetensors` bytes: the same on both
+    /// paths and for any thread count.
     func expectSameOnBothPaths(_ name: String, config: String, in directory: String, output: String) throws {
         var outputs: [Data] = []
-        for simd in ["baseline", "default"] {
+        for (simd, threads) in [("baseline", 1), ("default", 4)] {
             let out = "\(output)-\(simd)"
-            let r = try ProcessRunner.shell("cd '\(directory)' && CRUCIBLE_SIMD=\(simd) '\(CrucibleBinary.path)' merge '\(config)' '\(out)' --random-seed 7 -q 2>&1")
+            let r = try ProcessRunner.shell("cd '\(directory)' && CRUCIBLE_SIMD=\(simd) '\(CrucibleBinary.path)' merge '\(config)' '\(out)' --random-seed 7 -j \(threads) -q 2>&1")
             #expect(r.status == 0, "\(name) (\(simd)): \(r.stdout)")
             outputs.append((try? Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))) ?? Data())
         }
