@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "CrucibleMathTests", dependencies: ["CrucibleMath", "CVectorKernels", "TestSupport"]),
         .testTarget(name: "JobModelTests", dependencies: ["JobModel", "TensorIO", "TestSupport"]),
         .testTarget(name: "MergeEngineTests", dependencies: ["MergeEngine", "JobModel", "TensorIO", "TestSupport"],
-                    exclude: ["Support/render_chat_templates.py"]),
+                    exclude: ["Support/render_chat_templates.py", "Fixtures"]),
         .testTarget(name: "SweepEngineTests", dependencies: ["SweepEngine", "Evaluator", "JobModel", "TensorIO", "CrucibleMath", "TestSupport"], exclude: ["Support/compare_renders.py"]),
         .testTarget(name: "DeltaAnalysisTests", dependencies: ["DeltaAnalysis", "JobModel", "TensorIO", "TestSupport"], exclude: ["Support/analyze_reference.py"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "MergeEngine", "TensorIO", "TestSupport"], exclude: ["Support/hub_server.py"]),
