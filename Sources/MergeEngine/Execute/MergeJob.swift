@@ -35,7 +35,7 @@ public final class MergeJob: DistributedJob {
         tasks = try plan.tensors.map { tensor in
             JobTask(label: tensor.name, work: Array(try encoder.encode(tensor)),
                     inputs: ((tensor.base.map { [$0] } ?? []) + tensor.inputs).flatMap { input in
-                        [TaskInput(model: input.model, tensor: input.tensor)]
+                        input.storedTensors.map { TaskInput(model: input.model, tensor: $0) }
                             + (input.lora.map { [TaskInput(model: $0.model, tensor: $0.a), TaskInput(model: $0.model, tensor: $0.b)] } ?? [])
                     },
                     parts: [TaskPart(target: 0, name: tensor.name, bytes: tensor.outputBytes,

@@ -28,8 +28,10 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
     public func run(_ work: [UInt8], inputs: any TaskInputs, threads: Int, into sink: TaskSink) throws {
         let tensor = try JSONDecoder().decode(PlannedTensor.self, from: Data(work))
         if tensor.copiedAs != nil {
-            guard let input = tensor.inputs.first else { throw JobError("\(tensor.name): a copied buffer names no input") }
-            let view = try inputs.tensor(TaskInput(model: input.model, tensor: input.tensor))
+            guard let input = tensor.inputs.first, input.storedTensors.count == 1 else {
+                throw JobError("\(tensor.name): a copied buffer names no single input")
+            }
+            let view = try inputs.tensor(TaskInput(model: input.model, tensor: input.storedTensors[0]))
             defer { view.release() }
             guard view.bytes.count == tensor.outputBytes else {
                 throw JobError("\(tensor.name): the input has \(view.bytes.count) bytes, the output \(tensor.outputBytes)")
@@ -37,7 +39,11 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
             return try sink.write(0, at: 0, bytes: view.bytes)
         }
         func input(_ planned: PlannedInput) throws -> JobInput {
-            var stored = try inputs.tensor(TaskInput(model: planned.model, tensor: planned.tensor))
+            let names = planned.storedTensors
+            var stored = names.count == 1
+                ? try inputs.tensor(TaskInput(model: planned.model, tensor: names[0]))
+                : try FusedInput.read(names.map { try inputs.tensor(TaskInput(model: planned.model, tensor: $0)) },
+                                      as: planned.tensor, shape: tensor.shape)
             if stored.shape != tensor.shape {
                 // A vocabulary cut to the rows all models have: the leading rows, nothing else.
                 guard stored.shape.count == tensor.shape.count, !tensor.shape.isEmpty, stored.shape[0] > tensor.shape[0],

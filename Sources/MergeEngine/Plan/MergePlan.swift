@@ -8,8 +8,23 @@ public struct PlannedInput: Sendable, Codable, Equatable {
     public let model: Int
     public let tensor: String
     public let parameters: [String: ResolvedValue]
+    /// The stored tensors this input is read from when `tensor` is a model-layout name the
+    /// checkpoint does not store (`ExpertFusion`): one renamed tensor, or a fused tensor's
+    /// parts whose bytes, one after another, are its bytes. Nil: `tensor` itself.
+    public var parts: [String]? = nil
     /// The LoRA update read into this input (`model+adapter` in the config), or nil.
     public var lora: PlannedLoRA? = nil
+
+    public init(model: Int, tensor: String, parameters: [String: ResolvedValue], parts: [String]? = nil, lora: PlannedLoRA? = nil) {
+        self.model = model
+        self.tensor = tensor
+        self.parameters = parameters
+        self.parts = parts
+        self.lora = lora
+    }
+
+    /// The stored tensors it reads, in order.
+    public var storedTensors: [String] { parts ?? [tensor] }
 }
 
 /// A LoRA update of one input weight W: it is read as `W + scale · B · A` (`transposed`:

@@ -5,7 +5,8 @@ import TensorIO
 /// the transformer layers (embeddings), the layers themselves, and weights after them
 /// (final norm, `lm_head`). For a family Crucible knows (`Architecture`, from config.json)
 /// the embedding, the head and the layer count come from its description; for any other,
-/// from the tensor names.
+/// from the tensor names. Names are transformers' model layout: a mixture-of-experts family's
+/// per-expert tensors appear as the fused tensors transformers 5 reads (`ExpertFusion`).
 struct ModelLayout {
     let pre: [String]
     let post: [String]
@@ -16,6 +17,8 @@ struct ModelLayout {
     /// The output head's name, when the family is known.
     let head: String?
     let layerCount: Int
+    /// Model-layout names not stored under that name: the stored tensors that make each.
+    private let renamed: [String: ExpertFusion.Entry]
 
     init(_ checkpoint: Checkpoint) {
         let architecture = checkpoint.config.flatMap { try? Architecture(config: $0) }
@@ -23,7 +26,10 @@ struct ModelLayout {
         var pre: [String] = []
         var post: [String] = []
         var layers: [Int: [String]] = [:]
-        for name in checkpoint.tensorNames {
+        let entries = ExpertFusion.of(checkpoint)?.layout(checkpoint.tensorNames)
+            ?? checkpoint.tensorNames.map { ExpertFusion.Entry(name: $0, parts: [$0], experts: 0) }
+        renamed = Dictionary(uniqueKeysWithValues: entries.filter { $0.parts != [$0.name] }.map { ($0.name, $0) })
+        for name in entries.map(\.name) {
             if let layer = LayerName(name) {
                 layers[layer.index, default: []].append(name)
             } else if family.map({ name == $0.embedding }) ?? ModelLayout.isEmbedding(name) {
@@ -43,6 +49,29 @@ struct ModelLayout {
         }
         let configured = checkpoint.config?["num_hidden_layers"]?.int64Value.map(Int.init)
         layerCount = architecture?.layerCount ?? configured ?? checkpoint.detectedLayerCount
+    }
+
+    /// The stored tensors that make `name` when it is not stored under that name (a renamed
+    /// tensor, or a fused tensor's parts in byte order); nil when it is.
+    func parts(of name: String) -> [String]? { renamed[name]?.parts }
+
+    /// Whether the model has `name` (in its model layout).
+    func contains(_ name: String, in checkpoint: Checkpoint) -> Bool { renamed[name] != nil || checkpoint.contains(name) }
+
+    /// `name`'s dtype and shape (in its model layout): a fused tensor is [experts, rows of one
+    /// expert's parts, columns], its offsets those of a buffer of its own. Nil when the model
+    /// lacks it or the parts do not fit together (dtypes, or anything but 2-D parts of one width).
+    func info(_ name: String, in checkpoint: Checkpoint) -> TensorInfo? {
+        guard let entry = renamed[name] else { return checkpoint.info(name) }
+        let infos = entry.parts.compactMap { checkpoint.info($0) }
+        guard infos.count == entry.parts.count, let first = infos.first else { return nil }
+        if entry.parts.count == 1 { return TensorInfo(name: name, dtype: first.dtype, shape: first.shape, dataOffsets: first.dataOffsets) }
+        guard infos.allSatisfy({ $0.dtype == first.dtype && $0.shape.count == 2 && $0.shape[1] == first.shape[1] }) else { return nil }
+        let rows = infos.reduce(0) { $0 + $1.shape[0] }
+        guard entry.experts > 0, rows % entry.experts == 0 else { return nil }
+        let bytes = infos.reduce(0) { $0 + $1.byteCount }
+        return TensorInfo(name: name, dtype: first.dtype, shape: [entry.experts, rows / entry.experts, first.shape[1]],
+                          dataOffsets: 0..<UInt64(bytes))
     }
 
     /// True for the output head, which tied-embedding models omit: the family's head, or by

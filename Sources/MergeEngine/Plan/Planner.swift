@@ -386,9 +386,11 @@ public struct Planner {
         var vocabulary = true
         // A non-float buffer is copied from the base model (else the slice's first model).
         let reference = slice.sources.first { $0.model == config.baseModel } ?? slice.sources[0]
-        if let info = models[index(reference.model)].info(inputName(reference)), !info.dtype.isFloatingPoint {
+        let referenceIndex = index(reference.model)
+        if let info = layouts[referenceIndex].info(inputName(reference), in: models[referenceIndex]), !info.dtype.isFloatingPoint {
             var copy = PlannedTensor(name: output, shape: info.shape, base: nil,
-                                     inputs: [PlannedInput(model: index(reference.model), tensor: inputName(reference), parameters: [:])],
+                                     inputs: [PlannedInput(model: referenceIndex, tensor: inputName(reference), parameters: [:],
+                                                           parts: layouts[referenceIndex].parts(of: inputName(reference)))],
                                      parameters: [:], outputBytes: info.byteCount, inputBytes: info.byteCount)
             copy.copiedAs = info.dtype
             return copy
@@ -396,10 +398,10 @@ public struct Planner {
         for (sourceIndex, src) in slice.sources.enumerated() {
             let m = index(src.model)
             var name = inputName(src)
-            if !models[m].contains(name), layouts[m].isOutputHead(name), let embedding = layouts[m].embedding {
+            if !layouts[m].contains(name, in: models[m]), layouts[m].isOutputHead(name), let embedding = layouts[m].embedding {
                 name = embedding  // tied embeddings: lm_head falls back to the input embedding
             }
-            guard let info = models[m].info(name) else {
+            guard let info = layouts[m].info(name, in: models[m]) else {
                 problem("tensor \(output)", "missing from model \(src.model) (looked for \"\(name)\")")
                 continue
             }
@@ -426,7 +428,7 @@ public struct Planner {
                     : "slices[\(sliceIndex)].sources[\(sourceIndex)].parameters"
                 noteInputProblem(location, wrong, tensor: output)
             }
-            var input = PlannedInput(model: m, tensor: name, parameters: params)
+            var input = PlannedInput(model: m, tensor: name, parameters: params, parts: layouts[m].parts(of: name))
             if let (adapter, adapterIndex) = adapters[m], let pair = adapter.pairs[name] {
                 input.lora = loRA(pair, of: adapter, index: adapterIndex, weight: info, model: src.model, tensor: output)
                 inputBytes += [pair.a, pair.b].reduce(0) { $0 + (adapter.checkpoint.info($1)?.byteCount ?? 0) }
