@@ -31,6 +31,14 @@ import TestSupport
     /// merged into BF16 with weights whose sum is not 1 (so the normalising product runs too).
     static func config(_ name: String) throws -> String {
         if name == "golden-f32" { return "\(Fixtures.golden)/cases/linear/config.yml" }
+        if name == "mixtral" {
+            // Experts read fused (`parts`: several TASK inputs make one input).
+            let corpus = Fixtures.repository + "/Tests/MergeEngineTests/Fixtures/corpus/mixtral"
+            let path = Harness.output("python-mixtral") + ".yml"
+            try "models:\n  - {model: \(corpus)/ft1, parameters: {weight: 0.6}}\n  - {model: \(corpus)/ft2, parameters: {weight: 0.4}}\nmerge_method: linear\n"
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
         let models = try mixedModels()
         let yaml = """
             models:
@@ -47,7 +55,7 @@ import TestSupport
 
     @Test("a Python worker written from docs/protocol.md completes a linear merge byte-identical to the embedded one",
           .enabled(if: Python.withZMQ != nil, skipReason),
-          arguments: [("golden-f32", false), ("mixed-bf16", false), ("mixed-bf16", true)])
+          arguments: [("golden-f32", false), ("mixed-bf16", false), ("mixed-bf16", true), ("mixtral", false), ("mixtral", true)])
     func linearMerge(_ name: String, shipped: Bool) throws {
         let python = try #require(Python.withZMQ)
         let config = try Self.config(name)
@@ -56,7 +64,7 @@ import TestSupport
         #expect(reference.status == 0, "\(reference.output)")
         let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
         // The mixed cases use 4 KiB chunks: every part and shipped input spans several, the last one short.
-        let chunks = name == "golden-f32" ? [] : ["--chunk-bytes", "4096"]
+        let chunks = name == "mixed-bf16" ? ["--chunk-bytes", "4096"] : []
         let coordinator = try Harness.launch(["merge", config, clustered, "--listen", endpoint, "--local-workers", "0"] + chunks)
         let worker = try Harness.launch([Self.script, "--connect", endpoint] + (shipped ? ["--no-shared-storage"] : []), executable: python)
         #expect(coordinator.wait() == 0, "coordinator: \(coordinator.output)\nworker: \(worker.output)")

@@ -371,7 +371,15 @@ class Worker:
                 return self.send_result(key, data)
             if "base" in work and work["base"] is not None:
                 raise ValueError("linear uses no base model")
-            arrays = [to_float32(raw, dtype) for dtype, raw in inputs]
+            # An input with "parts" is the bytes of its parts (consecutive TASK inputs), one after another (§4.3).
+            grouped, at = [], 0
+            for item in work["inputs"]:
+                n = len(item.get("parts") or [item["tensor"]])
+                if len({dtype for dtype, _ in inputs[at:at + n]}) != 1 or at + n > len(inputs):
+                    raise ValueError("the parts of %s do not share one dtype" % item["tensor"])
+                grouped.append((inputs[at][0], b"".join(raw for _, raw in inputs[at:at + n])))
+                at += n
+            arrays = [to_float32(raw, dtype) for dtype, raw in grouped]
             count = 1
             for n in work["shape"]:
                 count *= n
