@@ -86,14 +86,16 @@ public struct MergePlan: Sendable {
 
     /// Peak working memory for `threads` threads: each holds one chunk of every input, the
     /// output and method scratch in Float32; per tensor, recorded random masks (one bit per
-    /// element and model) and, below the streaming threshold, the resident input pages.
-    /// Inputs themselves are memory-mapped and paged by the kernel.
+    /// element and model), below the streaming threshold the resident input pages, and the
+    /// largest tensor's fused inputs (`ExpertFusion`: copied, not mapped). Inputs themselves
+    /// are memory-mapped and paged by the kernel.
     public func peakMemoryEstimate(threads: Int) -> Int {
         let widest = tensors.map { 2 * ($0.inputs.count + ($0.base == nil ? 0 : 1)) + 4 }.max() ?? 0
         let rowChunk = tensors.map { max($0.shape.last ?? 1, TensorJob.chunkElements) }.max() ?? 0
         let largest = tensors.map { $0.shape.reduce(1, *) }.max() ?? 0
         let masks = method.isRandomized ? largest / 8 * (tensors.map(\.inputs.count).max() ?? 0) : 0
         let resident = min(ParallelChunks.residentInputBudget, tensors.map(\.inputBytes).max() ?? 0)
-        return threads * widest * rowChunk * MemoryLayout<Float>.size + masks + resident
+        let fused = tensors.filter { (($0.base.map { [$0] } ?? []) + $0.inputs).contains { ($0.parts?.count ?? 0) > 1 } }.map(\.inputBytes).max() ?? 0
+        return threads * widest * rowChunk * MemoryLayout<Float>.size + masks + resident + fused
     }
 }
