@@ -21,6 +21,15 @@ import TestSupport
         }
     }()
 
+    /// Configs from mergekit's examples and public model cards (manifest.json "configs": each
+    /// with its source), rewritten to the llama models: name → outcome.
+    static let configs: [String: String] = {
+        guard let data = FileManager.default.contents(atPath: root + "/manifest.json"),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let configs = json["configs"] as? [String: [String: String]] else { return [:] }
+        return configs.mapValues { $0["outcome"] ?? "" }
+    }()
+
     @Test("the corpus has every family and method the generator makes")
     func corpusIsComplete() {
         let families = Set(Self.cases.map(\.family))
@@ -62,6 +71,50 @@ import TestSupport
             withKnownIssue("mergekit 0.1.5's output is wrong here") { try compare(name, output) }
         } else {
             try compare(name, output)
+        }
+    }
+
+    /// Real configs: the same tensors and shapes as mergekit's output and, for deterministic
+    /// methods, at least 95% of all values within one unit in the last place of the config's
+    /// dtype. The rest differ because mergekit rounds every intermediate to that dtype (and so
+    /// also ranks top-k magnitudes rounded, with more ties) while Crucible computes in Float32
+    /// and rounds once (docs/methods.md; `--numerics mergekit` is not built yet). Random
+    /// methods (DARE) draw other masks than torch's generator: values are not compared.
+    @Test("real configs from mergekit's examples and model cards merge as mergekit merges them",
+          arguments: configs.filter { $0.value == "ok" }.keys.sorted())
+    func realConfig(_ name: String) throws {
+        #expect(Self.configs.count >= 8)
+        let output = try merge("configs/" + name)
+        let folder = Self.root + "/configs/" + name
+        let text = try String(contentsOfFile: folder + "/config.yml", encoding: .utf8)
+        let random = text.contains("merge_method: dare") || text.contains("merge_method: della")
+        let relative: Float = text.contains("dtype: float16") ? 0x1p-10 : text.contains("dtype: bfloat16") ? 0x1p-7 : 1e-4
+        let want = try CheckpointContents.floats(folder), got = try CheckpointContents.floats(output)
+        #expect(got.keys.sorted() == want.keys.sorted(), "tensor names")
+        var close = 0, total = 0
+        for (tensor, values) in want.sorted(by: { $0.key < $1.key }) {
+            guard let ours = got[tensor] else { continue }
+            #expect(ours.count == values.count, "\(tensor): \(ours.count) values, mergekit \(values.count)")
+            close += zip(values, ours).filter { w, g in abs(g - w) <= 1e-6 + relative * abs(w) }.count
+            total += values.count
+        }
+        let valuesClose = { #expect(total > 0 && Double(close) >= 0.95 * Double(total), "\(total - close) of \(total) values differ by more than one unit in the last place") }
+        func dtypes(_ path: String) throws -> Set<DType> {
+            let checkpoint = try Checkpoint(path: path)
+            return Set(checkpoint.tensorNames.compactMap { checkpoint.info($0)?.dtype })
+        }
+        let (theirs, ours) = (try dtypes(folder), try dtypes(output))
+        if name.hasSuffix("arcee_fusion") {
+            // mergekit computes the importance and the difference in the dtype and adds them with
+            // a float32 mask: float32 output of bfloat16-rounded operands, and ~11% of the values
+            // more than a bfloat16 ulp from Crucible's.
+            withKnownIssue("mergekit 0.1.5's arcee_fusion writes float32 of values rounded on the way; Crucible computes in Float32 and writes the dtype") {
+                valuesClose()
+                #expect(theirs == ours)
+            }
+        } else {
+            if !random { valuesClose() }
+            #expect(theirs == ours, "output dtypes")
         }
     }
 
