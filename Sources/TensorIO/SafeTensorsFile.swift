@@ -73,6 +73,17 @@ public struct TensorView: @unchecked Sendable {
     public var shape: [Int] { info.shape }
     public var elementCount: Int { info.elementCount }
 
+    /// A tensor in memory of its own rather than mapped from a file (one formed when a task
+    /// runs: a LoRA-updated weight, fused experts): `fill` writes its bytes, all of them.
+    public static func inMemory(name: String, dtype: DType, shape: [Int], file: String,
+                                _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> TensorView {
+        let byteCount = shape.reduce(1, *) * dtype.bitWidth / 8
+        let memory = OwnedBytes(byteCount: byteCount)
+        try fill(memory.bytes)
+        return TensorView(info: TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: 0..<UInt64(byteCount)),
+                          bytes: UnsafeRawBufferPointer(memory.bytes), owner: memory, file: file)
+    }
+
     /// The first `rows` entries of the first axis (rows of a matrix), as a view of the same bytes.
     public func leadingRows(_ rows: Int) -> TensorView {
         precondition(!shape.isEmpty && rows >= 0 && rows <= shape[0], "leadingRows out of range")
@@ -113,4 +124,15 @@ public struct TensorView: @unchecked Sendable {
             initialized = buffer.count
         }
     }
+}
+
+/// Memory a `TensorView.inMemory` view owns.
+private final class OwnedBytes: @unchecked Sendable {
+    private let allocation: UnsafeMutableRawBufferPointer
+    let bytes: UnsafeMutableRawBufferPointer
+    init(byteCount: Int) {
+        allocation = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+        bytes = UnsafeMutableRawBufferPointer(rebasing: allocation[0..<byteCount])
+    }
+    deinit { allocation.deallocate() }
 }

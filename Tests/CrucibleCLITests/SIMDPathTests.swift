@@ -26,10 +26,8 @@ import TestSupport
             """))
         let root = TemporaryFolder.make("simd")
         for (name, text) in configs {
-            let config = "\(root)/\(name).yml"
-            try (text.split(separator: "\n").filter { !$0.hasPrefix("dtype:") }.joined(separator: "\n") + "\ndtype: float16\n")
-                .write(toFile: config, atomically: true, encoding: .utf8)
-            try expectSameOnBothPaths(name, config: config, in: golden, output: "\(root)/\(name)")
+            let yaml = text.split(separator: "\n").filter { !$0.hasPrefix("dtype:") }.joined(separator: "\n") + "\ndtype: float16\n"
+            try expectSameOnBothPaths(name, yaml: yaml, models: golden, root: root)
         }
     }
 
@@ -47,16 +45,14 @@ import TestSupport
             try CheckpointBuilder.write(root, name, [("model.layers.0.mlp.up_proj.weight", [600, 1000], values)], dtype: .bf16)
         }
         for method in ["ties", "breadcrumbs"] {
-            let config = "\(root)/\(method).yml"
-            try """
+            try expectSameOnBothPaths(method, yaml: """
                 models:
                   - {model: a, parameters: {weight: 0.5, density: 0.4}}
                   - {model: b, parameters: {weight: 0.5, density: 0.6}}
                 merge_method: \(method)
                 base_model: base
                 dtype: bfloat16
-                """.write(toFile: config, atomically: true, encoding: .utf8)
-            try expectSameOnBothPaths(method, config: config, in: root, output: "\(root)/\(method)")
+                """, models: root, root: root)
         }
     }
 
@@ -85,8 +81,7 @@ import TestSupport
             ("dare_ties", "{weight: 0.4, density: 0.5}", "{weight: 0.4, density: 0.6}", "{weight: 0.4, density: 0.7}", "normalize: true"),
         ]
         for (index, (method, a, b, c, global)) in settings.enumerated() {
-            let config = "\(root)/\(method)-\(index).yml"
-            try """
+            try expectSameOnBothPaths("\(method)-\(index)", yaml: """
                 models:
                   - {model: a, parameters: \(a)}
                   - {model: b, parameters: \(b)}
@@ -95,19 +90,20 @@ import TestSupport
                 base_model: base
                 parameters: {\(global)}
                 dtype: float32
-                """.write(toFile: config, atomically: true, encoding: .utf8)
-            try expectSameOnBothPaths("\(method) (\(global))", config: config, in: root, output: "\(root)/\(method)-\(index)")
+                """, models: root, root: root)
         }
     }
 
-    /// Merges `config` in `directory` with `CRUCIBLE_SIMD=baseline` on one thread and without
-    /// it on four (seed 7), and expects the same `model.safetensors` bytes: the same on both
-    /// paths and for any thread count.
-    func expectSameOnBothPaths(_ name: String, config: String, in directory: String, output: String) throws {
+    /// Writes `yaml` to `root/name.yml` and merges it (model paths relative to `models`) with
+    /// `CRUCIBLE_SIMD=baseline` on one thread and without it on four (seed 7), and expects the
+    /// same `model.safetensors` bytes: the same on both paths and for any thread count.
+    func expectSameOnBothPaths(_ name: String, yaml: String, models: String, root: String) throws {
+        let config = "\(root)/\(name).yml"
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
         var outputs: [Data] = []
         for (simd, threads) in [("baseline", 1), ("default", 4)] {
-            let out = "\(output)-\(simd)"
-            let r = try ProcessRunner.shell("cd '\(directory)' && CRUCIBLE_SIMD=\(simd) '\(CrucibleBinary.path)' merge '\(config)' '\(out)' --random-seed 7 -j \(threads) -q 2>&1")
+            let out = "\(root)/\(name)-\(simd)"
+            let r = try ProcessRunner.shell("cd '\(models)' && CRUCIBLE_SIMD=\(simd) '\(CrucibleBinary.path)' merge '\(config)' '\(out)' --random-seed 7 -j \(threads) -q 2>&1")
             #expect(r.status == 0, "\(name) (\(simd)): \(r.stdout)")
             outputs.append((try? Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))) ?? Data())
         }

@@ -120,17 +120,29 @@ import TestSupport
 
     func compare(_ name: String, _ output: String) throws {
         let folder = Self.root + "/" + name
-        let want = try CheckpointContents.floats(folder), got = try CheckpointContents.floats(output)
+        try expectClose(output, to: folder)
+        let theirs = try configJSON(folder), ours = try configJSON(output)
+        for key in Self.layerCountKeys where theirs[key] != nil {
+            #expect(ours[key] as? Int == theirs[key] as? Int, "config.json \(key)")
+        }
+    }
+
+    /// Keys that hold a model's layer count in config.json, by family.
+    static let layerCountKeys = ["num_hidden_layers", "n_layer", "num_layers", "n_layers"]
+
+    func configJSON(_ folder: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/config.json"))) as? [String: Any] ?? [:]
+    }
+
+    /// The same tensor names as `reference` (a folder or file), every value within
+    /// 1e-5 + 1e-4·|reference's|.
+    func expectClose(_ output: String, to reference: String) throws {
+        let want = try CheckpointContents.floats(reference), got = try CheckpointContents.floats(output)
         #expect(got.keys.sorted() == want.keys.sorted(), "tensor names")
         for (tensor, values) in want.sorted(by: { $0.key < $1.key }) {
             guard let ours = got[tensor] else { continue }
             let off = zip(values, ours).filter { w, g in !(abs(g - w) <= 1e-5 + 1e-4 * abs(w)) }.count
             #expect(ours.count == values.count && off == 0, "\(tensor): \(off) of \(values.count) values differ")
-        }
-        let theirs = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/config.json"))) as? [String: Any] ?? [:]
-        let ours = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/config.json"))) as? [String: Any] ?? [:]
-        for key in ["num_hidden_layers", "n_layer", "num_layers", "n_layers"] where theirs[key] != nil {
-            #expect(ours[key] as? Int == theirs[key] as? Int, "config.json \(key)")
         }
     }
 
@@ -143,17 +155,10 @@ import TestSupport
           arguments: cases.filter { $0.outcome != "ok" }.map { "\($0.family)/\($0.method)" })
     func matchesFloat64Reference(_ name: String) throws {
         let output = try merge(name)
-        let want = try CheckpointContents.floats(Self.root + "/" + name + "/reference.safetensors")
-        let got = try CheckpointContents.floats(output)
-        #expect(got.keys.sorted() == want.keys.sorted(), "tensor names")
-        for (tensor, values) in want.sorted(by: { $0.key < $1.key }) {
-            guard let ours = got[tensor] else { continue }
-            let off = zip(values, ours).filter { w, g in !(abs(g - w) <= 1e-5 + 1e-4 * abs(w)) }.count
-            #expect(ours.count == values.count && off == 0, "\(tensor): \(off) of \(values.count) values differ")
-        }
+        try expectClose(output, to: Self.root + "/" + name + "/reference.safetensors")
         if name.hasSuffix("/passthrough") {
-            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/config.json"))) as? [String: Any] ?? [:]
-            let layers = ["num_hidden_layers", "n_layer", "num_layers", "n_layers"].compactMap { config[$0] as? Int }.first
+            let config = try configJSON(output)
+            let layers = Self.layerCountKeys.compactMap { config[$0] as? Int }.first
             #expect(layers == 3, "config.json layer count")
             if let types = config["layer_types"] as? [String] { #expect(types.count == 3, "layer_types \(types)") }
         }

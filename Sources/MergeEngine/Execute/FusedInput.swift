@@ -2,15 +2,9 @@ import JobModel
 import TensorIO
 
 /// A fused input's bytes (`ExpertFusion`, `PlannedInput.parts`): its parts' bytes one after
-/// another, copied into a buffer of its own in their stored dtype (a fused tensor is not
-/// stored anywhere, so it cannot be mapped). Each part's pages are dropped once copied.
+/// another, copied into memory of its own in their stored dtype (a fused tensor is not stored
+/// anywhere, so it cannot be mapped). Each part's pages are dropped once copied.
 enum FusedInput {
-    final class Bytes: @unchecked Sendable {
-        let buffer: UnsafeMutableRawBufferPointer
-        init(count: Int) { buffer = .allocate(byteCount: max(count, 1), alignment: 64) }
-        deinit { buffer.deallocate() }
-    }
-
     static func read(_ parts: [TensorView], as name: String, shape: [Int]) throws -> TensorView {
         guard let first = parts.first, parts.allSatisfy({ $0.dtype == first.dtype }) else {
             throw JobError("\(name): its parts \(parts.map(\.name)) do not share one dtype")
@@ -19,14 +13,13 @@ enum FusedInput {
         guard total == shape.reduce(1, *) * first.dtype.bitWidth / 8 else {
             throw JobError("\(name): its parts hold \(total) bytes, not a \(shape) tensor of \(first.dtype.rawValue)")
         }
-        let storage = Bytes(count: total)
-        var offset = 0
-        for part in parts {
-            if let source = part.bytes.baseAddress { (storage.buffer.baseAddress! + offset).copyMemory(from: source, byteCount: part.bytes.count) }
-            offset += part.bytes.count
-            part.release()
+        return TensorView.inMemory(name: name, dtype: first.dtype, shape: shape, file: first.file) { buffer in
+            var offset = 0
+            for part in parts {
+                if let source = part.bytes.baseAddress { (buffer.baseAddress! + offset).copyMemory(from: source, byteCount: part.bytes.count) }
+                offset += part.bytes.count
+                part.release()
+            }
         }
-        let info = TensorInfo(name: name, dtype: first.dtype, shape: shape, dataOffsets: 0..<UInt64(total))
-        return TensorView(info: info, bytes: UnsafeRawBufferPointer(rebasing: storage.buffer[0..<total]), owner: storage, file: first.file)
     }
 }

@@ -11,32 +11,32 @@ import TensorIO
 /// every worker, thread count and machine forms the same bits (r is small, so the loop is
 /// cheap beside reading the weight).
 enum LoRAUpdate {
-    /// Owns the Float32 values of an updated weight for the `TensorView` over them.
-    final class Storage: @unchecked Sendable {
-        let values: UnsafeMutableBufferPointer<Float>
-        init(count: Int) { values = .allocate(capacity: max(count, 1)) }
-        deinit { values.deallocate() }
-    }
-
     static func apply(_ lora: PlannedLoRA, to weight: TensorView, a: TensorView, b: TensorView, threads: Int) throws -> TensorView {
         guard a.shape.count == 2, b.shape.count == 2, weight.shape.count == 2, b.shape[1] == a.shape[0],
               weight.elementCount == b.shape[0] * a.shape[1] else {
             throw JobError("\(weight.name): the LoRA update \(lora.b) \(b.shape) · \(lora.a) \(a.shape) does not fit the weight \(weight.shape)")
         }
         let (rank, inputs, outputs) = (a.shape[0], a.shape[1], b.shape[0])
-        let storage = Storage(count: weight.elementCount)
-        let w = storage.values
-        try weight.readFloat32(0..<weight.elementCount, into: w)
-        let factors = Storage(count: a.elementCount + b.elementCount)
-        try a.readFloat32(0..<a.elementCount, into: UnsafeMutableBufferPointer(rebasing: factors.values[0..<a.elementCount]))
-        try b.readFloat32(0..<b.elementCount, into: UnsafeMutableBufferPointer(rebasing: factors.values[a.elementCount...]))
-        let scale = lora.scale, transposed = lora.transposed
-        nonisolated(unsafe) let out = w.baseAddress!
-        nonisolated(unsafe) let aValues = factors.values.baseAddress!
-        nonisolated(unsafe) let bValues = aValues + a.elementCount
+        return try TensorView.inMemory(name: weight.name, dtype: .f32, shape: weight.shape, file: "\(weight.file) + LoRA \(lora.a)") { bytes in
+            let w = bytes.bindMemory(to: Float.self)
+            try weight.readFloat32(0..<weight.elementCount, into: w)
+            try withUnsafeTemporaryAllocation(of: Float.self, capacity: a.elementCount + b.elementCount) { factors in
+                try a.readFloat32(0..<a.elementCount, into: UnsafeMutableBufferPointer(rebasing: factors[0..<a.elementCount]))
+                try b.readFloat32(0..<b.elementCount, into: UnsafeMutableBufferPointer(rebasing: factors[a.elementCount...]))
+                try add(scale: lora.scale, transposed: lora.transposed, a: UnsafePointer(factors.baseAddress!),
+                        b: UnsafePointer(factors.baseAddress! + a.elementCount), rank: rank, inputs: inputs, outputs: outputs,
+                        into: w.baseAddress!, threads: threads)
+            }
+        }
+    }
+
+    /// `out += scale · B · A` (transposed: `· (B · A)ᵀ`), as the type's comment says.
+    private static func add(scale: Double, transposed: Bool, a: UnsafePointer<Float>, b: UnsafePointer<Float>, rank: Int, inputs: Int,
+                            outputs: Int, into w: UnsafeMutablePointer<Float>, threads: Int) throws {
+        nonisolated(unsafe) let out = w, aValues = a, bValues = b
         let rowsPerChunk = max(1, (1 << 16) / max(inputs, 1))
         let chunks = stride(from: 0, to: outputs, by: rowsPerChunk).map { $0..<min(outputs, $0 + rowsPerChunk) }
-        try withExtendedLifetime(factors) { try ParallelChunks.forEach(chunks.count, threads: threads, floats: 0) { index, _ in
+        try ParallelChunks.forEach(chunks.count, threads: threads, floats: 0) { index, _ in
             // One output row's Σₖ B[o, k] · A[k, ·], in Float64.
             withUnsafeTemporaryAllocation(of: Double.self, capacity: inputs) { sums in
                 let sum = sums.baseAddress!
@@ -52,8 +52,6 @@ enum LoRAUpdate {
                     }
                 }
             }
-        } }
-        let info = TensorInfo(name: weight.name, dtype: .f32, shape: weight.shape, dataOffsets: 0..<UInt64(4 * weight.elementCount))
-        return TensorView(info: info, bytes: UnsafeRawBufferPointer(w), owner: storage, file: "\(weight.file) + LoRA \(lora.a)")
+        }
     }
 }
