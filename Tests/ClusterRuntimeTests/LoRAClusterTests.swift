@@ -46,4 +46,29 @@ import TestSupport
         let base = try Data(contentsOf: URL(fileURLWithPath: Fixtures.repository + "/examples/models/base/model.safetensors"))
         #expect(a != base)
     }
+
+    @Test("the adapted model alone, merged over 2 tcp workers (one with inputs shipped), is bit for bit the embedded merge and numpy's W + s·B·A")
+    func overWorkersAgainstNumpy() throws {
+        guard Python.hasNumpy else { return }
+        let root = Harness.output("lora-numpy")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let adapter = try LoRAFixture.write(root, "adapter", seed: 11, rsLoRA: true)
+        let config = root + "/lora.yml"
+        try LoRAFixture.config(adapter: adapter).write(toFile: config, atomically: true, encoding: .utf8)
+        let embedded = root + "/embedded", clustered = root + "/cluster"
+        let reference = try Harness.crucible(["merge", config, embedded, "-q"], in: Fixtures.repository)
+        #expect(reference.status == 0, "\(reference.output)")
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.launch(["merge", config, clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"],
+                                             in: Fixtures.repository)
+        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"], in: Fixtures.repository)
+        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"], in: Fixtures.repository)
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: clustered + "/model.safetensors"))
+                == Data(contentsOf: URL(fileURLWithPath: embedded + "/model.safetensors")), "the cluster's output differs from the embedded merge's")
+        let check = try LoRAFixture.againstNumpy(merged: clustered, adapter: adapter)
+        #expect(check.updated > 3000, "only \(check.updated) elements differ from the base")
+        #expect(check.differing == 0, "\(check.differing) elements differ from numpy, by up to \(check.worst) (relative)")
+    }
 }

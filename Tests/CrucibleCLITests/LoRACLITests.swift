@@ -2,47 +2,10 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `model+adapter` inputs (PEFT LoRA): each adapted weight is read as W + s·B·A, checked
-/// against numpy; adapters Crucible cannot apply are refused with the reason.
+/// `model+adapter` inputs (PEFT LoRA): each adapted weight is read as W + s·B·A, bit for bit
+/// numpy's; adapters Crucible cannot apply are refused with the reason.
 @Suite struct LoRACLITests {
     let cli = CLITests()
-
-    /// numpy: reads the base model and the adapter, prints the largest |got − want| / (1 + |want|)
-    /// over every tensor of `merged`, and how many elements differ at all.
-    static let reference = #"""
-    import json, struct, sys, numpy as np
-    def load(path):
-        with open(path, "rb") as f:
-            n = struct.unpack("<Q", f.read(8))[0]; header = json.loads(f.read(n)); data = f.read()
-        out = {}
-        for name, info in header.items():
-            if name == "__metadata__": continue
-            a, b = info["data_offsets"]; raw = data[a:b]
-            if info["dtype"] == "BF16":
-                v = (np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
-            else:
-                v = np.frombuffer(raw, dtype=np.float32)
-            out[name] = v.reshape(info["shape"]).astype(np.float64)
-        return out
-    base, adapter, merged = load(sys.argv[1]), load(sys.argv[2] + "/adapter_model.safetensors"), load(sys.argv[3])
-    config = json.load(open(sys.argv[2] + "/adapter_config.json"))
-    s = config["lora_alpha"] / (np.sqrt(config["r"]) if config.get("use_rslora") else config["r"])
-    want = dict(base)
-    for name in adapter:
-        if not name.endswith(".lora_A.weight"): continue
-        module = name[:-len(".lora_A.weight")]
-        target = module[len("base_model.model."):] + ".weight"
-        update = s * (adapter[module + ".lora_B.weight"] @ adapter[name])
-        want[target] = want[target] + (update.T if config.get("fan_in_fan_out") else update)
-    worst, differing, updated = 0.0, 0, 0
-    for name, w in want.items():
-        w32 = w.astype(np.float32).astype(np.float64)
-        got = merged[name]
-        worst = max(worst, float(np.max(np.abs(got - w32) / (1 + np.abs(w32)))))
-        differing += int(np.sum(got != w32))
-        updated += int(np.sum(w32 != base[name]))
-    print(worst, differing, updated)
-    """#
 
     func mergedAgainstNumpy(fanInFanOut: Bool, rsLoRA: Bool) throws {
         let root = cli.temporaryPath("lora")
@@ -52,18 +15,11 @@ import TestSupport
         try LoRAFixture.config(adapter: adapter).write(toFile: config, atomically: true, encoding: .utf8)
         let r = try cli.run(["merge", config, out, "-q"])
         #expect(r.status == 0, "\(r.stderr)")
-        let script = root + "/reference.py"
-        try Self.reference.write(toFile: script, atomically: true, encoding: .utf8)
-        let check = try Python.run([script, Fixtures.repository + "/examples/models/base/model.safetensors", adapter, out + "/model.safetensors"])
-        #expect(check.status == 0, "\(check.stderr)")
-        let fields = check.stdout.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        #expect(fields.count == 3, "\(check.stdout)")
-        guard fields.count == 3 else { return }
+        let check = try LoRAFixture.againstNumpy(merged: out, adapter: adapter)
         // The update moved both adapted weights (32·32 + 32·64 elements, nearly all of them)...
-        #expect(fields[2] > 3000, "only \(fields[2]) elements differ from the base")
-        // ...to numpy's W + s·B·A, rounded once to Float32: equal but for rare ties in the last bit.
-        #expect(fields[0] < 1e-6, "largest relative difference \(fields[0])")
-        #expect(fields[1] <= 5, "\(fields[1]) elements differ from numpy")
+        #expect(check.updated > 3000, "only \(check.updated) elements differ from the base")
+        // ...to exactly numpy's W + s·B·A in the same order of operations.
+        #expect(check.differing == 0, "\(check.differing) elements differ from numpy, by up to \(check.worst) (relative)")
     }
 
     @Test("model+adapter: every adapted weight is numpy's W + s·B·A, the others the model's own", arguments: [false, true])
