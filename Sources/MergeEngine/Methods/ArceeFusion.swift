@@ -13,6 +13,8 @@ struct ArceeFusion: MergeMethod {
     let summary = "Apply the other model's changes only where they are important (KL-weighted outliers)."
     let baseModel = BaseModelUse.required
     let inputCount = 1...1
+    /// mergekit adds the changes through a float32 mask.
+    let writesFloat32 = true
     let parameters: [ParameterSpec] = []
 
     func merge(_ job: TensorJob) throws {

@@ -86,6 +86,9 @@ public protocol MergeMethod: Sendable {
     var inputCount: ClosedRange<Int> { get }
     /// True when the method reads randomness (its output depends on `--random-seed`).
     var isRandomized: Bool { get }
+    /// True when mergekit's implementation mixes a float32 tensor into its result, so that it
+    /// writes float32 whatever `dtype` is (without `out_dtype`); Crucible writes the same.
+    var writesFloat32: Bool { get }
     /// What is wrong with one input's resolved per-model parameters taken together (a rule
     /// that no single value breaks, such as della's density ± epsilon), or nil. The planner
     /// asks for every input of every tensor, so a merge never fails on it part-way.
@@ -96,8 +99,17 @@ public protocol MergeMethod: Sendable {
 
 extension MergeMethod {
     public var isRandomized: Bool { false }
+    public var writesFloat32: Bool { false }
     public var inputCount: ClosedRange<Int> { 1...Int.max }
     public func problem(perModel parameters: [String: ResolvedValue]) -> String? { nil }
+
+    /// A method without a base model that still merges a `base_model` left out of `models:`
+    /// as one more input, as mergekit does: it asks nothing of that model (no required
+    /// per-model parameter) and takes more than one input.
+    public var mergesUnlistedBase: Bool {
+        baseModel == .unused && inputCount.upperBound > 1
+            && !parameters.contains { $0.scope == .perModel && $0.defaultValue == nil }
+    }
 
     /// A readable statement of the input contract ("a base model and exactly 1 other model").
     public var inputContract: String {

@@ -10,6 +10,8 @@ struct RAM: MergeMethod {
              : "Take unique changes as they are and average overlapping ones."
     }
     let baseModel = BaseModelUse.required
+    /// mergekit scales RAM+'s unique changes by a float32 factor.
+    var writesFloat32: Bool { plus }
     var parameters: [ParameterSpec] {
         var specs = [ParameterSpec("epsilon", .global, .number, default: .number(1e-5), "Changes at or below this magnitude are ignored.")]
         if plus {

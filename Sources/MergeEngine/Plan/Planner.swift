@@ -128,7 +128,11 @@ public struct Planner {
         }
         if method.baseModel == .unused, let base = config.baseModel,
            !(config.models?.contains { $0.model == base } ?? true) {
-            problem("base_model", "\(method.name) does not use a base model; list \"\(base)\" under models: with a weight, or remove base_model")
+            if method.mergesUnlistedBase {
+                warnings.append("base_model: \(method.name) does not use a base model; \(base) is merged as one more model, as mergekit does")
+            } else {
+                problem("base_model", "\(method.name) does not use a base model; list \"\(base)\" under models: with a weight, or remove base_model")
+            }
         }
 
         // Open every model: headers and config.json only.
@@ -180,7 +184,7 @@ public struct Planner {
 
         let referenceModel = config.baseModel.map(index) ?? index(of: slices[0].sources[0].model)
         var tensors: [PlannedTensor] = []
-        let outputDType = resolveOutputDType(models[referenceModel])
+        let outputDType = resolveOutputDType(models[referenceModel], method: method)
 
         // Pre-layer weights: first slice, t = 0. Layers: their slice, t = idx/(n-1).
         // Post-layer weights: last slice, t = 0.
@@ -491,7 +495,7 @@ public struct Planner {
 
     private mutating func normalizedSlices(method: any MergeMethod, layouts: [ModelLayout],
                                            index: (String) -> Int) -> [MergeConfig.Slice] {
-        let usesBase = method.baseModel != .unused
+        let usesBase = method.baseModel != .unused || method.mergesUnlistedBase
         if let models = config.models {
             var sources = models.map { m in
                 MergeConfig.Source(model: m.model, layerRange: 0..<layouts[index(m.model)].layerCount, parameters: m.parameters)
@@ -528,16 +532,21 @@ public struct Planner {
         }
     }
 
-    private mutating func resolveOutputDType(_ reference: Checkpoint) -> DType {
+    /// `--out-dtype`, else `out_dtype`, else float32 for a method that writes it (as mergekit),
+    /// else `dtype`, else the reference model's first float dtype.
+    private mutating func resolveOutputDType(_ reference: Checkpoint, method: any MergeMethod) -> DType {
         if let forced = options.outputDType { return forced }
-        for (key, name) in [("out_dtype", config.outDtype), ("dtype", config.dtype)] {
-            guard let name else { continue }
+        let named = [("out_dtype", config.outDtype), ("dtype", config.dtype)].map { key, name -> DType? in
+            guard let name else { return nil }
             guard let dtype = DType(torchName: name) else {
                 problem(key, "unknown dtype \"\(name)\"; use float32, bfloat16, float16 or float64")
-                return .f32
+                return nil
             }
             return dtype
         }
+        if let dtype = named[0] { return dtype }
+        if method.writesFloat32 { return .f32 }
+        if let dtype = named[1] { return dtype }
         let firstFloat = reference.tensorNames.lazy.compactMap { reference.info($0)?.dtype }.first { $0.isWritableFromFloat32 }
         return firstFloat ?? .f32
     }
