@@ -74,12 +74,12 @@ import TestSupport
               - model: models/missing
             merge_method: ties
             base_model: models/base
-            tokenizer_source: union
+            tokenizer: {source: union, pad_to_multiple_of: 0}
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let out = temporaryPath("out")
         let r = try run(["merge", config, out], in: Fixtures.golden)
         #expect(r.status == 1)
-        #expect(r.stderr.contains("tokenizer_source"))
+        #expect(r.stderr.contains("tokenizer.pad_to_multiple_of"))
         #expect(!FileManager.default.fileExists(atPath: out))
         #expect(!FileManager.default.fileExists(atPath: out + ".partial"))
     }

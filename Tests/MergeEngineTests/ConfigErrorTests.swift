@@ -129,8 +129,13 @@ import TestSupport
             """, "base_model", "task_arithmetic needs a base_model")
     }
 
-    @Test func unsupportedTokenizerSource() {
-        expectProblem(ties + "\ntokenizer_source: union", "tokenizer_source", "\"union\" is not supported")
+    @Test("tokenizer settings: both forms at once, an entry without a source, a model_token with both an id and a token")
+    func badTokenizerSettings() {
+        expectProblem(ties + "\ntokenizer_source: union\ntokenizer: {source: base}", "tokenizer", "not both")
+        expectProblem(ties + "\ntokenizer: {tokens: {x: {force: true}}}", "tokenizer.tokens.x", "needs a source")
+        expectProblem(ties + "\ntokenizer: {tokens: {x: {source: {kind: model_token, model: a, token_id: 3, token: b}}}}",
+                      "tokenizer.tokens.x.source", "exactly one of token_id and token")
+        expectProblem(ties + "\ntokenizer: {source: union, padding: 8}", "tokenizer.padding", "unknown key")
     }
 
     @Test func differentArchitecturesNeedAllowCrimes() throws {

@@ -121,6 +121,13 @@ import TestSupport
             return (close, total)
         }
         let own = try close(to: folder)
+        if FileManager.default.fileExists(atPath: folder + "/tokenizer.json") {
+            // A tokenizer merge: the same tokens at the same ids (mergekit appends tokens in a
+            // hash map's order; here they come from one model's added tokens, in id order) and
+            // the same vocab_size in config.json.
+            #expect(try Self.vocabulary(output) == Self.vocabulary(folder), "output vocabulary")
+            #expect(try configJSON(output)["vocab_size"] as? Int == configJSON(folder)["vocab_size"] as? Int, "config.json vocab_size")
+        }
         guard !["dare_ties", "dare_linear", "della", "della_linear"].contains(method) else { return }
         let precise = FileManager.default.fileExists(atPath: folder + "/float32") ? folder + "/float32" : folder
         let exact = try close(to: precise)
@@ -141,6 +148,16 @@ import TestSupport
             let config = try ConfigParser.parse(text, source: name)
             _ = try Planner.plan(config, source: name, options: PlanOptions(workingDirectory: Self.root))
         }
+    }
+
+    /// Token → id of the tokenizer.json in `folder`, added tokens included.
+    static func vocabulary(_ folder: String) throws -> [String: Int] {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/tokenizer.json"))) as? [String: Any]
+        var ids = (json?["model"] as? [String: Any])?["vocab"] as? [String: Int] ?? [:]
+        for token in json?["added_tokens"] as? [[String: Any]] ?? [] {
+            if let content = token["content"] as? String, let id = token["id"] as? Int { ids[content] = id }
+        }
+        return ids
     }
 
     func compare(_ name: String, _ output: String) throws {

@@ -8,7 +8,7 @@ import Yams
 /// Method-specific checks (parameters, input counts) happen in `ConfigValidator`.
 public enum ConfigParser {
     static let topLevelKeys = ["merge_method", "slices", "models", "base_model", "parameters", "dtype",
-                               "out_dtype", "tokenizer_source", "chat_template", "name"]
+                               "out_dtype", "tokenizer_source", "tokenizer", "chat_template", "name"]
     static let sourceKeys = ["model", "layer_range", "parameters"]
     static let modelKeys = ["model", "parameters"]
     static let sliceKeys = ["sources", "parameters"]
@@ -95,16 +95,12 @@ public enum ConfigParser {
                 if let why = ChatTemplate.problem(s) { problem(key, why) } else { config.chatTemplate = s }
             case "tokenizer_source":
                 if isNull(value) { break }
-                guard let s = scalarString(value) else { problem(key, "must be \"base\" or a model path"); break }
-                if s == "base" {
-                    config.tokenizerSource = .base
-                } else if s == "union" || s.hasPrefix("model:") {
-                    problem(key, "\"\(s)\" is not supported; use \"base\" or the path of one input model")
-                } else if let tooLong = FileSystem.pathTooLong(s) {
-                    problem(key, tooLong)
-                } else {
-                    config.tokenizerSource = .model(s)
-                }
+                if config.tokenizer != nil { problem(key, "give either tokenizer_source or a tokenizer: section, not both"); break }
+                if let source = tokenizerSource(value, at: key, problem) { config.tokenizer = TokenizerSettings(source: source) }
+            case "tokenizer":
+                if isNull(value) { break }
+                if config.tokenizer != nil { problem(key, "give either tokenizer_source or a tokenizer: section, not both"); break }
+                config.tokenizer = tokenizerSettings(value, at: key, problem)
             case "parameters":
                 config.parameters = parameterSet(value, at: key, problem)
             case "models":
@@ -146,6 +142,85 @@ public enum ConfigParser {
         guard let name = scalarString(node), !name.isEmpty else { problem(location, "must be a model path"); return nil }
         if let tooLong = FileSystem.pathTooLong(name) { problem(location, tooLong); return nil }
         return name
+    }
+
+    /// `union`, `base` or a model path.
+    private static func tokenizerSource(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> TokenizerSettings.Source? {
+        guard let s = scalarString(node), !s.isEmpty else { problem(location, "must be \"union\", \"base\" or a model path"); return nil }
+        switch s {
+        case "union": return .union
+        case "base": return .base
+        default: return modelName(node, at: location, problem).map { .model($0) }
+        }
+    }
+
+    /// The `tokenizer:` section: `source` (default union), `tokens` and `pad_to_multiple_of`.
+    private static func tokenizerSettings(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> TokenizerSettings? {
+        guard let mapping = node.mapping else { problem(location, "must be {source: ..., tokens: {...}, pad_to_multiple_of: N}"); return nil }
+        var settings = TokenizerSettings(source: .union)
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? "?", at = "\(location).\(key)"
+            switch key {
+            case "source":
+                if let source = tokenizerSource(value, at: at, problem) { settings.source = source }
+            case "pad_to_multiple_of":
+                if isNull(value) { break }
+                if let n = scalarString(value).flatMap({ Int($0) }), n > 0 { settings.padToMultipleOf = n } else { problem(at, "must be a positive whole number") }
+            case "tokens":
+                if isNull(value) { break }
+                guard let tokens = value.mapping else { problem(at, "must map tokens to {source: ..., force: true|false}"); break }
+                for (tokenNode, entry) in tokens {
+                    let token = tokenNode.string ?? "?"
+                    if let setting = tokenSetting(entry, at: "\(at).\(token)", problem) { settings.tokens.append((token, setting)) }
+                }
+            default:
+                problem(at, "unknown key; allowed: source, tokens, pad_to_multiple_of")
+            }
+        }
+        return settings
+    }
+
+    /// One entry of `tokenizer.tokens`: `{source: MODEL | {kind: model_token, model, token_id | token} | {kind: zero}, force}`.
+    private static func tokenSetting(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> TokenizerSettings.Token? {
+        guard let mapping = node.mapping else { problem(location, "must be {source: ..., force: true|false}"); return nil }
+        var source: TokenizerSettings.EmbeddingSource?
+        var force = false
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? "?", at = "\(location).\(key)"
+            switch key {
+            case "force":
+                guard let flag = scalarString(value), let b = Bool(flag.lowercased()) else { problem(at, "must be true or false"); break }
+                force = b
+            case "source":
+                if scalarString(value) != nil {
+                    source = modelName(value, at: at, problem).map { .model($0) }
+                    break
+                }
+                guard let fields = value.mapping else { problem(at, "must be a model path, {kind: model_token, ...} or {kind: zero}"); break }
+                var values: [String: Node] = [:]
+                for (k, v) in fields { values[k.string ?? "?"] = v }
+                switch values["kind"].flatMap(scalarString) {
+                case "zero":
+                    source = .zero
+                case "model_token":
+                    let model = values["model"].flatMap { modelName($0, at: at + ".model", problem) }
+                    let id = values["token_id"].flatMap(scalarString).flatMap { Int($0) }
+                    let token = values["token"].flatMap(scalarString)
+                    if values["token_id"] != nil && id == nil { problem(at + ".token_id", "must be a whole number") }
+                    if (id == nil) == (token == nil) { problem(at, "give exactly one of token_id and token") }
+                    if let model, (id == nil) != (token == nil) { source = .modelToken(model: model, id: id, token: token) }
+                default:
+                    problem(at + ".kind", "must be model_token or zero")
+                }
+            default:
+                problem(at, "unknown key; allowed: source, force")
+            }
+        }
+        guard let source else {
+            if !mapping.keys.contains(where: { $0.string == "source" }) { problem(location, "needs a source") }
+            return nil
+        }
+        return TokenizerSettings.Token(source: source, force: force)
     }
 
     private static func parseSource(_ node: Node, at location: String, allowed: [String],

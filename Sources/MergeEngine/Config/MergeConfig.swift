@@ -23,11 +23,6 @@ public struct MergeConfig: Sendable {
         }
     }
 
-    public enum TokenizerSource: Sendable, Equatable {
-        case base
-        case model(String)
-    }
-
     /// `name:`: what later documents of a multi-document config call this merge's output.
     public var name: String?
     public var mergeMethod: String
@@ -40,14 +35,16 @@ public struct MergeConfig: Sendable {
     /// default output dtype.
     public var dtype: String?
     public var outDtype: String?
-    public var tokenizerSource: TokenizerSource?
+    /// `tokenizer_source:` or `tokenizer:`; nil: the reference model's tokenizer, and
+    /// vocabularies must agree.
+    public var tokenizer: TokenizerSettings?
     public var chatTemplate: String?
     /// The config text as given, copied into the output folder.
     public var text: String
 
     public init(mergeMethod: String, models: [Source]? = nil, slices: [Slice]? = nil, baseModel: String? = nil,
                 parameters: ParameterSet = ParameterSet(), dtype: String? = nil, outDtype: String? = nil,
-                tokenizerSource: TokenizerSource? = nil, chatTemplate: String? = nil, text: String = "") {
+                tokenizer: TokenizerSettings? = nil, chatTemplate: String? = nil, text: String = "") {
         self.mergeMethod = mergeMethod
         self.models = models
         self.slices = slices
@@ -55,13 +52,13 @@ public struct MergeConfig: Sendable {
         self.parameters = parameters
         self.dtype = dtype
         self.outDtype = outDtype
-        self.tokenizerSource = tokenizerSource
+        self.tokenizer = tokenizer
         self.chatTemplate = chatTemplate
         self.text = text
     }
 
     /// The same config with model references renamed by `paths` (a stage's output in place of
-    /// its name), tokenizer source included.
+    /// its name), tokenizer settings included.
     public func renamingModels(_ paths: [String: String]) -> MergeConfig {
         var config = self
         // A stage's name may carry a LoRA adapter (`stage+adapter`): the model part is renamed.
@@ -77,12 +74,12 @@ public struct MergeConfig: Sendable {
             slice.sources = slice.sources.map { var s = $0; s.model = rename(s.model); return s }
             return slice
         }
-        if case .model(let m) = tokenizerSource { config.tokenizerSource = .model(rename(m)) }
+        config.tokenizer = tokenizer?.renamingModels(rename)
         return config
     }
 
     /// Every model whose weights the config uses, base first, then in order of appearance
-    /// (a `tokenizer_source` path is not one: it only provides tokenizer files).
+    /// (a model named only by the tokenizer settings is not one: it provides tokenizer files or rows).
     public var modelReferences: [String] {
         var seen: [String] = []
         func add(_ m: String) { if !seen.contains(m) { seen.append(m) } }

@@ -41,9 +41,7 @@ public struct MergeStages: Sendable {
         }
         if let name = documents[final].name { paths[name] = output }
         let dependencies = documents.map { document in
-            Set(document.modelReferences + [document.tokenizerSource].compactMap { source -> String? in
-                if case .model(let m)? = source { return m } else { return nil }
-            }).compactMap { reference in documents.firstIndex { $0.name == LoRAAdapter.split(reference).model } }
+            Set(document.modelReferences + (document.tokenizer?.modelReferences ?? [])).compactMap { reference in documents.firstIndex { $0.name == LoRAAdapter.split(reference).model } }
         }
         // Kahn's algorithm, taking the earliest ready document each time.
         var order: [Int] = []

@@ -44,7 +44,7 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
                 ? try inputs.tensor(TaskInput(model: planned.model, tensor: names[0]))
                 : try FusedInput.read(names.map { try inputs.tensor(TaskInput(model: planned.model, tensor: $0)) },
                                       as: planned.tensor, shape: tensor.shape)
-            if stored.shape != tensor.shape {
+            if stored.shape != tensor.shape && tensor.vocabulary == nil {
                 // A vocabulary cut to the rows all models have: the leading rows, nothing else.
                 guard stored.shape.count == tensor.shape.count, !tensor.shape.isEmpty, stored.shape[0] > tensor.shape[0],
                       stored.shape.dropFirst() == tensor.shape.dropFirst() else {
@@ -62,7 +62,22 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
             }
             return JobInput(view: view, parameters: planned.parameters, random: Philox(seed: seed, stream: UInt64(planned.model), name: tensor.name))
         }
-        let job = TensorJob(name: tensor.name, shape: tensor.shape, base: try tensor.base.map(input), inputs: try tensor.inputs.map(input),
+        var base = try tensor.base.map(input), others = try tensor.inputs.map(input)
+        if let remap = tensor.vocabulary {
+            // A tokenizer merge: every input in the output vocabulary, in memory; the stored views go.
+            guard remap.tokens > 0, remap.rows >= remap.tokens, tensor.shape.count == 2, tensor.shape[0] == remap.rows else {
+                ((base.map { [$0] } ?? []) + others).forEach { $0.view.release() }
+                throw JobError("\(tensor.name): the vocabulary remap (\(remap.tokens) tokens, \(remap.rows) rows) does not fit the shape \(tensor.shape)")
+            }
+            let all = (base.map { [$0] } ?? []) + others
+            let models = ((tensor.base.map { [$0] } ?? []) + tensor.inputs).map(\.model)
+            defer { all.forEach { $0.view.release() } }
+            let views = try remap.apply(to: Array(zip(models, all.map(\.view))), name: tensor.name)
+            let remapped = zip(all, views).map { JobInput(view: $1, parameters: $0.parameters, random: $0.random) }
+            if base != nil { base = remapped[0] }
+            others = Array(remapped.dropFirst(base == nil ? 0 : 1))
+        }
+        let job = TensorJob(name: tensor.name, shape: tensor.shape, base: base, inputs: others,
                             parameters: tensor.parameters, threads: threads, sink: sink, outputDType: outputDType)
         defer { (job.inputs + (job.base.map { [$0] } ?? [])).forEach { $0.view.release() } }
         do {

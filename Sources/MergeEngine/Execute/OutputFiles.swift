@@ -2,13 +2,19 @@ import Foundation
 import TensorIO
 
 /// The files that go with merged weights: `config.json` (from the reference model, with the
-/// layer count, dtype and a cut vocabulary's size updated), the tokenizer, a model card and the merge config itself.
+/// layer count, dtype and a new vocabulary's size updated), the tokenizer (built by a
+/// tokenizer merge, else copied), a model card and the merge config itself.
 public enum OutputFiles {
     public static func write(_ plan: MergePlan, options: MergeOptions, into writer: CheckpointWriter) throws {
         if let config = plan.checkpoints[plan.referenceModel].config {
             try writer.writeConfig(layered(config, plan), dtype: plan.outputDType)
         }
-        if options.copyTokenizer { try writer.copyTokenizerFiles(from: plan.tokenizerDirectory) }
+        if options.copyTokenizer {
+            try writer.copyTokenizerFiles(from: plan.tokenizerDirectory)
+            if let document = plan.tokenizerDocument {
+                try writer.writeFile("tokenizer.json", contents: JSONValue.object(document).serialized(indent: 2) + "\n")
+            }
+        }
         let inputs = plan.checkpoints.prefix(plan.modelPaths.count).map(\.directory)
         if let setting = plan.config.chatTemplate, let template = ChatTemplate.resolve(setting, inputs: Array(inputs)) {
             try writer.writeFile("chat_template.jinja", contents: template)

@@ -55,6 +55,9 @@ public struct PlannedTensor: Sendable, Codable, Equatable {
     /// its dtype, and the tensor is not merged but copied byte for byte from `inputs[0]`
     /// (the base model's, else the first model's), as mergekit leaves such buffers alone.
     public var copiedAs: DType? = nil
+    /// Set for a token embedding or head of a tokenizer merge: how each input is laid out in
+    /// the output vocabulary before the merge (copied into memory, not mapped).
+    public var vocabulary: VocabularyRemap? = nil
 }
 
 /// A validated merge: models opened, every output tensor planned, every parameter resolved.
@@ -77,9 +80,13 @@ public struct MergePlan: Sendable {
     /// What the config says that the merge ignores, as mergekit does (e.g. a parameter
     /// another method uses): one line each, shown before the merge runs.
     public let warnings: [String]
-    /// The output's vocabulary size where token rows were cut (`PlanOptions.truncateVocabulary`),
-    /// written to config.json's `vocab_size`; nil otherwise.
+    /// The output's vocabulary size where token rows were cut (`PlanOptions.truncateVocabulary`)
+    /// or a tokenizer merge laid them out (`MergeConfig.tokenizer`), written to config.json's
+    /// `vocab_size`; nil otherwise.
     public var vocabularySize: Int? = nil
+    /// The output's tokenizer.json, written over the copied one, where a tokenizer merge built
+    /// it (tokens added, or unused ones removed).
+    public var tokenizerDocument: JSONObject? = nil
 
     public var bytesToRead: Int { tensors.reduce(0) { $0 + $1.inputBytes } }
     public var bytesToWrite: Int { tensors.reduce(0) { $0 + $1.outputBytes } }
@@ -87,7 +94,8 @@ public struct MergePlan: Sendable {
     /// Peak working memory for `threads` threads: each holds one chunk of every input, the
     /// output and method scratch in Float32; per tensor, recorded random masks (one bit per
     /// element and model), below the streaming threshold the resident input pages, and the
-    /// largest tensor's fused inputs (`ExpertFusion`: copied, not mapped). Inputs themselves
+    /// largest tensor's fused inputs (`ExpertFusion`: copied, not mapped) and remapped
+    /// vocabulary inputs (Float32 copies). Inputs themselves
     /// are memory-mapped and paged by the kernel.
     public func peakMemoryEstimate(threads: Int) -> Int {
         let widest = tensors.map { 2 * ($0.inputs.count + ($0.base == nil ? 0 : 1)) + 4 }.max() ?? 0
@@ -96,6 +104,8 @@ public struct MergePlan: Sendable {
         let masks = method.isRandomized ? largest / 8 * (tensors.map(\.inputs.count).max() ?? 0) : 0
         let resident = min(ParallelChunks.residentInputBudget, tensors.map(\.inputBytes).max() ?? 0)
         let fused = tensors.filter { (($0.base.map { [$0] } ?? []) + $0.inputs).contains { ($0.parts?.count ?? 0) > 1 } }.map(\.inputBytes).max() ?? 0
-        return threads * widest * rowChunk * MemoryLayout<Float>.size + masks + resident + fused
+        let remapped = tensors.filter { $0.vocabulary != nil }
+            .map { ($0.inputs.count + ($0.base == nil ? 0 : 1)) * $0.shape.reduce(1, *) * MemoryLayout<Float>.size }.max() ?? 0
+        return threads * widest * rowChunk * MemoryLayout<Float>.size + masks + resident + fused + remapped
     }
 }

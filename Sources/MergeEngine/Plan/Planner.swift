@@ -74,6 +74,8 @@ public struct Planner {
     private var warnings: [String] = []
     /// The output's vocabulary size where `truncateVocabulary` cut token rows.
     private var truncatedVocabulary: Int?
+    /// The output vocabulary of a tokenizer merge (`config.tokenizer`).
+    private var vocabularyMerge: VocabularyMerge?
     private var seenProblems = Set<String>()
     /// Rules broken by an input's per-model parameters taken together, each reported once
     /// with the first tensor it concerns and how many more: key → (location, message, tensor, count).
@@ -183,6 +185,21 @@ public struct Planner {
         try failIfBlocked()
 
         let referenceModel = config.baseModel.map(index) ?? index(of: slices[0].sources[0].model)
+        if let settings = config.tokenizer {
+            do {
+                let merge = try VocabularyMerge(settings, paths: paths, models: models, base: config.baseModel.map(index) ?? 0,
+                                                location: { try options.location(of: $0) })
+                warnings += merge.warnings
+                if !merge.tokensWithoutRows.isEmpty {
+                    warnings.append("tokenizer: no model has a row for \(merge.tokensWithoutRows.prefix(5).joined(separator: ", "))"
+                                    + (merge.tokensWithoutRows.count > 5 ? " and \(merge.tokensWithoutRows.count - 5) more" : "") + "; they get zeros")
+                }
+                vocabularyMerge = merge
+            } catch {
+                problem(config.tokenizer?.tokens.isEmpty == false || config.tokenizer?.padToMultipleOf != nil ? "tokenizer" : "tokenizer_source", "\(error)")
+            }
+            try failIfBlocked()
+        }
         var tensors: [PlannedTensor] = []
         let outputDType = resolveOutputDType(models[referenceModel], method: method)
 
@@ -226,23 +243,6 @@ public struct Planner {
         }
         if tensors.isEmpty { problem("", "the plan has no tensors to write") }
 
-        var tokenizerDirectory = models[referenceModel].directory
-        if case .model(let path)? = config.tokenizerSource {
-            if let m = paths.firstIndex(of: path) {
-                tokenizerDirectory = models[m].directory
-            } else {
-                do {
-                    let location = try options.location(of: path)
-                    if FileSystem.isDirectory(location) {
-                        tokenizerDirectory = location
-                    } else {
-                        problem("tokenizer_source", "\"\(path)\" is not a folder")
-                    }
-                } catch {
-                    problem("tokenizer_source", "\(error)")
-                }
-            }
-        }
         try failIfProblems()
         for (m, entry) in adapters.sorted(by: { $0.key < $1.key }) {
             let used = Set(tensors.flatMap { ($0.base.map { [$0] } ?? []) + $0.inputs }.compactMap { $0.model == m ? $0.lora?.a : nil })
@@ -254,7 +254,8 @@ public struct Planner {
         }
         let plan = MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models + adapterCheckpoints, tensors: tensors,
                          outputDType: outputDType, layerCount: outputLayer, referenceModel: referenceModel,
-                         tokenizerDirectory: tokenizerDirectory, warnings: warnings, vocabularySize: truncatedVocabulary)
+                         tokenizerDirectory: vocabularyMerge?.tokenizerDirectory ?? models[referenceModel].directory, warnings: warnings,
+                         vocabularySize: vocabularyMerge?.rows ?? truncatedVocabulary, tokenizerDocument: vocabularyMerge?.tokenizerDocument)
         let needed = plan.peakMemoryEstimate(threads: options.threads)
         if needed > options.memoryBudget {
             problem("", "the merge needs about \(ByteCount.format(needed)) of working memory with \(options.threads) threads, "
@@ -440,7 +441,21 @@ public struct Planner {
             if isBase { base = input } else { planned.append(input) }
         }
         var shape = shapes.first?.1
-        if Set(shapes.map { $0.1 }).count > 1 {
+        var remap: VocabularyRemap?
+        if vocabulary, let merge = vocabularyMerge, !shapes.isEmpty {
+            // A tokenizer merge: every input laid out in the output vocabulary (its rows, one hidden size).
+            guard shapes.allSatisfy({ $0.1.count == 2 && $0.1[1] == shapes[0].1[1] }) else {
+                problem("tensor \(output)", "shapes disagree past the vocabulary: " + shapes.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+                return nil
+            }
+            do {
+                let inputs = (base.map { [$0] } ?? []) + planned
+                remap = try merge.remap(models: inputs.map(\.model), inputRows: shapes.map { $0.1[0] })
+            } catch {
+                problem("tokenizer", "\(error)")
+            }
+            shape = [merge.rows, shapes[0].1[1]]
+        } else if Set(shapes.map { $0.1 }).count > 1 {
             let listed = shapes.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
             let rowsDiffer = vocabulary && shapes.allSatisfy { $0.1.count == 2 && $0.1[1] == shapes[0].1[1] }
             if rowsDiffer && options.truncateVocabulary {
@@ -466,8 +481,10 @@ public struct Planner {
         }
         guard let shape else { return nil }
         let count = shape.reduce(1, *)
-        return PlannedTensor(name: output, shape: shape, base: base, inputs: planned, parameters: globals,
-                             outputBytes: count * dtype.bitWidth / 8, inputBytes: inputBytes)
+        var tensor = PlannedTensor(name: output, shape: shape, base: base, inputs: planned, parameters: globals,
+                                   outputBytes: count * dtype.bitWidth / 8, inputBytes: inputBytes)
+        tensor.vocabulary = remap
+        return tensor
     }
 
     /// The update of `weight` by `pair` of `adapter`, with its shapes checked against the weight's.
