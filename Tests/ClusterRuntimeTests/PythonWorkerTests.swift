@@ -39,6 +39,24 @@ import TestSupport
                 .write(toFile: path, atomically: true, encoding: .utf8)
             return path
         }
+        if name == "tokenizer-union" {
+            // Embeddings and heads laid out in a merged vocabulary (`vocabulary`): own rows, rows
+            // only one model has, a forced row and padding rows.
+            let corpus = Fixtures.repository + "/Tests/MergeEngineTests/Fixtures/corpus/tokenizers"
+            let path = Harness.output("python-tokenizer") + ".yml"
+            try """
+                models:
+                  - {model: \(corpus)/base, parameters: {weight: 0.5}}
+                  - {model: \(corpus)/chatml, parameters: {weight: 0.3}}
+                  - {model: \(corpus)/padded, parameters: {weight: 0.2}}
+                merge_method: linear
+                tokenizer:
+                  source: union
+                  tokens: {_tok_7: {source: \(corpus)/chatml, force: true}}
+                  pad_to_multiple_of: 32
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
         let models = try mixedModels()
         let yaml = """
             models:
@@ -55,7 +73,8 @@ import TestSupport
 
     @Test("a Python worker written from docs/protocol.md completes a linear merge byte-identical to the embedded one",
           .enabled(if: Python.withZMQ != nil, skipReason),
-          arguments: [("golden-f32", false), ("mixed-bf16", false), ("mixed-bf16", true), ("mixtral", false), ("mixtral", true)])
+          arguments: [("golden-f32", false), ("mixed-bf16", false), ("mixed-bf16", true), ("mixtral", false), ("mixtral", true),
+                      ("tokenizer-union", false), ("tokenizer-union", true)])
     func linearMerge(_ name: String, shipped: Bool) throws {
         let python = try #require(Python.withZMQ)
         let config = try Self.config(name)

@@ -166,6 +166,39 @@ def linear(work, inputs):
     return acc
 
 
+def remap(vocabulary, models, arrays, hidden):
+    """§4.3 vocabulary: each input laid out in the output vocabulary, as Float32 [rows, hidden]."""
+    tokens, rows = vocabulary["tokens"], vocabulary["rows"]
+    if not 0 < tokens <= rows:
+        raise ValueError("vocabulary of %d tokens in %d rows" % (tokens, rows))
+    matrices = dict(zip(models, (a.reshape(-1, hidden) for a in arrays)))
+    fills = {}
+    for fill in vocabulary["fill"]:
+        total = np.zeros(hidden, dtype=np.float32)
+        for model, row in fill["from"]:
+            total = np.add(total, matrices[model][row], dtype=np.float32)
+        if len(fill["from"]) > 1:
+            total = np.divide(total, np.float32(len(fill["from"])), dtype=np.float32)
+        fills[fill["row"]] = total
+    own = {entry["model"]: entry["spans"] for entry in vocabulary["own"]}
+    out = []
+    for model in models:
+        matrix, result = matrices[model], np.zeros((rows, hidden), dtype=np.float32)
+        for row, values in fills.items():
+            result[row] = values
+        for at, source, count in own[model]:
+            if at + count > tokens or source + count > matrix.shape[0]:
+                raise ValueError("rows %r do not fit" % ([at, source, count],))
+            result[at:at + count] = matrix[source:source + count]
+        if rows > tokens:
+            mean = np.zeros(hidden, dtype=np.float64)
+            for row in range(tokens):
+                mean += result[row].astype(np.float64)
+            result[tokens:] = (mean / tokens).astype(np.float32)
+        out.append(result.reshape(-1))
+    return out
+
+
 # --- the worker -------------------------------------------------------------------------------
 
 class Worker:
@@ -380,6 +413,8 @@ class Worker:
                 grouped.append((inputs[at][0], b"".join(raw for _, raw in inputs[at:at + n])))
                 at += n
             arrays = [to_float32(raw, dtype) for dtype, raw in grouped]
+            if work.get("vocabulary") is not None:
+                arrays = remap(work["vocabulary"], [item["model"] for item in work["inputs"]], arrays, work["shape"][1])
             count = 1
             for n in work["shape"]:
                 count *= n
