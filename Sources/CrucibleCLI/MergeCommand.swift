@@ -52,6 +52,10 @@ struct Merge: ParsableCommand {
     @Flag(help: "Allow merging models of different architectures.")
     var allowCrimes = false
 
+    @Option(help: ArgumentHelp("crucible: inputs as stored, rounded once at the output; mergekit: inputs first rounded to a half-precision dtype, as mergekit does.",
+                               discussion: "mergekit's linear and slerp then match it bit for bit (docs/methods.md \"Precision\")."))
+    var numerics: MergeNumerics = .crucible
+
     @Flag(help: ArgumentHelp("UNSAFE: where vocabulary sizes differ, keep the token rows all models have (as mergekit's flag).",
                              discussion: "Only right if the models share token IDs over those rows; config.json's vocab_size follows."))
     var unsafeTruncateEmbeddings = false
@@ -113,7 +117,7 @@ struct Merge: ParsableCommand {
             // Intermediate stages continue an interrupted run of theirs.
             if !stage.isFinal && FileSystem.exists(stage.output + ".partial") { cluster.resume = true }
             let options = MergeOptions(threads: threads, seed: randomSeed, shardBudget: try output.shardBudget(),
-                                       copyTokenizer: !output.noCopyTokenizer)
+                                       copyTokenizer: !output.noCopyTokenizer, numerics: numerics)
             let last = stage.output == stages.last?.output && !measure.given
             if case let (report, job)? = try PlanExecution.run(plan, to: stage.output, options: options, quiet: quiet, cluster: cluster,
                                                                finalJob: last), !quiet {
@@ -145,3 +149,5 @@ struct Merge: ParsableCommand {
         }
     }
 }
+
+extension MergeNumerics: ExpressibleByArgument {}

@@ -47,7 +47,7 @@ import TestSupport
     /// Merges the case's config.yml with Crucible into a temporary folder. Opt-in
     /// (CRUCIBLE_EVAL_PYTHON: a python with torch and transformers): a passthrough output
     /// (a frankenmerge: layers added) loads in transformers and runs a forward pass.
-    func merge(_ name: String) throws -> String {
+    func merge(_ name: String, numerics: MergeNumerics = .crucible) throws -> String {
         let text = try String(contentsOfFile: Self.root + "/" + name + "/config.yml", encoding: .utf8)
         let output = TemporaryFolder.path("corpus")
         // mergekit-multi's format: the stages in order, as `crucible merge` runs them.
@@ -55,7 +55,7 @@ import TestSupport
                                      intermediateDirectory: output + ".stages")
         for stage in stages.stages {
             let plan = try Planner.plan(stage.config, source: name + "/config.yml", options: PlanOptions(workingDirectory: Self.root))
-            _ = try MergeRunner.run(plan, to: stage.output, options: MergeOptions(threads: 2, seed: 0))
+            _ = try MergeRunner.run(plan, to: stage.output, options: MergeOptions(threads: 2, seed: 0, numerics: numerics))
         }
         if name.hasSuffix("/passthrough"), let python = ProcessInfo.processInfo.environment["CRUCIBLE_EVAL_PYTHON"] {
             let load = try ProcessRunner.run(python, ["-c", """
@@ -136,6 +136,31 @@ import TestSupport
         if ["linear", "task_arithmetic", "ties", "slerp", "passthrough"].contains(method) {
             #expect(Double(own.close) >= 0.95 * Double(own.total),
                     "\(own.total - own.close) of \(own.total) values are more than one ulp from mergekit's own output")
+        }
+    }
+
+    /// `--numerics mergekit` on the half-precision configs whose method mergekit 0.1.5 computes
+    /// in Float32 from inputs rounded to the dtype (linear, slerp): mergekit's own output,
+    /// bit for bit.
+    @Test("--numerics mergekit: linear and slerp configs in half precision give mergekit's own bytes",
+          arguments: configs.filter { $0.value == "ok" }.keys.sorted().filter { name in
+              let text = (try? String(contentsOfFile: root + "/configs/" + name + "/config.yml", encoding: .utf8)) ?? ""
+              return (text.contains("merge_method: linear") || text.contains("merge_method: slerp")) && !text.contains("\n---")
+                  && (text.contains("dtype: bfloat16") || text.contains("dtype: float16"))
+          })
+    func mergekitNumerics(_ name: String) throws {
+        let output = try merge("configs/" + name, numerics: .mergekit)
+        let want = try CheckpointContents.bytes(Self.root + "/configs/" + name), got = try CheckpointContents.bytes(output)
+        #expect(got.keys.sorted() == want.keys.sorted())
+        let differing = want.filter { got[$0.key] != $0.value }.keys.sorted()
+        if name == "mergekit-tests-slerp" {
+            // One tensor: mergekit's slerp angle comes from torch's Float32 functions, Crucible's
+            // from Float64 sums; the coefficients differ in a last bit that one element's rounding sees.
+            withKnownIssue("mergekit's slerp coefficients are not reproduced to the last bit") {
+                #expect(differing.isEmpty, "\(differing.count) tensors differ from mergekit's, first \(differing.first ?? "")")
+            }
+        } else {
+            #expect(differing.isEmpty, "\(differing.count) tensors differ from mergekit's, first \(differing.first ?? "")")
         }
     }
 

@@ -53,7 +53,7 @@ import TestSupport
             [Self.row(2, 2), Self.row(2, 2), Self.row(2, 2)],  // e: only m2
         ]
         func want(plus offset: Float) -> [Float] {
-            rows.flatMap { models in (0..<Self.hidden).map { i in models.reduce(Float(0)) { $0 + ($1[i] + offset) } * (1 / Float(3)) } }
+            rows.flatMap { models in (0..<Self.hidden).map { i in models.reduce(Float(0)) { $0 + ($1[i] + offset) } / 3 } }
         }
         #expect(try CheckpointContents.floats(out, "model.embed_tokens.weight") == want(plus: 0))
         #expect(try CheckpointContents.floats(out, "lm_head.weight") == want(plus: 100))

@@ -7,11 +7,15 @@ import TensorIO
 public final class MergeJob: DistributedJob {
     /// What a worker needs to compute any tensor of the merge (the WELCOME `setup`,
     /// docs/protocol.md §4.3): the method's name, the random seed (a decimal string, like every
-    /// 64-bit value of the protocol) and the output dtype (`F32`, `BF16`, `F16`…).
+    /// 64-bit value of the protocol), the output dtype (`F32`, `BF16`, `F16`…) and, with
+    /// `--numerics mergekit`, `numerics` and the half-precision dtype every input is first
+    /// rounded to (absent: Crucible's numerics, inputs as stored).
     struct Setup: Codable {
         var method: String
         @DecimalUInt64 var seed: UInt64
         var outputDType: String
+        var numerics: String? = nil
+        var inputDType: String? = nil
     }
 
     public let plan: MergePlan
@@ -31,7 +35,9 @@ public final class MergeJob: DistributedJob {
         // Sorted keys: the same job encodes to the same bytes in every process (its digest).
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        setup = Array(try encoder.encode(Setup(method: plan.method.name, seed: options.seed, outputDType: plan.outputDType.rawValue)))
+        let rounded = options.numerics == .mergekit ? plan.config.dtype.flatMap(DType.init(torchName:)).flatMap { [.bf16, .f16].contains($0) ? $0 : nil } : nil
+        setup = Array(try encoder.encode(Setup(method: plan.method.name, seed: options.seed, outputDType: plan.outputDType.rawValue,
+                                               numerics: options.numerics == .mergekit ? "mergekit" : nil, inputDType: rounded?.rawValue)))
         tasks = try plan.tensors.map { tensor in
             JobTask(label: tensor.name, work: Array(try encoder.encode(tensor)),
                     inputs: ((tensor.base.map { [$0] } ?? []) + tensor.inputs).flatMap { input in

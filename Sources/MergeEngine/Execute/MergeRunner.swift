@@ -9,14 +9,27 @@ public struct MergeOptions: Sendable {
     public var seed: UInt64
     public var shardBudget: UInt64
     public var copyTokenizer: Bool
+    public var numerics: MergeNumerics
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, seed: UInt64 = 0,
-                shardBudget: UInt64 = CheckpointWriter.defaultShardBudget, copyTokenizer: Bool = true) {
+                shardBudget: UInt64 = CheckpointWriter.defaultShardBudget, copyTokenizer: Bool = true,
+                numerics: MergeNumerics = .crucible) {
         self.threads = threads
         self.seed = seed
         self.shardBudget = shardBudget
         self.copyTokenizer = copyTokenizer
+        self.numerics = numerics
     }
+}
+
+/// How inputs meet the config's `dtype` (`--numerics`).
+public enum MergeNumerics: String, Sendable, CaseIterable {
+    /// Inputs as stored, converted to Float32 exactly; one rounding, at the output.
+    case crucible
+    /// Inputs first rounded to a half-precision `dtype`, as mergekit 0.1.5 loads them; then
+    /// as `crucible`. mergekit's linear and slerp then compute in Float32 too, so their
+    /// outputs match it (docs/methods.md "Precision").
+    case mergekit
 }
 
 /// What a finished merge did.
@@ -45,7 +58,7 @@ public enum MergeRunner {
                            progress: (@Sendable (JobProgress) -> Void)? = nil) throws -> MergeReport {
         let start = Date()
         let job = try MergeJob(plan: plan, directory: directory, options: options)
-        let runner = MergeTaskRunner(method: plan.method, outputDType: plan.outputDType, seed: options.seed)
+        let runner = try MergeTaskRunner.runner(setup: job.setup)
         try LocalJobRunner.run(job, runner: runner, threads: options.threads, progress: progress)
         return MergeReport(job, seconds: Date().timeIntervalSince(start))
     }

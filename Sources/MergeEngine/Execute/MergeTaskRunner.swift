@@ -11,18 +11,28 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
     public let method: any MergeMethod
     public let outputDType: DType
     public let seed: UInt64
+    public let numerics: MergeNumerics
+    /// The dtype every input is first rounded to (`--numerics mergekit`), or nil.
+    public let inputDType: DType?
 
-    public init(method: any MergeMethod, outputDType: DType, seed: UInt64) {
+    public init(method: any MergeMethod, outputDType: DType, seed: UInt64, numerics: MergeNumerics = .crucible, inputDType: DType? = nil) {
         self.method = method
         self.outputDType = outputDType
         self.seed = seed
+        self.numerics = numerics
+        self.inputDType = inputDType
     }
 
     public static func runner(setup: [UInt8]) throws -> any TaskRunner {
         let setup = try JSONDecoder().decode(MergeJob.Setup.self, from: Data(setup))
         guard let method = MethodRegistry.method(named: setup.method) else { throw JobError("unknown merge method \(setup.method)") }
         guard let dtype = DType(rawValue: setup.outputDType) else { throw JobError("unknown output dtype \(setup.outputDType)") }
-        return MergeTaskRunner(method: method, outputDType: dtype, seed: setup.seed)
+        let rounded = try setup.inputDType.map { name in
+            guard let dtype = DType(rawValue: name), dtype == .bf16 || dtype == .f16 else { throw JobError("inputs cannot be rounded to \(name)") }
+            return dtype
+        }
+        guard let numerics = MergeNumerics(rawValue: setup.numerics ?? "crucible") else { throw JobError("unknown numerics \(setup.numerics ?? "")") }
+        return MergeTaskRunner(method: method, outputDType: dtype, seed: setup.seed, numerics: numerics, inputDType: rounded)
     }
 
     public func run(_ work: [UInt8], inputs: any TaskInputs, threads: Int, into sink: TaskSink) throws {
@@ -60,6 +70,16 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
                 defer { [stored, a, b].forEach { $0.release() } }
                 view = try LoRAUpdate.apply(lora, to: stored, a: a, b: b, threads: threads)
             }
+            if let rounded = inputDType, view.dtype != rounded {
+                // --numerics mergekit: the input as mergekit loads it, rounded to the config's dtype.
+                let source = view
+                defer { source.release() }
+                view = try TensorView.inMemory(name: source.name, dtype: rounded, shape: source.shape, file: source.file) { bytes in
+                    var values = [Float](repeating: 0, count: source.elementCount)
+                    try values.withUnsafeMutableBufferPointer { try source.readFloat32(0..<source.elementCount, into: $0) }
+                    values.withUnsafeBufferPointer { Conversion.fromFloat32($0, to: rounded, into: bytes) }
+                }
+            }
             return JobInput(view: view, parameters: planned.parameters, random: Philox(seed: seed, stream: UInt64(planned.model), name: tensor.name))
         }
         var base = try tensor.base.map(input), others = try tensor.inputs.map(input)
@@ -78,7 +98,7 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
             others = Array(remapped.dropFirst(base == nil ? 0 : 1))
         }
         let job = TensorJob(name: tensor.name, shape: tensor.shape, base: base, inputs: others,
-                            parameters: tensor.parameters, threads: threads, sink: sink, outputDType: outputDType)
+                            parameters: tensor.parameters, threads: threads, sink: sink, outputDType: outputDType, numerics: numerics)
         defer { (job.inputs + (job.base.map { [$0] } ?? [])).forEach { $0.view.release() } }
         do {
             try method.merge(job)

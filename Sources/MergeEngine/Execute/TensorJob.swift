@@ -61,9 +61,12 @@ public final class TensorJob: Sendable {
     /// Where `apply` writes: the output tensor is the sink's part 0, in `outputDType`.
     let sink: TaskSink
     let outputDType: DType
+    /// `--numerics`: under `.mergekit` a method follows mergekit's arithmetic where it
+    /// differs (linear accumulates with fused multiply-adds, as torch's `addcmul_` does).
+    public let numerics: MergeNumerics
 
     public init(name: String, shape: [Int], base: JobInput?, inputs: [JobInput], parameters: [String: ResolvedValue],
-                threads: Int, sink: TaskSink, outputDType: DType) {
+                threads: Int, sink: TaskSink, outputDType: DType, numerics: MergeNumerics = .crucible) {
         self.name = name
         self.shape = shape
         self.base = base
@@ -72,6 +75,7 @@ public final class TensorJob: Sendable {
         self.threads = max(1, threads)
         self.sink = sink
         self.outputDType = outputDType
+        self.numerics = numerics
     }
 
     public var count: Int { shape.reduce(1, *) }

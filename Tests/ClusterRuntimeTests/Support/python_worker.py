@@ -157,12 +157,11 @@ def linear(work, inputs):
         total = np.float32(0)
         for w in weights:
             total = np.float32(total + w)
-        scale = np.float32(np.float32(1) / total) if normalize else np.float32(1)
         acc = np.zeros(inputs[0].size if inputs else 0, dtype=np.float32)
         for w, x in zip(weights, inputs):
             acc += np.multiply(w, x, dtype=np.float32)
-        if scale != np.float32(1):
-            acc *= scale
+        if normalize:
+            acc = np.divide(acc, total, dtype=np.float32)
     return acc
 
 
@@ -302,6 +301,8 @@ class Worker:
         u64(setup["seed"])  # linear draws no random numbers, but the seed must be well formed
         if setup["method"] != "linear":
             self.refuse("this worker computes linear merges only, not %s" % setup["method"])
+        if setup.get("numerics") is not None:
+            self.refuse("this worker computes Crucible's numerics only, not %s" % setup["numerics"])
         if setup["outputDType"] not in OUTPUT_WIDTH:
             self.refuse("output dtype %s is not supported" % setup["outputDType"])
         self.welcome = welcome
