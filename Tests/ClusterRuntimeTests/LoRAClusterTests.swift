@@ -6,6 +6,22 @@ import TestSupport
 /// other (read by a worker that has the files, shipped to one that has not), and W + s·B·A is
 /// formed the same way on every worker.
 @Suite struct LoRAClusterTests {
+    /// Merges `config` embedded and over 2 tcp workers, one reading the inputs and one with
+    /// them shipped: the two output folders and the coordinator's run.
+    static func mergedOverTwoWorkers(_ config: String, root: String) throws -> (embedded: String, clustered: String, coordinator: LaunchedProcess) {
+        let embedded = root + "/embedded", clustered = root + "/cluster"
+        let reference = try Harness.crucible(["merge", config, embedded, "-q"], in: Fixtures.repository)
+        #expect(reference.status == 0, "\(reference.output)")
+        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
+        let coordinator = try Harness.launch(["merge", config, clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"],
+                                             in: Fixtures.repository)
+        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"], in: Fixtures.repository)
+        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"], in: Fixtures.repository)
+        #expect(coordinator.wait() == 0, "\(coordinator.output)")
+        #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
+        return (embedded, clustered, coordinator)
+    }
+
     @Test("a LoRA input merged over 2 tcp workers (one with inputs shipped) is byte-identical to the embedded merge")
     func overWorkers() throws {
         let root = Harness.output("lora")
@@ -22,16 +38,7 @@ import TestSupport
             merge_method: linear
             dtype: bfloat16
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        let embedded = root + "/embedded", clustered = root + "/cluster"
-        let reference = try Harness.crucible(["merge", config, embedded, "-q"], in: Fixtures.repository)
-        #expect(reference.status == 0, "\(reference.output)")
-        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
-        let coordinator = try Harness.launch(["merge", config, clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"],
-                                             in: Fixtures.repository)
-        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"], in: Fixtures.repository)
-        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"], in: Fixtures.repository)
-        #expect(coordinator.wait() == 0, "\(coordinator.output)")
-        #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
+        let (embedded, clustered, coordinator) = try Self.mergedOverTwoWorkers(config, root: root)
         let a = try Data(contentsOf: URL(fileURLWithPath: embedded + "/model.safetensors"))
         let b = try Data(contentsOf: URL(fileURLWithPath: clustered + "/model.safetensors"))
         #expect(a == b, "the cluster's output differs from the embedded merge's")
@@ -55,16 +62,7 @@ import TestSupport
         let adapter = try LoRAFixture.write(root, "adapter", seed: 11, rsLoRA: true)
         let config = root + "/lora.yml"
         try LoRAFixture.config(adapter: adapter).write(toFile: config, atomically: true, encoding: .utf8)
-        let embedded = root + "/embedded", clustered = root + "/cluster"
-        let reference = try Harness.crucible(["merge", config, embedded, "-q"], in: Fixtures.repository)
-        #expect(reference.status == 0, "\(reference.output)")
-        let endpoint = "tcp://127.0.0.1:\(try Harness.freePort())"
-        let coordinator = try Harness.launch(["merge", config, clustered, "--listen", endpoint, "--local-workers", "0", "--min-workers", "2"],
-                                             in: Fixtures.repository)
-        let reading = try Harness.launch(["worker", "--connect", endpoint, "-j", "1"], in: Fixtures.repository)
-        let shipped = try Harness.launch(["worker", "--connect", endpoint, "-j", "1", "--no-shared-storage"], in: Fixtures.repository)
-        #expect(coordinator.wait() == 0, "\(coordinator.output)")
-        #expect(reading.wait(10) == 0 && shipped.wait(10) == 0)
+        let (embedded, clustered, coordinator) = try Self.mergedOverTwoWorkers(config, root: root)
         #expect(try Data(contentsOf: URL(fileURLWithPath: clustered + "/model.safetensors"))
                 == Data(contentsOf: URL(fileURLWithPath: embedded + "/model.safetensors")), "the cluster's output differs from the embedded merge's")
         let check = try LoRAFixture.againstNumpy(merged: clustered, adapter: adapter)
