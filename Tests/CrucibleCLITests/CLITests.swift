@@ -65,6 +65,20 @@ import TestSupport
         #expect(try CheckpointContents.floats(root + "/out", "model.embed_tokens.weight") == (0..<20).map { Float($0) })
     }
 
+    @Test("--numerics mergekit: mergekit's bfloat16 linear merge of the corpus, byte for byte; without it, Crucible's own rounding")
+    func numericsFlag() throws {
+        let corpus = Fixtures.repository + "/Tests/MergeEngineTests/Fixtures/corpus"
+        let config = "configs/mergekit-tests-linear/config.yml", mergekit = corpus + "/configs/mergekit-tests-linear"
+        let emulated = temporaryPath("numerics-mergekit"), own = temporaryPath("numerics-crucible")
+        let a = try run(["merge", config, emulated, "-q", "--numerics", "mergekit"], in: corpus)
+        let b = try run(["merge", config, own, "-q"], in: corpus)
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
+        #expect(try CheckpointContents.bytes(emulated) == CheckpointContents.bytes(mergekit))
+        #expect(try CheckpointContents.bytes(own) != CheckpointContents.bytes(mergekit))
+        let wrong = try run(["merge", config, temporaryPath("numerics-bad"), "--numerics", "torch"], in: corpus)
+        #expect(wrong.status != 0 && wrong.stderr.contains("crucible") && wrong.stderr.contains("mergekit"), "\(wrong.stderr)")
+    }
+
     @Test func configErrorsExitNonZeroWithEveryProblem() throws {
         let config = temporaryPath("bad.yml")
         try """

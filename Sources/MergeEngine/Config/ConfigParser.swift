@@ -171,7 +171,7 @@ public enum ConfigParser {
                 guard let tokens = value.mapping else { problem(at, "must map tokens to {source: ..., force: true|false}"); break }
                 for (tokenNode, entry) in tokens {
                     let token = tokenNode.string ?? "?"
-                    if let setting = tokenSetting(entry, at: "\(at).\(token)", problem) { settings.tokens.append((token, setting)) }
+                    if let setting = tokenSetting(token, entry, at: "\(at).\(token)", problem) { settings.tokens.append(setting) }
                 }
             default:
                 problem(at, "unknown key; allowed: source, tokens, pad_to_multiple_of")
@@ -181,7 +181,7 @@ public enum ConfigParser {
     }
 
     /// One entry of `tokenizer.tokens`: `{source: MODEL | {kind: model_token, model, token_id | token} | {kind: zero}, force}`.
-    private static func tokenSetting(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> TokenizerSettings.Token? {
+    private static func tokenSetting(_ token: String, _ node: Node, at location: String, _ problem: (String, String) -> Void) -> TokenizerSettings.Token? {
         guard let mapping = node.mapping else { problem(location, "must be {source: ..., force: true|false}"); return nil }
         var source: TokenizerSettings.EmbeddingSource?
         var force = false
@@ -220,7 +220,7 @@ public enum ConfigParser {
             if !mapping.keys.contains(where: { $0.string == "source" }) { problem(location, "needs a source") }
             return nil
         }
-        return TokenizerSettings.Token(source: source, force: force)
+        return TokenizerSettings.Token(token: token, source: source, force: force)
     }
 
     private static func parseSource(_ node: Node, at location: String, allowed: [String],

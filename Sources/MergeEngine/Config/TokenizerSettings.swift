@@ -20,58 +20,56 @@ public struct TokenizerSettings: Sendable, Equatable {
         case modelToken(model: String, id: Int?, token: String?)
         /// Zeros (`kind: zero`).
         case zero
+
+        /// The model it reads, if any.
+        public var model: String? {
+            switch self {
+            case .model(let m), .modelToken(let m, _, _): m
+            case .zero: nil
+            }
+        }
+
+        func renamingModel(_ rename: (String) -> String) -> EmbeddingSource {
+            switch self {
+            case .model(let m): .model(rename(m))
+            case .modelToken(let m, let id, let text): .modelToken(model: rename(m), id: id, token: text)
+            case .zero: .zero
+            }
+        }
     }
 
     /// One entry of `tokens:`: `force` puts the source's row in every model, even those that
     /// have the token.
     public struct Token: Sendable, Equatable {
+        public var token: String
         public var source: EmbeddingSource
         public var force: Bool
     }
 
     public var source: Source
     /// In the order written.
-    public var tokens: [(token: String, setting: Token)]
+    public var tokens: [Token]
     /// Rows past the vocabulary, up to a multiple of this, get each model's mean row.
     public var padToMultipleOf: Int?
 
-    public init(source: Source, tokens: [(token: String, setting: Token)] = [], padToMultipleOf: Int? = nil) {
+    public init(source: Source, tokens: [Token] = [], padToMultipleOf: Int? = nil) {
         self.source = source
         self.tokens = tokens
         self.padToMultipleOf = padToMultipleOf
-    }
-
-    public static func == (a: TokenizerSettings, b: TokenizerSettings) -> Bool {
-        a.source == b.source && a.padToMultipleOf == b.padToMultipleOf
-            && a.tokens.map(\.token) == b.tokens.map(\.token) && a.tokens.map(\.setting) == b.tokens.map(\.setting)
     }
 
     /// Every model path the settings name.
     public var modelReferences: [String] {
         var models: [String] = []
         if case .model(let m) = source { models.append(m) }
-        for (_, setting) in tokens {
-            switch setting.source {
-            case .model(let m), .modelToken(let m, _, _): models.append(m)
-            case .zero: break
-            }
-        }
-        return models
+        return models + tokens.compactMap(\.source.model)
     }
 
     /// The same settings with model paths renamed by `rename`.
     func renamingModels(_ rename: (String) -> String) -> TokenizerSettings {
         var settings = self
         if case .model(let m) = source { settings.source = .model(rename(m)) }
-        settings.tokens = tokens.map { token, setting in
-            var setting = setting
-            switch setting.source {
-            case .model(let m): setting.source = .model(rename(m))
-            case .modelToken(let m, let id, let text): setting.source = .modelToken(model: rename(m), id: id, token: text)
-            case .zero: break
-            }
-            return (token, setting)
-        }
+        for i in settings.tokens.indices { settings.tokens[i].source = tokens[i].source.renamingModel(rename) }
         return settings
     }
 }

@@ -75,9 +75,16 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
                 let source = view
                 defer { source.release() }
                 view = try TensorView.inMemory(name: source.name, dtype: rounded, shape: source.shape, file: source.file) { bytes in
-                    var values = [Float](repeating: 0, count: source.elementCount)
-                    try values.withUnsafeMutableBufferPointer { try source.readFloat32(0..<source.elementCount, into: $0) }
-                    values.withUnsafeBufferPointer { Conversion.fromFloat32($0, to: rounded, into: bytes) }
+                    let width = rounded.bitWidth / 8, step = TensorJob.chunkElements
+                    try withUnsafeTemporaryAllocation(of: Float.self, capacity: min(step, max(source.elementCount, 1))) { scratch in
+                        for start in stride(from: 0, to: source.elementCount, by: step) {
+                            let range = start..<min(start + step, source.elementCount)
+                            let values = UnsafeMutableBufferPointer(rebasing: scratch[0..<range.count])
+                            try source.readFloat32(range, into: values)
+                            Conversion.fromFloat32(UnsafeBufferPointer(values), to: rounded,
+                                                   into: UnsafeMutableRawBufferPointer(rebasing: bytes[range.lowerBound * width..<range.upperBound * width]))
+                        }
+                    }
                 }
             }
             return JobInput(view: view, parameters: planned.parameters, random: Philox(seed: seed, stream: UInt64(planned.model), name: tensor.name))

@@ -190,13 +190,14 @@ public struct Planner {
                 let merge = try VocabularyMerge(settings, paths: paths, models: models, base: config.baseModel.map(index) ?? 0,
                                                 location: { try options.location(of: $0) })
                 warnings += merge.warnings
-                if !merge.tokensWithoutRows.isEmpty {
-                    warnings.append("tokenizer: no model has a row for \(merge.tokensWithoutRows.prefix(5).joined(separator: ", "))"
-                                    + (merge.tokensWithoutRows.count > 5 ? " and \(merge.tokensWithoutRows.count - 5) more" : "") + "; they get zeros")
+                let missing = merge.tokensWithoutRows
+                if !missing.isEmpty {
+                    warnings.append("tokenizer: no model has a row for \(missing.prefix(5).joined(separator: ", "))"
+                                    + (missing.count > 5 ? " and \(missing.count - 5) more" : "") + "; they get zeros")
                 }
                 vocabularyMerge = merge
             } catch {
-                problem(config.tokenizer?.tokens.isEmpty == false || config.tokenizer?.padToMultipleOf != nil ? "tokenizer" : "tokenizer_source", "\(error)")
+                problem("tokenizer", "\(error)")
             }
             try failIfBlocked()
         }

@@ -74,12 +74,12 @@ struct VocabularyMerge {
             var next = (ids.values.max() ?? -1) + 1
             var appended: [JSONValue] = []
             var addedEntries: [(content: String, entry: JSONObject)] = []
+            var addedContents = Set<String>()
             for m in order {
-                for token in vocabularies[m]!.added where token.id < vocabularies[m]!.rows && !addedEntries.contains(where: { $0.content == token.content }) {
+                for token in vocabularies[m]!.added where token.id < vocabularies[m]!.rows && addedContents.insert(token.content).inserted {
                     addedEntries.append((token.content, token.entry))
                 }
             }
-            let addedContents = Set(addedEntries.map(\.content))
             for m in order {
                 for (token, _) in vocabularies[m]!.vocabularyTokens where ids[token] == nil && !addedContents.contains(token) {
                     ids[token] = next
@@ -119,9 +119,9 @@ struct VocabularyMerge {
         }
         self.rowOf = rowOf
         var resolved: [Int: TokenizerSettings.Token] = [:]
-        for (token, setting) in settings.tokens {
-            guard let id = ids[token] else {
-                warnings.append("tokenizer.tokens.\(token): not in the output vocabulary; ignored, as mergekit does")
+        for setting in settings.tokens {
+            guard let id = ids[setting.token] else {
+                warnings.append("tokenizer.tokens.\(setting.token): not in the output vocabulary; ignored, as mergekit does")
                 continue
             }
             resolved[id] = setting
