@@ -79,4 +79,20 @@ public struct JSONObject: Sendable, Equatable {
             }
         }
     }
+
+    /// The value at a dotted path of nested objects (`text_config.num_hidden_layers`); setting
+    /// a path whose parent object is missing does nothing.
+    public subscript(path path: String) -> JSONValue? {
+        get {
+            guard let dot = path.firstIndex(of: ".") else { return self[path] }
+            return self[String(path[..<dot])]?.objectValue?[path: String(path[path.index(after: dot)...])]
+        }
+        set {
+            guard let dot = path.firstIndex(of: ".") else { self[path] = newValue; return }
+            let key = String(path[..<dot])
+            guard var inner = self[key]?.objectValue else { return }
+            inner[path: String(path[path.index(after: dot)...])] = newValue
+            self[key] = .object(inner)
+        }
+    }
 }

@@ -7,11 +7,12 @@ import Yams
 /// (unknown keys, wrong types, bad layer ranges) rather than stopping at the first.
 /// Method-specific checks (parameters, input counts) happen in `ConfigValidator`.
 public enum ConfigParser {
-    static let topLevelKeys = ["merge_method", "slices", "models", "base_model", "parameters", "dtype",
+    static let topLevelKeys = ["merge_method", "slices", "models", "modules", "base_model", "parameters", "dtype",
                                "out_dtype", "tokenizer_source", "tokenizer", "chat_template", "name"]
     static let sourceKeys = ["model", "layer_range", "parameters"]
     static let modelKeys = ["model", "parameters"]
     static let sliceKeys = ["sources", "parameters"]
+    static let moduleKeys = ["models", "slices", "parameters"]
 
     /// The largest config file read (mergekit configs are a few kilobytes).
     public static let maxFileBytes = BoundedYAML.maxFileBytes
@@ -104,26 +105,21 @@ public enum ConfigParser {
             case "parameters":
                 config.parameters = parameterSet(value, at: key, problem)
             case "models":
-                guard let items = value.sequence else { problem(key, "must be a list of {model, parameters}"); break }
-                config.models = items.enumerated().compactMap { i, item in
-                    parseSource(item, at: "models[\(i)]", allowed: modelKeys, problem)
-                }
+                config.models = models(value, at: key, problem)
             case "slices":
-                guard let items = value.sequence else { problem(key, "must be a list of {sources: [...]}"); break }
-                config.slices = items.enumerated().compactMap { i, item in slice(item, at: "slices[\(i)]", problem) }
+                config.slices = slices(value, at: key, problem)
+            case "modules":
+                guard let entries = value.mapping, !entries.isEmpty else { problem(key, "must be a mapping of module names to {models | slices, parameters}"); break }
+                config.modules = entries.compactMap { name, body in module(name.string ?? "?", body, at: "\(key).\(name.string ?? "?")", problem) }
             default:
                 problem(key, "unknown key; allowed: \(topLevelKeys.joined(separator: ", "))")
             }
         }
         if !sawMethod { problem("merge_method", "missing; name one of the methods listed by `crucible methods`") }
-        if config.models == nil && config.slices == nil {
-            problem("models", "a config needs either `models:` or `slices:`")
+        let forms = [config.models != nil, config.slices != nil, config.modules != nil].filter { $0 }.count
+        if forms != 1 {
+            problem(forms == 0 ? "models" : "slices", "a config needs exactly one of `models:`, `slices:` or `modules:`")
         }
-        if config.models != nil && config.slices != nil {
-            problem("slices", "use either `models:` or `slices:`, not both")
-        }
-        if config.models?.isEmpty == true { problem("models", "the list is empty") }
-        if config.slices?.isEmpty == true { problem("slices", "the list is empty") }
         if !problems.isEmpty { throw ProblemList(source: source, problems: problems) }
         return config
     }
@@ -221,6 +217,40 @@ public enum ConfigParser {
             return nil
         }
         return TokenizerSettings.Token(token: token, source: source, force: force)
+    }
+
+    /// `models:` (at the top level or in a module): a non-empty list of {model, parameters}.
+    private static func models(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> [MergeConfig.Source]? {
+        guard let items = node.sequence else { problem(location, "must be a list of {model, parameters}"); return nil }
+        if items.isEmpty { problem(location, "the list is empty") }
+        return items.enumerated().compactMap { i, item in parseSource(item, at: "\(location)[\(i)]", allowed: modelKeys, problem) }
+    }
+
+    /// `slices:` (at the top level or in a module): a non-empty list of {sources, parameters}.
+    private static func slices(_ node: Node, at location: String, _ problem: (String, String) -> Void) -> [MergeConfig.Slice]? {
+        guard let items = node.sequence else { problem(location, "must be a list of {sources: [...]}"); return nil }
+        if items.isEmpty { problem(location, "the list is empty") }
+        return items.enumerated().compactMap { i, item in slice(item, at: "\(location)[\(i)]", problem) }
+    }
+
+    /// One entry of `modules:`: exactly one of `models:` and `slices:`, and `parameters:`.
+    private static func module(_ name: String, _ node: Node, at location: String, _ problem: (String, String) -> Void) -> MergeConfig.Module? {
+        guard let mapping = node.mapping else { problem(location, "must be {models | slices, parameters}"); return nil }
+        var module = MergeConfig.Module(name: name)
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? "?"
+            switch key {
+            case "models": module.models = models(value, at: "\(location).models", problem)
+            case "slices": module.slices = slices(value, at: "\(location).slices", problem)
+            case "parameters": module.parameters = parameterSet(value, at: "\(location).parameters", problem)
+            default: problem("\(location).\(key)", "unknown key; allowed: \(moduleKeys.joined(separator: ", "))")
+            }
+        }
+        if (module.models == nil) == (module.slices == nil) {
+            problem(location, "a module needs exactly one of `models:` and `slices:`")
+            return nil
+        }
+        return module
     }
 
     private static func parseSource(_ node: Node, at location: String, allowed: [String],

@@ -23,12 +23,31 @@ public struct MergeConfig: Sendable {
         }
     }
 
+    /// One entry of `modules:`: a part of a multi-module model (a text decoder, a vision
+    /// tower, a projector) merged from its own models or slices, with its own parameters
+    /// (between a slice's and the top level's in precedence).
+    public struct Module: Sendable, Equatable {
+        /// The module's name in the architecture (`ModularFamily.Module.name`).
+        public var name: String
+        public var models: [Source]?
+        public var slices: [Slice]?
+        public var parameters: ParameterSet
+        public init(name: String, models: [Source]? = nil, slices: [Slice]? = nil, parameters: ParameterSet = ParameterSet()) {
+            self.name = name
+            self.models = models
+            self.slices = slices
+            self.parameters = parameters
+        }
+    }
+
     /// `name:`: what later documents of a multi-document config call this merge's output.
     public var name: String?
     public var mergeMethod: String
     /// `models:` form (sugar for one slice over all layers); nil when `slices:` is used.
     public var models: [Source]?
     public var slices: [Slice]?
+    /// `modules:` form, in config order; nil when `models:` or `slices:` is used.
+    public var modules: [Module]?
     public var baseModel: String?
     public var parameters: ParameterSet
     /// Compute dtype as written (`dtype:`); Crucible computes in Float32 and uses it as the
@@ -68,12 +87,13 @@ public struct MergeConfig: Sendable {
             return adapter.map { path + "+" + $0 } ?? path
         }
         config.baseModel = baseModel.map(rename)
-        config.models = models?.map { var s = $0; s.model = rename(s.model); return s }
-        config.slices = slices?.map { slice in
-            var slice = slice
-            slice.sources = slice.sources.map { var s = $0; s.model = rename(s.model); return s }
-            return slice
+        func renamed(_ sources: [Source]?) -> [Source]? { sources?.map { var s = $0; s.model = rename(s.model); return s } }
+        func renamed(_ slices: [Slice]?) -> [Slice]? {
+            slices?.map { var slice = $0; slice.sources = renamed(slice.sources)!; return slice }
         }
+        config.models = renamed(models)
+        config.slices = renamed(slices)
+        config.modules = modules?.map { var module = $0; module.models = renamed(module.models); module.slices = renamed(module.slices); return module }
         config.tokenizer = tokenizer?.renamingModels(rename)
         return config
     }
@@ -86,6 +106,10 @@ public struct MergeConfig: Sendable {
         if let baseModel { add(baseModel) }
         models?.forEach { add($0.model) }
         slices?.forEach { $0.sources.forEach { add($0.model) } }
+        for module in modules ?? [] {
+            module.models?.forEach { add($0.model) }
+            module.slices?.forEach { $0.sources.forEach { add($0.model) } }
+        }
         return seen
     }
 }

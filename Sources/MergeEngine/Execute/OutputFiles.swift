@@ -27,35 +27,46 @@ public enum OutputFiles {
     /// GPT-2: `n_layer`; others `num_layers`, `n_layers`).
     static let layerCountKeys = ["num_hidden_layers", "n_layer", "num_layers", "n_layers"]
 
-    /// The reference model's config for the output's layers: every layer-count key holds
-    /// the output's count, and every list with one entry per input layer (`layer_types`,
-    /// sliding-window patterns, ...) holds the entries of the layers the output's layers
-    /// come from, in output order.
+    /// The reference model's config for the output's layers: for each stack of layers, every
+    /// layer-count key holds the output's count, and every list with one entry per input layer
+    /// (`layer_types`, sliding-window patterns, ...) holds the entries of the layers the
+    /// output's layers come from, in output order. A module's stack is counted at its key
+    /// (`text_config.num_hidden_layers`) and its lists are those of the object holding it.
     static func layered(_ config: JSONObject, _ plan: MergePlan) -> JSONObject {
         var config = config
-        let inputCount = layerCountKeys.lazy.compactMap { config[$0]?.int64Value.map(Int.init) }.first
-        for key in layerCountKeys where config[key]?.int64Value != nil { config[key] = .integer(plan.layerCount) }
         if let rows = plan.vocabularySize, config["vocab_size"]?.int64Value != nil { config["vocab_size"] = .integer(rows) }
-        if config["num_hidden_layers"] == nil && inputCount == nil { config["num_hidden_layers"] = .integer(plan.layerCount) }
-        guard let inputCount, inputCount > 1, let sources = sourceLayers(plan), sources != Array(0..<inputCount) else { return config }
-        for entry in config.entries where entry.key != "architectures" {
-            guard case .array(let list) = entry.value, list.count == inputCount, sources.allSatisfy({ $0 < list.count }),
-                  list.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) else { continue }
-            config[entry.key] = .array(sources.map { list[$0] })
+        for stack in plan.layerStacks {
+            guard let key = stack.countKey else {
+                config = layered(config, countKeys: layerCountKeys, sources: stack.sources)
+                if config["num_hidden_layers"] == nil && !layerCountKeys.contains(where: { config[$0] != nil }) {
+                    config["num_hidden_layers"] = .integer(stack.sources.count)
+                }
+                continue
+            }
+            let parent = key.split(separator: ".").dropLast().joined(separator: ".")
+            let last = String(key.split(separator: ".").last!)
+            if parent.isEmpty {
+                config = layered(config, countKeys: [last], sources: stack.sources)
+            } else if let object = config[path: parent]?.objectValue {
+                config[path: parent] = .object(layered(object, countKeys: [last], sources: stack.sources))
+            }
         }
         return config
     }
 
-    /// For each output layer, the input layer its tensors come from (nil when some output
-    /// layer has no layer tensor to tell).
-    static func sourceLayers(_ plan: MergePlan) -> [Int]? {
-        var sources = [Int?](repeating: nil, count: plan.layerCount)
-        for tensor in plan.tensors {
-            guard let output = LayerName(tensor.name)?.index, output < sources.count, sources[output] == nil,
-                  let input = (tensor.base ?? tensor.inputs.first).flatMap({ LayerName($0.tensor)?.index }) else { continue }
-            sources[output] = input
+    /// `object` with its `countKeys` set to the count of `sources` and its per-layer lists
+    /// following `sources`.
+    static func layered(_ object: JSONObject, countKeys: [String], sources: [Int]) -> JSONObject {
+        var object = object
+        let inputCount = countKeys.lazy.compactMap { object[$0]?.int64Value.map(Int.init) }.first
+        for key in countKeys where object[key]?.int64Value != nil { object[key] = .integer(sources.count) }
+        guard let inputCount, inputCount > 1, sources != Array(0..<inputCount) else { return object }
+        for entry in object.entries where entry.key != "architectures" {
+            guard case .array(let list) = entry.value, list.count == inputCount, sources.allSatisfy({ $0 < list.count }),
+                  list.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) else { continue }
+            object[entry.key] = .array(sources.map { list[$0] })
         }
-        return sources.allSatisfy { $0 != nil } ? sources.map { $0! } : nil
+        return object
     }
 
     /// Refuses, before any weight is read, what `write` would refuse at the end: tokenizer

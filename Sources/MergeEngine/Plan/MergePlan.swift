@@ -60,6 +60,15 @@ public struct PlannedTensor: Sendable, Codable, Equatable {
     public var vocabulary: VocabularyRemap? = nil
 }
 
+/// One stack of the output's layers: a model's, or a module's (`ModularFamily`).
+public struct LayerStack: Sendable {
+    /// config.json path of the stack's layer count; nil for a whole model's (`OutputFiles.layerCountKeys`).
+    public let countKey: String?
+    /// For each output layer, the input layer its tensors come from (of the slice's base
+    /// model, else its first model).
+    public let sources: [Int]
+}
+
 /// A validated merge: models opened, every output tensor planned, every parameter resolved.
 /// Building a plan reads headers only, never a weight.
 public struct MergePlan: Sendable {
@@ -71,8 +80,10 @@ public struct MergePlan: Sendable {
     public let checkpoints: [Checkpoint]
     public let tensors: [PlannedTensor]
     public let outputDType: DType
-    /// Number of transformer layers in the output.
-    public let layerCount: Int
+    /// The output's stacks of layers: one, or one per module with layers of a multi-module model.
+    public let layerStacks: [LayerStack]
+    /// Number of transformer layers in the output, all stacks together.
+    public var layerCount: Int { layerStacks.reduce(0) { $0 + $1.sources.count } }
     /// The model whose config.json the output starts from (base, else first).
     public let referenceModel: Int
     /// The folder whose tokenizer files are copied (`tokenizer_source`, else the reference model's).

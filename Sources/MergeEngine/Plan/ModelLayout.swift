@@ -6,7 +6,8 @@ import TensorIO
 /// (final norm, `lm_head`). For a family Crucible knows (`Architecture`, from config.json)
 /// the embedding, the head and the layer count come from its description; for any other,
 /// from the tensor names. Names are transformers' model layout: a mixture-of-experts family's
-/// per-expert tensors appear as the fused tensors transformers 5 reads (`ExpertFusion`).
+/// per-expert tensors appear as the fused tensors transformers 5 reads (`ExpertFusion`). A
+/// multi-module model (`ModularFamily`) is laid out one module at a time.
 struct ModelLayout {
     let pre: [String]
     let post: [String]
@@ -20,18 +21,28 @@ struct ModelLayout {
     /// Model-layout names not stored under that name: the stored tensors that make each.
     private let renamed: [String: ExpertFusion.Entry]
 
-    init(_ checkpoint: Checkpoint) {
-        let architecture = checkpoint.config.flatMap { try? Architecture(config: $0) }
+    /// The layout of `checkpoint`, or of one `module` of it (a multi-module model's part: its
+    /// tensors only, its layers, its own layer count).
+    init(_ checkpoint: Checkpoint, module: ModularFamily.Module? = nil) {
+        let architecture = module == nil ? checkpoint.config.flatMap { try? Architecture(config: $0) } : nil
         let family = architecture?.family
+        let owner = ModularFamily.of(config: checkpoint.config)
         var pre: [String] = []
         var post: [String] = []
         var layers: [Int: [String]] = [:]
-        let entries = ExpertFusion.of(checkpoint)?.layout(checkpoint.tensorNames)
+        var entries = ExpertFusion.of(checkpoint)?.layout(checkpoint.tensorNames)
             ?? checkpoint.tensorNames.map { ExpertFusion.Entry(name: $0, parts: [$0], experts: 0) }
+        if let module {
+            entries = entries.filter { entry in
+                owner.map { $0.module(of: entry.name)?.name == module.name } ?? module.prefixes.contains(where: entry.name.hasPrefix)
+            }
+        }
         renamed = Dictionary(uniqueKeysWithValues: entries.filter { $0.parts != [$0.name] }.map { ($0.name, $0) })
         for name in entries.map(\.name) {
-            if let layer = LayerName(name) {
+            if let layer = LayerName(name), module.map({ $0.layerCountKey != nil }) ?? true {
                 layers[layer.index, default: []].append(name)
+            } else if let module {
+                if module.post.contains(name) { post.append(name) } else { pre.append(name) }
             } else if family.map({ name == $0.embedding }) ?? ModelLayout.isEmbedding(name) {
                 pre.append(name)
             } else {
@@ -41,6 +52,13 @@ struct ModelLayout {
         self.pre = pre
         self.post = post
         self.layers = layers
+        if let module {
+            head = module.post.first(where: ModelLayout.isOutputHead)
+            embedding = pre.first { $0.hasSuffix("embed_tokens.weight") }
+            let configured = module.layerCountKey.flatMap { checkpoint.config?[path: $0]?.int64Value.map(Int.init) }
+            layerCount = configured ?? layers.keys.max().map { $0 + 1 } ?? 0
+            return
+        }
         head = family?.head
         if let family {
             embedding = pre.contains(family.embedding) ? family.embedding : nil

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Evaluator
 import JobModel
 import TensorIO
 
@@ -84,6 +85,19 @@ public struct Planner {
     /// The LoRA adapter of each model that names one (by model index), and its index among
     /// the plan's checkpoints.
     private var adapters: [Int: (adapter: LoRAAdapter, index: Int)] = [:]
+    /// The part being planned.
+    private var part: Part
+
+    /// A part of the output planned on its own: one module of a multi-module model
+    /// (`ModularFamily`), else the whole model. `location` prefixes the config locations its
+    /// problems name; `parameters` rank between a slice's and the top level's.
+    struct Part {
+        var module: ModularFamily.Module? = nil
+        var models: [MergeConfig.Source]?
+        var slices: [MergeConfig.Slice]?
+        var parameters = ParameterSet()
+        var location = ""
+    }
 
     public static func plan(_ config: MergeConfig, source: String = "config", options: PlanOptions = PlanOptions()) throws(ProblemList) -> MergePlan {
         var planner = Planner(config: config, source: source, options: options)
@@ -94,6 +108,7 @@ public struct Planner {
         self.config = config
         self.source = source
         self.options = options
+        part = Part(models: config.models, slices: config.slices)
     }
 
     private mutating func problem(_ location: String, _ message: String) {
@@ -160,31 +175,37 @@ public struct Planner {
         }
         try failIfBlocked()
         let models = checkpoints.map { $0! }
-        let layouts = models.map(ModelLayout.init)
         func index(of path: String) -> Int { paths.firstIndex(of: path)! }
 
         checkArchitectures(models, paths: paths)
 
-        // Slices, with the base added where the method uses one and the config left it out.
-        let slices = normalizedSlices(method: method, layouts: layouts, index: index)
-        for (s, slice) in slices.enumerated() {
-            for (i, src) in slice.sources.enumerated() {
-                guard let range = src.layerRange else { continue }
-                let available = layouts[index(of: src.model)].layerCount
-                if range.upperBound > available {
-                    problem("slices[\(s)].sources[\(i)].layer_range",
-                            "[\(range.lowerBound), \(range.upperBound)] is past the \(available) layers of \(src.model)")
+        // The parts, each with its layouts and slices (the base added where the method uses one
+        // and the config left it out).
+        var laidOut: [(part: Part, layouts: [ModelLayout], slices: [MergeConfig.Slice])] = []
+        for part in parts(family: ModularFamily.of(config: models[0].config), reference: paths[0]) {
+            self.part = part
+            let layouts = models.map { ModelLayout($0, module: part.module) }
+            let slices = normalizedSlices(method: method, layouts: layouts, index: index)
+            for (s, slice) in slices.enumerated() {
+                for (i, src) in slice.sources.enumerated() {
+                    guard let range = src.layerRange else { continue }
+                    let available = layouts[index(of: src.model)].layerCount
+                    if range.upperBound > available {
+                        problem("\(part.location)slices[\(s)].sources[\(i)].layer_range",
+                                "[\(range.lowerBound), \(range.upperBound)] is past the \(available) layers of \(src.model)")
+                    }
+                }
+                let others = slice.sources.filter { method.baseModel == .unused || $0.model != config.baseModel }
+                if !method.inputCount.contains(others.count) {
+                    problem(part.location + (part.slices == nil ? "models" : "slices[\(s)]"),
+                            "\(method.name) takes \(method.inputContract); this has \(others.count) model\(others.count == 1 ? "" : "s") besides the base")
                 }
             }
-            let others = slice.sources.filter { method.baseModel == .unused || $0.model != config.baseModel }
-            if !method.inputCount.contains(others.count) {
-                problem(config.slices == nil ? "models" : "slices[\(s)]",
-                        "\(method.name) takes \(method.inputContract); this has \(others.count) model\(others.count == 1 ? "" : "s") besides the base")
-            }
+            laidOut.append((part, layouts, slices))
         }
         try failIfBlocked()
 
-        let referenceModel = config.baseModel.map(index) ?? index(of: slices[0].sources[0].model)
+        let referenceModel = config.baseModel.map(index) ?? index(of: laidOut[0].slices[0].sources[0].model)
         if let settings = config.tokenizer {
             do {
                 let merge = try VocabularyMerge(settings, paths: paths, models: models, base: config.baseModel.map(index) ?? 0,
@@ -204,39 +225,45 @@ public struct Planner {
         var tensors: [PlannedTensor] = []
         let outputDType = resolveOutputDType(models[referenceModel], method: method)
 
-        // Pre-layer weights: first slice, t = 0. Layers: their slice, t = idx/(n-1).
-        // Post-layer weights: last slice, t = 0.
-        let reference = layouts[referenceModel]
-        for name in reference.pre {
-            if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[0], sliceIndex: 0, t: 0, method: method,
-                                  models: models, layouts: layouts, index: index, dtype: outputDType) { tensors.append(t) }
-        }
-        var outputLayer = 0
-        for (sliceIndex, slice) in slices.enumerated() {
-            // Layer tensors are enumerated from the base model's source (else the first), so a
-            // tensor another model lacks is reported rather than silently skipped.
-            let reference = slice.sources.first { $0.model == config.baseModel } ?? slice.sources[0]
-            let span = reference.layerRange!.count
-            let referenceLayout = layouts[index(of: reference.model)]
-            for j in 0..<span {
-                let t = span > 1 ? Double(j) / Double(span - 1) : 1
-                let sourceLayer = reference.layerRange!.lowerBound + j
-                for name in referenceLayout.layers[sourceLayer] ?? [] {
-                    guard let layerName = LayerName(name) else { continue }
-                    let output = layerName.renumbered(outputLayer)
-                    let planned = planTensor(
-                        output: output,
-                        inputs: { src in layerName.renumbered(src.layerRange!.lowerBound + j) },
-                        slice: slice, sliceIndex: sliceIndex, t: t, method: method, models: models, layouts: layouts, index: index, dtype: outputDType)
-                    if let planned { tensors.append(planned) }
-                }
-                outputLayer += 1
+        // Per part: pre-layer weights from the first slice, t = 0; layers from their slice,
+        // t = idx/(n-1); post-layer weights from the last slice, t = 0.
+        var stacks: [LayerStack] = []
+        for (part, layouts, slices) in laidOut {
+            self.part = part
+            let reference = layouts[referenceModel]
+            for name in reference.pre {
+                if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[0], sliceIndex: 0, t: 0, method: method,
+                                      models: models, layouts: layouts, index: index, dtype: outputDType) { tensors.append(t) }
             }
-        }
-        for name in reference.post {
-            if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[slices.count - 1], sliceIndex: slices.count - 1,
-                                  t: 0, method: method,
-                                  models: models, layouts: layouts, index: index, dtype: outputDType) { tensors.append(t) }
+            var sourceLayers: [Int] = []
+            for (sliceIndex, slice) in slices.enumerated() {
+                // Layer tensors are enumerated from the base model's source (else the first), so a
+                // tensor another model lacks is reported rather than silently skipped.
+                let reference = slice.sources.first { $0.model == config.baseModel } ?? slice.sources[0]
+                let span = reference.layerRange!.count
+                let referenceLayout = layouts[index(of: reference.model)]
+                for j in 0..<span {
+                    let t = span > 1 ? Double(j) / Double(span - 1) : 1
+                    let sourceLayer = reference.layerRange!.lowerBound + j
+                    for name in referenceLayout.layers[sourceLayer] ?? [] {
+                        guard let layerName = LayerName(name) else { continue }
+                        let planned = planTensor(
+                            output: layerName.renumbered(sourceLayers.count),
+                            inputs: { src in layerName.renumbered(src.layerRange!.lowerBound + j) },
+                            slice: slice, sliceIndex: sliceIndex, t: t, method: method, models: models, layouts: layouts, index: index, dtype: outputDType)
+                        if let planned { tensors.append(planned) }
+                    }
+                    sourceLayers.append(sourceLayer)
+                }
+            }
+            for name in reference.post {
+                if let t = planTensor(output: name, inputs: { _ in name }, slice: slices[slices.count - 1], sliceIndex: slices.count - 1,
+                                      t: 0, method: method,
+                                      models: models, layouts: layouts, index: index, dtype: outputDType) { tensors.append(t) }
+            }
+            if part.module == nil || part.module?.layerCountKey != nil {
+                stacks.append(LayerStack(countKey: part.module?.layerCountKey, sources: sourceLayers))
+            }
         }
         for key in inputProblemOrder {
             let p = inputProblems[key]!
@@ -254,7 +281,7 @@ public struct Planner {
             }
         }
         let plan = MergePlan(config: config, method: method, modelPaths: paths, checkpoints: models + adapterCheckpoints, tensors: tensors,
-                         outputDType: outputDType, layerCount: outputLayer, referenceModel: referenceModel,
+                         outputDType: outputDType, layerStacks: stacks, referenceModel: referenceModel,
                          tokenizerDirectory: vocabularyMerge?.tokenizerDirectory ?? models[referenceModel].directory, warnings: warnings,
                          vocabularySize: vocabularyMerge?.rows ?? truncatedVocabulary, tokenizerDocument: vocabularyMerge?.tokenizerDocument)
         let needed = plan.peakMemoryEstimate(threads: options.threads)
@@ -324,13 +351,20 @@ public struct Planner {
                 }
             }
         }
-        check(config.parameters, at: "parameters", perModelOnly: false)
-        for (i, m) in (config.models ?? []).enumerated() { check(m.parameters, at: "models[\(i)].parameters", perModelOnly: true) }
-        for (s, slice) in (config.slices ?? []).enumerated() {
-            check(slice.parameters, at: "slices[\(s)].parameters", perModelOnly: false)
-            for (i, src) in slice.sources.enumerated() {
-                check(src.parameters, at: "slices[\(s)].sources[\(i)].parameters", perModelOnly: true)
+        func check(models: [MergeConfig.Source]?, slices: [MergeConfig.Slice]?, at prefix: String) {
+            for (i, m) in (models ?? []).enumerated() { check(m.parameters, at: "\(prefix)models[\(i)].parameters", perModelOnly: true) }
+            for (s, slice) in (slices ?? []).enumerated() {
+                check(slice.parameters, at: "\(prefix)slices[\(s)].parameters", perModelOnly: false)
+                for (i, src) in slice.sources.enumerated() {
+                    check(src.parameters, at: "\(prefix)slices[\(s)].sources[\(i)].parameters", perModelOnly: true)
+                }
             }
+        }
+        check(config.parameters, at: "parameters", perModelOnly: false)
+        check(models: config.models, slices: config.slices, at: "")
+        for module in config.modules ?? [] {
+            check(module.parameters, at: "modules.\(module.name).parameters", perModelOnly: false)
+            check(models: module.models, slices: module.slices, at: "modules.\(module.name).")
         }
     }
 
@@ -367,13 +401,14 @@ public struct Planner {
         }
     }
 
-    /// Resolves `spec` for one tensor: source > slice > top-level > the method's default, every
+    /// Resolves `spec` for one tensor: source > slice > module > top-level > the method's default, every
     /// level matched against `tensor` — the model's input name for per-model parameters, the
     /// output name for global ones (as mergekit does).
     private mutating func resolve(_ spec: ParameterSpec, source: MergeConfig.Source?, tensor: String,
                                   slice: MergeConfig.Slice, t: Double) -> ResolvedValue? {
         if let source, let v = source.parameters[spec.name]?.resolve(tensor: tensor, t: t) { return v }
         if let v = slice.parameters[spec.name]?.resolve(tensor: tensor, t: t) { return v }
+        if let v = part.parameters[spec.name]?.resolve(tensor: tensor, t: t) { return v }
         if let v = config.parameters[spec.name]?.resolve(tensor: tensor, t: t) { return v }
         return spec.defaultValue
     }
@@ -429,9 +464,9 @@ public struct Planner {
             if !isBase, let wrong = method.problem(perModel: params) {
                 // Named where the config sets this model's parameters (a base model added to
                 // the slice by the planner is never checked).
-                let location = config.models != nil
-                    ? "models[\(config.models!.firstIndex { $0.model == src.model } ?? sourceIndex)].parameters"
-                    : "slices[\(sliceIndex)].sources[\(sourceIndex)].parameters"
+                let location = part.location + (part.models.map { models in
+                    "models[\(models.firstIndex { $0.model == src.model } ?? sourceIndex)].parameters"
+                } ?? "slices[\(sliceIndex)].sources[\(sourceIndex)].parameters")
                 noteInputProblem(location, wrong, tensor: output)
             }
             var input = PlannedInput(model: m, tensor: name, parameters: params, parts: layouts[m].parts(of: name))
@@ -514,7 +549,7 @@ public struct Planner {
     private mutating func normalizedSlices(method: any MergeMethod, layouts: [ModelLayout],
                                            index: (String) -> Int) -> [MergeConfig.Slice] {
         let usesBase = method.baseModel != .unused || method.mergesUnlistedBase
-        if let models = config.models {
+        if let models = part.models {
             var sources = models.map { m in
                 MergeConfig.Source(model: m.model, layerRange: 0..<layouts[index(m.model)].layerCount, parameters: m.parameters)
             }
@@ -523,12 +558,12 @@ public struct Planner {
             }
             let counts = Set(sources.map { $0.layerRange!.count })
             if counts.count > 1 {
-                problem("models", "the models have different layer counts (" +
+                problem("\(part.location)models", "the models have different layer counts (" +
                         sources.map { "\($0.model): \($0.layerRange!.count)" }.joined(separator: ", ") + "); use slices: with layer_range")
             }
             return [MergeConfig.Slice(sources: sources)]
         }
-        return (config.slices ?? []).map { slice in
+        return (part.slices ?? []).map { slice in
             var slice = slice
             if usesBase, let base = config.baseModel, !slice.sources.contains(where: { $0.model == base }),
                let range = slice.sources.first?.layerRange {
@@ -536,6 +571,43 @@ public struct Planner {
             }
             return slice
         }
+    }
+
+    /// The parts of the output: a multi-module model's modules (as `modules:` lists them; for
+    /// `models:`, every module from the same models), else the whole model.
+    private mutating func parts(family: ModularFamily?, reference: String) -> [Part] {
+        guard let family else {
+            if config.modules != nil {
+                problem("modules", "\(reference) is not a multi-module model; modules: is for "
+                        + ModularFamily.supported.map(\.modelType).joined(separator: ", "))
+                return []
+            }
+            return [Part(models: config.models, slices: config.slices)]
+        }
+        let names = family.modules.map(\.name)
+        guard let modules = config.modules else {
+            if config.slices != nil {
+                problem("slices", "a \(family.modelType) model has several modules (\(names.joined(separator: ", "))); "
+                        + "give slices per module under modules:, as mergekit requires")
+                return []
+            }
+            return family.modules.map { Part(module: $0, models: config.models) }
+        }
+        var parts: [Part] = []
+        for module in modules {
+            guard let declared = family.module(named: module.name) else {
+                problem("modules.\(module.name)", "a \(family.modelType) model has no such module; its modules: \(names.joined(separator: ", "))")
+                continue
+            }
+            parts.append(Part(module: declared, models: module.models, slices: module.slices, parameters: module.parameters,
+                              location: "modules.\(module.name)."))
+        }
+        let missing = names.filter { name in !modules.contains { $0.name == name } }
+        if !missing.isEmpty {
+            problem("modules", "no entry for \(missing.joined(separator: ", ")): every module of a \(family.modelType) model needs one "
+                    + "(mergekit would write the model without it)")
+        }
+        return parts
     }
 
     private mutating func checkArchitectures(_ models: [Checkpoint], paths: [String]) {
