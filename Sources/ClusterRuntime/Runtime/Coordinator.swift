@@ -15,7 +15,8 @@ public struct ClusterOptions: Sendable {
     public var liveness = 5
     /// Most bytes (output, plus inputs shipped to it) leased to one worker at a time.
     public var creditBytes = 256 << 20
-    /// A task that fails this many times (on different workers while there are others) fails the job.
+    /// A task that fails this many times (on different workers while there are others) fails
+    /// the job; with no remote workers (no `endpoints`), its first failure does.
     public var maxFailures = 3
     /// Size of INPUT and RESULT chunks (uncompressed).
     public var chunkBytes = 4 << 20
@@ -32,8 +33,8 @@ public struct ClusterOptions: Sendable {
     /// Percent of the tasks (a fixed sample, 0 to 100) whose result from a remote worker is
     /// recomputed by another worker and compared bit for bit before it counts (`--verify`).
     public var verifyPercent = 0.0
-    /// A worker that fails this many tasks in a row (ERROR, an incomplete DONE, a lease
-    /// taken back) without finishing one is dropped.
+    /// A remote worker that fails this many tasks in a row (ERROR, an incomplete DONE, a
+    /// lease taken back) without finishing one is dropped.
     public var maxFailuresInARow = 3
 
     public init(endpoints: [String] = []) { self.endpoints = endpoints }
@@ -543,14 +544,18 @@ public final class Coordinator {
             // A worker that failed may have lost what it kept: ship it all again.
             workers[peer]!.held = []
             workers[peer]!.failuresInARow += 1
-            if workers[peer]!.failuresInARow >= cluster.maxFailuresInARow {
+            // An embedded worker is this process: dropping it would only lose it, while its
+            // failures (an input that cannot be read) count against the tasks.
+            if workers[peer]!.failuresInARow >= cluster.maxFailuresInARow && !peer.local {
                 drop(peer, because: "failed \(cluster.maxFailuresInARow) tasks in a row")
             }
         }
         // Retries go to other workers while there are any, so with enough workers this means
         // `maxFailures` different workers; with fewer, a task never fails more than that often.
+        // Without remote workers, an in-process worker would only compute the same task from the
+        // same inputs again (a read of them has been retried already): the first failure ends the job.
         let failures = states[task].failures
-        if failures.count >= cluster.maxFailures {
+        if failures.count >= cluster.maxFailures || (peer.local && cluster.endpoints.isEmpty) {
             throw ClusterError(description: "\(tasks[task].label) failed \(failures.count) times on "
                 + "\(Set(failures.map(\.worker)).count) worker(s): "
                 + failures.map { "\($0.worker): \($0.message)" }.joined(separator: "; "))
