@@ -44,6 +44,20 @@ enum HubModels {
         }
     }
 
+    /// `PlanOptions.openRemote`: a folder URL, and a Hub reference when `rangeReads`, is a
+    /// remote checkpoint read by ranges (docs/remote-models.md); any other reference is opened
+    /// from its Hub snapshot (`hubSnapshot`), downloaded whole.
+    static func opener(rangeReads: Bool, quiet: Bool) -> @Sendable (String) throws -> Checkpoint {
+        { reference in
+            guard let location = RemoteLocation(reference), rangeReads || location.isFolder else {
+                return try Checkpoint(path: hubSnapshot(reference, quiet: quiet))
+            }
+            let settings = HubSettings(environment: ProcessInfo.processInfo.environment)
+            if !quiet { FileHandle.standardError.write(Data("reading the headers of \(location)\n".utf8)) }
+            return try RemoteModel.open(location, settings: settings).checkpoint(settings: settings)
+        }
+    }
+
     /// `hubSnapshot` as `PlanOptions.resolveModel` (the planner has looked for a local path).
     static func resolver(quiet: Bool) -> @Sendable (String) throws -> String {
         { try hubSnapshot($0, quiet: quiet) }

@@ -63,6 +63,10 @@ struct Merge: ParsableCommand {
     @Flag(help: "Print the plan (tensors, bytes to read and write, peak memory) and exit.")
     var dryRun = false
 
+    @Flag(help: ArgumentHelp("Plan Hub models from their headers and read their tensors with HTTP range requests, instead of downloading them whole.",
+                             discussion: "Only config.json, the index, the tokenizer files and each weight file's header are downloaded before planning (so --dry-run needs nothing more); a tensor's bytes are read when a task needs them. Models given as https:// folder URLs are always read this way (docs/remote-models.md)."))
+    var rangeReads = false
+
     @Option(help: "Multi-document configs: where named stages are written (default: OUT_DIR.stages).")
     var intermediateDir: String?
 
@@ -101,7 +105,8 @@ struct Merge: ParsableCommand {
                 try Planner.plan(stage.config, source: config,
                                  options: PlanOptions(allowCrimes: allowCrimes, truncateVocabulary: unsafeTruncateEmbeddings,
                                                      outputDType: try output.dtype(), threads: threads,
-                                                     resolveModel: HubModels.resolver(quiet: quiet)))
+                                                     resolveModel: HubModels.resolver(quiet: quiet),
+                                                     openRemote: HubModels.opener(rangeReads: rangeReads, quiet: quiet)))
             }
             for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             if dryRun {

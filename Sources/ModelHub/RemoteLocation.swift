@@ -22,6 +22,8 @@ public enum RemoteLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    public var isFolder: Bool { if case .folder = self { true } else { false } }
+
     public var description: String {
         switch self {
         case .hub(let reference): reference.description

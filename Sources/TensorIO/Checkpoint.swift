@@ -74,7 +74,10 @@ public final class Checkpoint: Sendable {
             let indexPath = FileSystem.join(path, Checkpoint.indexFileName)
             let singlePath = FileSystem.join(path, Checkpoint.singleFileName)
             if FileSystem.exists(indexPath) {
-                (files, names, fileIndex) = try Checkpoint.openSharded(indexPath: indexPath, directory: path)
+                (files, names, fileIndex) = try Checkpoint.openSharded(indexPath: indexPath) { (shard) throws(SafeTensorsError) in
+                    let shardPath = FileSystem.join(path, shard)
+                    return FileSystem.exists(shardPath) ? try SafeTensorsFile(path: shardPath) : nil
+                }
             } else if FileSystem.exists(singlePath) {
                 let file = try SafeTensorsFile(path: singlePath)
                 files = [file]
@@ -103,7 +106,36 @@ public final class Checkpoint: Sendable {
         self.files = files
         self.tensorNames = names
         self.fileIndex = fileIndex
+        config = try Checkpoint.config(in: directory)
+    }
 
+    /// A remote model (`path` names it): `folder` holds its config.json, index and tokenizer
+    /// files; `files` are its weights, remote `SafeTensorsFile`s by their names in the folder.
+    /// Tensors are ordered as a local copy of the same files orders them.
+    public init(path: String, folder: String, files named: [(name: String, file: SafeTensorsFile)]) throws(SafeTensorsError) {
+        self.path = path
+        directory = folder
+        let indexPath = FileSystem.join(folder, Checkpoint.indexFileName)
+        let byName = Dictionary(named.map { ($0.name, $0.file) }, uniquingKeysWith: { first, _ in first })
+        if FileSystem.exists(indexPath) {
+            (files, tensorNames, fileIndex) = try Checkpoint.openSharded(indexPath: indexPath) { byName[$0] }
+        } else {
+            var names: [String] = []
+            var fileIndex: [String: Int] = [:]
+            for (i, file) in named.map(\.file).enumerated() {
+                for t in file.tensors {
+                    guard fileIndex[t.name] == nil else { throw SafeTensorsError(file: file.path, tensor: t.name, .duplicateTensor) }
+                    names.append(t.name)
+                    fileIndex[t.name] = i
+                }
+            }
+            (files, tensorNames, self.fileIndex) = (named.map(\.file), names, fileIndex)
+        }
+        config = try Checkpoint.config(in: folder)
+    }
+
+    /// The config.json of `directory`, nil when it has none.
+    private static func config(in directory: String) throws(SafeTensorsError) -> JSONObject? {
         let configPath = FileSystem.join(directory, "config.json")
         if FileSystem.exists(configPath) {
             let bytes = try FileSystem.readFile(configPath)
@@ -114,10 +146,9 @@ public final class Checkpoint: Sendable {
                 throw SafeTensorsError(file: configPath, .invalidJSON(error.description))
             }
             guard case .object(let object) = parsed else { throw SafeTensorsError(file: configPath, .headerNotObject) }
-            config = object
-        } else {
-            config = nil
+            return object
         }
+        return nil
     }
 
     /// The weight map of a `model.safetensors.index.json`: (tensor, shard file) pairs in file
@@ -145,7 +176,8 @@ public final class Checkpoint: Sendable {
         return shardOf
     }
 
-    private static func openSharded(indexPath: String, directory: String) throws(SafeTensorsError)
+    /// The shards of the index at `indexPath`, each opened by `open` (nil: the shard is missing).
+    private static func openSharded(indexPath: String, open: (String) throws(SafeTensorsError) -> SafeTensorsFile?) throws(SafeTensorsError)
         -> ([SafeTensorsFile], [String], [String: Int])
     {
         let shardOf = try weightMap(indexPath: indexPath)
@@ -153,10 +185,9 @@ public final class Checkpoint: Sendable {
         var files: [SafeTensorsFile] = []
         var fileIndexByShard: [String: Int] = [:]
         for shard in shardOrder {
-            let shardPath = FileSystem.join(directory, shard)
-            guard FileSystem.exists(shardPath) else { throw SafeTensorsError(file: indexPath, .missingShard(shard)) }
+            guard let file = try open(shard) else { throw SafeTensorsError(file: indexPath, .missingShard(shard)) }
             fileIndexByShard[shard] = files.count
-            files.append(try SafeTensorsFile(path: shardPath))
+            files.append(file)
         }
         var fileIndex: [String: Int] = [:]
         for (tensor, shard) in shardOf {

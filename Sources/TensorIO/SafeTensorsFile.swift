@@ -1,16 +1,42 @@
-/// A validated, memory-mapped safetensors file. Tensor bytes are served zero-copy from the
-/// mapping; nothing is read until a tensor's bytes are touched.
+/// Reads byte ranges of a safetensors file that is not on this machine's disk (a remote file
+/// read with HTTP range requests).
+public protocol ByteRangeSource: Sendable {
+    /// Bytes `range` of the file into `destination`, which holds exactly `range.count`.
+    func read(_ range: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws(SafeTensorsError)
+}
+
+/// A validated safetensors file: memory-mapped, its tensor bytes served zero-copy from the
+/// mapping and nothing read until a tensor's bytes are touched; or remote, known from its
+/// header, each tensor's bytes read from a `ByteRangeSource` into memory of its own when the
+/// tensor is asked for.
 public final class SafeTensorsFile: Sendable {
+    /// The file's path, or a remote file's URL.
     public let path: String
     public let header: SafeTensorsHeader
-    private let mapping: MappedFile
+    private let storage: Storage
     private let indexByName: [String: Int]
 
+    private enum Storage: Sendable {
+        case mapped(MappedFile)
+        case remote(any ByteRangeSource, size: Int, headerDigest: UInt64)
+    }
+
     /// Maps and validates `path`; every problem is a `SafeTensorsError` naming the file.
-    public init(path: String) throws(SafeTensorsError) {
+    public convenience init(path: String) throws(SafeTensorsError) {
+        let mapping = try MappedFile(path: path)
+        self.init(path: path, header: try SafeTensorsHeader.parse(file: mapping.bytes, path: path), storage: .mapped(mapping))
+    }
+
+    /// A remote file at `url` of `size` bytes whose header (validated against that size) and
+    /// header digest were read already; tensor bytes come from `source`.
+    public convenience init(remote url: String, header: SafeTensorsHeader, size: Int, headerDigest: UInt64, source: any ByteRangeSource) {
+        self.init(path: url, header: header, storage: .remote(source, size: size, headerDigest: headerDigest))
+    }
+
+    private init(path: String, header: SafeTensorsHeader, storage: Storage) {
         self.path = path
-        mapping = try MappedFile(path: path)
-        header = try SafeTensorsHeader.parse(file: mapping.bytes, path: path)
+        self.header = header
+        self.storage = storage
         var index: [String: Int] = [:]
         index.reserveCapacity(header.tensors.count)
         for (i, tensor) in header.tensors.enumerated() { index[tensor.name] = i }
@@ -21,12 +47,23 @@ public final class SafeTensorsFile: Sendable {
     public var tensors: [TensorInfo] { header.tensors }
     public var metadata: [(key: String, value: String)] { header.metadata }
     /// Size of the file in bytes.
-    public var fileSize: Int { mapping.bytes.count }
+    public var fileSize: Int {
+        switch storage {
+        case .mapped(let mapping): mapping.bytes.count
+        case .remote(_, let size, _): size
+        }
+    }
+
+    /// Whether tensor bytes are read over the network rather than mapped.
+    public var isRemote: Bool { if case .remote = storage { true } else { false } }
 
     /// xxHash64 of the length prefix and JSON header: together with the size, how another
     /// host checks that its copy of the file is this one without reading the weights.
     public var headerDigest: UInt64 {
-        XXHash64.hash(UnsafeRawBufferPointer(rebasing: mapping.bytes[0..<header.dataStart]))
+        switch storage {
+        case .mapped(let mapping): XXHash64.hash(UnsafeRawBufferPointer(rebasing: mapping.bytes[0..<header.dataStart]))
+        case .remote(_, _, let digest): digest
+        }
     }
 
     public func info(_ name: String) -> TensorInfo? {
@@ -36,17 +73,21 @@ public final class SafeTensorsFile: Sendable {
     /// The tensor called `name`, or `.missingTensor` naming the file and tensor.
     public func tensor(_ name: String) throws(SafeTensorsError) -> TensorView {
         guard let info = info(name) else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
-        return view(info)
-    }
-
-    func view(_ info: TensorInfo) -> TensorView {
         let start = header.dataStart + Int(info.dataOffsets.lowerBound)
-        return TensorView(info: info, bytes: UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + info.byteCount)]), owner: mapping, file: path)
+        switch storage {
+        case .mapped(let mapping):
+            return TensorView(info: info, bytes: UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + info.byteCount)]),
+                              owner: mapping, file: path)
+        case .remote(let source, _, _):
+            let memory = OwnedBytes(byteCount: info.byteCount)
+            try source.read(start..<(start + info.byteCount), into: memory.bytes)
+            return TensorView(info: info, bytes: UnsafeRawBufferPointer(memory.bytes), owner: memory, file: path)
+        }
     }
 
-    /// Hints the kernel to read `name`'s bytes ahead of use.
+    /// Hints the kernel to read `name`'s bytes ahead of use (a mapped file's).
     public func prefetch(_ name: String) {
-        guard let info = info(name) else { return }
+        guard let info = info(name), case .mapped(let mapping) = storage else { return }
         let start = header.dataStart + Int(info.dataOffsets.lowerBound)
         mapping.willNeed(start..<(start + info.byteCount))
     }

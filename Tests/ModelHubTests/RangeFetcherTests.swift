@@ -18,7 +18,8 @@ import Testing
 
         init(fail: (file: String, times: Int, status: Int)? = nil, cut: (file: String, after: Int, times: Int)? = nil,
              redirect: String? = nil) throws {
-            server = try HubServer(cut: cut, folders: ["data": HubFixture.folder(with: "blob.bin", bytes)], fail: fail, redirect: redirect)
+            server = try HubServer(cut: cut, folders: ["data": HubFixture.folder(with: "blob.bin", bytes)],
+                                   fail: fail.map { ($0.file, $0.times, $0.status, 0) }, redirect: redirect)
         }
 
         /// GET requests for the file, in order (on either port).

@@ -29,8 +29,16 @@ public struct PlanOptions: Sendable {
     /// Face Hub `org/name@revision`, say); when nil, model references are paths only.
     public var resolveModel: (@Sendable (String) throws -> String)?
 
+    /// Opens a model reference that is no existing path as a remote checkpoint (headers now,
+    /// each tensor's bytes read over HTTP when a task asks for it); when set, it is used
+    /// instead of `resolveModel` for models (a LoRA adapter or tokenizer source still goes
+    /// through `resolveModel`).
+    public var openRemote: (@Sendable (String) throws -> Checkpoint)?
+
     public init(allowCrimes: Bool = false, truncateVocabulary: Bool = false, outputDType: DType? = nil, workingDirectory: String? = nil,
-                threads: Int = 1, resolveModel: (@Sendable (String) throws -> String)? = nil) {
+                threads: Int = 1, resolveModel: (@Sendable (String) throws -> String)? = nil,
+                openRemote: (@Sendable (String) throws -> Checkpoint)? = nil) {
+        self.openRemote = openRemote
         self.threads = threads
         self.allowCrimes = allowCrimes
         self.truncateVocabulary = truncateVocabulary
@@ -48,6 +56,14 @@ public struct PlanOptions: Sendable {
         if !FileSystem.exists(local), let revisionless = PlanOptions.withoutRevision(local) { return revisionless }
         guard let resolveModel, !FileSystem.exists(local) else { return local }
         return try resolveModel(path)
+    }
+
+    /// The model at `path` (as written in the config): a local checkpoint, else `openRemote`'s,
+    /// else the checkpoint at what `resolveModel` makes of it.
+    public func open(_ path: String) throws -> Checkpoint {
+        let local = localPath(of: path)
+        if let openRemote, !FileSystem.exists(local), PlanOptions.withoutRevision(local) == nil { return try openRemote(path) }
+        return try Checkpoint(path: location(of: path))
     }
 
     /// `path` without its `@revision` when what precedes the one `@` is an existing path.
@@ -159,7 +175,7 @@ public struct Planner {
         for (m, path) in paths.enumerated() {
             let (model, adapter) = LoRAAdapter.split(path)
             do {
-                checkpoints.append(try Checkpoint(path: options.location(of: model)))
+                checkpoints.append(try options.open(model))
             } catch {
                 problem("model \(path)", "\(error)")
                 checkpoints.append(nil)

@@ -32,12 +32,12 @@ final class HubServer {
     /// `after` bytes, then nothing. `drip`: the listing is sent one byte every `drip` seconds;
     /// `endless`: it never ends; `extra`: it names that many more top-level `.safetensors`
     /// files, which the repository does not have. `folders`: plain folders served under
-    /// `/files/NAME/` (see `folderURL`); `fail`: the first `times` requests for a file's bytes
-    /// answer HTTP `status`; `redirect`: a folder file answered with a redirect to the CDN host.
+    /// `/files/NAME/` (see `folderURL`); `fail`: after the first `skip`, `times` requests for a
+    /// file's bytes answer HTTP `status`; `redirect`: a folder file answered with a redirect to the CDN host.
     init(_ repositories: [String: Repository] = [:], token: String? = nil, cut: (file: String, after: Int, times: Int)? = nil,
          tamper: String? = nil, hold: (file: String, after: Int, until: String)? = nil,
          stall: (file: String, after: Int, times: Int)? = nil, drip: Double? = nil, endless: Bool = false, extra: Int = 0,
-         folders: [String: String] = [:], fail: (file: String, times: Int, status: Int)? = nil, redirect: String? = nil) throws {
+         folders: [String: String] = [:], fail: (file: String, times: Int, status: Int, skip: Int)? = nil, redirect: String? = nil) throws {
         let folder = TemporaryFolder.make("hub-server")
         log = folder + "/requests.jsonl"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -53,7 +53,7 @@ final class HubServer {
         if endless { spec["endless"] = true }
         if extra > 0 { spec["extra"] = extra }
         spec["folders"] = folders
-        if let fail { spec["fail"] = ["file": fail.file, "times": fail.times, "status": fail.status] }
+        if let fail { spec["fail"] = ["file": fail.file, "times": fail.times, "status": fail.status, "skip": fail.skip] }
         if let redirect { spec["redirect"] = ["file": redirect] }
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: folder + "/spec.json"))
 

@@ -6,7 +6,7 @@ SPEC: {"repos": {"org/name": {"sha": COMMIT, "private": false, "files": {NAME: L
        "token": TOKEN, "cut": {"file": NAME, "after": BYTES, "times": N}, "tamper": NAME,
        "hold": {"file": NAME, "after": BYTES, "until": PATH},
        "stall": {"file": NAME, "after": BYTES, "times": N}, "drip": SECONDS, "endless": true,
-       "extra": N, "folders": {NAME: LOCAL_DIR}, "fail": {"file": NAME, "times": N, "status": S},
+       "extra": N, "folders": {NAME: LOCAL_DIR}, "fail": {"file": NAME, "times": N, "status": S, "skip": K},
        "redirect": {"file": NAME}}
 Serves on 127.0.0.1, an ephemeral port printed as the first line of stdout, and on a second
 ephemeral port (the "CDN host", reached as localhost) printed as the second line:
@@ -18,7 +18,8 @@ ephemeral port (the "CDN host", reached as localhost) printed as the second line
   http://localhost:CDN_PORT/files/{folder}/{file}
 - GET  /cdn/{sha256}                      -> the bytes. /cdn/ and /files/ honour
   "Range: bytes=A-B" and "bytes=A-" with 206 and Content-Range (416 when A is past the end);
-  the first "times" requests for the "fail" file answer HTTP "status" (default 500). The first
+  after the first "skip" (default 0), "times" requests for the "fail" file answer HTTP "status"
+  (default 500). The first
   "times" requests for the "cut" file stop after "after" bytes and close the connection; the
   "tamper" file is served with its last byte changed; the "hold" file's first "after" bytes
   are sent at once, the rest once a file exists at "until" (a client that is gone by then is
@@ -48,6 +49,7 @@ lock = threading.Lock()
 cuts_left = spec.get("cut", {}).get("times", 0)
 stalls_left = spec.get("stall", {}).get("times", 0)
 fails_left = spec.get("fail", {}).get("times", 0)
+fails_skipped = spec.get("fail", {}).get("skip", 0)
 blobs = {}  # sha256 -> (repo, file name, bytes)
 for repo_id, repo in spec["repos"].items():
     repo["data"] = {name: open(path, "rb").read() for name, path in repo["files"].items()}
@@ -174,10 +176,13 @@ class Hub(http.server.BaseHTTPRequestHandler):
             pass
 
     def send_blob(self, repo_id, name, data):
-        global cuts_left, stalls_left, fails_left
+        global cuts_left, stalls_left, fails_left, fails_skipped
         with lock:
             fail = spec.get("fail", {}).get("file") == name and fails_left > 0
-            if fail:
+            if fail and fails_skipped > 0:
+                fails_skipped -= 1
+                fail = False
+            elif fail:
                 fails_left -= 1
         if fail:
             return self.error(spec["fail"].get("status", 500))
