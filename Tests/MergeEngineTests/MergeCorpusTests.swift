@@ -139,14 +139,14 @@ import TestSupport
         }
     }
 
-    /// `--numerics mergekit` on the half-precision configs whose method mergekit 0.1.5 computes
-    /// in Float32 from inputs rounded to the dtype (linear, slerp): mergekit's own output,
-    /// bit for bit.
-    @Test("--numerics mergekit: linear and slerp configs in half precision give mergekit's own bytes",
+    /// `--numerics mergekit` on the half-precision configs whose method it reproduces (linear,
+    /// slerp, the task-arithmetic family without random masks): mergekit's own output, bit
+    /// for bit.
+    @Test("--numerics mergekit: half-precision configs of linear, slerp, task_arithmetic, ties and breadcrumbs give mergekit's own bytes",
           arguments: configs.filter { $0.value == "ok" }.keys.sorted().filter { name in
               let text = (try? String(contentsOfFile: root + "/configs/" + name + "/config.yml", encoding: .utf8)) ?? ""
-              return (text.contains("merge_method: linear") || text.contains("merge_method: slerp")) && !text.contains("\n---")
-                  && (text.contains("dtype: bfloat16") || text.contains("dtype: float16"))
+              return ["linear", "slerp", "task_arithmetic", "ties", "breadcrumbs"].contains { text.contains("merge_method: \($0)\n") }
+                  && !text.contains("\n---") && (text.contains("dtype: bfloat16") || text.contains("dtype: float16"))
           })
     func mergekitNumerics(_ name: String) throws {
         let output = try merge("configs/" + name, numerics: .mergekit)
