@@ -52,8 +52,8 @@ struct Merge: ParsableCommand {
     @Flag(help: "Allow merging models of different architectures.")
     var allowCrimes = false
 
-    @Option(help: ArgumentHelp("crucible: inputs as stored, rounded once at the output; mergekit: inputs first rounded to a half-precision dtype, as mergekit does.",
-                               discussion: "mergekit's linear and slerp then match it bit for bit (docs/methods.md \"Precision\")."))
+    @Option(help: ArgumentHelp("crucible: inputs as stored, rounded once at the output; mergekit: mergekit's arithmetic (inputs first rounded to a half-precision dtype, every task-arithmetic step in it).",
+                               discussion: "mergekit's linear, task_arithmetic, ties and breadcrumbs then match it bit for bit (docs/methods.md \"Precision\")."))
     var numerics: MergeNumerics = .crucible
 
     @Flag(help: ArgumentHelp("UNSAFE: where vocabulary sizes differ, keep the token rows all models have (as mergekit's flag).",

@@ -70,6 +70,17 @@ public enum Conversion {
         }
     }
 
+    /// `value` rounded to `dtype` and back (BF16, F16; any other dtype leaves it as it is): what
+    /// a torch tensor of that dtype holds after an operation that torch computes in Float32.
+    @inline(__always)
+    public static func rounded(_ value: Float, to dtype: DType) -> Float {
+        switch dtype {
+        case .bf16: return bf16ToFloat32(float32ToBF16(value))
+        case .f16: return f16ToFloat32(float32ToF16(value))
+        default: return value
+        }
+    }
+
     /// BF16 bits → Float32, exact.
     @inline(__always)
     public static func bf16ToFloat32(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }

@@ -26,9 +26,11 @@ public struct MergeOptions: Sendable {
 public enum MergeNumerics: String, Sendable, CaseIterable {
     /// Inputs as stored, converted to Float32 exactly; one rounding, at the output.
     case crucible
-    /// Inputs first rounded to a half-precision `dtype`, as mergekit 0.1.5 loads them; then
-    /// as `crucible`. mergekit's linear and slerp then compute in Float32 too, so their
-    /// outputs match it (docs/methods.md "Precision").
+    /// mergekit 0.1.5's arithmetic: inputs first rounded to a half-precision `dtype`, as
+    /// mergekit loads them; linear with fused multiply-adds; the task-arithmetic family with
+    /// every operation rounded to the dtype and torch's order of equal magnitudes. Linear,
+    /// task_arithmetic, ties and breadcrumbs then match mergekit's outputs bit for bit
+    /// (docs/methods.md "Precision").
     case mergekit
 }
 

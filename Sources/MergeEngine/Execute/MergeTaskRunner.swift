@@ -105,7 +105,8 @@ public struct MergeTaskRunner: TaskRunner, JobKind {
             others = Array(remapped.dropFirst(base == nil ? 0 : 1))
         }
         let job = TensorJob(name: tensor.name, shape: tensor.shape, base: base, inputs: others,
-                            parameters: tensor.parameters, threads: threads, sink: sink, outputDType: outputDType, numerics: numerics)
+                            parameters: tensor.parameters, threads: threads, sink: sink, outputDType: outputDType,
+                            numerics: numerics, mergekitDType: inputDType ?? .f32)
         defer { (job.inputs + (job.base.map { [$0] } ?? [])).forEach { $0.view.release() } }
         do {
             try method.merge(job)

@@ -62,11 +62,15 @@ public final class TensorJob: Sendable {
     let sink: TaskSink
     let outputDType: DType
     /// `--numerics`: under `.mergekit` a method follows mergekit's arithmetic where it
-    /// differs (linear accumulates with fused multiply-adds, as torch's `addcmul_` does).
+    /// differs (linear accumulates with fused multiply-adds, as torch's `addcmul_` does; the
+    /// task-arithmetic family rounds every operation to `mergekitDType`).
     public let numerics: MergeNumerics
+    /// The dtype mergekit computes in under `.mergekit`: the half-precision `dtype` the inputs
+    /// were rounded to, else Float32.
+    public let mergekitDType: DType
 
     public init(name: String, shape: [Int], base: JobInput?, inputs: [JobInput], parameters: [String: ResolvedValue],
-                threads: Int, sink: TaskSink, outputDType: DType, numerics: MergeNumerics = .crucible) {
+                threads: Int, sink: TaskSink, outputDType: DType, numerics: MergeNumerics = .crucible, mergekitDType: DType = .f32) {
         self.name = name
         self.shape = shape
         self.base = base
@@ -76,6 +80,7 @@ public final class TensorJob: Sendable {
         self.sink = sink
         self.outputDType = outputDType
         self.numerics = numerics
+        self.mergekitDType = mergekitDType
     }
 
     public var count: Int { shape.reduce(1, *) }

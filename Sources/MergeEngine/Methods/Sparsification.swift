@@ -23,6 +23,11 @@ enum Sparsifier: Sendable {
 /// `m` from Philox keyed by (seed, m, tensor name), so they never depend on scheduling; the
 /// rescale pass records its decisions (`KeepDecisions`) and the apply pass reads them, or
 /// draws the same decisions again when there was no rescale pass.
+///
+/// Under `--numerics mergekit` a task vector is `x − b` rounded to the dtype, as mergekit
+/// computes it, and magnitude selections keep what mergekit 0.1.5 keeps: the elements that
+/// torch's `argsort` of |δ| places at the kept positions, equal magnitudes in the order its
+/// `std::sort` leaves them (`IntroSort`), recorded in `decisions` before the element-wise pass.
 struct TaskVectorMasks {
     /// One rule per model.
     enum Rule {
@@ -32,13 +37,15 @@ struct TaskVectorMasks {
         case ranked(upper: Int, lower: Int?)
         case random(probability: Float)
         case della(density: Float, epsilon: Float)
+        /// Keep the elements recorded in `decisions`: mergekit's magnitude selection (`--numerics mergekit`).
+        case torchOrder
     }
 
     let rules: [Rule]
     /// The magnitude selections, with how many threshold ties precede each chunk.
     let selections: [LargestSelector.Result]
     let byRows: Bool
-    /// The random masks' decisions, once the rescale pass has recorded them.
+    /// The `torchOrder` masks, and the random masks' decisions once the rescale pass has recorded them.
     let decisions: KeepDecisions
 
     /// Decides every model's rule and runs the selection passes.
@@ -46,6 +53,7 @@ struct TaskVectorMasks {
         let n = job.count
         var rules: [Rule] = []
         var selections: [TopKSelection] = []
+        let mergekit = job.numerics == .mergekit
         func select(_ k: Int) -> Int {
             selections.append(TopKSelection(k: k, total: n))
             return selections.count - 1
@@ -59,6 +67,8 @@ struct TaskVectorMasks {
                 rules.append(.keepAll)
             case _ where density <= 0:
                 rules.append(.keepNone)
+            case .magnitude where mergekit, .magnitudeOutliers where mergekit:
+                rules.append(.torchOrder)
             case .magnitude:
                 rules.append(.ranked(upper: select(max(1, Int(density * Double(n)))), lower: nil))
             case .magnitudeOutliers:
@@ -81,8 +91,16 @@ struct TaskVectorMasks {
         }
         self.rules = rules
         self.byRows = sparsifier == .dellaMagprune
-        decisions = KeepDecisions(randomModels: rules.map { if case .random = $0 { return true } else { return false } }, count: n)
+        decisions = KeepDecisions(models: rules.map {
+            switch $0 {
+            case .random, .torchOrder: return true
+            default: return false
+            }
+        }, count: n)
         let byRows = self.byRows
+        for (m, rule) in rules.enumerated() {
+            if case .torchOrder = rule { try TaskVectorMasks.recordTorchOrder(job, model: m, sparsifier: sparsifier, into: decisions.bits[m]!) }
+        }
 
         // Exact top-k of |δ| for every ranked rule, all in the same passes.
         let modelOf = TaskVectorMasks.owners(rules)
@@ -92,6 +110,42 @@ struct TaskVectorMasks {
                 for i in 0..<chunk.count { keys[i] = TopKSelection.magnitudeKey(x[i] - b[i]) }
             }
         self.selections = results
+    }
+
+    /// Records in `bits` the elements of model `m`'s task vector that mergekit 0.1.5 keeps:
+    /// torch sorts |δ| (δ rounded to the dtype) with `std::sort`, descending for TIES (keeping
+    /// the first `max(1, int(density·N))` positions) and ascending for breadcrumbs (keeping
+    /// `int(density·N)` positions from `max(0, N − int(density·N) − int(gamma·N))`).
+    private static func recordTorchOrder(_ job: TensorJob, model m: Int, sparsifier: Sparsifier, into bits: UnsafeMutablePointer<UInt8>) throws {
+        let n = job.count, input = job.inputs[m], density = input.number("density")
+        guard n > 0 else { return }
+        precondition(n <= Int(UInt32.max), "an element index must fit 32 bits")
+        let ascending = sparsifier == .magnitudeOutliers
+        let kept: Range<Int>
+        if ascending {
+            let target = Int(density * Double(n)), bottom = max(0, n - target - Int(input.number("gamma") * Double(n)))
+            kept = bottom..<(bottom + target)
+        } else {
+            kept = 0..<max(1, Int(density * Double(n)))
+        }
+        // (key, index) pairs, the key complemented for an ascending sort.
+        let items = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: n)
+        defer { items.deallocate() }
+        nonisolated(unsafe) let pairs = items
+        let dtype = job.mergekitDType
+        _ = try job.map { chunk in
+            let x = chunk.inputs[m], b = chunk.base!
+            for i in 0..<chunk.count {
+                let key = TopKSelection.magnitudeKey(Conversion.rounded(x[i] - b[i], to: dtype))
+                let e = chunk.range.lowerBound + i
+                pairs[e] = UInt64(ascending ? ~key : key) << 32 | UInt64(e)
+            }
+        }
+        IntroSort.arrange(items, boundaries: [kept.lowerBound, kept.upperBound])
+        for item in items[kept] {
+            let e = Int(item & 0xFFFF_FFFF)
+            bits[e / 8] |= 1 << (e % 8)
+        }
     }
 
     /// For each selection, the model it ranks.
@@ -118,7 +172,10 @@ struct TaskVectorMasks {
                  spare: UnsafeMutableBufferPointer<Float>) -> (full: Double, kept: Double) {
         let x = chunk.inputs[m], b = chunk.base!
         guard case .random(let p) = rules[m] else {
-            let full = VectorOps.sumOfAbsoluteDifferences(x, b)
+            let dtype = job.mergekitDType
+            let full = job.numerics == .mergekit
+                ? (0..<chunk.count).reduce(0.0) { $0 + Double(abs(Conversion.rounded(x[$1] - b[$1], to: dtype))) }
+                : VectorOps.sumOfAbsoluteDifferences(x, b)
             maskedDelta(chunk, model: m, job: job, into: scratch, scratch: spare)
             return (full, VectorOps.sumOfMagnitudes(UnsafeBufferPointer(scratch)))
         }
@@ -175,6 +232,13 @@ struct TaskVectorMasks {
                      scratch: UnsafeMutableBufferPointer<Float>) {
         let x = chunk.inputs[m], b = chunk.base!
         let n = chunk.count
+        defer {
+            // mergekit's δ = x − b in the dtype: a mask keeps or zeroes, so rounding after it is the same.
+            if job.numerics == .mergekit {
+                let dtype = job.mergekitDType
+                for i in 0..<n { out[i] = Conversion.rounded(out[i], to: dtype) }
+            }
+        }
         switch rules[m] {
         case .keepAll:
             for i in 0..<n { out[i] = x[i] - b[i] }
@@ -213,17 +277,8 @@ struct TaskVectorMasks {
             // Keep where the element's 16-bit draw is below p·2¹⁶: the same decision in every
             // pass, on every thread and worker (probability resolution 2⁻¹⁶).
             if decisions.complete {
-                // Recorded by the rescale pass; chunks start at multiples of 8 elements.
-                let bits = decisions.bits[m]! + chunk.range.lowerBound / 8
-                var i = 0
-                if CPUFeatures.avx2 {
-                    crucible_keep_by_bits_avx2(x.baseAddress!, b.baseAddress!, bits, n, out.baseAddress!)
-                    i = n / 8 * 8
-                }
-                while i < n {
-                    out[i] = keep(x[i] - b[i], if: bits[i / 8] >> (i % 8) & 1 != 0)
-                    i += 1
-                }
+                // Recorded by the rescale pass.
+                keepRecorded(chunk, model: m, into: out)
                 return
             }
             let threshold = TaskVectorMasks.keepThreshold(p)
@@ -255,6 +310,25 @@ struct TaskVectorMasks {
                 }
                 rowStart += rowLength
             }
+        case .torchOrder:
+            keepRecorded(chunk, model: m, into: out)
+        }
+    }
+
+    /// Writes model `m`'s task vector for `chunk` into `out`, the elements not recorded in
+    /// `decisions` zeroed (chunks start at multiples of 8 elements).
+    private func keepRecorded(_ chunk: Chunk, model m: Int, into out: UnsafeMutableBufferPointer<Float>) {
+        let x = chunk.inputs[m], b = chunk.base!
+        let n = chunk.count
+        let bits = decisions.bits[m]! + chunk.range.lowerBound / 8
+        var i = 0
+        if CPUFeatures.avx2 {
+            crucible_keep_by_bits_avx2(x.baseAddress!, b.baseAddress!, bits, n, out.baseAddress!)
+            i = n / 8 * 8
+        }
+        while i < n {
+            out[i] = keep(x[i] - b[i], if: bits[i / 8] >> (i % 8) & 1 != 0)
+            i += 1
         }
     }
 }

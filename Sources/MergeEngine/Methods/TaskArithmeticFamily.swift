@@ -11,7 +11,8 @@ import TensorIO
 /// majority sign `s = sign(Σ uᵢ)` (0 counts as +) selects the agreeing `uᵢ` (zeros never
 /// agree), `mixed = Σ uᵢ·maskᵢ`, `div = Σ wᵢ·maskᵢ` (0 → 1); without, `mixed = Σ uᵢ`,
 /// `div = Σ wᵢ` (|div| < 1e-8 → 1). Then `mixed /= div` if `normalize`, `mixed *= lambda`,
-/// and the output is `b + mixed`.
+/// and the output is `b + mixed`. Under `--numerics mergekit` every step is rounded to the
+/// dtype as mergekit computes it (`combineAsMergekit`).
 struct TaskArithmeticFamily: MergeMethod {
     let name: String
     let summary: String
@@ -107,6 +108,7 @@ struct TaskArithmeticFamily: MergeMethod {
         let consensus = self.consensus
         let weightSum = weights.reduce(0, +)
         let plainDivisor: Float = abs(weightSum) < 1e-8 ? 1 : weightSum
+        let mergekit = job.numerics == .mergekit, dtype = job.mergekitDType
 
         try job.apply(byRows: masks.byRows, scratch: k + 1) { chunk in
             let n = chunk.count
@@ -115,6 +117,12 @@ struct TaskArithmeticFamily: MergeMethod {
                 let u = chunk.scratch(m)
                 masks.maskedDelta(chunk, model: m, job: job, into: u, scratch: chunk.scratch(k))
                 return u
+            }
+            if mergekit {
+                TaskArithmeticFamily.combineAsMergekit(deltas.map { UnsafePointer($0.baseAddress!) }, scales: scales, weights: weights,
+                                                       consensus: consensus, normalize: normalize, lambda: lambda, dtype: dtype,
+                                                       base: chunk.base!.baseAddress!, into: chunk.output.baseAddress!, count: n)
+                return
             }
             let factors = (0..<k).map { scales[$0] * weights[$0] }
             TaskArithmeticFamily.combine(deltas.map { UnsafePointer($0.baseAddress!) }, factors: factors, weights: weights,
@@ -165,7 +173,51 @@ struct TaskArithmeticFamily: MergeMethod {
         }
     }
 
+    /// `--numerics mergekit`: the combination as mergekit 0.1.5's torch operations compute it
+    /// in `dtype` (R: rounding to it; Float32 leaves values as they are). The thinned δᵢ are
+    /// already rounded; `uᵢ = R(R(δᵢ·sᵢ)·R(wᵢ))` with the rescale factor sᵢ; every sum over
+    /// the models runs in Float32 in model order from +0 and is rounded once (torch's sum over
+    /// dim 0); the majority sign is that of the rounded `R(Σ uᵢ)`; `mixed = R(mixed / div)`
+    /// with `normalize`, `R(mixed·lambda)`, and the output `R(b + mixed)`. A zero divisor is
+    /// replaced by 1 where `div == 0` (consensus) or `|div| < R(1e-8)` (torch compares in the
+    /// dtype: in float16, 1e-8 rounds to 0, so a zero weight sum stays 0).
+    private static func combineAsMergekit(_ deltas: [UnsafePointer<Float>], scales: [Float], weights: [Float], consensus: Bool,
+                                          normalize: Bool, lambda: Float, dtype: DType,
+                                          base b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count n: Int) {
+        func r(_ x: Float) -> Float { Conversion.rounded(x, to: dtype) }
+        let w = weights.map(r)
+        var weightSum: Float = 0
+        for x in w { weightSum += x }
+        let plainDivisor = abs(r(weightSum)) < r(1e-8) ? 1 : r(weightSum)
+        for i in 0..<n {
+            func task(_ m: Int) -> Float { r(r(deltas[m][i] * scales[m]) * w[m]) }
+            var mixed: Float = 0, divisor = plainDivisor
+            for m in deltas.indices { mixed += task(m) }
+            mixed = r(mixed)
+            if consensus {
+                let sign: Float = mixed >= 0 ? 1 : -1
+                mixed = 0
+                divisor = 0
+                for m in deltas.indices {
+                    let u = task(m)
+                    if u * sign > 0 {
+                        mixed += u
+                        divisor += w[m]
+                    }
+                }
+                mixed = r(mixed)
+                divisor = r(divisor)
+                if divisor == 0 { divisor = 1 }
+            }
+            if normalize { mixed = r(mixed / divisor) }
+            out[i] = r(b[i] + r(mixed * lambda))
+        }
+    }
+
     /// Per-model factors that restore each thinned task vector's L1 norm (or 1/density).
+    /// Under `--numerics mergekit`, mergekit's `R(R(Σ|δ|) / R(Σ|kept|))`, 1 where either
+    /// rounded norm is below R(1e-7); the norms are summed in Float64 (torch sums in Float32,
+    /// on several threads from 32768 elements with each thread's part rounded to the dtype).
     private func rescaleFactors(_ job: TensorJob, masks: TaskVectorMasks) throws -> [Float] {
         let k = job.inputs.count
         guard job.bool("rescale") else { return [Float](repeating: 1, count: k) }
@@ -182,6 +234,11 @@ struct TaskArithmeticFamily: MergeMethod {
         return (0..<k).map { m in
             var full = 0.0, kept = 0.0
             for p in partials { full += p[m].0; kept += p[m].1 }
+            if job.numerics == .mergekit {
+                func r(_ x: Float) -> Float { Conversion.rounded(x, to: job.mergekitDType) }
+                let before = r(Float(full)), after = r(Float(kept))
+                return before < r(1e-7) || after < r(1e-7) ? 1 : r(before / after)
+            }
             return full < 1e-7 || kept < 1e-7 ? 1 : Float(full / kept)
         }
     }

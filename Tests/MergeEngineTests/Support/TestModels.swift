@@ -46,11 +46,11 @@ enum TestModels {
     /// Plans and runs `yaml` with models resolved against `root`; returns the output folder.
     @discardableResult
     static func merge(_ yaml: String, root: String, threads: Int = 2, seed: UInt64 = 0, shardBudget: UInt64 = 5_000_000_000,
-                      truncateVocabulary: Bool = false) throws -> String {
+                      truncateVocabulary: Bool = false, numerics: MergeNumerics = .crucible) throws -> String {
         let config = try ConfigParser.parse(yaml, source: "test.yml")
         let plan = try Planner.plan(config, source: "test.yml", options: PlanOptions(truncateVocabulary: truncateVocabulary, workingDirectory: root))
         let output = root + "/out-\(UUID().uuidString)"
-        _ = try MergeRunner.run(plan, to: output, options: MergeOptions(threads: threads, seed: seed, shardBudget: shardBudget))
+        _ = try MergeRunner.run(plan, to: output, options: MergeOptions(threads: threads, seed: seed, shardBudget: shardBudget, numerics: numerics))
         return output
     }
 }
