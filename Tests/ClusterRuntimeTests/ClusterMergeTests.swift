@@ -67,7 +67,7 @@ import TestSupport
         }
     }
 
-    @Test("a tensor that fails every time fails the job, naming it, with one worker too, and leaves no output")
+    @Test("a tensor that fails every time fails the job at its first failure, naming it, and leaves no output")
     func failingTaskFailsTheJob() throws {
         // multislerp of x, −x and 0·y has no mean direction: every attempt at every tensor fails.
         let yaml = """
@@ -85,7 +85,8 @@ import TestSupport
                 _ = try JobRuntime.run(job, options: runtime(localWorkers: workers))
                 Issue.record("the job should fail")
             } catch let error as ClusterError {
-                #expect(error.description.contains("failed 3 times"), "\(error)")
+                // In-process workers only: the same process would compute the same failure again.
+                #expect(error.description.contains("failed once"), "\(error)")
                 #expect(error.description.contains("mean direction is zero"), "\(error)")
             }
             #expect(!FileManager.default.fileExists(atPath: out))

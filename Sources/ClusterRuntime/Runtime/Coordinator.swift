@@ -556,7 +556,7 @@ public final class Coordinator {
         // same inputs again (a read of them has been retried already): the first failure ends the job.
         let failures = states[task].failures
         if failures.count >= cluster.maxFailures || (peer.local && cluster.endpoints.isEmpty) {
-            throw ClusterError(description: "\(tasks[task].label) failed \(failures.count) times on "
+            throw ClusterError(description: "\(tasks[task].label) failed \(failures.count == 1 ? "once" : "\(failures.count) times") on "
                 + "\(Set(failures.map(\.worker)).count) worker(s): "
                 + failures.map { "\($0.worker): \($0.message)" }.joined(separator: "; "))
         }
