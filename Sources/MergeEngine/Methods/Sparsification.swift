@@ -76,12 +76,13 @@ struct TaskVectorMasks {
                 var top = Int(input.number("gamma") * Double(n))
                 var bottom = n - target - top
                 if bottom < 0 { top += bottom; bottom = 0 }
-                // Ascending ranks [bottom, n − top) = the (n − bottom) largest minus the top largest.
-                // As in mergekit 0.1.5, nothing is kept when no outlier is dropped (top == 0).
-                if top <= 0 {
+                // Ascending ranks [bottom, n − top) = the (n − bottom) largest minus the top largest
+                // (mergekit 0.1.5's `indices[n_bot:n_bot + target_n]`: with no outlier dropped,
+                // the target largest).
+                if n - bottom <= 0 {
                     rules.append(.keepNone)
                 } else {
-                    rules.append(.ranked(upper: select(n - bottom), lower: select(top)))
+                    rules.append(.ranked(upper: select(n - bottom), lower: top > 0 ? select(top) : nil))
                 }
             case .random:
                 rules.append(.random(probability: Float(density)))
