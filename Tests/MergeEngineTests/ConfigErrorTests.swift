@@ -10,18 +10,12 @@ import TestSupport
 @Suite struct ConfigErrorTests {
     /// The problems reported for `yaml`, planned against the golden fixture models.
     func problems(_ yaml: String, allowCrimes: Bool = false, root: String = Fixtures.golden) -> [String] {
-        do {
-            let config = try ConfigParser.parse(yaml, source: "test.yml")
-            _ = try Planner.plan(config, source: "test.yml", options: PlanOptions(allowCrimes: allowCrimes, workingDirectory: root))
-            return []
-        } catch {
-            return error.problems.map(\.description)
-        }
+        TestModels.planProblems(yaml, root: root, allowCrimes: allowCrimes)
     }
 
-    func expectProblem(_ yaml: String, _ fragments: String..., allowCrimes: Bool = false, root: String = Fixtures.golden) {
-        let found = problems(yaml, allowCrimes: allowCrimes, root: root)
-        #expect(found.contains { p in fragments.allSatisfy { p.contains($0) } }, "expected a problem with \(fragments), got \(found)")
+    func expectProblem(_ yaml: String, _ fragments: String..., allowCrimes: Bool = false, root: String = Fixtures.golden,
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+        TestModels.expectPlanProblem(yaml, fragments, root: root, allowCrimes: allowCrimes, sourceLocation: sourceLocation)
     }
 
     let ties = """

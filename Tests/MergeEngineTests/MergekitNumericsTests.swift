@@ -16,14 +16,7 @@ import TestSupport
     static let root: String = {
         let root = TemporaryFolder.make("numerics")
         let h = 64, ffn = 4608, vocabulary = 64
-        let shapes: [(String, [Int])] = [
-            ("model.embed_tokens.weight", [vocabulary, h]), ("lm_head.weight", [vocabulary, h]), ("model.norm.weight", [h]),
-            ("model.layers.0.input_layernorm.weight", [h]), ("model.layers.0.post_attention_layernorm.weight", [h]),
-            ("model.layers.0.self_attn.q_proj.weight", [h, h]), ("model.layers.0.self_attn.k_proj.weight", [h, h]),
-            ("model.layers.0.self_attn.v_proj.weight", [h, h]), ("model.layers.0.self_attn.o_proj.weight", [h, h]),
-            ("model.layers.0.mlp.gate_proj.weight", [ffn, h]), ("model.layers.0.mlp.up_proj.weight", [ffn, h]),
-            ("model.layers.0.mlp.down_proj.weight", [h, ffn]),
-        ]
+        let shapes = TestModels.llamaShapes(hidden: h, intermediate: ffn, vocabulary: vocabulary)
         let config = """
             {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": \(h), "intermediate_size": \(ffn),
              "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2, "vocab_size": \(vocabulary),

@@ -10,19 +10,8 @@ import TestSupport
 @Suite struct ModularConfigTests {
     static let root = MergeCorpusTests.root
 
-    func problems(_ yaml: String) -> [String] {
-        do {
-            let config = try ConfigParser.parse(yaml, source: "test.yml")
-            _ = try Planner.plan(config, source: "test.yml", options: PlanOptions(workingDirectory: Self.root))
-            return []
-        } catch {
-            return error.problems.map(\.description)
-        }
-    }
-
-    func expectProblem(_ yaml: String, _ fragments: String...) {
-        let found = problems(yaml)
-        #expect(found.contains { p in fragments.allSatisfy { p.contains($0) } }, "expected a problem with \(fragments), got \(found)")
+    func expectProblem(_ yaml: String, _ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation) {
+        TestModels.expectPlanProblem(yaml, fragments, root: Self.root, sourceLocation: sourceLocation)
     }
 
     /// The corpus's `modules:` config for mistral3, with `replacing` replaced.

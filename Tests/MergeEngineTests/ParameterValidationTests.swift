@@ -8,19 +8,10 @@ import TestSupport
 /// breaking a rule between parameters such as della's density ± epsilon) are problems of the
 /// plan, named by their key, reported with every other problem before a weight is read.
 @Suite struct ParameterValidationTests {
-    func problems(_ yaml: String) -> [String] {
-        do {
-            let config = try ConfigParser.parse(yaml, source: "test.yml")
-            _ = try Planner.plan(config, source: "test.yml", options: PlanOptions(workingDirectory: Fixtures.golden))
-            return []
-        } catch {
-            return error.problems.map(\.description)
-        }
-    }
+    func problems(_ yaml: String) -> [String] { TestModels.planProblems(yaml, root: Fixtures.golden) }
 
-    func expectProblem(_ yaml: String, _ fragments: String...) {
-        let found = problems(yaml)
-        #expect(found.contains { p in fragments.allSatisfy { p.contains($0) } }, "expected a problem with \(fragments), got \(found)")
+    func expectProblem(_ yaml: String, _ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation) {
+        TestModels.expectPlanProblem(yaml, fragments, root: Fixtures.golden, sourceLocation: sourceLocation)
     }
 
     func config(_ method: String, model: String, global: String = "{}") -> String {

@@ -19,14 +19,7 @@ import TestSupport
         let root = TemporaryFolder.make("vocabularies")
         let h = hidden, ffn = 16
         for (index, (name, vocabulary)) in vocabularies.sorted(by: { $0.key < $1.key }).enumerated() {
-            let shapes: [(String, [Int])] = [
-                ("model.embed_tokens.weight", [vocabulary, h]), ("lm_head.weight", [vocabulary, h]), ("model.norm.weight", [h]),
-                ("model.layers.0.input_layernorm.weight", [h]), ("model.layers.0.post_attention_layernorm.weight", [h]),
-                ("model.layers.0.self_attn.q_proj.weight", [h, h]), ("model.layers.0.self_attn.k_proj.weight", [h, h]),
-                ("model.layers.0.self_attn.v_proj.weight", [h, h]), ("model.layers.0.self_attn.o_proj.weight", [h, h]),
-                ("model.layers.0.mlp.gate_proj.weight", [ffn, h]), ("model.layers.0.mlp.up_proj.weight", [ffn, h]),
-                ("model.layers.0.mlp.down_proj.weight", [h, ffn]),
-            ]
+            let shapes = TestModels.llamaShapes(hidden: h, intermediate: ffn, vocabulary: vocabulary)
             let tensors = shapes.map { tensor, shape in
                 // Shared rows stay close across models (as fine-tunes of one base), so the merge means something.
                 (tensor, shape, TestModels.normal(shape.reduce(1, *), sigma: 0.02, seed: 1, name: tensor)

@@ -21,6 +21,15 @@ import Testing
         "merge_method: task_arithmetic\nbase_model: \(base)\nmodels:\n  - model: \(tuned)\n    parameters: {weight: 0.5}\ndtype: float32\n"
     }
 
+    /// A new folder holding local.yml (the merge of the local folders) and remote.yml (of
+    /// `base` and `tuned` as the remote run names them).
+    static func configs(_ name: String, fixture: HubFixture, tuned: String, remote: (base: String, tuned: String)) throws -> String {
+        let folder = TemporaryFolder.make(name)
+        try config(base: fixture.folder, tuned: tuned).write(toFile: folder + "/local.yml", atomically: true, encoding: .utf8)
+        try config(base: remote.base, tuned: remote.tuned).write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
+        return folder
+    }
+
     /// Sum of the byte ranges of weights requests past the start of their files (the tensor
     /// reads; a header read starts at 0), from `server`'s log: the Hub's CDN and folder files.
     static func tensorBytesServed(_ server: HubServer) throws -> (bytes: Int, unranged: Int) {
@@ -38,9 +47,7 @@ import Testing
         let fixture = try HubFixture()
         let tuned = try Self.tuned(fixture)
         let server = try HubServer(["org/base": fixture.repository()], folders: ["tuned": tuned])
-        let folder = TemporaryFolder.make("range-merge")
-        try Self.config(base: fixture.folder, tuned: tuned).write(toFile: folder + "/local.yml", atomically: true, encoding: .utf8)
-        try Self.config(base: "org/base", tuned: server.folderURL("tuned")).write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
+        let folder = try Self.configs("range-merge", fixture: fixture, tuned: tuned, remote: ("org/base", server.folderURL("tuned")))
 
         let local = try fixture.crucible(["merge", folder + "/local.yml", folder + "/local", "-q"], server: server)
         #expect(local.wait() == 0, "\(local.errors)")
@@ -65,9 +72,7 @@ import Testing
         let fixture = try HubFixture()
         let tuned = try Self.tuned(fixture)
         let server = try HubServer(["org/base": fixture.repository()], folders: ["tuned": tuned])
-        let folder = TemporaryFolder.make("range-cluster")
-        try Self.config(base: fixture.folder, tuned: tuned).write(toFile: folder + "/local.yml", atomically: true, encoding: .utf8)
-        try Self.config(base: "org/base", tuned: server.folderURL("tuned")).write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
+        let folder = try Self.configs("range-cluster", fixture: fixture, tuned: tuned, remote: ("org/base", server.folderURL("tuned")))
         let local = try fixture.crucible(["merge", folder + "/local.yml", folder + "/local", "-q"], server: server)
         #expect(local.wait() == 0, "\(local.errors)")
         let endpoint = "ipc://" + folder + "/coordinator.sock"
@@ -86,8 +91,7 @@ import Testing
         let fixture = try HubFixture()
         let tuned = try Self.tuned(fixture)
         let server = try HubServer(["org/base": fixture.repository()], folders: ["tuned": tuned])
-        let folder = TemporaryFolder.make("range-plan")
-        try Self.config(base: "org/base", tuned: server.folderURL("tuned")).write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
+        let folder = try Self.configs("range-plan", fixture: fixture, tuned: tuned, remote: ("org/base", server.folderURL("tuned")))
         let run = try fixture.crucible(["merge", folder + "/remote.yml", folder + "/out", "--dry-run", "--range-reads"], server: server)
         #expect(run.wait() == 0, "\(run.errors)")
         #expect(run.output.contains("tensors:"), "\(run.output)")
@@ -101,9 +105,7 @@ import Testing
         let tuned = try Self.tuned(fixture)
         // The header read and the next two reads of the folder model's weights stop after 100 bytes.
         let server = try HubServer([:], cut: (file: "model.safetensors", after: 100, times: 3), folders: ["tuned": tuned])
-        let folder = TemporaryFolder.make("range-cut")
-        try Self.config(base: fixture.folder, tuned: tuned).write(toFile: folder + "/local.yml", atomically: true, encoding: .utf8)
-        try Self.config(base: fixture.folder, tuned: server.folderURL("tuned")).write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
+        let folder = try Self.configs("range-cut", fixture: fixture, tuned: tuned, remote: (fixture.folder, server.folderURL("tuned")))
         for name in ["local", "remote"] {
             let run = try fixture.crucible(["merge", folder + "/\(name).yml", folder + "/" + name, "-q"], server: server,
                                            extra: ["HF_HUB_DOWNLOAD_TIMEOUT": "5"])
@@ -122,8 +124,7 @@ import Testing
         // Every request for the folder model's weights after its header read is refused with
         // 416 (not retried: the file is not the one planned).
         let server = try HubServer([:], folders: ["tuned": tuned], fail: (file: "model.safetensors", times: 1000, status: 416, skip: 1))
-        let folder = TemporaryFolder.make("range-fail")
-        try Self.config(base: fixture.folder, tuned: server.folderURL("tuned")).write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
+        let folder = try Self.configs("range-fail", fixture: fixture, tuned: tuned, remote: (fixture.folder, server.folderURL("tuned")))
         let run = try fixture.crucible(["merge", folder + "/remote.yml", folder + "/out", "-q"], server: server)
         #expect(run.wait(120) == 1)
         #expect(run.errors.contains(server.folderURL("tuned")), "\(run.errors)")

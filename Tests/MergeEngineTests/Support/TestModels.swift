@@ -3,6 +3,7 @@ import Foundation
 import MergeEngine
 import TensorIO
 import TestSupport
+import Testing
 
 /// Small checkpoint folders written in-process for merge tests.
 enum TestModels {
@@ -41,6 +42,37 @@ enum TestModels {
                                        ("model.norm.weight", [16], norm.map { $0 + 0.001 * Float(f) })])
         }
         return root
+    }
+
+    /// The problems parsing and planning `yaml` reports (models resolved against `root`).
+    static func planProblems(_ yaml: String, root: String, allowCrimes: Bool = false) -> [String] {
+        do {
+            let config = try ConfigParser.parse(yaml, source: "test.yml")
+            _ = try Planner.plan(config, source: "test.yml", options: PlanOptions(allowCrimes: allowCrimes, workingDirectory: root))
+            return []
+        } catch {
+            return error.problems.map(\.description)
+        }
+    }
+
+    /// Expects a problem of `yaml`'s plan (against `root`) that contains every one of `fragments`.
+    static func expectPlanProblem(_ yaml: String, _ fragments: [String], root: String, allowCrimes: Bool = false,
+                                  sourceLocation: SourceLocation = #_sourceLocation) {
+        let found = planProblems(yaml, root: root, allowCrimes: allowCrimes)
+        #expect(found.contains { p in fragments.allSatisfy { p.contains($0) } }, "expected a problem with \(fragments), got \(found)",
+                sourceLocation: sourceLocation)
+    }
+
+    /// The tensors of a one-layer Llama model: name and shape.
+    static func llamaShapes(hidden h: Int, intermediate ffn: Int, vocabulary: Int) -> [(String, [Int])] {
+        [
+            ("model.embed_tokens.weight", [vocabulary, h]), ("lm_head.weight", [vocabulary, h]), ("model.norm.weight", [h]),
+            ("model.layers.0.input_layernorm.weight", [h]), ("model.layers.0.post_attention_layernorm.weight", [h]),
+            ("model.layers.0.self_attn.q_proj.weight", [h, h]), ("model.layers.0.self_attn.k_proj.weight", [h, h]),
+            ("model.layers.0.self_attn.v_proj.weight", [h, h]), ("model.layers.0.self_attn.o_proj.weight", [h, h]),
+            ("model.layers.0.mlp.gate_proj.weight", [ffn, h]), ("model.layers.0.mlp.up_proj.weight", [ffn, h]),
+            ("model.layers.0.mlp.down_proj.weight", [h, ffn]),
+        ]
     }
 
     /// Plans and runs `yaml` with models resolved against `root`; returns the output folder.
