@@ -21,13 +21,38 @@ import Testing
         "merge_method: task_arithmetic\nbase_model: \(base)\nmodels:\n  - model: \(tuned)\n    parameters: {weight: 0.5}\ndtype: float32\n"
     }
 
-    /// A new folder holding local.yml (the merge of the local folders) and remote.yml (of
-    /// `base` and `tuned` as the remote run names them).
-    static func configs(_ name: String, fixture: HubFixture, tuned: String, remote: (base: String, tuned: String)) throws -> String {
-        let folder = TemporaryFolder.make(name)
-        try config(base: fixture.folder, tuned: tuned).write(toFile: folder + "/local.yml", atomically: true, encoding: .utf8)
-        try config(base: remote.base, tuned: remote.tuned).write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
-        return folder
+    /// The fixture, its fine-tune served as the folder URL `tuned`, the server, and a folder
+    /// holding local.yml (the two local folders) and remote.yml (the fine-tune by its URL, the
+    /// base as the Hub's `org/base` or, without `hubBase`, by its local folder).
+    struct Scene {
+        let fixture: HubFixture
+        let server: HubServer
+        let folder: String
+
+        init(_ name: String, hubBase: Bool = true, cut: (file: String, after: Int, times: Int)? = nil,
+             fail: (file: String, times: Int, status: Int, skip: Int)? = nil) throws {
+            fixture = try HubFixture()
+            let tuned = try RangeReadMergeTests.tuned(fixture)
+            server = try HubServer(hubBase ? ["org/base": fixture.repository()] : [:], cut: cut, folders: ["tuned": tuned], fail: fail)
+            folder = TemporaryFolder.make(name)
+            try config(base: fixture.folder, tuned: tuned).write(toFile: folder + "/local.yml", atomically: true, encoding: .utf8)
+            try config(base: hubBase ? "org/base" : fixture.folder, tuned: server.folderURL("tuned"))
+                .write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
+        }
+
+        /// `crucible merge CONFIG.yml FOLDER/CONFIG ARGS` against the server.
+        func merge(_ config: String, _ arguments: [String] = [], extra: [String: String] = [:]) throws -> LaunchedProcess {
+            try fixture.crucible(["merge", folder + "/\(config).yml", folder + "/" + config] + arguments, server: server, extra: extra)
+        }
+
+        /// The remote merge's weights, and the local merge's.
+        var outputs: (remote: Data?, local: Data?) {
+            (FileManager.default.contents(atPath: folder + "/remote/model.safetensors"),
+             FileManager.default.contents(atPath: folder + "/local/model.safetensors"))
+        }
+
+        /// The bytes of the tensors of both models.
+        var tensorBytes: Int { get throws { try 2 * Checkpoint(path: fixture.folder).totalTensorBytes } }
     }
 
     /// Sum of the byte ranges of weights requests past the start of their files (the tensor
@@ -44,90 +69,68 @@ import Testing
 
     @Test("a merge of a Hub model and a folder URL read by ranges writes the local merge's bytes, reading each tensor once")
     func mergeReadsRanges() throws {
-        let fixture = try HubFixture()
-        let tuned = try Self.tuned(fixture)
-        let server = try HubServer(["org/base": fixture.repository()], folders: ["tuned": tuned])
-        let folder = try Self.configs("range-merge", fixture: fixture, tuned: tuned, remote: ("org/base", server.folderURL("tuned")))
-
-        let local = try fixture.crucible(["merge", folder + "/local.yml", folder + "/local", "-q"], server: server)
+        let scene = try Scene("range-merge")
+        let local = try scene.merge("local", ["-q"])
         #expect(local.wait() == 0, "\(local.errors)")
-        let remote = try fixture.crucible(["merge", folder + "/remote.yml", folder + "/remote", "-q", "--range-reads"], server: server)
+        let remote = try scene.merge("remote", ["-q", "--range-reads"])
         #expect(remote.wait() == 0, "\(remote.errors)")
-        #expect(FileManager.default.contents(atPath: folder + "/remote/model.safetensors") != nil)
-        #expect(FileManager.default.contents(atPath: folder + "/remote/model.safetensors")
-                == FileManager.default.contents(atPath: folder + "/local/model.safetensors"))
+        #expect(scene.outputs.remote != nil && scene.outputs.remote == scene.outputs.local)
 
         // Each tensor's bytes were asked for once (of each of the two models), and no weight
         // file was downloaded whole: no snapshot of the Hub model's weights in the cache.
-        let perModel = try Checkpoint(path: fixture.folder).totalTensorBytes
-        let served = try Self.tensorBytesServed(server)
-        #expect(served.bytes == 2 * perModel, "tensor bytes asked for: \(served.bytes), the models hold \(2 * perModel)")
+        let served = try Self.tensorBytesServed(scene.server), held = try scene.tensorBytes
+        #expect(served.bytes == held, "tensor bytes asked for: \(served.bytes), the models hold \(held)")
         #expect(served.unranged == 0)
-        let snapshot = fixture.repositoryFolder("org/base") + "/snapshots/" + HubFixture.commit
+        let snapshot = scene.fixture.repositoryFolder("org/base") + "/snapshots/" + HubFixture.commit
         #expect(try !FileManager.default.contentsOfDirectory(atPath: snapshot).contains { $0.hasSuffix(".safetensors") })
     }
 
     @Test("on a cluster, a worker without the files gets the tensors the coordinator reads by range: the local merge's bytes")
     func clusterShipsRangeReads() throws {
-        let fixture = try HubFixture()
-        let tuned = try Self.tuned(fixture)
-        let server = try HubServer(["org/base": fixture.repository()], folders: ["tuned": tuned])
-        let folder = try Self.configs("range-cluster", fixture: fixture, tuned: tuned, remote: ("org/base", server.folderURL("tuned")))
-        let local = try fixture.crucible(["merge", folder + "/local.yml", folder + "/local", "-q"], server: server)
+        let scene = try Scene("range-cluster")
+        let local = try scene.merge("local", ["-q"])
         #expect(local.wait() == 0, "\(local.errors)")
-        let endpoint = "ipc://" + folder + "/coordinator.sock"
-        let coordinator = try fixture.crucible(["merge", folder + "/remote.yml", folder + "/remote", "-q", "--range-reads",
-                                                "--listen", endpoint, "--local-workers", "0", "--min-workers", "1"], server: server)
-        let worker = try fixture.crucible(["worker", "--connect", endpoint, "-j", "1"], server: server)
+        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
+        let coordinator = try scene.merge("remote", ["-q", "--range-reads", "--listen", endpoint, "--local-workers", "0", "--min-workers", "1"])
+        let worker = try scene.fixture.crucible(["worker", "--connect", endpoint, "-j", "1"], server: scene.server)
         #expect(coordinator.wait() == 0, "\(coordinator.errors)")
         worker.wait(20)
-        #expect(FileManager.default.contents(atPath: folder + "/remote/model.safetensors")
-                == FileManager.default.contents(atPath: folder + "/local/model.safetensors"))
-        #expect(try Self.tensorBytesServed(server).bytes == 2 * Checkpoint(path: fixture.folder).totalTensorBytes)
+        #expect(scene.outputs.remote != nil && scene.outputs.remote == scene.outputs.local)
+        #expect(try Self.tensorBytesServed(scene.server).bytes == scene.tensorBytes)
     }
 
     @Test("--dry-run --range-reads plans from the headers: no tensor is read")
     func dryRunReadsHeadersOnly() throws {
-        let fixture = try HubFixture()
-        let tuned = try Self.tuned(fixture)
-        let server = try HubServer(["org/base": fixture.repository()], folders: ["tuned": tuned])
-        let folder = try Self.configs("range-plan", fixture: fixture, tuned: tuned, remote: ("org/base", server.folderURL("tuned")))
-        let run = try fixture.crucible(["merge", folder + "/remote.yml", folder + "/out", "--dry-run", "--range-reads"], server: server)
+        let scene = try Scene("range-plan")
+        let run = try scene.merge("remote", ["--dry-run", "--range-reads"])
         #expect(run.wait() == 0, "\(run.errors)")
         #expect(run.output.contains("tensors:"), "\(run.output)")
-        #expect(try Self.tensorBytesServed(server).bytes == 0)
-        #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+        #expect(try Self.tensorBytesServed(scene.server).bytes == 0)
+        #expect(!FileManager.default.fileExists(atPath: scene.folder + "/remote"))
     }
 
     @Test("connections cut in the middle of tensor reads are resumed: the same bytes as the local merge")
     func cutReadsResume() throws {
-        let fixture = try HubFixture()
-        let tuned = try Self.tuned(fixture)
         // The header read and the next two reads of the folder model's weights stop after 100 bytes.
-        let server = try HubServer([:], cut: (file: "model.safetensors", after: 100, times: 3), folders: ["tuned": tuned])
-        let folder = try Self.configs("range-cut", fixture: fixture, tuned: tuned, remote: (fixture.folder, server.folderURL("tuned")))
+        let scene = try Scene("range-cut", hubBase: false, cut: (file: "model.safetensors", after: 100, times: 3))
         for name in ["local", "remote"] {
-            let run = try fixture.crucible(["merge", folder + "/\(name).yml", folder + "/" + name, "-q"], server: server,
-                                           extra: ["HF_HUB_DOWNLOAD_TIMEOUT": "5"])
+            let run = try scene.merge(name, ["-q"], extra: ["HF_HUB_DOWNLOAD_TIMEOUT": "5"])
             #expect(run.wait() == 0, "\(run.errors)")
         }
-        #expect(FileManager.default.contents(atPath: folder + "/remote/model.safetensors")
-                == FileManager.default.contents(atPath: folder + "/local/model.safetensors"))
-        let cut = try server.requests.filter { $0.path.hasSuffix("/tuned/model.safetensors") }
+        #expect(scene.outputs.remote != nil && scene.outputs.remote == scene.outputs.local)
+        let cut = try scene.server.requests.filter { $0.path.hasSuffix("/tuned/model.safetensors") }
         #expect(cut.count > 3, "\(cut.count) requests: the cut ones were retried")
     }
 
     @Test("a tensor read that keeps failing ends the merge with an error naming the URL, and no output")
     func failingRangeReadIsAnError() throws {
-        let fixture = try HubFixture()
-        let tuned = try Self.tuned(fixture)
         // Every request for the folder model's weights after its header read is refused with
         // 416 (not retried: the file is not the one planned).
-        let server = try HubServer([:], folders: ["tuned": tuned], fail: (file: "model.safetensors", times: 1000, status: 416, skip: 1))
-        let folder = try Self.configs("range-fail", fixture: fixture, tuned: tuned, remote: (fixture.folder, server.folderURL("tuned")))
-        let run = try fixture.crucible(["merge", folder + "/remote.yml", folder + "/out", "-q"], server: server)
+        let scene = try Scene("range-fail", hubBase: false, fail: (file: "model.safetensors", times: 1000, status: 416, skip: 1))
+        let run = try scene.merge("remote", ["-q"])
         #expect(run.wait(120) == 1)
-        #expect(run.errors.contains(server.folderURL("tuned")), "\(run.errors)")
-        #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+        #expect(run.errors.contains(scene.server.folderURL("tuned")), "\(run.errors)")
+        #expect(!FileManager.default.fileExists(atPath: scene.folder + "/remote"))
+        #expect(!FileManager.default.fileExists(atPath: scene.folder + "/remote.partial"))
     }
 }

@@ -38,17 +38,16 @@ public enum OutputFiles {
         for stack in plan.layerStacks {
             guard let key = stack.countKey else {
                 config = layered(config, countKeys: layerCountKeys, sources: stack.sources)
-                if config["num_hidden_layers"] == nil && !layerCountKeys.contains(where: { config[$0] != nil }) {
-                    config["num_hidden_layers"] = .integer(stack.sources.count)
-                }
+                if !layerCountKeys.contains(where: { config[$0] != nil }) { config["num_hidden_layers"] = .integer(stack.sources.count) }
                 continue
             }
-            let parent = key.split(separator: ".").dropLast().joined(separator: ".")
-            let last = String(key.split(separator: ".").last!)
-            if parent.isEmpty {
-                config = layered(config, countKeys: [last], sources: stack.sources)
-            } else if let object = config[path: parent]?.objectValue {
-                config[path: parent] = .object(layered(object, countKeys: [last], sources: stack.sources))
+            guard let dot = key.lastIndex(of: ".") else {
+                config = layered(config, countKeys: [key], sources: stack.sources)
+                continue
+            }
+            let parent = String(key[..<dot])
+            if let object = config[path: parent]?.objectValue {
+                config[path: parent] = .object(layered(object, countKeys: [String(key[key.index(after: dot)...])], sources: stack.sources))
             }
         }
         return config

@@ -69,21 +69,11 @@ struct TaskVectorMasks {
                 rules.append(.keepNone)
             case .magnitude where mergekit, .magnitudeOutliers where mergekit:
                 rules.append(.torchOrder)
-            case .magnitude:
-                rules.append(.ranked(upper: select(max(1, Int(density * Double(n)))), lower: nil))
-            case .magnitudeOutliers:
-                let target = Int(density * Double(n))
-                var top = Int(input.number("gamma") * Double(n))
-                var bottom = n - target - top
-                if bottom < 0 { top += bottom; bottom = 0 }
-                // Ascending ranks [bottom, n − top) = the (n − bottom) largest minus the top largest
-                // (mergekit 0.1.5's `indices[n_bot:n_bot + target_n]`: with no outlier dropped,
-                // the target largest).
-                if n - bottom <= 0 {
-                    rules.append(.keepNone)
-                } else {
-                    rules.append(.ranked(upper: select(n - bottom), lower: top > 0 ? select(top) : nil))
-                }
+            case .magnitude, .magnitudeOutliers:
+                // The `upper` largest but not the `lower` largest.
+                let kept = TaskVectorMasks.keptRanks(sparsifier, input: input, count: n)
+                rules.append(kept.isEmpty ? .keepNone
+                             : .ranked(upper: select(kept.upperBound), lower: kept.lowerBound > 0 ? select(kept.lowerBound) : nil))
             case .random:
                 rules.append(.random(probability: Float(density)))
             case .dellaMagprune:
@@ -113,22 +103,28 @@ struct TaskVectorMasks {
         self.selections = results
     }
 
+    /// The positions in |δ| sorted from the largest that a magnitude selection keeps: for TIES
+    /// the first `max(1, int(density·N))`; for breadcrumbs, mergekit 0.1.5's ascending
+    /// `indices[n_bot:n_bot + target_n]` (`target_n = int(density·N)`,
+    /// `n_bot = max(0, N − target_n − int(gamma·N))`), so with no outlier dropped the
+    /// `target_n` largest.
+    static func keptRanks(_ sparsifier: Sparsifier, input: JobInput, count n: Int) -> Range<Int> {
+        let density = input.number("density")
+        guard sparsifier == .magnitudeOutliers else { return 0..<max(1, Int(density * Double(n))) }
+        let target = Int(density * Double(n)), bottom = max(0, n - target - Int(input.number("gamma") * Double(n)))
+        return (n - bottom - target)..<(n - bottom)
+    }
+
     /// Records in `bits` the elements of model `m`'s task vector that mergekit 0.1.5 keeps:
-    /// torch sorts |δ| (δ rounded to the dtype) with `std::sort`, descending for TIES (keeping
-    /// the first `max(1, int(density·N))` positions) and ascending for breadcrumbs (keeping
-    /// `int(density·N)` positions from `max(0, N − int(density·N) − int(gamma·N))`).
+    /// torch sorts |δ| (δ rounded to the dtype) with `std::sort`, descending for TIES and
+    /// ascending for breadcrumbs, and keeps the `keptRanks` positions of that order.
     private static func recordTorchOrder(_ job: TensorJob, model m: Int, sparsifier: Sparsifier, into bits: UnsafeMutablePointer<UInt8>) throws {
-        let n = job.count, input = job.inputs[m], density = input.number("density")
+        let n = job.count
         guard n > 0 else { return }
         precondition(n <= Int(UInt32.max), "an element index must fit 32 bits")
         let ascending = sparsifier == .magnitudeOutliers
-        let kept: Range<Int>
-        if ascending {
-            let target = Int(density * Double(n)), bottom = max(0, n - target - Int(input.number("gamma") * Double(n)))
-            kept = bottom..<(bottom + target)
-        } else {
-            kept = 0..<max(1, Int(density * Double(n)))
-        }
+        let ranks = keptRanks(sparsifier, input: job.inputs[m], count: n)
+        let kept = ascending ? (n - ranks.upperBound)..<(n - ranks.lowerBound) : ranks
         // (key, index) pairs, the key complemented for an ascending sort.
         let items = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: n)
         defer { items.deallocate() }
