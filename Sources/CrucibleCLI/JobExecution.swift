@@ -41,7 +41,7 @@ enum JobExecution {
             let report = try JobRuntime.run(job, options: options, log: { log($0) }) { p in
                 let p = progress?(p) ?? p
                 bar.update(done: p.tasksDone, total: p.tasksTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal,
-                           workers: remote ? p.workers : nil)
+                           workers: remote ? p.workers : nil, bytesFetched: p.bytesFetched)
             }
             bar.finish()
             if runtime.logFormat == .json {
@@ -64,17 +64,20 @@ enum JobExecution {
         }
     }
 
-    /// The per-worker table: tasks, bytes each way, compression, retries, throughput.
+    /// The per-worker table: tasks, bytes each way, where its inputs came from (read from its
+    /// disk, fetched from remote models' servers, shipped), compression, retries, throughput.
     static func table(_ workers: [WorkerReport]) -> String {
         let rows = workers.map { w -> [String] in
             let rate = w.seconds > 0 ? Double(w.rawBytesIn + w.rawBytesOut) / w.seconds : 0
             return [w.name + (w.gone.map { " (\($0))" } ?? ""), String(w.threads), String(w.tasks),
                     ByteCount.format(w.bytesIn), ByteCount.format(w.bytesOut),
+                    ByteCount.format(w.bytesRead), ByteCount.format(w.bytesFetched), ByteCount.format(w.rawBytesOut),
                     w.local ? "in place" : String(format: "%.2f×", w.compressionRatio), String(w.retries),
                     w.local ? "-" : ByteCount.format(Int(rate)) + "/s"]
         }
-        return TextTable(header: ["worker", "threads", "tasks", "bytes in", "bytes out", "compression", "retries", "wire rate"],
-                         rows: rows, rightAligned: [1, 2, 3, 4, 6, 7]).render()
+        return TextTable(header: ["worker", "threads", "tasks", "bytes in", "bytes out", "inputs read", "fetched", "shipped",
+                                  "compression", "retries", "wire rate"],
+                         rows: rows, rightAligned: [1, 2, 3, 4, 5, 6, 7, 9, 10]).render()
     }
 
     static func json(_ w: WorkerReport) -> JSONValue {
@@ -82,6 +85,7 @@ enum JobExecution {
             ("name", .string(w.name)), ("local", .bool(w.local)), ("threads", .integer(w.threads)), ("tasks", .integer(w.tasks)),
             ("bytes_in", .integer(w.bytesIn)), ("raw_bytes_in", .integer(w.rawBytesIn)),
             ("bytes_out", .integer(w.bytesOut)), ("raw_bytes_out", .integer(w.rawBytesOut)),
+            ("bytes_read", .integer(w.bytesRead)), ("bytes_fetched", .integer(w.bytesFetched)), ("bytes_shipped", .integer(w.rawBytesOut)),
             ("retries", .integer(w.retries)), ("seconds", .number(String(format: "%.3f", w.seconds))),
             ("gone", w.gone.map { .string($0) } ?? .null),
         ].map { JSONObject.Entry(key: $0.0, value: $0.1) }))

@@ -34,11 +34,14 @@ final class ProgressBar: Sendable {
         return draw ? elapsed : nil
     }
 
-    func update(done: Int, total: Int, bytesDone: Int, bytesTotal: Int, workers: Int? = nil) {
+    /// `bytesFetched`: input bytes fetched from remote models' servers so far, shown as a
+    /// fetch rate when there are any.
+    func update(done: Int, total: Int, bytesDone: Int, bytesTotal: Int, workers: Int? = nil, bytesFetched: Int = 0) {
         guard let elapsed = drawTime(done: done, total: total) else { return }
         let rate = elapsed > 0 ? Double(bytesDone) / elapsed : 0
+        let fetch = bytesFetched > 0 && elapsed > 0 ? "  fetch \(ByteCount.format(Int(Double(bytesFetched) / elapsed)))/s" : ""
         draw(fraction: bytesTotal > 0 ? Double(bytesDone) / Double(bytesTotal) : Double(done) / Double(max(total, 1)),
-             "\(done)/\(total) \(unit)  \(ByteCount.format(bytesDone))/\(ByteCount.format(bytesTotal))  \(ByteCount.format(Int(rate)))/s",
+             "\(done)/\(total) \(unit)  \(ByteCount.format(bytesDone))/\(ByteCount.format(bytesTotal))  \(ByteCount.format(Int(rate)))/s\(fetch)",
              eta: rate > 0 ? Double(bytesTotal - bytesDone) / rate : 0, suffix: workers.map { "  \($0) worker\($0 == 1 ? "" : "s")" } ?? "")
     }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import ClusterRuntime
 import Foundation
+import ModelHub
+import TensorIO
 
 extension WireCompression: ExpressibleByArgument {}
 
@@ -15,6 +17,11 @@ struct WorkerCommand: ParsableCommand {
             same paths, or rewritten with --model-root), and otherwise has them shipped over the wire.
             If the coordinator goes away it reconnects with backoff; it exits when the job is done \
             (between the batches of a sweep it stays, ready for the next one).
+            A model the coordinator reads from the Hugging Face Hub or a folder URL (--range-reads) \
+            that is not on this host (at its path, under --model-root, or in the Hub cache) is read \
+            by fetching the byte ranges of its tasks' tensors from the Hub (HF_ENDPOINT, HF_TOKEN) \
+            or the URL; with HF_HUB_OFFLINE=1 or --no-fetch its inputs are shipped instead \
+            (docs/remote-models.md).
             With --keys DIR it uses CURVE: its own DIR/key.{public,secret} and the coordinator's
             DIR/coordinator.public (docs/operations.md).
 
@@ -39,6 +46,12 @@ struct WorkerCommand: ParsableCommand {
 
     @Flag(help: "Do not read model files here; have the coordinator ship every input.")
     var noSharedStorage = false
+
+    @Flag(help: "Do not fetch remote models' byte ranges from here; have the coordinator ship their inputs.")
+    var noFetch = false
+
+    @Option(help: ArgumentHelp("The Hugging Face cache to look for a remote model's files in (default: HF_HUB_CACHE).", valueName: "DIR"))
+    var hubCache: String?
 
     @Option(help: "Compress payloads: auto (not when the coordinator is on this host), always, never.")
     var wireCompression: WireCompression = .auto
@@ -66,6 +79,11 @@ struct WorkerCommand: ParsableCommand {
         options.crashAfterTasks = crashAfterTasks
         options.noSharedStorage = noSharedStorage
         options.compression = wireCompression
+        if !noFetch {
+            var hub = environment
+            if let hubCache { hub["HF_HUB_CACHE"] = hubCache }
+            options.openRemote = Self.remoteOpener(HubSettings(environment: hub))
+        }
         options.modelRoots = try modelRoot.map { rule in
             let parts = rule.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ValidationError("--model-root \(rule): expected FROM=TO") }
@@ -83,5 +101,28 @@ struct WorkerCommand: ParsableCommand {
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         try CLIError.wrap { try worker.run() }
+    }
+
+    /// `WorkerOptions.openRemote`: a Hub model's snapshot in this host's cache when it holds the
+    /// weights, else the remote files, their headers read and checked against WELCOME's.
+    static func remoteOpener(_ settings: HubSettings) -> @Sendable (Header.Model) throws -> Checkpoint {
+        { model in
+            let source: RemoteSource
+            if let hub = model.hub {
+                source = .hub(repository: hub.repository, commit: hub.commit)
+            } else if let url = model.url {
+                source = .folder(url: url)
+            } else {
+                throw ProtocolError.malformed("model \(model.path) is not remote")
+            }
+            if let copy = RemoteCheckpoint.cachedCopy(source, settings: settings) { return copy }
+            let files = try model.files.map { file in
+                guard let name = file.name, let headerBytes = file.headerBytes else {
+                    throw ProtocolError.malformed("file \(file.path) of remote model \(model.path) has no name or headerBytes")
+                }
+                return RemoteCheckpoint.PlannedFile(name: name, size: file.size, headerBytes: headerBytes, headerDigest: file.headerDigest)
+            }
+            return try RemoteCheckpoint.fetching(source, path: model.path, files: files, settings: settings)
+        }
     }
 }

@@ -43,7 +43,12 @@ struct HubClient {
     }
 
     func url(of file: String, commit: String) -> String {
-        "\(settings.endpoint)/\(reference.repository)/resolve/\(commit)/\(HubClient.escape(file))"
+        HubClient.url(of: file, repository: reference.repository, commit: commit, endpoint: settings.endpoint)
+    }
+
+    /// Where `endpoint` serves `file` of `repository` at `commit`.
+    static func url(of file: String, repository: String, commit: String, endpoint: String) -> String {
+        "\(endpoint)/\(repository)/resolve/\(commit)/\(escape(file))"
     }
 
     func info(_ file: String, commit: String) throws(HubError) -> FileInfo {

@@ -16,6 +16,8 @@ public enum RemoteError: Error, Equatable, CustomStringConvertible {
     /// The server answered something that cannot be the bytes asked for: not 206, a
     /// Content-Range other than the range requested, a size other than the plan's.
     case invalidResponse(url: String, reason: String)
+    /// The file at the URL is not the one the job was planned from (its size or header differs).
+    case notPlanned(url: String, reason: String)
     /// The URL names no weights (`model.safetensors.index.json` nor `model.safetensors`).
     case noWeights(url: String)
     /// A safetensors header that does not parse; the error's file is the URL.
@@ -37,6 +39,8 @@ public enum RemoteError: Error, Equatable, CustomStringConvertible {
             return "\(url): failed \(attempts) time\(attempts == 1 ? "" : "s") (\(reason))"
         case .invalidResponse(let url, let reason):
             return "\(url): unexpected answer: \(reason)"
+        case .notPlanned(let url, let reason):
+            return "\(url): not the file the job was planned from (\(reason))"
         case .noWeights(let url):
             return "\(url): no \(Checkpoint.indexFileName) nor \(Checkpoint.singleFileName) there"
         case .header(let error):

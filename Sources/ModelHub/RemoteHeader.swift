@@ -5,20 +5,23 @@ import Foundation
 import TensorIO
 
 /// Reads the header of a safetensors file over HTTP: a first read of `firstRead` bytes (the
-/// whole header for nearly every file), and a second request for the rest when the 8-byte
+/// whole header for most files: a shard of a 70B model has a header of a few KiB; or exactly
+/// the header, when its length is known), and a second request for the rest when the 8-byte
 /// length prefix says the header is longer. The length is checked against
 /// `SafeTensorsHeader.maxHeaderLength` and the file size before that second request, so a
 /// hostile prefix costs no more than the first read.
 enum RemoteHeader {
     /// Bytes asked for by the first request.
-    static let firstRead = 1 << 20
+    static let firstRead = 64 << 10
 
     /// The header of `url`; `size` is the file's size when known (the Hub says it), else the
-    /// first answer's Content-Range tells it.
-    static func read(_ url: String, name: String, size: Int?, sha256: String?, fetcher: RangeFetcher) throws(RemoteError) -> RemoteFile {
+    /// first answer's Content-Range tells it. `headerBytes`: the length prefix and header's
+    /// size, when the plan knows it (the first read then asks for exactly that).
+    static func read(_ url: String, name: String, size: Int?, headerBytes: Int? = nil, sha256: String?,
+                     fetcher: RangeFetcher) throws(RemoteError) -> RemoteFile {
         func fail(_ problem: SafeTensorsError.Problem) -> RemoteError { .header(SafeTensorsError(file: url, problem)) }
         var prefix: [UInt8] = []
-        let total = try fetcher.read(url, 0..<firstRead, size: size) { _, bytes in prefix.append(contentsOf: bytes) }
+        let total = try fetcher.read(url, 0..<max(headerBytes ?? firstRead, 8), size: size) { _, bytes in prefix.append(contentsOf: bytes) }
         guard prefix.count >= 8 else { throw fail(.tooSmall(size: total)) }
         let length = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard length <= SafeTensorsHeader.maxHeaderLength else { throw fail(.headerTooLarge(length: length)) }

@@ -54,11 +54,14 @@ public final class Checkpoint: Sendable {
     public let config: JSONObject?
     /// Every tensor name, in shard then header order.
     public let tensorNames: [String]
+    /// Where the weight files are read from when they are remote (nil: on this machine's disk).
+    public let remote: RemoteSource?
     private let fileIndex: [String: Int]
 
     /// Opens and validates a checkpoint folder or file.
     public init(path: String) throws(SafeTensorsError) {
         self.path = path
+        remote = nil
         var files: [SafeTensorsFile] = []
         var names: [String] = []
         var fileIndex: [String: Int] = [:]
@@ -109,15 +112,18 @@ public final class Checkpoint: Sendable {
         config = try Checkpoint.config(in: directory)
     }
 
-    /// A remote model (`path` names it): `folder` holds its config.json, index and tokenizer
-    /// files; `files` are its weights, remote `SafeTensorsFile`s by their names in the folder.
+    /// A remote model (`path` names it) read from `remote`: `folder` holds its config.json,
+    /// index and tokenizer files (nil: none here, as on a worker that only reads tensors);
+    /// `files` are its weights, remote `SafeTensorsFile`s by their names in the folder.
     /// Tensors are ordered as a local copy of the same files orders them.
-    public init(path: String, folder: String, files named: [(name: String, file: SafeTensorsFile)]) throws(SafeTensorsError) {
+    public init(path: String, folder: String?, files named: [(name: String, file: SafeTensorsFile)],
+                remote: RemoteSource) throws(SafeTensorsError) {
         self.path = path
-        directory = folder
-        let indexPath = FileSystem.join(folder, Checkpoint.indexFileName)
+        self.remote = remote
+        directory = folder ?? ""
+        let indexPath = folder.map { FileSystem.join($0, Checkpoint.indexFileName) }
         let byName = Dictionary(named.map { ($0.name, $0.file) }, uniquingKeysWith: { first, _ in first })
-        if FileSystem.exists(indexPath) {
+        if let indexPath, FileSystem.exists(indexPath) {
             (files, tensorNames, fileIndex) = try Checkpoint.openSharded(indexPath: indexPath) { byName[$0] }
         } else {
             var names: [String] = []
@@ -131,7 +137,7 @@ public final class Checkpoint: Sendable {
             }
             (files, tensorNames, self.fileIndex) = (named.map(\.file), names, fileIndex)
         }
-        config = try Checkpoint.config(in: folder)
+        config = try folder.flatMap { (folder) throws(SafeTensorsError) in try Checkpoint.config(in: folder) }
     }
 
     /// The config.json of `directory`, nil when it has none.

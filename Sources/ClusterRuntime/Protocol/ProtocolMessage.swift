@@ -93,21 +93,36 @@ public enum Header {
     }
     /// A model file as the coordinator sees it: a worker reads the file itself only if its
     /// copy has the same size and header digest (xxHash64 of the length prefix and JSON header,
-    /// a decimal string on the wire).
+    /// a decimal string on the wire). For a remote model, `name` (the file's name in the model
+    /// folder) and `headerBytes` (the length prefix and header, in bytes) say what to fetch.
     public struct ModelFile: Codable, Sendable, Equatable {
         public var path: String
         public var size: Int
         @DecimalUInt64 public var headerDigest: UInt64
-        public init(path: String, size: Int, headerDigest: UInt64) {
+        public var name: String?
+        public var headerBytes: Int?
+        public init(path: String, size: Int, headerDigest: UInt64, name: String? = nil, headerBytes: Int? = nil) {
             self.path = path
             self.size = size
             self.headerDigest = headerDigest
+            self.name = name
+            self.headerBytes = headerBytes
         }
     }
+    /// A Hub repository at a commit, which each worker finds at its own Hub endpoint.
+    public struct HubSource: Codable, Sendable, Equatable {
+        public var repository: String
+        public var commit: String
+    }
     public struct Model: Codable, Sendable {
-        /// The model's folder (or file) on the coordinator, absolute.
+        /// The model's folder (or file) on the coordinator, absolute; for a remote model, its
+        /// Hub reference or folder URL.
         public var path: String
         public var files: [ModelFile]
+        /// A remote model's files are on the Hub (`hub`) or under a folder URL (`url`): a
+        /// worker without them on disk may fetch the byte ranges its tasks read itself.
+        public var hub: HubSource?
+        public var url: String?
     }
     public struct Welcome: Codable, Sendable {
         public var heartbeatMs: Int
@@ -122,11 +137,16 @@ public enum Header {
         public var compress: Bool
     }
     public struct Ready: Codable, Sendable {
-        /// True when the worker reads inputs from its own copy of the model files.
+        /// True when the worker reads inputs itself: from its own copy of the model files, or
+        /// by fetching a remote model's byte ranges.
         public var sharedStorage: Bool
         /// Why it cannot, when it cannot.
         public var reason: String?
-        public init(sharedStorage: Bool, reason: String? = nil) { (self.sharedStorage, self.reason) = (sharedStorage, reason) }
+        /// With `sharedStorage`: how it reads each model of WELCOME, `"local"` or `"fetch"`.
+        public var reads: [String]?
+        public init(sharedStorage: Bool, reason: String? = nil, reads: [String]? = nil) {
+            (self.sharedStorage, self.reason, self.reads) = (sharedStorage, reason, reads)
+        }
     }
     /// An input the coordinator ships because the worker cannot read it.
     public struct ShippedInput: Codable, Sendable, Equatable {

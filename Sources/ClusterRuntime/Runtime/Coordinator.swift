@@ -80,6 +80,10 @@ public struct WorkerReport: Sendable {
     /// INPUT payload shipped to it (as sent, and uncompressed).
     public var bytesOut = 0
     public var rawBytesOut = 0
+    /// Input bytes of the tasks it finished that it read from its own disk, and that it
+    /// fetched by range requests from a remote model's server.
+    public var bytesRead = 0
+    public var bytesFetched = 0
     public var seconds = 0.0
     /// Why it is gone, if it left before the end.
     public var gone: String?
@@ -110,6 +114,9 @@ public final class Coordinator {
         var lastSeen = Date()
         var ready = false
         var sharedStorage = true
+        /// With `sharedStorage`: whether it fetches each model's bytes from its server (else
+        /// it reads them from disk).
+        var fetches: [Bool] = []
         /// Payloads to and from it are LZ4-compressed (remote, and it speaks lz4).
         var compress = false
         /// How its results reach the output.
@@ -158,6 +165,8 @@ public final class Coordinator {
     private var pending: [Int]
     private var doneCount = 0
     private var bytesDone = 0
+    /// Input bytes of finished tasks fetched from remote models' servers, by all workers.
+    private var bytesFetched = 0
     private var started = false
     private var sockets: [ZMQSocket] = []
     /// `--verify`: sampled tasks whose results agreed, and results that did not.
@@ -339,7 +348,9 @@ public final class Coordinator {
             guard let ready = decode(Header.Ready.self, message, from: peer) else { return }
             workers[peer]!.ready = true
             workers[peer]!.sharedStorage = ready.sharedStorage || peer.local
-            let storage = workers[peer]!.sharedStorage ? "reads the inputs itself" : "gets inputs shipped (\(ready.reason ?? "no shared storage"))"
+            workers[peer]!.fetches = peer.local ? job.models.map { $0.remote != nil } : (ready.reads ?? []).map { $0 == "fetch" }
+            let fetched = workers[peer]!.fetches.contains(true) ? " (fetching the byte ranges of remote models)" : ""
+            let storage = workers[peer]!.sharedStorage ? "reads the inputs itself\(fetched)" : "gets inputs shipped (\(ready.reason ?? "no shared storage"))"
             if !peer.local { log("coordinator: worker \(name(peer)) joined with \(workers[peer]!.report.threads) threads; \(storage)") }
         case .result:
             guard let chunk = decode(Header.Chunk.self, message, from: peer) else { return }
@@ -358,9 +369,21 @@ public final class Coordinator {
 
     private func makeWelcome() -> Header.Welcome {
         let models = job.models.map { model in
-            Header.Model(path: FileSystem.absolute(model.path), files: model.files.map {
-                Header.ModelFile(path: FileSystem.absolute($0.path), size: $0.fileSize, headerDigest: $0.headerDigest)
-            })
+            guard let remote = model.remote else {
+                return Header.Model(path: FileSystem.absolute(model.path), files: model.files.map {
+                    Header.ModelFile(path: FileSystem.absolute($0.path), size: $0.fileSize, headerDigest: $0.headerDigest)
+                })
+            }
+            let files = model.files.map {
+                Header.ModelFile(path: $0.path, size: $0.fileSize, headerDigest: $0.headerDigest,
+                                 name: URL(string: $0.path)?.lastPathComponent, headerBytes: $0.header.dataStart)
+            }
+            return switch remote {
+            case .hub(let repository, let commit):
+                Header.Model(path: model.path, files: files, hub: Header.HubSource(repository: repository, commit: commit))
+            case .folder(let url):
+                Header.Model(path: model.path, files: files, url: url)
+            }
         }
         return Header.Welcome(heartbeatMs: cluster.heartbeatMs, liveness: cluster.liveness, kind: job.kind,
                               setup: String(decoding: job.setup, as: UTF8.self), models: models,
@@ -469,11 +492,22 @@ public final class Coordinator {
         states[done.task].done = true
         states[done.task].sink = nil
         workers[peer]!.report.tasks += 1
+        if workers[peer]!.sharedStorage {
+            for input in task.inputs {
+                let bytes = job.models[input.model].info(input.tensor)?.byteCount ?? 0
+                if workers[peer]!.fetches.indices.contains(input.model) && workers[peer]!.fetches[input.model] {
+                    workers[peer]!.report.bytesFetched += bytes
+                    bytesFetched += bytes
+                } else {
+                    workers[peer]!.report.bytesRead += bytes
+                }
+            }
+        }
         doneCount += 1
         bytesDone += task.outputBytes
         try job.taskFinished(done.task)
         progress?(JobProgress(tasksDone: doneCount, tasksTotal: tasks.count, bytesDone: bytesDone, bytesTotal: job.outputBytes,
-                              current: task.label, workers: workers.count))
+                              current: task.label, workers: workers.count, bytesFetched: bytesFetched))
     }
 
     /// The digests (`JobOutput.digest`) of the result `peer` just delivered for `task`, for

@@ -20,6 +20,11 @@ public struct WorkerOptions: Sendable {
     /// Never read model files here: the coordinator ships every input (for tests and hosts
     /// without the files).
     public var noSharedStorage = false
+    /// Opens a remote model of WELCOME (`hub` or `url` set) that is not at its path here: a
+    /// copy on this host's disk (a Hub cache snapshot; the worker checks it as any local copy),
+    /// or the remote files, to fetch its tasks' byte ranges itself (it must check each file's
+    /// size and header digest against the model's). Nil: such inputs are shipped.
+    public var openRemote: (@Sendable (Header.Model) throws -> Checkpoint)?
     /// This worker's CURVE key pair and the coordinator's public key (`--keys DIR`).
     public var keys: (pair: CurveKeyPair, coordinator: String)?
     /// The kinds of job this worker runs (the executable that links the engines lists them).
@@ -246,7 +251,9 @@ public final class Worker: @unchecked Sendable {
         let storage = openModels(welcome)
         session.inputs = storage.inputs
         session.welcome = welcome
-        try send(session.socket, .ready, Header.Ready(sharedStorage: storage.inputs != nil, reason: storage.reason))
+        if let reason = storage.reason { log("worker: inputs will be shipped: \(reason)") }
+        try send(session.socket, .ready, Header.Ready(sharedStorage: storage.inputs != nil, reason: storage.reason,
+                                                      reads: storage.inputs == nil ? nil : storage.reads))
     }
 
     /// TASK: computes it from this host's files, or waits for its shipped inputs.
@@ -302,25 +309,54 @@ public final class Worker: @unchecked Sendable {
         try socket.send(ProtocolMessage(kind, header).frames)
     }
 
-    /// The job's models read from this host's files when they are the coordinator's (same
-    /// size and header digest); otherwise nil and why, and the coordinator ships inputs.
-    private func openModels(_ welcome: Header.Welcome) -> (inputs: CheckpointInputs?, reason: String?) {
-        if let job = options.attachment { return (CheckpointInputs(job.models), nil) }
-        if options.noSharedStorage { return (nil, "--no-shared-storage") }
-        var checkpoints: [Checkpoint] = []
+    /// The job's models read here: from this host's files when they are the coordinator's
+    /// (same size and header digest), else, for a remote model, by fetching byte ranges
+    /// (`openRemote`); with how each is read (`local`, `fetch`). Otherwise nil and why, and the
+    /// coordinator ships inputs.
+    private func openModels(_ welcome: Header.Welcome) -> (inputs: CheckpointInputs?, reads: [String], reason: String?) {
+        if let job = options.attachment { return (CheckpointInputs(job.models), job.models.map { $0.remote == nil ? "local" : "fetch" }, nil) }
+        if options.noSharedStorage { return (nil, [], "--no-shared-storage") }
+        var checkpoints: [Checkpoint] = [], reads: [String] = []
         for model in welcome.models {
-            let path = options.mapped(model.path)
-            guard let checkpoint = try? Checkpoint(path: path) else { return (nil, "cannot open \(path)") }
-            for file in model.files {
-                let name = file.path.split(separator: "/").last.map(String.init) ?? file.path
-                guard let local = checkpoint.files.first(where: { $0.path.split(separator: "/").last.map(String.init) == name }),
-                      local.fileSize == file.size, local.headerDigest == file.headerDigest else {
-                    return (nil, "\(options.mapped(file.path)) differs from the coordinator's copy")
-                }
+            let local = openLocal(model)
+            if let checkpoint = local.checkpoint {
+                checkpoints.append(checkpoint)
+                reads.append("local")
+                continue
             }
+            guard model.hub != nil || model.url != nil else { return (nil, [], local.reason) }
+            guard let openRemote = options.openRemote else { return (nil, [], "\(local.reason), and this worker does not fetch remote models") }
+            var remote = model
+            remote.url = model.url.map(options.mapped)
+            let checkpoint: Checkpoint
+            do { checkpoint = try openRemote(remote) } catch { return (nil, [], "cannot fetch \(model.path) here: \(error)") }
+            if checkpoint.remote == nil, let mismatch = differences(checkpoint, model) { return (nil, [], mismatch) }
             checkpoints.append(checkpoint)
+            reads.append(checkpoint.remote == nil ? "local" : "fetch")
         }
-        return (CheckpointInputs(checkpoints), nil)
+        return (CheckpointInputs(checkpoints), reads, nil)
+    }
+
+    /// `model` from this host's files (its path, rewritten by `modelRoots`), when they are the
+    /// coordinator's; else why not.
+    private func openLocal(_ model: Header.Model) -> (checkpoint: Checkpoint?, reason: String) {
+        let path = options.mapped(model.path)
+        guard let checkpoint = try? Checkpoint(path: path) else { return (nil, "cannot open \(path)") }
+        if let mismatch = differences(checkpoint, model) { return (nil, mismatch) }
+        return (checkpoint, "")
+    }
+
+    /// How a local `checkpoint` differs from the coordinator's `model` (a file missing, or of
+    /// another size or header digest); nil when it is the same.
+    private func differences(_ checkpoint: Checkpoint, _ model: Header.Model) -> String? {
+        for file in model.files {
+            let name = file.name ?? file.path.split(separator: "/").last.map(String.init) ?? file.path
+            guard let local = checkpoint.files.first(where: { $0.path.split(separator: "/").last.map(String.init) == name }),
+                  local.fileSize == file.size, local.headerDigest == file.headerDigest else {
+                return "\(FileSystem.join(checkpoint.directory, name)) differs from the coordinator's copy"
+            }
+        }
+        return nil
     }
 
     /// Computes a task on the compute queue into its sink. A task that starts with no other

@@ -18,6 +18,15 @@ final class HubServer {
         let authorization: String?
         /// The port it came in on: `endpoint`'s or `cdnEndpoint`'s.
         let port: Int
+        /// The client's address.
+        let client: String
+    }
+
+    /// A request answered: the body bytes sent to the client.
+    struct Answer: Decodable {
+        let path: String
+        let client: String
+        let sent: Int
     }
 
     let endpoint: String
@@ -34,10 +43,16 @@ final class HubServer {
     /// files, which the repository does not have. `folders`: plain folders served under
     /// `/files/NAME/` (see `folderURL`); `fail`: after the first `skip`, `times` requests for a
     /// file's bytes answer HTTP `status`; `redirect`: a folder file answered with a redirect to the CDN host.
+    /// `slow`: ranges of a file from `from` on wait `seconds` before their body; `shift`: they
+    /// are answered with the bytes one further on. `host`: where it is, as clients name it;
+    /// with `launcher` (a command prefix: `ip netns exec NS`) it runs through that, listening on
+    /// every address, its redirects naming `cdnHost`.
     init(_ repositories: [String: Repository] = [:], token: String? = nil, cut: (file: String, after: Int, times: Int)? = nil,
          tamper: String? = nil, hold: (file: String, after: Int, until: String)? = nil,
          stall: (file: String, after: Int, times: Int)? = nil, drip: Double? = nil, endless: Bool = false, extra: Int = 0,
-         folders: [String: String] = [:], fail: (file: String, times: Int, status: Int, skip: Int)? = nil, redirect: String? = nil) throws {
+         folders: [String: String] = [:], fail: (file: String, times: Int, status: Int, skip: Int)? = nil, redirect: String? = nil,
+         slow: (file: String, from: Int, seconds: Double)? = nil, shift: (file: String, from: Int)? = nil,
+         launcher: [String] = [], host: String = "127.0.0.1", cdnHost: String = "localhost") throws {
         let folder = TemporaryFolder.make("hub-server")
         log = folder + "/requests.jsonl"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -55,19 +70,24 @@ final class HubServer {
         spec["folders"] = folders
         if let fail { spec["fail"] = ["file": fail.file, "times": fail.times, "status": fail.status, "skip": fail.skip] }
         if let redirect { spec["redirect"] = ["file": redirect] }
+        if let slow { spec["slow"] = ["file": slow.file, "from": slow.from, "seconds": slow.seconds] }
+        if let shift { spec["shift"] = ["file": shift.file, "from": shift.from] }
+        if !launcher.isEmpty { spec["bind"] = "0.0.0.0" }
+        spec["cdn_host"] = cdnHost
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: folder + "/spec.json"))
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("hub_server.py").path
-        let server = try LaunchedProcess(["python3", script, folder + "/spec.json", log], executable: "/usr/bin/env",
-                                         separateErrors: true, holdInput: true)
+        let command = ["python3", script, folder + "/spec.json", log]
+        let server = try LaunchedProcess(launcher.isEmpty ? command : Array(launcher.dropFirst()) + ["/usr/bin/env"] + command,
+                                         executable: launcher.first ?? "/usr/bin/env", separateErrors: true, holdInput: true)
         process = server
         // Its first two lines are the ports.
         guard Poll.until(60, { server.output.split(separator: "\n").count == 2 && server.output.hasSuffix("\n") }) else {
             throw HubFixture.Failure("hub_server.py printed no ports (it ended, or took over 60 s): \(server.errors)")
         }
         let ports = server.output.split(separator: "\n")
-        endpoint = "http://127.0.0.1:" + ports[0]
-        cdnEndpoint = "http://localhost:" + ports[1]
+        endpoint = "http://\(host):" + ports[0]
+        cdnEndpoint = "http://\(cdnHost):" + ports[1]
     }
 
     /// The URL of folder `name` of `folders`.
@@ -76,6 +96,14 @@ final class HubServer {
     deinit {
         process.closeInput()
         process.wait()
+    }
+
+    /// Every request answered so far, with the bytes sent.
+    var answers: [Answer] {
+        get throws {
+            let text = (try? String(contentsOfFile: log + ".sent", encoding: .utf8)) ?? ""
+            return try text.split(separator: "\n").map { try JSONDecoder().decode(Answer.self, from: Data($0.utf8)) }
+        }
     }
 
     /// Every request so far, in order.

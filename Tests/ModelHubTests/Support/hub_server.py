@@ -7,9 +7,11 @@ SPEC: {"repos": {"org/name": {"sha": COMMIT, "private": false, "files": {NAME: L
        "hold": {"file": NAME, "after": BYTES, "until": PATH},
        "stall": {"file": NAME, "after": BYTES, "times": N}, "drip": SECONDS, "endless": true,
        "extra": N, "folders": {NAME: LOCAL_DIR}, "fail": {"file": NAME, "times": N, "status": S, "skip": K},
-       "redirect": {"file": NAME}}
-Serves on 127.0.0.1, an ephemeral port printed as the first line of stdout, and on a second
-ephemeral port (the "CDN host", reached as localhost) printed as the second line:
+       "redirect": {"file": NAME}, "slow": {"file": NAME, "from": OFFSET, "seconds": S},
+       "shift": {"file": NAME, "from": OFFSET}, "bind": ADDRESS, "cdn_host": HOST}
+Serves on "bind" (default 127.0.0.1), an ephemeral port printed as the first line of stdout,
+and on a second ephemeral port (the "CDN host", reached as "cdn_host", default localhost)
+printed as the second line:
 - GET  /api/models/{repo}/revision/{rev}  -> {"sha", "siblings": [{"rfilename"}]}
 - HEAD/GET /{repo}/resolve/{rev}/{file}   -> .safetensors files: 302 to http://localhost:CDN_PORT/cdn/{sha256}
   with X-Linked-Etag/X-Linked-Size (as LFS files); other files: 200 with a git-blob ETag
@@ -19,7 +21,9 @@ ephemeral port (the "CDN host", reached as localhost) printed as the second line
 - GET  /cdn/{sha256}                      -> the bytes. /cdn/ and /files/ honour
   "Range: bytes=A-B" and "bytes=A-" with 206 and Content-Range (416 when A is past the end);
   after the first "skip" (default 0), "times" requests for the "fail" file answer HTTP "status"
-  (default 500). The first
+  (default 500). A range of the "slow" file that starts at or past "from" waits "seconds"
+  before its body; one of the "shift" file that starts at or past "from" is answered with the
+  bytes (and Content-Range) one byte further on: not the bytes asked for. The first
   "times" requests for the "cut" file stop after "after" bytes and close the connection; the
   "tamper" file is served with its last byte changed; the "hold" file's first "after" bytes
   are sent at once, the rest once a file exists at "until" (a client that is gone by then is
@@ -30,7 +34,9 @@ ephemeral port (the "CDN host", reached as localhost) printed as the second line
   extra-NNNNNN.safetensors that the repository does not have (HEAD/GET on them: 404)
 Errors as the Hub sends them: 404 with X-Error-Code RepoNotFound/RevisionNotFound/EntryNotFound,
 401 for a private repository without "Authorization: Bearer TOKEN". Every request is appended
-to LOG as a JSON line: method, path, range, authorization, and the port it came in on. The server exits when its standard
+to LOG as a JSON line: method, path, range, authorization, the port it came in on and the
+client's address; once a request is answered, a JSON line with its path, client and the body bytes
+sent goes to LOG.sent. The server exits when its standard
 input closes (the test is over, or its process died).
 """
 import hashlib
@@ -63,9 +69,25 @@ class Hub(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def write(self, data):
+        """The body bytes, counted for LOG.sent."""
+        self.wfile.write(data)
+        self.sent += len(data)
+
+    def handle_one_request(self):
+        self.sent, self.command = 0, None
+        try:
+            super().handle_one_request()
+        finally:
+            if self.command in ("GET", "HEAD"):
+                entry = {"path": self.path, "client": self.client_address[0], "sent": self.sent}
+                with lock, open(log_path + ".sent", "a") as log:
+                    log.write(json.dumps(entry) + "\n")
+
     def record(self):
         entry = {"method": self.command, "path": self.path, "range": self.headers.get("Range"),
-                 "authorization": self.headers.get("Authorization"), "port": self.server.server_address[1]}
+                 "authorization": self.headers.get("Authorization"), "port": self.server.server_address[1],
+                 "client": self.client_address[0]}
         with lock, open(log_path, "a") as log:
             log.write(json.dumps(entry) + "\n")
 
@@ -76,7 +98,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if send_body and self.command != "HEAD":
-            self.wfile.write(body)
+            self.write(body)
 
     def error(self, status, code=None):
         self.reply(status, {"X-Error-Code": code} if code else {}, json.dumps({"error": code or status}).encode())
@@ -121,7 +143,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
                 sha256 = hashlib.sha256(data).hexdigest()
                 headers.update({"X-Linked-Etag": '"%s"' % sha256, "X-Linked-Size": str(len(data)),
                                 "ETag": '"%s"' % hashlib.sha1(data).hexdigest(),
-                                "Location": "http://localhost:%d/cdn/%s" % (cdn_port, sha256)})
+                                "Location": "http://%s:%d/cdn/%s" % (cdn_host, cdn_port, sha256)})
                 self.reply(302, headers)
             else:
                 blob_id = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -134,7 +156,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
             if not os.path.isfile(path):
                 self.error(404)
             elif spec.get("redirect", {}).get("file") == parts[2] and self.server.server_address[1] == port:
-                self.reply(302, {"Location": "http://localhost:%d%s" % (cdn_port, self.path)})
+                self.reply(302, {"Location": "http://%s:%d%s" % (cdn_host, cdn_port, self.path)})
             else:
                 self.send_blob(parts[1], parts[2], open(path, "rb").read())
         else:
@@ -149,7 +171,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
         try:
             for i in range(len(body)):
-                self.wfile.write(body[i:i + 1])
+                self.write(body[i:i + 1])
                 self.wfile.flush()
                 time.sleep(seconds)
         except (BrokenPipeError, ConnectionResetError):
@@ -196,6 +218,9 @@ class Hub(http.server.BaseHTTPRequestHandler):
             end = min(int(last) + 1, len(data)) if last else len(data)
             if start >= len(data):
                 return self.reply(416, {"Content-Range": "bytes */%d" % len(data)})
+            shift = spec.get("shift", {})
+            if shift.get("file") == name and start >= shift["from"] and end < len(data):
+                start, end = start + 1, end + 1
             self.send_response(206)
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end - 1, len(data)))
         else:
@@ -212,34 +237,38 @@ class Hub(http.server.BaseHTTPRequestHandler):
                 stalls_left -= 1
         if self.command == "HEAD":
             return
+        slow = spec.get("slow", {})
+        if slow.get("file") == name and requested and start >= slow["from"]:
+            time.sleep(slow["seconds"])
         if cut:
-            self.wfile.write(data[start:start + spec["cut"]["after"]])
+            self.write(data[start:start + spec["cut"]["after"]])
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
         if stall:
-            self.wfile.write(data[start:start + spec["stall"]["after"]])
+            self.write(data[start:start + spec["stall"]["after"]])
             self.wfile.flush()
             self.close_connection = True
             time.sleep(60)  # the client gives up first; the server thread is a daemon
             return
         hold = spec.get("hold", {})
         if hold.get("file") == name and start < hold["after"]:
-            self.wfile.write(data[start:hold["after"]])
+            self.write(data[start:hold["after"]])
             self.wfile.flush()
             while not os.path.exists(hold["until"]):
                 time.sleep(0.01)
             start = hold["after"]
             self.close_connection = True  # its client may be gone by now
         try:
-            self.wfile.write(data[start:])
+            self.write(data[start:])
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-cdn = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+cdn_host = spec.get("cdn_host", "localhost")
+server = http.server.ThreadingHTTPServer((spec.get("bind", "127.0.0.1"), 0), Hub)
+cdn = http.server.ThreadingHTTPServer((spec.get("bind", "127.0.0.1"), 0), Hub)
 port, cdn_port = server.server_address[1], cdn.server_address[1]
 print(port, flush=True)
 print(cdn_port, flush=True)

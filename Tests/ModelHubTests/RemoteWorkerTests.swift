@@ -1,0 +1,230 @@
+import Foundation
+import ModelHub
+import TensorIO
+import TestSupport
+import Testing
+
+/// Workers that read a remote model's tensors themselves (docs/remote-models.md "Workers fetch
+/// their own ranges"): the coordinator plans from headers and no tensor byte crosses it.
+@Suite struct RemoteWorkerTests {
+    static let token = "hf_remote_workers"
+
+    /// Two models large enough that headers are a small part of them (about 12 MiB each): the
+    /// base as the private Hub repository `org/base` in two shards, behind the Hub's redirect to
+    /// its CDN host; its fine-tune as a folder URL. local.yml merges the local folders,
+    /// remote.yml the same models by Hub name and URL.
+    struct Scene {
+        let base: String
+        let tuned: String
+        let cache = TemporaryFolder.make("remote-cache")
+        let server: HubServer
+        let folder: String
+
+        init(_ name: String, launcher: [String] = [], host: String = "127.0.0.1", cdnHost: String = "localhost",
+             slow: (file: String, from: Int, seconds: Double)? = nil, shift: (file: String, from: Int)? = nil) throws {
+            func tensors(_ offset: Float) -> [(String, [Int], [Float])] {
+                let shapes: [(String, [Int])] = [("model.embed_tokens.weight", [1024, 1024]), ("model.layers.0.mlp.up_proj.weight", [1024, 1024]),
+                                                 ("model.layers.1.mlp.up_proj.weight", [1024, 1024]), ("model.norm.weight", [1024])]
+                return shapes.enumerated().map { i, tensor in
+                    let values: [Float] = (0..<tensor.1.reduce(1, *)).map { j in Float((j * 7 + i) % 101) * 0.01 + offset * Float(j % 5) }
+                    return (tensor.0, tensor.1, values)
+                }
+            }
+            let config = ("config.json", #"{"architectures": ["LlamaForCausalLM"], "num_hidden_layers": 2}"#)
+            base = try CheckpointBuilder.write(TemporaryFolder.make("remote-base"), "model", tensors(0), shardBudget: 9 << 20,
+                                               files: [config, ("tokenizer.json", #"{"version": "1.0", "model": {"type": "BPE"}}"#)])
+            tuned = try CheckpointBuilder.write(TemporaryFolder.make("remote-tuned"), "model", tensors(0.003), files: [config])
+            var files: [String: String] = [:]
+            for file in try FileManager.default.contentsOfDirectory(atPath: base) { files[file] = base + "/" + file }
+            server = try HubServer(["org/base": HubServer.Repository(commit: HubFixture.commit, isPrivate: true, files: files)],
+                                   token: RemoteWorkerTests.token, folders: ["tuned": tuned], slow: slow, shift: shift,
+                                   launcher: launcher, host: host, cdnHost: cdnHost)
+            folder = TemporaryFolder.make(name)
+            let merge = { (base: String, tuned: String) in
+                "merge_method: task_arithmetic\nbase_model: \(base)\nmodels:\n  - model: \(tuned)\n    parameters: {weight: 0.5}\ndtype: float32\n"
+            }
+            try merge(base, tuned).write(toFile: folder + "/local.yml", atomically: true, encoding: .utf8)
+            try merge("org/base", server.folderURL("tuned")).write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
+        }
+
+        /// `crucible ARGS` (through `launcher`, a network host) with the Hub variables for the
+        /// server, a cache of its own (`cache`, default a new one) and `extra`.
+        func crucible(_ arguments: [String], launcher: [String] = [], cache: String? = nil,
+                      extra: [String: String] = [:]) throws -> LaunchedProcess {
+            var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("HF_") }
+            environment["HF_ENDPOINT"] = server.endpoint
+            environment["HF_TOKEN"] = RemoteWorkerTests.token
+            environment["HF_HUB_CACHE"] = cache ?? TemporaryFolder.make("worker-cache")
+            let command = launcher + [CrucibleBinary.path] + arguments
+            return try LaunchedProcess(Array(command.dropFirst()), executable: command[0],
+                                       environment: environment.merging(extra) { $1 }, separateErrors: true)
+        }
+
+        /// The embedded merge of the local folders, into FOLDER/local.
+        func mergeLocally() throws {
+            let run = try crucible(["merge", folder + "/local.yml", folder + "/local", "-q"])
+            #expect(run.wait() == 0, "\(run.errors)")
+        }
+
+        /// The coordinator of the remote merge, into FOLDER/remote, for `workers` remote workers
+        /// at `endpoint`, with a JSON log.
+        func coordinator(_ endpoint: String, workers: Int, launcher: [String] = []) throws -> LaunchedProcess {
+            try crucible(["merge", folder + "/remote.yml", folder + "/remote", "--range-reads", "--listen", endpoint, "--insecure",
+                          "--local-workers", "0", "--min-workers", String(workers), "--log-format", "json"],
+                         launcher: launcher, cache: cache)
+        }
+
+        /// Whether the remote merge wrote the local merge's bytes.
+        var identical: Bool {
+            let remote = FileManager.default.contents(atPath: folder + "/remote/model.safetensors")
+            return remote != nil && remote == FileManager.default.contents(atPath: folder + "/local/model.safetensors")
+        }
+
+        /// Tensor bytes of both models: what the merge reads.
+        var tensorBytes: Int { get throws { try Checkpoint(path: base).totalTensorBytes + Checkpoint(path: tuned).totalTensorBytes } }
+
+        /// Both models' weight files.
+        var weightFiles: [String] {
+            get throws {
+                try [base, tuned].flatMap { folder in
+                    try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".safetensors") }.map { folder + "/" + $0 }
+                }
+            }
+        }
+
+        /// Bytes of both models' weight files.
+        var weightFileBytes: Int {
+            get throws { try weightFiles.reduce(0) { $0 + ((try FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) } }
+        }
+
+        /// Body bytes the server sent for weights (its CDN and the folder's weight file), by client.
+        func weightBytesSent() throws -> [String: Int] {
+            var sent: [String: Int] = [:]
+            for answer in try server.answers where answer.path.hasPrefix("/cdn/") || answer.path.hasSuffix(".safetensors") {
+                sent[answer.client, default: 0] += answer.sent
+            }
+            return sent
+        }
+    }
+
+    /// The workers of a JSON log's final report: bytes each fetched, read and had shipped.
+    static func reportedWorkers(_ log: String) -> [(fetched: Int, read: Int, shipped: Int)] {
+        var workers: [(fetched: Int, read: Int, shipped: Int)] = []
+        for line in log.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  object["event"] as? String == "report", let list = object["workers"] as? [[String: Any]] else { continue }
+            for worker in list {
+                workers.append((worker["bytes_fetched"] as? Int ?? -1, worker["bytes_read"] as? Int ?? -1, worker["bytes_shipped"] as? Int ?? -1))
+            }
+        }
+        return workers
+    }
+
+    /// The first byte of a `bytes=A-B` range.
+    static func rangeStart(_ range: String?) -> Int? {
+        range.flatMap { Int($0.dropFirst("bytes=".count).prefix { $0 != "-" }) }
+    }
+
+    @Test("two workers on network hosts of their own fetch every tensor from the Hub and a folder URL: no tensor byte through the coordinator, each fetched once, the local merge's bytes",
+          .disabled(if: NetworkHosts.unavailable != nil, Comment(rawValue: NetworkHosts.unavailable ?? "")))
+    func workersFetchOnTheirOwnHosts() throws {
+        let tag = "cf\(getpid() % 10000)"
+        if let reason = NetworkHosts.make(tag) {
+            Issue.record("the probe made namespaces, these failed: \(reason)")
+            return
+        }
+        defer { NetworkHosts.remove(tag) }
+        // The server runs on the coordinator's host; its redirects send LFS bytes to a second
+        // name of that host (10.201.1.3), which must not get the token.
+        let scene = try Scene("remote-hosts", launcher: NetworkHosts.on("\(tag)c"), host: "10.201.1.1", cdnHost: "10.201.1.3")
+        try scene.mergeLocally()
+        let coordinator = try scene.coordinator("tcp://0.0.0.0:5555", workers: 2, launcher: NetworkHosts.on("\(tag)c"))
+        let workers = try [("a", "10.201.1.1"), ("b", "10.201.2.1")].map { host, address in
+            try scene.crucible(["worker", "--connect", "tcp://\(address):5555", "-j", "1"], launcher: NetworkHosts.on("\(tag)\(host)"))
+        }
+        #expect(coordinator.wait(180) == 0, "\(coordinator.errors)\n\(workers.map(\.errors))")
+        for worker in workers { #expect(worker.wait(20) == 0, "\(worker.errors)") }
+        #expect(scene.identical)
+
+        // The coordinator downloaded only the listing, config, tokenizer and index files and
+        // the first bytes of each weight file (its headers): under 1% of the models.
+        let models = try scene.weightFileBytes, read = try scene.tensorBytes
+        let workerHosts: Set = ["10.201.1.2", "10.201.2.2"]
+        let coordinatorBytes = try scene.server.answers.filter { !workerHosts.contains($0.client) }.reduce(0) { $0 + $1.sent }
+        #expect(coordinatorBytes * 100 <= models, "the coordinator was sent \(coordinatorBytes) bytes of \(models)")
+        // Each worker fetched a share of the tensors, and no byte twice: all weight bytes sent,
+        // headers included, are within 5% of what the merge reads.
+        let sent = try scene.weightBytesSent()
+        #expect((sent["10.201.1.2"] ?? 0) > 0 && (sent["10.201.2.2"] ?? 0) > 0, "\(sent)")
+        let total = sent.values.reduce(0, +)
+        #expect(total >= read && Double(total) <= 1.05 * Double(read), "weights sent: \(total), tensors read: \(read), \(sent)")
+        // The report says the same: every input byte fetched by the workers, none shipped.
+        let report = Self.reportedWorkers(coordinator.errors)
+        #expect(report.count == 2 && report.reduce(0) { $0 + $1.fetched } == read, "\(report)")
+        #expect(report.allSatisfy { $0.shipped == 0 && $0.read == 0 }, "\(report)")
+        #expect(coordinator.errors.contains("fetching the byte ranges of remote models"), "\(coordinator.errors)")
+        // The token went to the Hub's address on the workers' requests, never to the CDN host.
+        let requests = try scene.server.requests
+        #expect(requests.filter { workerHosts.contains($0.client) && $0.path.hasPrefix("/org/base/") }.allSatisfy { $0.authorization == "Bearer \(Self.token)" })
+        #expect(requests.filter { $0.path.hasPrefix("/cdn/") }.allSatisfy { $0.authorization == nil })
+        #expect(requests.contains { $0.client == "10.201.2.2" && $0.path.hasPrefix("/cdn/") })
+    }
+
+    @Test("a worker killed while it fetches a tensor: another finishes the job with the local merge's bytes")
+    func workerKilledMidFetch() throws {
+        // Tensor reads of the fine-tune (past its header) wait 3 s before their bytes.
+        let scene = try Scene("remote-kill", slow: (file: "model.safetensors", from: 4096, seconds: 3))
+        try scene.mergeLocally()
+        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
+        let coordinator = try scene.coordinator(endpoint, workers: 1)
+        let first = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"])
+        let fetching = Poll.until(60) {
+            ((try? scene.server.requests) ?? []).contains { request in
+                request.path.hasSuffix("/tuned/model.safetensors") && (Self.rangeStart(request.range) ?? 0) >= 4096
+            }
+        }
+        #expect(fetching, "\(coordinator.errors)\n\(first.errors)")
+        first.kill()
+        let second = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"])
+        #expect(coordinator.wait(180) == 0, "\(coordinator.errors)\n\(second.errors)")
+        second.wait(20)
+        #expect(scene.identical)
+        let report = Self.reportedWorkers(coordinator.errors), read = try scene.tensorBytes
+        #expect(report.reduce(0) { $0 + $1.fetched } == read, "\(report)")
+    }
+
+    @Test("a server that answers a tensor's range with other bytes: refused on every retry, the job ends naming the URL, nothing written")
+    func wrongBytesAreRefused() throws {
+        let scene = try Scene("remote-shift", shift: (file: "model.safetensors", from: 4096))
+        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
+        let coordinator = try scene.coordinator(endpoint, workers: 1)
+        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"], extra: ["HF_HUB_DOWNLOAD_TIMEOUT": "5"])
+        #expect(coordinator.wait(240) == 1, "\(coordinator.errors)")
+        worker.kill()
+        #expect(coordinator.errors.contains(scene.server.folderURL("tuned") + "/model.safetensors"), "\(coordinator.errors)")
+        #expect(coordinator.errors.contains("Content-Range"), "\(coordinator.errors)")
+        #expect(!FileManager.default.fileExists(atPath: scene.folder + "/remote"))
+        // What was finished is kept for --resume, as after any failure; nothing looks complete.
+        #expect(coordinator.errors.contains("--resume"), "\(coordinator.errors)")
+    }
+
+    @Test("HF_HUB_OFFLINE=1 on a worker: it sends no request and gets its inputs shipped; the local merge's bytes")
+    func offlineWorkerGetsInputsShipped() throws {
+        let scene = try Scene("remote-offline")
+        try scene.mergeLocally()
+        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
+        let coordinator = try scene.coordinator(endpoint, workers: 1)
+        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"], extra: ["HF_HUB_OFFLINE": "1"])
+        #expect(coordinator.wait(180) == 0, "\(coordinator.errors)")
+        worker.wait(20)
+        #expect(scene.identical)
+        #expect(coordinator.errors.contains("gets inputs shipped"), "\(coordinator.errors)")
+        #expect(worker.errors.contains("HF_HUB_OFFLINE"), "\(worker.errors)")
+        // Only the coordinator asked for anything: one header read per weight file (a fetching
+        // worker reads each header again), and each tensor once, to ship it.
+        let weights = try scene.server.requests.filter { $0.method == "GET" && ($0.path.hasPrefix("/cdn/") || $0.path.hasPrefix("/files/")) }
+        #expect(weights.filter { Self.rangeStart($0.range) == 0 }.count == (try scene.weightFiles.count), "\(weights.map { "\($0.path) \($0.range ?? "")" })")
+        let report = Self.reportedWorkers(coordinator.errors), read = try scene.tensorBytes
+        #expect(report.allSatisfy { $0.fetched == 0 } && report.reduce(0) { $0 + $1.shipped } == read, "\(report)")
+    }
+}
