@@ -35,8 +35,10 @@ struct Eval: ParsableCommand {
             """
     )
 
-    @Argument(help: "Model folders (or .safetensors files, or Hub org/name[@rev]).")
+    @Argument(help: "Model folders (or .safetensors files, Hub org/name[@rev], or https:// folder URLs).")
     var models: [String]
+
+    @OptionGroup var remote: RangeReadOptions
 
     @OptionGroup var input: EvalInputOptions
 
@@ -70,7 +72,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let subjects = try models.map { try Measurement.subject($0, path: try HubModels.resolve($0, quiet: quiet)) }
+        let subjects = try models.map { try Measurement.subject($0, checkpoint: try HubModels.measured($0, rangeReads: remote.rangeReads, quiet: quiet)) }
         let all = try Measurement.losses(subjects, tokens: { try input.tokenIDs(model: $0.path) },
                                          windows: { Measurement.windows(input, for: $0, layerScoreInput: layerScoresInput) },
                                          layerScores: layerScores != nil, cluster: cluster, threads: compute.threads, quiet: quiet)

@@ -58,6 +58,17 @@ enum HubModels {
         }
     }
 
+    /// A model to measure (eval, score), opened: a folder URL, and a Hub reference with
+    /// `rangeReads`, as a remote checkpoint read by ranges; anything else from its path or
+    /// Hub snapshot (`resolve`).
+    static func measured(_ reference: String, rangeReads: Bool, quiet: Bool) throws -> Checkpoint {
+        if !FileSystem.exists(reference), RemoteLocation(reference) != nil {
+            return try CLIError.wrap { try opener(rangeReads: rangeReads, quiet: quiet)(reference) }
+        }
+        let path = try resolve(reference, quiet: quiet)
+        return try CLIError.wrap { try Checkpoint(path: path) }
+    }
+
     /// `hubSnapshot` as `PlanOptions.resolveModel` (the planner has looked for a local path).
     static func resolver(quiet: Bool) -> @Sendable (String) throws -> String {
         { try hubSnapshot($0, quiet: quiet) }

@@ -16,7 +16,14 @@ enum Measurement {
 
     /// Opens the model in folder `path` (its config.json gives the architecture).
     static func subject(_ name: String, path: String) throws -> Subject {
-        try CLIError.wrap { Subject(name: name, path: path, model: try EvalJob.Model(name: name, checkpoint: try Checkpoint(path: path))) }
+        try subject(name, checkpoint: try CLIError.wrap { try Checkpoint(path: path) })
+    }
+
+    /// The opened `checkpoint`; its config.json and tokenizer are in its folder (for a remote
+    /// model read by ranges, the folder of its small files).
+    static func subject(_ name: String, checkpoint: Checkpoint) throws -> Subject {
+        let path = checkpoint.remote == nil ? checkpoint.path : checkpoint.directory
+        return try CLIError.wrap { Subject(name: name, path: path, model: try EvalJob.Model(name: name, checkpoint: checkpoint)) }
     }
 
     /// The windows --context/--stride/--batch describe (default context: 2048, or the

@@ -63,9 +63,7 @@ struct Merge: ParsableCommand {
     @Flag(help: "Print the plan (tensors, bytes to read and write, peak memory) and exit.")
     var dryRun = false
 
-    @Flag(help: ArgumentHelp("Plan Hub models from their headers and read their tensors with HTTP range requests, instead of downloading them whole.",
-                             discussion: "Only config.json, the index, the tokenizer files and each weight file's header are downloaded before planning (so --dry-run needs nothing more); a tensor's bytes are read when a task needs them. Models given as https:// folder URLs are always read this way (docs/remote-models.md)."))
-    var rangeReads = false
+    @OptionGroup var remote: RangeReadOptions
 
     @Option(help: "Multi-document configs: where named stages are written (default: OUT_DIR.stages).")
     var intermediateDir: String?
@@ -106,7 +104,7 @@ struct Merge: ParsableCommand {
                                  options: PlanOptions(allowCrimes: allowCrimes, truncateVocabulary: unsafeTruncateEmbeddings,
                                                      outputDType: try output.dtype(), threads: threads,
                                                      resolveModel: HubModels.resolver(quiet: quiet),
-                                                     openRemote: HubModels.opener(rangeReads: rangeReads, quiet: quiet)))
+                                                     openRemote: HubModels.opener(rangeReads: remote.rangeReads, quiet: quiet)))
             }
             for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             if dryRun {
@@ -137,12 +135,13 @@ struct Merge: ParsableCommand {
     /// adapter is left out: it exists only inside the merge).
     func measureMerge(_ plan: MergePlan) throws {
         var subjects = [try Measurement.subject(outDir, path: outDir)]
-        for (path, checkpoint) in zip(plan.modelPaths, plan.checkpoints) where !subjects.contains(where: { $0.path == checkpoint.path }) {
+        for (path, checkpoint) in zip(plan.modelPaths, plan.checkpoints) {
             guard LoRAAdapter.split(path).adapter == nil else {
                 if !quiet { print("not measured: \(path) (a model with a LoRA adapter is formed only inside the merge)") }
                 continue
             }
-            subjects.append(try Measurement.subject(path, path: checkpoint.path))
+            let subject = try Measurement.subject(path, checkpoint: checkpoint)
+            if !subjects.contains(where: { $0.path == subject.path }) { subjects.append(subject) }
         }
         let reports = try Measurement.losses(subjects, tokens: { try measure.tokenIDs(model: $0.path) }, windows: { measure.windows(for: $0) },
                                              cluster: cluster, threads: threads, quiet: quiet)

@@ -26,8 +26,10 @@ struct Score: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model folder (or .safetensors file, or Hub org/name[@rev]).")
+    @Argument(help: "The model folder (or .safetensors file, Hub org/name[@rev], or https:// folder URL).")
     var model: String
+
+    @OptionGroup var remote: RangeReadOptions
 
     @OptionGroup var input: EvalInputOptions
 
@@ -61,9 +63,8 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let path = try HubModels.resolve(model, quiet: quiet)
-        let ids = try input.tokenIDs(model: path)
-        let subject = try Measurement.subject(model, path: path)
+        let subject = try Measurement.subject(model, checkpoint: try HubModels.measured(model, rangeReads: remote.rangeReads, quiet: quiet))
+        let ids = try input.tokenIDs(model: subject.path)
         let result = try LayerScoring.run(subject, tokens: ids, windows: Measurement.windows(input, for: [subject.model]), dropLoss: dropLoss,
                                           cluster: cluster, threads: compute.threads, quiet: quiet)
         if let scores { try LayerScoring.write(result.scoresJSON(by).serialized(indent: 2) + "\n", to: scores) }

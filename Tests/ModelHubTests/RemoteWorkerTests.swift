@@ -47,17 +47,10 @@ import Testing
             try merge("org/base", server.folderURL("tuned")).write(toFile: folder + "/remote.yml", atomically: true, encoding: .utf8)
         }
 
-        /// `crucible ARGS` (through `launcher`, a network host) with the Hub variables for the
-        /// server, a cache of its own (`cache`, default a new one) and `extra`.
+        /// `crucible ARGS` against the server (`RemoteWorkerTests.crucible`).
         func crucible(_ arguments: [String], launcher: [String] = [], cache: String? = nil,
                       extra: [String: String] = [:]) throws -> LaunchedProcess {
-            var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("HF_") }
-            environment["HF_ENDPOINT"] = server.endpoint
-            environment["HF_TOKEN"] = RemoteWorkerTests.token
-            environment["HF_HUB_CACHE"] = cache ?? TemporaryFolder.make("worker-cache")
-            let command = launcher + [CrucibleBinary.path] + arguments
-            return try LaunchedProcess(Array(command.dropFirst()), executable: command[0],
-                                       environment: environment.merging(extra) { $1 }, separateErrors: true)
+            try RemoteWorkerTests.crucible(arguments, server: server, launcher: launcher, cache: cache, extra: extra)
         }
 
         /// The embedded merge of the local folders, into FOLDER/local.
@@ -105,6 +98,19 @@ import Testing
             }
             return sent
         }
+    }
+
+    /// `crucible ARGS` (through `launcher`, a network host) with the Hub variables for
+    /// `server`, the token, a cache of its own (`cache`, default a new one) and `extra`.
+    static func crucible(_ arguments: [String], server: HubServer, launcher: [String] = [], cache: String? = nil,
+                         extra: [String: String] = [:]) throws -> LaunchedProcess {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("HF_") }
+        environment["HF_ENDPOINT"] = server.endpoint
+        environment["HF_TOKEN"] = token
+        environment["HF_HUB_CACHE"] = cache ?? TemporaryFolder.make("worker-cache")
+        let command = launcher + [CrucibleBinary.path] + arguments
+        return try LaunchedProcess(Array(command.dropFirst()), executable: command[0],
+                                   environment: environment.merging(extra) { $1 }, separateErrors: true)
     }
 
     /// The workers of a JSON log's final report: bytes each fetched, read and had shipped.
@@ -226,5 +232,42 @@ import Testing
         #expect(weights.filter { Self.rangeStart($0.range) == 0 }.count == (try scene.weightFiles.count), "\(weights.map { "\($0.path) \($0.range ?? "")" })")
         let report = Self.reportedWorkers(coordinator.errors), read = try scene.tensorBytes
         #expect(report.allSatisfy { $0.fetched == 0 } && report.reduce(0) { $0 + $1.shipped } == read, "\(report)")
+    }
+
+    @Test("a worker keeps a model it fetched for the job: score --drop-loss (a forward pass per layer) fetches each tensor once, with the local scores")
+    func fetchedModelIsKept() throws {
+        let fixture = Fixtures.repository + "/Tests/EvaluatorTests/Fixtures/llama"
+        let server = try HubServer(folders: ["llama": fixture])
+        let folder = TemporaryFolder.make("remote-score")
+        let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture + "/reference.json"))) as? [String: Any]
+        let tokens = try #require(reference?["tokens"] as? [Int])
+        try Data(("[" + tokens.map(String.init).joined(separator: ", ") + "]").utf8).write(to: URL(fileURLWithPath: folder + "/tokens.json"))
+        let score = ["--tokens", folder + "/tokens.json", "--context", "16", "--drop-loss", "-q"]
+        let local = try Self.crucible(["score", fixture, "--json", folder + "/local.json"] + score, server: server)
+        #expect(local.wait() == 0, "\(local.errors)")
+
+        let endpoint = "ipc://" + folder + "/coordinator.sock"
+        let coordinator = try Self.crucible(["score", server.folderURL("llama"), "--json", folder + "/remote.json", "--listen", endpoint,
+                                             "--local-workers", "0", "--min-workers", "1", "--log-format", "json"] + score, server: server)
+        let worker = try Self.crucible(["worker", "--connect", endpoint, "-j", "1"], server: server)
+        #expect(coordinator.wait(120) == 0, "\(coordinator.errors)\n\(worker.errors)")
+        worker.wait(20)
+        // The same numbers: every field but where the model was read from.
+        func numbers(_ name: String) throws -> NSDictionary {
+            var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))) as? [String: Any])
+            object["model"] = nil
+            return object as NSDictionary
+        }
+        let scores = try numbers("remote.json"), expected = try numbers("local.json")
+        #expect(scores["drop_loss"] != nil && scores == expected)
+
+        // 1 + layers forward passes read the model, but each tensor's bytes were fetched once.
+        let model = try Checkpoint(path: fixture)
+        let ranges = try server.requests.filter { $0.path.hasSuffix("/llama/model.safetensors") }.compactMap { Self.rangeStart($0.range) }
+        let tasks = model.detectedLayerCount + 1
+        let fetched = try server.answers.filter { $0.path.hasSuffix("/llama/model.safetensors") }.reduce(0) { $0 + $1.sent }
+        #expect(ranges.filter { $0 > 0 }.count == model.tensorNames.count, "\(ranges.count) reads for \(model.tensorNames.count) tensors, \(tasks) tasks")
+        #expect(fetched < 2 * model.totalTensorBytes, "\(fetched) bytes sent for a model of \(model.totalTensorBytes), read by \(tasks) tasks")
+        #expect(Self.reportedWorkers(coordinator.errors).first?.fetched ?? 0 >= tasks * model.totalTensorBytes / 2)
     }
 }

@@ -126,8 +126,12 @@ public final class Coordinator {
         var malformed = 0
         /// Tasks failed since it last finished one.
         var failuresInARow = 0
-        /// Inputs it keeps from model-level tasks shipped to it (not shipped again).
+        /// Inputs it keeps from model-level tasks shipped to it (not shipped again), or that
+        /// it fetched for them.
         var held: Set<TaskInput> = []
+
+        /// Whether it fetches the bytes of model `model` from the model's server.
+        func fetches(model: Int) -> Bool { fetches.indices.contains(model) && fetches[model] }
     }
 
     struct TaskState {
@@ -495,7 +499,7 @@ public final class Coordinator {
         if workers[peer]!.sharedStorage {
             for input in task.inputs {
                 let bytes = job.models[input.model].info(input.tensor)?.byteCount ?? 0
-                if workers[peer]!.fetches.indices.contains(input.model) && workers[peer]!.fetches[input.model] {
+                if workers[peer]!.fetches(model: input.model) {
                     workers[peer]!.report.bytesFetched += bytes
                     bytesFetched += bytes
                 } else {
@@ -690,7 +694,12 @@ public final class Coordinator {
             }
             guard !usable.isEmpty else { return }
             let computed = Set(states[task].results.map(\.worker)), failed = Set(states[task].failures.map(\.worker))
+            // Workers holding more of the task's inputs (kept from earlier tasks) come first.
             let eligible = usable.filter { !computed.contains($0.value.report.name) }
+                .enumerated().sorted { a, b in
+                    let (x, y) = (heldBytes(task, a.element.value), heldBytes(task, b.element.value))
+                    return x != y ? x > y : a.offset < b.offset
+                }.map(\.element)
             guard let (peer, worker) = eligible.first(where: { !failed.contains($0.value.report.name) }) ?? eligible.first else {
                 position += 1
                 continue
@@ -712,6 +721,11 @@ public final class Coordinator {
         }
     }
 
+    /// Bytes of `task`'s inputs that `worker` holds.
+    private func heldBytes(_ task: Int, _ worker: WorkerState) -> Int {
+        worker.held.isEmpty ? 0 : tasks[task].inputs.reduce(0) { $0 + (worker.held.contains($1) ? job.models[$1.model].info($1.tensor)?.byteCount ?? 0 : 0) }
+    }
+
     /// Sends TASK and, to a worker without the model files, the task's inputs as INPUT chunks
     /// (but those it keeps from an earlier model-level task).
     private func lease(_ index: Int, to peer: Peer, shipping: Bool) throws {
@@ -719,13 +733,16 @@ public final class Coordinator {
         let attempt = states[index].attempt
         let views = shipping ? try task.inputs.map { try job.models[$0.model].tensor($0.tensor) } : []
         let held = shipping ? task.inputs.map { workers[peer]!.held.contains($0) } : []
+        let fetches = !shipping && task.inputs.contains { workers[peer]!.fetches(model: $0.model) }
         try sockets[peer.local ? 0 : 1].send([peer.id] + ProtocolMessage(.task, Header.Task(
             task: index, attempt: attempt, work: String(decoding: task.work, as: UTF8.self), inputs: task.inputs, parts: task.parts,
             shipped: shipping ? zip(views, held).map { Header.ShippedInput(dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.bytes.count, held: $1 ? true : nil) } : nil,
-            keep: shipping && task.keepsInputs ? true : nil)).frames)
+            keep: task.keepsInputs && (shipping || fetches) ? true : nil)).frames)
         // Messages reach a peer in order, so it holds these once this shipment is through: the
         // next task needing them says so instead of shipping them (a failure forgets it all).
+        // A worker that fetches keeps what it fetched: later tasks reading it go to it first.
         if shipping && task.keepsInputs { workers[peer]!.held.formUnion(task.inputs) }
+        if fetches && task.keepsInputs { workers[peer]!.held.formUnion(task.inputs.filter { workers[peer]!.fetches(model: $0.model) }) }
         for (input, view) in views.enumerated() where !held[input] {
             defer { view.release() }
             for range in chunks.ranges(view.bytes.count) {
