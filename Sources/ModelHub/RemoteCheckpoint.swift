@@ -4,7 +4,8 @@ import TensorIO
 extension RemoteModel {
     /// The model as a `Checkpoint` whose weight files are remote: planning sees every tensor
     /// from the headers, and a tensor's bytes are read with range requests when it is asked
-    /// for (one request per tensor, retried and checked as `RangeFetcher` does). The token
+    /// for (the tensors of a file asked for together are read together, neighbours by one
+    /// request; retried and checked as `RangeFetcher` does). The token
     /// goes to the Hub's origin only (`HubSettings.token(for:)`).
     public func checkpoint(settings: HubSettings) throws(SafeTensorsError) -> Checkpoint {
         let source: RemoteSource = switch location {
@@ -102,11 +103,11 @@ final class RemoteBytes: Sendable {
         let url: String
         let size: Int
 
-        func read(_ range: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws(SafeTensorsError) {
-            let target = UncheckedBuffer(pointer: destination)
+        func read(_ ranges: [Range<Int>], into destinations: [UnsafeMutableRawBufferPointer]) throws(SafeTensorsError) {
+            let targets = UncheckedBuffers(pointers: destinations)
             do {
-                try reader.fetcher.fetch(url, fileSize: size, ranges: [range]) { _, offset, bytes in
-                    UnsafeMutableRawBufferPointer(rebasing: target.pointer[offset..<(offset + bytes.count)]).copyMemory(from: bytes)
+                try reader.fetcher.fetch(url, fileSize: size, ranges: ranges) { range, offset, bytes in
+                    UnsafeMutableRawBufferPointer(rebasing: targets.pointers[range][offset..<(offset + bytes.count)]).copyMemory(from: bytes)
                 }
             } catch {
                 throw SafeTensorsError(file: url, .ioFailure("\(error)"))
@@ -114,6 +115,6 @@ final class RemoteBytes: Sendable {
         }
     }
 
-    /// The destination of one read, written by the fetcher's threads at disjoint offsets.
-    private struct UncheckedBuffer: @unchecked Sendable { let pointer: UnsafeMutableRawBufferPointer }
+    /// The destinations of one read, written by the fetcher's threads at disjoint offsets.
+    private struct UncheckedBuffers: @unchecked Sendable { let pointers: [UnsafeMutableRawBufferPointer] }
 }

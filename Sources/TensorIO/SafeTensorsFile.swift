@@ -1,8 +1,9 @@
 /// Reads byte ranges of a safetensors file that is not on this machine's disk (a remote file
 /// read with HTTP range requests).
 public protocol ByteRangeSource: Sendable {
-    /// Bytes `range` of the file into `destination`, which holds exactly `range.count`.
-    func read(_ range: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws(SafeTensorsError)
+    /// Bytes `ranges[i]` of the file into `destinations[i]`, which holds exactly
+    /// `ranges[i].count`; neighbouring ranges may be read together, several at once.
+    func read(_ ranges: [Range<Int>], into destinations: [UnsafeMutableRawBufferPointer]) throws(SafeTensorsError)
 }
 
 /// A validated safetensors file: memory-mapped, its tensor bytes served zero-copy from the
@@ -72,16 +73,29 @@ public final class SafeTensorsFile: Sendable {
 
     /// The tensor called `name`, or `.missingTensor` naming the file and tensor.
     public func tensor(_ name: String) throws(SafeTensorsError) -> TensorView {
-        guard let info = info(name) else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
-        let start = header.dataStart + Int(info.dataOffsets.lowerBound)
+        try tensors([name])[0]
+    }
+
+    /// The tensors called `names`, in order (`.missingTensor` for one the file lacks). A remote
+    /// file reads them with one call to its source: neighbouring tensors together, several
+    /// requests at once.
+    public func tensors(_ names: [String]) throws(SafeTensorsError) -> [TensorView] {
+        var infos: [TensorInfo] = []
+        for name in names {
+            guard let info = info(name) else { throw SafeTensorsError(file: path, tensor: name, .missingTensor) }
+            infos.append(info)
+        }
+        let starts = infos.map { header.dataStart + Int($0.dataOffsets.lowerBound) }
         switch storage {
         case .mapped(let mapping):
-            return TensorView(info: info, bytes: UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + info.byteCount)]),
-                              owner: mapping, file: path)
+            return zip(infos, starts).map { info, start in
+                TensorView(info: info, bytes: UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + info.byteCount)]),
+                           owner: mapping, file: path)
+            }
         case .remote(let source, _, _):
-            let memory = OwnedBytes(byteCount: info.byteCount)
-            try source.read(start..<(start + info.byteCount), into: memory.bytes)
-            return TensorView(info: info, bytes: UnsafeRawBufferPointer(memory.bytes), owner: memory, file: path)
+            let memory = infos.map { OwnedBytes(byteCount: $0.byteCount) }
+            try source.read(zip(infos, starts).map { $1..<($1 + $0.byteCount) }, into: memory.map(\.bytes))
+            return zip(infos, memory).map { TensorView(info: $0, bytes: UnsafeRawBufferPointer($1.bytes), owner: $1, file: path) }
         }
     }
 

@@ -234,7 +234,7 @@ import Testing
         #expect(report.allSatisfy { $0.fetched == 0 } && report.reduce(0) { $0 + $1.shipped } == read, "\(report)")
     }
 
-    @Test("a worker keeps a model it fetched for the job: score --drop-loss (a forward pass per layer) fetches each tensor once, with the local scores")
+    @Test("a worker keeps a model it fetched for the job: score --drop-loss (a forward pass per layer) fetches each tensor once, neighbours together, with the local scores")
     func fetchedModelIsKept() throws {
         let fixture = Fixtures.repository + "/Tests/EvaluatorTests/Fixtures/llama"
         let server = try HubServer(folders: ["llama": fixture])
@@ -261,12 +261,17 @@ import Testing
         let scores = try numbers("remote.json"), expected = try numbers("local.json")
         #expect(scores["drop_loss"] != nil && scores == expected)
 
-        // 1 + layers forward passes read the model, but each tensor's bytes were fetched once.
+        // 1 + layers forward passes read the model, but each tensor's bytes were fetched once,
+        // all of them together (neighbouring tensors by one request).
         let model = try Checkpoint(path: fixture)
-        let ranges = try server.requests.filter { $0.path.hasSuffix("/llama/model.safetensors") }.compactMap { Self.rangeStart($0.range) }
+        let tensorReads = try server.requests.filter { $0.path.hasSuffix("/llama/model.safetensors") && (Self.rangeStart($0.range) ?? 0) > 0 }
         let tasks = model.detectedLayerCount + 1
+        let asked = tensorReads.compactMap(\.range).map { range in
+            range.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) }
+        }.reduce(0) { $0 + $1[1] - $1[0] + 1 }
+        #expect(asked == model.totalTensorBytes, "\(asked) tensor bytes asked for in \(tensorReads.count) requests; the model has \(model.totalTensorBytes), read by \(tasks) tasks")
+        #expect(tensorReads.count < model.tensorNames.count, "\(tensorReads.count) requests for \(model.tensorNames.count) neighbouring tensors")
         let fetched = try server.answers.filter { $0.path.hasSuffix("/llama/model.safetensors") }.reduce(0) { $0 + $1.sent }
-        #expect(ranges.filter { $0 > 0 }.count == model.tensorNames.count, "\(ranges.count) reads for \(model.tensorNames.count) tensors, \(tasks) tasks")
         #expect(fetched < 2 * model.totalTensorBytes, "\(fetched) bytes sent for a model of \(model.totalTensorBytes), read by \(tasks) tasks")
         #expect(Self.reportedWorkers(coordinator.errors).first?.fetched ?? 0 >= tasks * model.totalTensorBytes / 2)
     }

@@ -144,7 +144,7 @@ public final class Worker: @unchecked Sendable {
         /// Inputs kept from complete shipments of model-level tasks, for the job's later tasks.
         var kept: [TaskInput: TensorView] = [:]
         /// Remote tensors fetched by model-level tasks, for the job's later tasks.
-        let fetched = FetchedInputs.Kept()
+        let fetched = FetchedInputs.Store()
         var lastHeard = Date()
     }
 
@@ -273,7 +273,7 @@ public final class Worker: @unchecked Sendable {
             }
         } else if let inputs = session.inputs {
             inputs.prefetch(task.inputs)
-            schedule(task, runner, FetchedInputs(files: inputs, kept: session.fetched, keep: task.keep == true), session.number)
+            schedule(task, runner, FetchedInputs(files: inputs, inputs: task.inputs, kept: session.fetched, keep: task.keep == true), session.number)
         } else {
             try refuse("inputs were not shipped and cannot be read here")
         }
