@@ -275,4 +275,22 @@ import Testing
         #expect(fetched < 2 * model.totalTensorBytes, "\(fetched) bytes sent for a model of \(model.totalTensorBytes), read by \(tasks) tasks")
         #expect(Self.reportedWorkers(coordinator.errors).first?.fetched ?? 0 >= tasks * model.totalTensorBytes / 2)
     }
+
+    @Test("a worker whose --hub-cache holds the Hub model's snapshot reads it from disk and fetches only the folder URL's tensors")
+    func workerReadsItsHubCache() throws {
+        let scene = try Scene("remote-cached")
+        try scene.mergeLocally()
+        let cached = TemporaryFolder.make("worker-hub-cache")
+        let settings = HubSettings(environment: ["HF_ENDPOINT": scene.server.endpoint, "HF_TOKEN": Self.token, "HF_HUB_CACHE": cached])
+        _ = try ModelHub.snapshot(try #require(HubReference("org/base")), settings: settings)
+        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
+        let coordinator = try scene.coordinator(endpoint, workers: 1)
+        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1", "--hub-cache", cached])
+        #expect(coordinator.wait(180) == 0, "\(coordinator.errors)\n\(worker.errors)")
+        worker.wait(20)
+        #expect(scene.identical)
+        let report = Self.reportedWorkers(coordinator.errors)
+        let base = try Checkpoint(path: scene.base).totalTensorBytes, tuned = try Checkpoint(path: scene.tuned).totalTensorBytes
+        #expect(report.count == 1 && report[0].read == base && report[0].fetched == tuned && report[0].shipped == 0, "\(report)")
+    }
 }
