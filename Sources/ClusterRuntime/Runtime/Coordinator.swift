@@ -13,7 +13,7 @@ public struct ClusterOptions: Sendable {
     public var heartbeatMs = 1000
     /// Heartbeat intervals of silence after which a worker is dead.
     public var liveness = 5
-    /// Most bytes (output, plus inputs shipped to it) leased to one worker at a time.
+    /// Most bytes (output, plus inputs shipped to it or that it fetches) leased to one worker at a time.
     public var creditBytes = 256 << 20
     /// A task that fails this many times (on different workers while there are others) fails
     /// the job; with no remote workers (no `endpoints`), its first failure does.
@@ -603,12 +603,16 @@ public final class Coordinator {
     // MARK: Leases
 
     /// Bytes a lease of `task` to `worker` counts against its credit: the output, and the
-    /// inputs shipped to it (not those it holds).
+    /// inputs shipped to it or that it fetches (held in its memory while the task runs; not
+    /// those it holds already).
     private func cost(_ task: Int, for worker: WorkerState) -> Int {
-        guard !worker.sharedStorage else { return tasks[task].outputBytes }
-        guard !worker.held.isEmpty else { return tasks[task].outputBytes + inputBytes[task] }
-        let shipped = tasks[task].inputs.reduce(0) { $0 + (worker.held.contains($1) ? 0 : (job.models[$1.model].info($1.tensor)?.byteCount ?? 0)) }
-        return tasks[task].outputBytes + shipped
+        if worker.sharedStorage && !worker.fetches.contains(true) { return tasks[task].outputBytes }
+        if !worker.sharedStorage && worker.held.isEmpty { return tasks[task].outputBytes + inputBytes[task] }
+        let inMemory = tasks[task].inputs.reduce(0) { total, input in
+            let carried = !worker.sharedStorage || worker.fetches(model: input.model)
+            return total + (carried && !worker.held.contains(input) ? job.models[input.model].info(input.tensor)?.byteCount ?? 0 : 0)
+        }
+        return tasks[task].outputBytes + inMemory
     }
 
     /// How long a worker may take over `task`: a grace period plus the time its bytes
