@@ -293,4 +293,23 @@ import Testing
         let base = try Checkpoint(path: scene.base).totalTensorBytes, tuned = try Checkpoint(path: scene.tuned).totalTensorBytes
         #expect(report.count == 1 && report[0].read == base && report[0].fetched == tuned && report[0].shipped == 0, "\(report)")
     }
+
+    @Test("--dry-run --range-reads counts the inputs held in memory in the peak memory: the local plan's plus the largest tensor's inputs")
+    func dryRunCountsFetchedInputs() throws {
+        let scene = try Scene("remote-plan")
+        /// The `peak memory: ~N UNIT` of a dry run, in bytes.
+        func peak(_ arguments: [String]) throws -> Double {
+            let run = try scene.crucible(["merge"] + arguments + ["--dry-run", "-j", "1"])
+            #expect(run.wait() == 0, "\(run.errors)")
+            let line = try #require(run.output.split(separator: "\n").first { $0.contains("peak memory:") })
+            let words = line.split(separator: "~")[1].split(separator: " ")
+            let units: [Substring: Double] = ["B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9]
+            return try #require(Double(words[0])) * (try #require(units[words[1]]))
+        }
+        let local = try peak([scene.folder + "/local.yml", scene.folder + "/local"])
+        let remote = try peak([scene.folder + "/remote.yml", scene.folder + "/remote", "--range-reads"])
+        // The largest tensor is 1024 × 1024 Float32 in both models: 8.4 MB held.
+        let largest = Double(2 * 1024 * 1024 * 4)
+        #expect(abs(remote - local - largest) <= 0.01 * remote, "local \(local), remote \(remote)")
+    }
 }

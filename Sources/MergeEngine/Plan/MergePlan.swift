@@ -105,9 +105,9 @@ public struct MergePlan: Sendable {
     /// Peak working memory for `threads` threads: each holds one chunk of every input, the
     /// output and method scratch in Float32; per tensor, recorded random masks (one bit per
     /// element and model), below the streaming threshold the resident input pages, and the
-    /// largest tensor's fused inputs (`ExpertFusion`: copied, not mapped) and remapped
-    /// vocabulary inputs (Float32 copies). Inputs themselves
-    /// are memory-mapped and paged by the kernel.
+    /// largest tensor's fused inputs (`ExpertFusion`: copied, not mapped), remapped
+    /// vocabulary inputs (Float32 copies) and inputs read by ranges from remote models (held in
+    /// memory while their task runs). Inputs themselves are memory-mapped and paged by the kernel.
     public func peakMemoryEstimate(threads: Int) -> Int {
         let widest = tensors.map { 2 * ($0.inputs.count + ($0.base == nil ? 0 : 1)) + 4 }.max() ?? 0
         let rowChunk = tensors.map { max($0.shape.last ?? 1, TensorJob.chunkElements) }.max() ?? 0
@@ -117,6 +117,12 @@ public struct MergePlan: Sendable {
         let fused = tensors.filter { (($0.base.map { [$0] } ?? []) + $0.inputs).contains { ($0.parts?.count ?? 0) > 1 } }.map(\.inputBytes).max() ?? 0
         let remapped = tensors.filter { $0.vocabulary != nil }
             .map { ($0.inputs.count + ($0.base == nil ? 0 : 1)) * $0.shape.reduce(1, *) * MemoryLayout<Float>.size }.max() ?? 0
-        return threads * widest * rowChunk * MemoryLayout<Float>.size + masks + resident + fused + remapped
+        let fetched = tensors.map { tensor in
+            (tensor.base.map { [$0] } ?? []) + tensor.inputs
+        }.map { sources in
+            sources.filter { checkpoints[$0.model].remote != nil }.flatMap { source in source.storedTensors.map { (source.model, $0) } }
+                .reduce(0) { $0 + (checkpoints[$1.0].info($1.1)?.byteCount ?? 0) }
+        }.max() ?? 0
+        return threads * widest * rowChunk * MemoryLayout<Float>.size + masks + resident + fused + remapped + fetched
     }
 }
