@@ -62,11 +62,33 @@ enum HubModels {
     /// `rangeReads`, as a remote checkpoint read by ranges; anything else from its path or
     /// Hub snapshot (`resolve`).
     static func measured(_ reference: String, rangeReads: Bool, quiet: Bool) throws -> Checkpoint {
-        if !FileSystem.exists(reference), RemoteLocation(reference) != nil {
+        if readByRanges(reference, rangeReads: rangeReads) {
             return try CLIError.wrap { try opener(rangeReads: rangeReads, quiet: quiet)(reference) }
         }
         let path = try resolve(reference, quiet: quiet)
         return try CLIError.wrap { try Checkpoint(path: path) }
+    }
+
+    /// Whether `reference` is a remote model read by ranges: a folder URL, or a Hub reference
+    /// with `rangeReads`, that is not a local path.
+    static func readByRanges(_ reference: String, rangeReads: Bool) -> Bool {
+        !FileSystem.exists(reference) && (RemoteLocation(reference).map { rangeReads || $0.isFolder } ?? false)
+    }
+
+    /// Models opened once each, by `measured`, for a command that needs them in several places.
+    final class Opened {
+        private let rangeReads: Bool
+        private let quiet: Bool
+        private var opened: [String: Checkpoint] = [:]
+
+        init(rangeReads: Bool, quiet: Bool) { (self.rangeReads, self.quiet) = (rangeReads, quiet) }
+
+        func checkpoint(_ reference: String) throws -> Checkpoint {
+            if let checkpoint = opened[reference] { return checkpoint }
+            let checkpoint = try measured(reference, rangeReads: rangeReads, quiet: quiet)
+            opened[reference] = checkpoint
+            return checkpoint
+        }
     }
 
     /// `hubSnapshot` as `PlanOptions.resolveModel` (the planner has looked for a local path).

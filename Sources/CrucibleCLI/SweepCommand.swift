@@ -34,8 +34,10 @@ struct Sweep: ParsableCommand {
             """
     )
 
-    @Argument(help: "Model folders (or .safetensors files, or Hub org/name[@rev]) in series order, or one YAML sweep config.")
+    @Argument(help: "Model folders (or .safetensors files, Hub org/name[@rev], or https:// folder URLs) in series order, or one YAML sweep config.")
     var inputs: [String]
+
+    @OptionGroup var remote: RangeReadOptions
 
     @Option(help: "The output folder (created; must be absent or empty).")
     var out: String?
@@ -95,17 +97,17 @@ struct Sweep: ParsableCommand {
 
     /// The in-place evaluation --eval-text/--eval-tokens ask for: one token sequence for all
     /// models (their tokenizers must agree on the text), windows as in `crucible eval`.
-    func inPlace(models: [String]) throws -> InPlaceEval? {
+    func inPlace(models: [String], opened: HubModels.Opened) throws -> InPlaceEval? {
         guard measure.given else { return nil }
+        let subjects = try models.map { try Measurement.subject($0, checkpoint: opened.checkpoint($0)) }
         var tokens: [Int32]?
-        for model in models {
-            let ids = try measure.tokenIDs(model: model)
+        for (model, subject) in zip(models, subjects) {
+            let ids = try measure.tokenIDs(model: subject.path)
             if let tokens, tokens != ids {
                 throw CLIError("\(models[0]) and \(model) tokenize \(measure.source) differently; sweep them separately or give --eval-tokens")
             }
             tokens = ids
         }
-        let subjects = try models.map { try Measurement.subject($0, path: $0) }
         return InPlaceEval(tokens: tokens ?? [], windows: measure.windows(for: subjects.map(\.model)), source: measure.source)
     }
 
@@ -114,7 +116,7 @@ struct Sweep: ParsableCommand {
     }
 
     /// The sweep the arguments describe: the YAML file's, with any option given here replacing its value.
-    func spec() throws -> SweepSpec {
+    func spec(_ opened: HubModels.Opened) throws -> SweepSpec {
         var spec = SweepSpec()
         if inputs.contains(where: Sweep.isConfig) {
             guard inputs.count == 1 else { throw CLIError("a YAML sweep config must be the only argument (its models: list names the models)") }
@@ -126,8 +128,9 @@ struct Sweep: ParsableCommand {
         } else {
             spec.models = inputs
         }
-        // Hugging Face Hub references (org/name[@revision]) become their cached snapshot folders.
-        spec.models = try spec.models.map { try HubModels.resolve($0, quiet: quiet) }
+        // Hugging Face Hub references (org/name[@revision]) become their cached snapshot
+        // folders, but those read by ranges (--range-reads, folder URLs), opened by `opened`.
+        spec.models = try spec.models.map { HubModels.readByRanges($0, rangeReads: remote.rangeReads) ? $0 : try HubModels.resolve($0, quiet: quiet) }
         if let out { spec.outDir = out }
         if let sigmas { spec.sigmas = try CLIError.wrap { try SweepSpec.parseSigmas(sigmas) } }
         if let seeds { spec.seeds = try CLIError.wrap { try SweepSpec.parseSeeds(seeds) } }
@@ -137,7 +140,7 @@ struct Sweep: ParsableCommand {
         if !exclude.isEmpty { spec.exclude = exclude }
         if let eval { spec.eval = eval }
         if let evalTimeout { spec.evalTimeout = evalTimeout }
-        if let inPlace = try inPlace(models: spec.models) {
+        if let inPlace = try inPlace(models: spec.models, opened: opened) {
             spec.inPlace = inPlace
             if keep == nil { spec.keep = .none }
         }
@@ -153,7 +156,8 @@ struct Sweep: ParsableCommand {
     }
 
     func run() throws {
-        let plan = try CLIError.wrap { try SweepPlan(try spec()) }
+        let opened = HubModels.Opened(rangeReads: remote.rangeReads, quiet: quiet)
+        let plan = try CLIError.wrap { try SweepPlan(try spec(opened), open: opened.checkpoint) }
         if dryRun {
             print(Sweep.summary(plan))
             return

@@ -45,7 +45,8 @@ public final class SweepPlan: Sendable {
     public let batches: [[Int]]
 
     /// Opens the models and checks everything; all problems are reported together.
-    public init(_ spec: SweepSpec) throws(ProblemList) {
+    /// `open` opens each of `spec.models` (by default, as a local folder or file).
+    public init(_ spec: SweepSpec, open: (String) throws -> Checkpoint = { try Checkpoint(path: $0) }) throws(ProblemList) {
         var problems: [String] = []
         if spec.models.isEmpty { problems.append("no models given") }
         if spec.outDir.isEmpty { problems.append("no output folder given (--out DIR)") }
@@ -93,7 +94,7 @@ public final class SweepPlan: Sendable {
         var scales: [Double?] = []
         for path in spec.models {
             let checkpoint: Checkpoint
-            do { checkpoint = try Checkpoint(path: path) } catch {
+            do { checkpoint = try open(path) } catch {
                 problems.append("\(error)")
                 continue
             }

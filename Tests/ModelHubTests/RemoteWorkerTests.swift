@@ -312,4 +312,41 @@ import Testing
         let largest = Double(2 * 1024 * 1024 * 4)
         #expect(abs(remote - local - largest) <= 0.01 * remote, "local \(local), remote \(remote)")
     }
+
+    @Test("an in-place sweep of a folder URL on a fetching worker: the local sweep's numbers, the model fetched once for all its variants")
+    func inPlaceSweepFetchesOnce() throws {
+        let fixture = Fixtures.repository + "/Tests/EvaluatorTests/Fixtures/llama"
+        let server = try HubServer(folders: ["llama": fixture])
+        let folder = TemporaryFolder.make("remote-sweep")
+        var rng = SplitMix64(seed: 5)
+        try Data(("[" + (0..<256).map { _ in String(rng.next() % 192) }.joined(separator: ",") + "]").utf8)
+            .write(to: URL(fileURLWithPath: folder + "/tokens.json"))
+        let sweep = ["--sigmas", "1e-2,1e-1", "--seeds", "0,1", "--eval-tokens", folder + "/tokens.json", "--context", "32", "-q"]
+        let local = try Self.crucible(["sweep", fixture, "--out", folder + "/local"] + sweep, server: server)
+        #expect(local.wait() == 0, "\(local.errors)")
+        let endpoint = "ipc://" + folder + "/coordinator.sock"
+        let coordinator = try Self.crucible(["sweep", server.folderURL("llama"), "--out", folder + "/remote", "--listen", endpoint,
+                                             "--local-workers", "0", "--min-workers", "1"] + sweep, server: server)
+        let worker = try Self.crucible(["worker", "--connect", endpoint, "-j", "1"], server: server)
+        #expect(coordinator.wait(120) == 0, "\(coordinator.errors)\n\(worker.errors)")
+        worker.wait(20)
+        /// sweep.json but its timings, the model named as in the local sweep.
+        func numbers(_ name: String) throws -> String {
+            let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name + "/sweep.json"))
+            var json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(json["complete"] as? Bool == true)
+            json["eval"] = nil
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: json, options: .sortedKeys), as: UTF8.self)
+            return text.replacingOccurrences(of: server.folderURL("llama").replacingOccurrences(of: "/", with: "\\/"),
+                                             with: fixture.replacingOccurrences(of: "/", with: "\\/"))
+        }
+        let remote = try numbers("remote"), expected = try numbers("local")
+        #expect(remote == expected)
+        // 4 variants and a baseline, each a forward pass over the model: its bytes fetched once.
+        let model = try Checkpoint(path: fixture)
+        let asked = try server.requests.filter { $0.path.hasSuffix("/llama/model.safetensors") && (Self.rangeStart($0.range) ?? 0) > 0 }
+            .compactMap(\.range).map { $0.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) } }
+            .reduce(0) { $0 + $1[1] - $1[0] + 1 }
+        #expect(asked == model.totalTensorBytes, "\(asked) tensor bytes asked for; the model has \(model.totalTensorBytes)")
+    }
 }
