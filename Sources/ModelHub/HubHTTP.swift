@@ -47,14 +47,15 @@ final class HubHTTP: Sendable {
     private let token: String?
 
     /// `stallTimeout`: seconds any response may go without a byte (AsyncHTTPClient's read
-    /// timeout, restarted by every byte that arrives).
+    /// timeout, restarted by every byte that arrives), and at most that long to connect (10 s
+    /// at most), as huggingface_hub's one `timeout` bounds both.
     init(token: String?, stallTimeout: Double) {
         self.token = token
         client = HTTPClient(
             eventLoopGroupProvider: .singleton,
             configuration: HTTPClient.Configuration(
                 redirectConfiguration: .disallow,
-                timeout: .init(connect: .seconds(10), read: .nanoseconds(Int64(stallTimeout * 1e9)))))
+                timeout: .init(connect: .nanoseconds(Int64(min(stallTimeout, 10) * 1e9)), read: .nanoseconds(Int64(stallTimeout * 1e9)))))
     }
 
     func shutdown() { try? client.syncShutdown() }

@@ -21,8 +21,8 @@ public struct HubSettings: Sendable {
     /// takes longer is an error, not retried.
     public var metadataTimeout = 10.0
     /// `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, default 10): how long any request, a download in
-    /// particular, may go without receiving a byte; the download is then retried from where it
-    /// stopped, as after a cut connection.
+    /// particular, may go without receiving a byte (or try to connect, at most 10 s); the
+    /// download is then retried from where it stopped, as after a cut connection.
     public var downloadTimeout = 10.0
     /// Most bytes of a file listing read (it is refused as it streams in, past this), and of
     /// a weights index (refused from its HEAD).

@@ -214,6 +214,24 @@ import Testing
         #expect(coordinator.errors.contains("--resume"), "\(coordinator.errors)")
     }
 
+    @Test("a worker whose Hub endpoint does not answer gets its inputs shipped; the local merge's bytes")
+    func unreachableHubGetsInputsShipped() throws {
+        let scene = try Scene("remote-unreachable")
+        try scene.mergeLocally()
+        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
+        let coordinator = try scene.coordinator(endpoint, workers: 1)
+        // Port 9 (discard) on loopback: nothing listens, every connection is refused (and
+        // retried for HF_HUB_DOWNLOAD_TIMEOUT seconds, 5 times, before the worker gives up).
+        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"],
+                                        extra: ["HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_DOWNLOAD_TIMEOUT": "1"])
+        #expect(coordinator.wait(180) == 0, "\(coordinator.errors)\n\(worker.errors)")
+        worker.wait(20)
+        #expect(scene.identical)
+        #expect(coordinator.errors.contains("gets inputs shipped (cannot fetch org/base here"), "\(coordinator.errors)")
+        let report = Self.reportedWorkers(coordinator.errors), read = try scene.tensorBytes
+        #expect(report.count == 1 && report[0].fetched == 0 && report[0].shipped == read, "\(report)")
+    }
+
     @Test("HF_HUB_OFFLINE=1 on a worker: it sends no request and gets its inputs shipped; the local merge's bytes")
     func offlineWorkerGetsInputsShipped() throws {
         let scene = try Scene("remote-offline")

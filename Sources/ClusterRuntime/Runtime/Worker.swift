@@ -140,6 +140,9 @@ public final class Worker: @unchecked Sendable {
         var runner: (any TaskRunner)?
         /// The job's models read here; nil when the coordinator ships inputs.
         var inputs: CheckpointInputs?
+        /// The models being opened after WELCOME, off the socket thread (a remote model's
+        /// headers take requests); READY goes out once they are.
+        var opening: Opening?
         var shipments: [[Int]: ShippedInputs] = [:]
         /// Inputs kept from complete shipments of model-level tasks, for the job's later tasks.
         var kept: [TaskInput: TensorView] = [:]
@@ -186,6 +189,10 @@ public final class Worker: @unchecked Sendable {
             if Date().timeIntervalSince(lastHeartbeat) * 1000 >= Double(session.welcome?.heartbeatMs ?? 1000) {
                 try send(socket, .heartbeat, Header.Empty())
                 lastHeartbeat = Date()
+            }
+            if let opened = session.opening?.result {
+                session.opening = nil
+                try ready(opened, in: &session)
             }
             if let welcome = session.welcome {
                 let sending = Date()
@@ -250,12 +257,28 @@ public final class Worker: @unchecked Sendable {
             try send(session.socket, .error, Header.Failure(task: nil, attempt: nil, code: "unsupported", message: "\(error)"))
             throw ClusterError(description: "cannot set up for the coordinator's \(welcome.kind) job: \(error)")
         }
-        let storage = openModels(welcome)
-        session.inputs = storage.inputs
         session.welcome = welcome
+        let opening = Opening()
+        session.opening = opening
+        DispatchQueue.global().async { [self] in opening.finish(openModels(welcome)) }
+    }
+
+    /// The models are open (or will be shipped): READY.
+    private func ready(_ storage: Opening.Models, in session: inout Session) throws {
+        session.inputs = storage.inputs
         if let reason = storage.reason { log("worker: inputs will be shipped: \(reason)") }
         try send(session.socket, .ready, Header.Ready(sharedStorage: storage.inputs != nil, reason: storage.reason,
                                                       reads: storage.inputs == nil ? nil : storage.reads))
+    }
+
+    /// The job's models, opened on another thread while the socket thread keeps heartbeating.
+    final class Opening: Sendable {
+        typealias Models = (inputs: CheckpointInputs?, reads: [String], reason: String?)
+        private let slot = Mutex<Models?>(nil)
+
+        func finish(_ models: Models) { slot.withLock { $0 = models } }
+        /// The models once opened, else nil.
+        var result: Models? { slot.withLock { $0 } }
     }
 
     /// TASK: computes it from this host's files, or waits for its shipped inputs.
@@ -315,7 +338,7 @@ public final class Worker: @unchecked Sendable {
     /// (same size and header digest), else, for a remote model, by fetching byte ranges
     /// (`openRemote`); with how each is read (`local`, `fetch`). Otherwise nil and why, and the
     /// coordinator ships inputs.
-    private func openModels(_ welcome: Header.Welcome) -> (inputs: CheckpointInputs?, reads: [String], reason: String?) {
+    private func openModels(_ welcome: Header.Welcome) -> Opening.Models {
         if let job = options.attachment { return (CheckpointInputs(job.models), job.models.map { $0.remote == nil ? "local" : "fetch" }, nil) }
         if options.noSharedStorage { return (nil, [], "--no-shared-storage") }
         var checkpoints: [Checkpoint] = [], reads: [String] = []
