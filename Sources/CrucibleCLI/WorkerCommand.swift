@@ -12,22 +12,25 @@ struct WorkerCommand: ParsableCommand {
         abstract: "Compute tasks for a coordinator (crucible merge|prune|sweep|analyze --listen ...).",
         discussion: """
             Connects to the coordinator and computes the tasks it is given on -j threads (default: \
-            all cores), up to --concurrent-tasks at once. It reads the
-            job's models itself when its copies match the coordinator's (same size and header digest;
-            same paths, or rewritten with --model-root), and otherwise has them shipped over the wire.
-            If the coordinator goes away it reconnects with backoff; it exits when the job is done \
-            (between the batches of a sweep it stays, ready for the next one).
-            A model the coordinator reads from the Hugging Face Hub or a folder URL (--range-reads) \
-            that is not on this host (at its path, under --model-root, or in the Hub cache) is read \
-            by fetching the byte ranges of its tasks' tensors from the Hub (HF_ENDPOINT, HF_TOKEN) \
-            or the URL; with HF_HUB_OFFLINE=1 or --no-fetch its inputs are shipped instead \
-            (docs/remote-models.md).
-            With --keys DIR it uses CURVE: its own DIR/key.{public,secret} and the coordinator's
+            all cores), up to --concurrent-tasks at once. It reads the job's models itself when its \
+            copies match the coordinator's (same size and header digest; same paths, or rewritten \
+            with --model-root), and otherwise has them shipped over the wire. If the coordinator \
+            goes away it reconnects with backoff; it exits when the job is done (between the \
+            batches of a sweep it stays, ready for the next one).
+
+            A model the coordinator reads from the Hugging Face Hub or a folder URL \
+            (--range-reads) that is not on this host (at its path, under --model-root, or in the \
+            Hub cache) is read by fetching the byte ranges of its tasks' tensors from the Hub \
+            (HF_ENDPOINT, HF_TOKEN) or the URL; with HF_HUB_OFFLINE=1 or --no-fetch its inputs \
+            are shipped instead (docs/remote-models.md).
+
+            With --keys DIR it uses CURVE: its own DIR/key.{public,secret} and the coordinator's \
             DIR/coordinator.public (docs/operations.md).
 
             Examples:
               crucible worker --connect tcp://10.0.0.1:5555 --keys /etc/crucible/keys -j 16
               crucible worker --connect tcp://10.0.0.1:5555 --model-root /data/models=/mnt/models
+              HF_TOKEN=hf_xxx crucible worker --connect tcp://10.0.0.1:5555 --keys /etc/crucible/keys
               CRUCIBLE_CONNECT=tcp://10.0.0.1:5555 CRUCIBLE_KEYS=/etc/crucible/keys crucible worker
             """
     )

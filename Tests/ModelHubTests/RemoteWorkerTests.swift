@@ -67,6 +67,14 @@ import Testing
                          launcher: launcher, cache: cache)
         }
 
+        /// The remote merge's coordinator over ipc, and one worker started with `arguments` and
+        /// the `extra` variables.
+        func mergeOnOneWorker(_ arguments: [String] = [], extra: [String: String] = [:]) throws -> (coordinator: LaunchedProcess, worker: LaunchedProcess) {
+            let endpoint = "ipc://" + folder + "/coordinator.sock"
+            let coordinator = try coordinator(endpoint, workers: 1)
+            return (coordinator, try crucible(["worker", "--connect", endpoint, "-j", "1"] + arguments, extra: extra))
+        }
+
         /// Whether the remote merge wrote the local merge's bytes.
         var identical: Bool {
             let remote = FileManager.default.contents(atPath: folder + "/remote/model.safetensors")
@@ -202,9 +210,7 @@ import Testing
     @Test("a server that answers a tensor's range with other bytes: refused on every retry, the job ends naming the URL, nothing written")
     func wrongBytesAreRefused() throws {
         let scene = try Scene("remote-shift", shift: (file: "model.safetensors", from: 4096))
-        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
-        let coordinator = try scene.coordinator(endpoint, workers: 1)
-        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"], extra: ["HF_HUB_DOWNLOAD_TIMEOUT": "5"])
+        let (coordinator, worker) = try scene.mergeOnOneWorker(extra: ["HF_HUB_DOWNLOAD_TIMEOUT": "5"])
         #expect(coordinator.wait(240) == 1, "\(coordinator.errors)")
         worker.kill()
         #expect(coordinator.errors.contains(scene.server.folderURL("tuned") + "/model.safetensors"), "\(coordinator.errors)")
@@ -218,12 +224,9 @@ import Testing
     func unreachableHubGetsInputsShipped() throws {
         let scene = try Scene("remote-unreachable")
         try scene.mergeLocally()
-        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
-        let coordinator = try scene.coordinator(endpoint, workers: 1)
         // Port 9 (discard) on loopback: nothing listens, every connection is refused (and
         // retried for HF_HUB_DOWNLOAD_TIMEOUT seconds, 5 times, before the worker gives up).
-        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"],
-                                        extra: ["HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_DOWNLOAD_TIMEOUT": "1"])
+        let (coordinator, worker) = try scene.mergeOnOneWorker(extra: ["HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_DOWNLOAD_TIMEOUT": "1"])
         #expect(coordinator.wait(180) == 0, "\(coordinator.errors)\n\(worker.errors)")
         worker.wait(20)
         #expect(scene.identical)
@@ -236,9 +239,7 @@ import Testing
     func offlineWorkerGetsInputsShipped() throws {
         let scene = try Scene("remote-offline")
         try scene.mergeLocally()
-        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
-        let coordinator = try scene.coordinator(endpoint, workers: 1)
-        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"], extra: ["HF_HUB_OFFLINE": "1"])
+        let (coordinator, worker) = try scene.mergeOnOneWorker(extra: ["HF_HUB_OFFLINE": "1"])
         #expect(coordinator.wait(180) == 0, "\(coordinator.errors)")
         worker.wait(20)
         #expect(scene.identical)
@@ -301,9 +302,7 @@ import Testing
         let cached = TemporaryFolder.make("worker-hub-cache")
         let settings = HubSettings(environment: ["HF_ENDPOINT": scene.server.endpoint, "HF_TOKEN": Self.token, "HF_HUB_CACHE": cached])
         _ = try ModelHub.snapshot(try #require(HubReference("org/base")), settings: settings)
-        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
-        let coordinator = try scene.coordinator(endpoint, workers: 1)
-        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1", "--hub-cache", cached])
+        let (coordinator, worker) = try scene.mergeOnOneWorker(["--hub-cache", cached])
         #expect(coordinator.wait(180) == 0, "\(coordinator.errors)\n\(worker.errors)")
         worker.wait(20)
         #expect(scene.identical)

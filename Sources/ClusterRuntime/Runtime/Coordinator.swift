@@ -200,7 +200,7 @@ public final class Coordinator {
         self.progress = progress
         results = ResultWriter(threads: cluster.resultThreads)
         states = Array(repeating: TaskState(), count: tasks.count)
-        inputBytes = tasks.map { task in task.inputs.reduce(0) { $0 + (job.models[$1.model].info($1.tensor)?.byteCount ?? 0) } }
+        inputBytes = tasks.map { task in task.inputs.reduce(0) { $0 + Coordinator.size(of: $1, in: job) } }
         for task in reused {
             states[task].done = true
             bytesDone += tasks[task].outputBytes
@@ -352,7 +352,7 @@ public final class Coordinator {
             guard let ready = decode(Header.Ready.self, message, from: peer) else { return }
             workers[peer]!.ready = true
             workers[peer]!.sharedStorage = ready.sharedStorage || peer.local
-            workers[peer]!.fetches = peer.local ? job.models.map { $0.remote != nil } : (ready.reads ?? []).map { $0 == "fetch" }
+            workers[peer]!.fetches = (ready.reads ?? []).map { $0 == "fetch" }
             let fetched = workers[peer]!.fetches.contains(true) ? " (fetching the byte ranges of remote models)" : ""
             let storage = workers[peer]!.sharedStorage ? "reads the inputs itself\(fetched)" : "gets inputs shipped (\(ready.reason ?? "no shared storage"))"
             if !peer.local { log("coordinator: worker \(name(peer)) joined with \(workers[peer]!.report.threads) threads; \(storage)") }
@@ -498,7 +498,7 @@ public final class Coordinator {
         workers[peer]!.report.tasks += 1
         if workers[peer]!.sharedStorage {
             for input in task.inputs {
-                let bytes = job.models[input.model].info(input.tensor)?.byteCount ?? 0
+                let bytes = Coordinator.size(of: input, in: job)
                 if workers[peer]!.fetches(model: input.model) {
                     workers[peer]!.report.bytesFetched += bytes
                     bytesFetched += bytes
@@ -610,7 +610,7 @@ public final class Coordinator {
         if !worker.sharedStorage && worker.held.isEmpty { return tasks[task].outputBytes + inputBytes[task] }
         let inMemory = tasks[task].inputs.reduce(0) { total, input in
             let carried = !worker.sharedStorage || worker.fetches(model: input.model)
-            return total + (carried && !worker.held.contains(input) ? job.models[input.model].info(input.tensor)?.byteCount ?? 0 : 0)
+            return total + (carried && !worker.held.contains(input) ? Coordinator.size(of: input, in: job) : 0)
         }
         return tasks[task].outputBytes + inMemory
     }
@@ -727,7 +727,12 @@ public final class Coordinator {
 
     /// Bytes of `task`'s inputs that `worker` holds.
     private func heldBytes(_ task: Int, _ worker: WorkerState) -> Int {
-        worker.held.isEmpty ? 0 : tasks[task].inputs.reduce(0) { $0 + (worker.held.contains($1) ? job.models[$1.model].info($1.tensor)?.byteCount ?? 0 : 0) }
+        worker.held.isEmpty ? 0 : tasks[task].inputs.reduce(0) { $0 + (worker.held.contains($1) ? Coordinator.size(of: $1, in: job) : 0) }
+    }
+
+    /// Bytes of input `input` of `job`.
+    private static func size(of input: TaskInput, in job: any DistributedJob) -> Int {
+        job.models[input.model].info(input.tensor)?.byteCount ?? 0
     }
 
     /// Sends TASK and, to a worker without the model files, the task's inputs as INPUT chunks
