@@ -1,5 +1,6 @@
 import Foundation
 import ModelHub
+import Synchronization
 import TensorIO
 
 /// Model arguments and config entries that name a Hugging Face Hub model (`org/name[@rev]`):
@@ -75,18 +76,19 @@ enum HubModels {
         !FileSystem.exists(reference) && (RemoteLocation(reference).map { rangeReads || $0.isFolder } ?? false)
     }
 
-    /// Models opened once each, by `measured`, for a command that needs them in several places.
-    final class Opened {
+    /// Models opened once each, by `measured`, for a command that needs them in several places
+    /// (a planner among them, whose `openRemote` it can be).
+    final class Opened: Sendable {
         private let rangeReads: Bool
         private let quiet: Bool
-        private var opened: [String: Checkpoint] = [:]
+        private let opened = Mutex<[String: Checkpoint]>([:])
 
         init(rangeReads: Bool, quiet: Bool) { (self.rangeReads, self.quiet) = (rangeReads, quiet) }
 
         func checkpoint(_ reference: String) throws -> Checkpoint {
-            if let checkpoint = opened[reference] { return checkpoint }
+            if let checkpoint = opened.withLock({ $0[reference] }) { return checkpoint }
             let checkpoint = try measured(reference, rangeReads: rangeReads, quiet: quiet)
-            opened[reference] = checkpoint
+            opened.withLock { $0[reference] = checkpoint }
             return checkpoint
         }
     }

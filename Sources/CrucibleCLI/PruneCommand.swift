@@ -26,11 +26,13 @@ struct Prune: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model folder (or .safetensors file, or Hub org/name[@rev]).")
+    @Argument(help: "The model folder (or .safetensors file, Hub org/name[@rev], or https:// folder URL).")
     var model: String
 
     @Argument(help: "The output folder (must not exist).")
     var outDir: String
+
+    @OptionGroup var remote: RangeReadOptions
 
     @Option(help: "Comma-separated layer indices to drop.")
     var dropLayers: String?
@@ -72,11 +74,13 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
-        let model = try HubModels.resolve(self.model, quiet: quiet)
-        let checkpoint = try CLIError.wrap { try Checkpoint(path: model) }
+        // A model read by ranges stays a reference (the planner opens it through `opened`).
+        let model = HubModels.readByRanges(self.model, rangeReads: remote.rangeReads) ? self.model : try HubModels.resolve(self.model, quiet: quiet)
+        let opened = HubModels.Opened(rangeReads: remote.rangeReads, quiet: quiet)
+        let checkpoint = try opened.checkpoint(model)
         let layerCount = Int(checkpoint.config?["num_hidden_layers"]?.int64Value ?? Int64(checkpoint.detectedLayerCount))
         // With --text/--tokens: score the layers here (the evaluation is kept for the pruned model).
-        let scored = try input.given ? scoreLayers(model) : nil
+        let scored = try input.given ? scoreLayers(checkpoint) : nil
         let layers: [Int] = try CLIError.wrap {
             if let scored { return LayerPruning.lowest(drop!, of: scored.scores.dictionary(by ?? .bi)) }
             if let dropLayers {
@@ -91,7 +95,7 @@ struct Prune: ParsableCommand {
         }
         let plan = try CLIError.wrap {
             try Planner.plan(try LayerPruning.config(model: model, layerCount: layerCount, drop: Set(layers)), source: "prune",
-                             options: PlanOptions(outputDType: try output.dtype(), threads: threads))
+                             options: PlanOptions(outputDType: try output.dtype(), threads: threads, openRemote: opened.checkpoint))
         }
         if let scored, !quiet { print(scored.scores.table(marked: Set(layers)) + "\n") }
         if dryRun {
@@ -114,9 +118,9 @@ struct Prune: ParsableCommand {
     /// The layer scores of the model on --text/--tokens, the ids and the windows used (a job
     /// that keeps remote workers for the prune and the pruned model's measurement, unless
     /// --dry-run makes it the last job: then they are released).
-    func scoreLayers(_ path: String) throws -> (scores: LayerScores, ids: [Int32], windows: EvalJob.Windows) {
-        let ids = try input.tokenIDs(model: path)
-        let subject = try Measurement.subject(model, path: path)
+    func scoreLayers(_ checkpoint: Checkpoint) throws -> (scores: LayerScores, ids: [Int32], windows: EvalJob.Windows) {
+        let subject = try Measurement.subject(model, checkpoint: checkpoint)
+        let ids = try input.tokenIDs(model: subject.path)
         let windows = Measurement.windows(input, for: [subject.model])
         let result = try LayerScoring.run(subject, tokens: ids, windows: windows, dropLoss: by == .dropLoss, cluster: cluster,
                                           threads: threads, quiet: quiet, finalJob: dryRun)

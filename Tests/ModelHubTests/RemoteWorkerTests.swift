@@ -366,4 +366,29 @@ import Testing
             .reduce(0) { $0 + $1[1] - $1[0] + 1 }
         #expect(asked == model.totalTensorBytes, "\(asked) tensor bytes asked for; the model has \(model.totalTensorBytes)")
     }
+
+    @Test("prune of a folder URL on a fetching worker: the local prune's bytes; the dropped layer's tensors are never fetched")
+    func pruneFetchesKeptLayers() throws {
+        let fixture = Fixtures.repository + "/Tests/EvaluatorTests/Fixtures/llama"
+        let server = try HubServer(folders: ["llama": fixture])
+        let folder = TemporaryFolder.make("remote-prune")
+        let local = try Self.crucible(["prune", fixture, folder + "/local", "--drop-layers", "0", "-q"], server: server)
+        #expect(local.wait() == 0, "\(local.errors)")
+        let endpoint = "ipc://" + folder + "/coordinator.sock"
+        let coordinator = try Self.crucible(["prune", server.folderURL("llama"), folder + "/remote", "--drop-layers", "0", "-q",
+                                             "--listen", endpoint, "--local-workers", "0", "--min-workers", "1"], server: server)
+        let worker = try Self.crucible(["worker", "--connect", endpoint, "-j", "1"], server: server)
+        #expect(coordinator.wait(120) == 0, "\(coordinator.errors)\n\(worker.errors)")
+        worker.wait(20)
+        for name in ["model.safetensors", "config.json"] {
+            let remote = FileManager.default.contents(atPath: folder + "/remote/" + name)
+            #expect(remote != nil && remote == FileManager.default.contents(atPath: folder + "/local/" + name), "\(name)")
+        }
+        let model = try Checkpoint(path: fixture)
+        let kept = model.tensorNames.filter { LayerName($0)?.index != 0 }.reduce(0) { $0 + (model.info($1)?.byteCount ?? 0) }
+        let asked = try server.requests.filter { $0.path.hasSuffix("/llama/model.safetensors") && (Self.rangeStart($0.range) ?? 0) > 0 }
+            .compactMap(\.range).map { $0.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) } }
+            .reduce(0) { $0 + $1[1] - $1[0] + 1 }
+        #expect(kept < model.totalTensorBytes && asked == kept, "\(asked) tensor bytes asked for; the kept layers hold \(kept)")
+    }
 }
