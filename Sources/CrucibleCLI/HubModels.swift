@@ -55,7 +55,10 @@ enum HubModels {
             }
             let settings = HubSettings(environment: ProcessInfo.processInfo.environment)
             if !quiet { FileHandle.standardError.write(Data("reading the headers of \(location)\n".utf8)) }
-            return try RemoteModel.open(location, settings: settings).checkpoint(settings: settings)
+            let model = try RemoteModel.open(location, settings: settings)
+            // A folder URL's small files are in a folder of this run's own (a Hub model's, in the cache).
+            if location.isFolder { TemporaryFolders.removeAtExit(model.folder) }
+            return try model.checkpoint(settings: settings)
         }
     }
 

@@ -23,7 +23,8 @@ public struct RemoteModel: Sendable {
     public let commit: String?
     /// The local folder holding the model's `config.json`, tokenizer files and index (those
     /// it has), without its weights: a snapshot in the Hub cache, or, for a folder URL, a
-    /// folder under the temporary directory (`TMPDIR`) that the caller may delete.
+    /// folder under the temporary directory (`TMPDIR`) that the caller may delete (removed
+    /// here when opening fails).
     public let folder: String
     /// The weight files, in the order `Checkpoint` opens them (the index's shards sorted by
     /// name, else `model.safetensors`, else every `.safetensors` file of a Hub revision).
@@ -74,6 +75,17 @@ public struct RemoteModel: Sendable {
         let fetcher = RangeFetcher(token: settings.token(for: url), options: RangeFetcher.Options(settings: settings))
         defer { fetcher.shutdown() }
         let folder = try temporaryFolder(for: url)
+        do throws(RemoteError) {
+            return try openFolder(url, into: folder, fetcher: fetcher, settings: settings)
+        } catch {
+            FileSystem.remove(folder)
+            throw error
+        }
+    }
+
+    /// The folder URL's model, its small files saved into `folder`.
+    private static func openFolder(_ url: String, into folder: String, fetcher: RangeFetcher,
+                                   settings: HubSettings) throws(RemoteError) -> RemoteModel {
         var weights = [Checkpoint.singleFileName]
         if let index = try fetcher.smallFile(url + "/" + Checkpoint.indexFileName, limit: settings.listingLimit) {
             let path = try save(index, as: Checkpoint.indexFileName, in: folder)

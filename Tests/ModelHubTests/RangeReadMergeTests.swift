@@ -99,14 +99,16 @@ import Testing
         #expect(try Self.tensorBytesServed(scene.server).bytes == scene.tensorBytes)
     }
 
-    @Test("--dry-run --range-reads plans from the headers: no tensor is read")
+    @Test("--dry-run --range-reads plans from the headers: no tensor is read, and the folder URL's small files are gone at exit")
     func dryRunReadsHeadersOnly() throws {
         let scene = try Scene("range-plan")
-        let run = try scene.merge("remote", ["--dry-run", "--range-reads"])
+        let temporary = TemporaryFolder.make("range-plan-tmp")
+        let run = try scene.merge("remote", ["--dry-run", "--range-reads"], extra: ["TMPDIR": temporary])
         #expect(run.wait() == 0, "\(run.errors)")
         #expect(run.output.contains("tensors:"), "\(run.output)")
         #expect(try Self.tensorBytesServed(scene.server).bytes == 0)
         #expect(!FileManager.default.fileExists(atPath: scene.folder + "/remote"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary) == [])
     }
 
     @Test("connections cut in the middle of tensor reads are resumed: the same bytes as the local merge")
@@ -127,10 +129,12 @@ import Testing
         // Every request for the folder model's weights after its header read is refused with
         // 416 (not retried: the file is not the one planned).
         let scene = try Scene("range-fail", hubBase: false, fail: (file: "model.safetensors", times: 1000, status: 416, skip: 1))
-        let run = try scene.merge("remote", ["-q"])
+        let temporary = TemporaryFolder.make("range-fail-tmp")
+        let run = try scene.merge("remote", ["-q"], extra: ["TMPDIR": temporary])
         #expect(run.wait(120) == 1)
         #expect(run.errors.contains(scene.server.folderURL("tuned")), "\(run.errors)")
         #expect(!FileManager.default.fileExists(atPath: scene.folder + "/remote"))
         #expect(!FileManager.default.fileExists(atPath: scene.folder + "/remote.partial"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary) == [])
     }
 }
