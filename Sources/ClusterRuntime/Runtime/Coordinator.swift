@@ -698,9 +698,12 @@ public final class Coordinator {
             }
             guard !usable.isEmpty else { return }
             let computed = Set(states[task].results.map(\.worker)), failed = Set(states[task].failures.map(\.worker))
-            // Workers holding more of the task's inputs (kept from earlier tasks) come first.
+            // An idle worker first (tasks run side by side), then one holding more of the task's
+            // inputs (kept from earlier tasks: not shipped or fetched again), then the least loaded.
             let eligible = usable.filter { !computed.contains($0.value.report.name) }
                 .enumerated().sorted { a, b in
+                    let (idleA, idleB) = (a.element.value.leased.isEmpty, b.element.value.leased.isEmpty)
+                    if idleA != idleB { return idleA }
                     let (x, y) = (heldBytes(task, a.element.value), heldBytes(task, b.element.value))
                     return x != y ? x > y : a.offset < b.offset
                 }.map(\.element)
