@@ -25,11 +25,13 @@ struct Analyze: ParsableCommand {
             """
     )
 
-    @Option(help: "The base model the deltas are taken against (folder, .safetensors file or Hub org/name[@rev]).")
+    @Option(help: "The base model the deltas are taken against (folder, .safetensors file, Hub org/name[@rev] or https:// folder URL).")
     var base: String
 
     @Argument(help: "The models to compare with the base.")
     var models: [String]
+
+    @OptionGroup var remote: RangeReadOptions
 
     @Option(help: "Also write every number as JSON to this file.")
     var json: String?
@@ -54,8 +56,8 @@ struct Analyze: ParsableCommand {
 
     func run() throws {
         let job = try CLIError.wrap {
-            try AnalyzeJob(base: Checkpoint(path: HubModels.resolve(base, quiet: quiet)),
-                           models: models.map { try Checkpoint(path: HubModels.resolve($0, quiet: quiet)) }, threshold: smallThreshold)
+            try AnalyzeJob(base: HubModels.measured(base, rangeReads: remote.rangeReads, quiet: quiet),
+                           models: models.map { try HubModels.measured($0, rangeReads: remote.rangeReads, quiet: quiet) }, threshold: smallThreshold)
         }
         _ = try JobExecution.run(job, runtime: cluster, threads: threads, quiet: quiet, unit: "tensors")
         let report = try CLIError.wrap { try DeltaReport(job) }

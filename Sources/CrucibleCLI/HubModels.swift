@@ -62,7 +62,7 @@ enum HubModels {
         }
     }
 
-    /// A model to measure (eval, score), opened: a folder URL, and a Hub reference with
+    /// A model to measure or compare (eval, score, sweep, prune, analyze), opened: a folder URL, and a Hub reference with
     /// `rangeReads`, as a remote checkpoint read by ranges; anything else from its path or
     /// Hub snapshot (`resolve`).
     static func measured(_ reference: String, rangeReads: Bool, quiet: Bool) throws -> Checkpoint {

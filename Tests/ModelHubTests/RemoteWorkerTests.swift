@@ -391,4 +391,24 @@ import Testing
             .reduce(0) { $0 + $1[1] - $1[0] + 1 }
         #expect(kept < model.totalTensorBytes && asked == kept, "\(asked) tensor bytes asked for; the kept layers hold \(kept)")
     }
+
+    @Test("analyze of a Hub model and a folder URL on a fetching worker: the local analysis's numbers, each tensor fetched once")
+    func analyzeFetchesOnce() throws {
+        let scene = try Scene("remote-analyze")
+        let local = try scene.crucible(["analyze", "--base", scene.base, scene.tuned, "--json", scene.folder + "/local.json", "-q"])
+        #expect(local.wait() == 0, "\(local.errors)")
+        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
+        let coordinator = try scene.crucible(["analyze", "--base", "org/base", scene.server.folderURL("tuned"), "--range-reads", "--json",
+                                              scene.folder + "/remote.json", "-q", "--listen", endpoint, "--local-workers", "0", "--min-workers", "1"],
+                                             cache: scene.cache)
+        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"])
+        #expect(coordinator.wait(120) == 0, "\(coordinator.errors)\n\(worker.errors)")
+        worker.wait(20)
+        let remote = try String(contentsOfFile: scene.folder + "/remote.json", encoding: .utf8)
+            .replacingOccurrences(of: scene.server.folderURL("tuned"), with: scene.tuned).replacingOccurrences(of: "\"org/base\"", with: "\"\(scene.base)\"")
+        let expected = try String(contentsOfFile: scene.folder + "/local.json", encoding: .utf8)
+        #expect(remote == expected)
+        let served = try scene.weightBytesSent().values.reduce(0, +), read = try scene.tensorBytes
+        #expect(served >= read && Double(served) <= 1.05 * Double(read), "weights sent: \(served), tensors: \(read)")
+    }
 }
