@@ -120,4 +120,36 @@ import TestSupport
             #expect(want.count == got.count && zip(want, got).allSatisfy { abs($1 - $0) <= 1e-5 + 1e-4 * abs($0) }, "\(name)")
         }
     }
+
+    /// A multi-module model keeps its vocabulary size in `text_config`: mistral3 of the corpus,
+    /// its fine-tune cut to 24 token rows.
+    @Test("with truncation of a multi-module model, text_config.vocab_size follows")
+    func truncatedMultiModule() throws {
+        let corpus = MergeCorpusTests.root + "/modular/mistral3", root = TemporaryFolder.make("vocabularies-modular")
+        try FileManager.default.copyItem(atPath: corpus + "/base", toPath: root + "/base")
+        let tuned = try Checkpoint(path: corpus + "/ft1")
+        let rows = try #require((tuned.config?["text_config"]?.objectValue?["vocab_size"]?.int64Value).map(Int.init))
+        let tensors = try tuned.tensorNames.map { name -> (String, [Int], [Float]) in
+            let info = try #require(tuned.info(name))
+            let values = try tuned.tensor(name).float32()
+            guard info.shape.first == rows, name.hasSuffix("embed_tokens.weight") || name == "lm_head.weight" else { return (name, info.shape, values) }
+            let cut = [24] + info.shape.dropFirst()
+            return (name, cut, Array(values.prefix(cut.reduce(1, *))))
+        }
+        var config = try #require(tuned.config)
+        var text = try #require(config["text_config"]?.objectValue)
+        text["vocab_size"] = .integer(24)
+        config["text_config"] = .object(text)
+        _ = try CheckpointBuilder.write(root, "ft1", tensors, files: [("config.json", JSONValue.object(config).serialized())])
+        let output = try TestModels.merge("""
+            models:
+              - {model: ft1, parameters: {weight: 0.5}}
+            merge_method: task_arithmetic
+            base_model: base
+            dtype: float32
+            """, root: root, truncateVocabulary: true)
+        let merged = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/config.json"))) as? [String: Any])
+        #expect((merged["text_config"] as? [String: Any])?["vocab_size"] as? Int == 24)
+        #expect(merged["vocab_size"] == nil, "no vocab_size at the top, as in the input")
+    }
 }

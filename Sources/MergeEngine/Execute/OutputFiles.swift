@@ -34,7 +34,10 @@ public enum OutputFiles {
     /// (`text_config.num_hidden_layers`) and its lists are those of the object holding it.
     static func layered(_ config: JSONObject, _ plan: MergePlan) -> JSONObject {
         var config = config
-        if let rows = plan.vocabularySize, config["vocab_size"]?.int64Value != nil { config["vocab_size"] = .integer(rows) }
+        // A multi-module model's vocabulary size is its text model's.
+        for key in ["vocab_size", "text_config.vocab_size"] where config[path: key]?.int64Value != nil {
+            if let rows = plan.vocabularySize { config[path: key] = .integer(rows) }
+        }
         for stack in plan.layerStacks {
             guard let key = stack.countKey else {
                 config = layered(config, countKeys: layerCountKeys, sources: stack.sources)

@@ -93,7 +93,7 @@ public struct MergePlan: Sendable {
     public let warnings: [String]
     /// The output's vocabulary size where token rows were cut (`PlanOptions.truncateVocabulary`)
     /// or a tokenizer merge laid them out (`MergeConfig.tokenizer`), written to config.json's
-    /// `vocab_size`; nil otherwise.
+    /// `vocab_size` (a multi-module model's `text_config.vocab_size`); nil otherwise.
     public var vocabularySize: Int? = nil
     /// The output's tokenizer.json, written over the copied one, where a tokenizer merge built
     /// it (tokens added, or unused ones removed).
