@@ -16,6 +16,10 @@ struct PlanSummary {
             "bytes to write: \(ByteCount.format(plan.bytesToWrite))",
             "peak memory:   ~\(ByteCount.format(plan.peakMemoryEstimate(threads: threads))) working set with \(threads) thread\(threads == 1 ? "" : "s") (inputs are memory-mapped)",
         ]
+        if let rows = plan.vocabularySize {
+            lines.append("vocabulary:    \(rows) token rows (" + (plan.config.tokenizer != nil ? "laid out by the config's tokenizer:"
+                                                                   : "cut to the rows every model has: --unsafe-truncate-embeddings") + ")")
+        }
         if plan.method.isRandomized { lines.append("randomized:    yes (reproducible with --random-seed)") }
         text = lines.joined(separator: "\n")
     }

@@ -60,6 +60,8 @@ import TestSupport
         let refused = try run(["merge", "config.yml", "out", "-q"], in: root)
         #expect(refused.status == 1 && refused.stderr.contains("vocabulary sizes differ") && refused.stderr.contains("--unsafe-truncate-embeddings"),
                 "\(refused.stderr)")
+        let planned = try run(["merge", "config.yml", "out", "--dry-run", "--unsafe-truncate-embeddings"], in: root)
+        #expect(planned.status == 0 && planned.stdout.contains("vocabulary:    5 token rows (cut"), "\(planned.stdout)")
         let merged = try run(["merge", "config.yml", "out", "-q", "--unsafe-truncate-embeddings"], in: root)
         #expect(merged.status == 0 && merged.stderr.contains("warning: tensor model.embed_tokens.weight: UNSAFE vocabulary truncation"), "\(merged.stderr)")
         #expect(try CheckpointContents.floats(root + "/out", "model.embed_tokens.weight") == (0..<20).map { Float($0) })
