@@ -50,7 +50,7 @@ enum HubModels {
     /// from its Hub snapshot (`hubSnapshot`), downloaded whole.
     static func opener(rangeReads: Bool, quiet: Bool) -> @Sendable (String) throws -> Checkpoint {
         { reference in
-            guard let location = RemoteLocation(reference), rangeReads || location.isFolder else {
+            guard readByRanges(reference, rangeReads: rangeReads), let location = RemoteLocation(reference) else {
                 return try Checkpoint(path: hubSnapshot(reference, quiet: quiet))
             }
             let settings = HubSettings(environment: ProcessInfo.processInfo.environment)
@@ -66,11 +66,8 @@ enum HubModels {
     /// `rangeReads`, as a remote checkpoint read by ranges; anything else from its path or
     /// Hub snapshot (`resolve`).
     static func measured(_ reference: String, rangeReads: Bool, quiet: Bool) throws -> Checkpoint {
-        if readByRanges(reference, rangeReads: rangeReads) {
-            return try CLIError.wrap { try opener(rangeReads: rangeReads, quiet: quiet)(reference) }
-        }
-        let path = try resolve(reference, quiet: quiet)
-        return try CLIError.wrap { try Checkpoint(path: path) }
+        if FileSystem.exists(reference) { return try CLIError.wrap { try Checkpoint(path: reference) } }
+        return try CLIError.wrap { try opener(rangeReads: rangeReads, quiet: quiet)(reference) }
     }
 
     /// Whether `reference` is a remote model read by ranges: a folder URL, or a Hub reference

@@ -100,7 +100,7 @@ public struct RemoteModel: Sendable {
         }
         let single = weights == [Checkpoint.singleFileName]
         let files = try Parallel.map(weights, width: fetcher.options.concurrency) { (name) throws(RemoteError) in
-            let fileURL = url + "/" + (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name)
+            let fileURL = RemoteCheckpoint.url(of: name, in: .folder(url: url), settings: settings)
             do throws(RemoteError) {
                 return try RemoteHeader.read(fileURL, name: name, size: nil, sha256: nil, fetcher: fetcher)
             } catch .http(_, 404) where single {

@@ -56,15 +56,17 @@ import Testing
     }
 
     /// Sum of the byte ranges of weights requests past the start of their files (the tensor
-    /// reads; a header read starts at 0), from `server`'s log: the Hub's CDN and folder files.
-    static func tensorBytesServed(_ server: HubServer) throws -> (bytes: Int, unranged: Int) {
+    /// reads; a header read starts at 0) and how many there were, from `server`'s log: the
+    /// Hub's CDN and folder files.
+    static func tensorBytesServed(_ server: HubServer) throws -> (bytes: Int, reads: Int, unranged: Int) {
         let weights = try server.requests.filter { $0.method == "GET" && ($0.path.hasPrefix("/cdn/") || $0.path.hasSuffix(".safetensors")) }
             .filter { !$0.path.hasPrefix("/org/") }  // the Hub's own URL answers with a redirect to its CDN
         let spans = weights.compactMap(\.range).compactMap { range -> (Int, Int)? in
             let bounds = range.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) }
             return bounds.count == 2 ? (bounds[0], bounds[1]) : nil
         }
-        return (spans.filter { $0.0 > 0 }.reduce(0) { $0 + $1.1 - $1.0 + 1 }, weights.filter { $0.range == nil }.count)
+        let tensors = spans.filter { $0.0 > 0 }
+        return (tensors.reduce(0) { $0 + $1.1 - $1.0 + 1 }, tensors.count, weights.filter { $0.range == nil }.count)
     }
 
     @Test("a merge of a Hub model and a folder URL read by ranges writes the local merge's bytes, reading each tensor once")

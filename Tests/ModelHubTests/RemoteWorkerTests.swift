@@ -67,12 +67,11 @@ import Testing
                          launcher: launcher, cache: cache)
         }
 
-        /// The remote merge's coordinator over ipc, and one worker started with `arguments` and
-        /// the `extra` variables.
+        /// The remote merge, with a JSON log, on one worker started with `arguments` and the
+        /// `extra` variables (`RemoteWorkerTests.onOneWorker`).
         func mergeOnOneWorker(_ arguments: [String] = [], extra: [String: String] = [:]) throws -> (coordinator: LaunchedProcess, worker: LaunchedProcess) {
-            let endpoint = "ipc://" + folder + "/coordinator.sock"
-            let coordinator = try coordinator(endpoint, workers: 1)
-            return (coordinator, try crucible(["worker", "--connect", endpoint, "-j", "1"] + arguments, extra: extra))
+            try RemoteWorkerTests.onOneWorker(["merge", folder + "/remote.yml", folder + "/remote", "--range-reads", "--log-format", "json"],
+                                              in: folder, server: server, cache: cache, workerArguments: arguments, extra: extra)
         }
 
         /// Whether the remote merge wrote the local merge's bytes.
@@ -119,6 +118,16 @@ import Testing
         let command = launcher + [CrucibleBinary.path] + arguments
         return try LaunchedProcess(Array(command.dropFirst()), executable: command[0],
                                    environment: environment.merging(extra) { $1 }, separateErrors: true)
+    }
+
+    /// `crucible ARGS` as a coordinator on `ipc://FOLDER/coordinator.sock` with no in-process
+    /// worker (its Hub cache `cache`), and one `crucible worker` for it started with
+    /// `workerArguments` and the `extra` variables, both against `server`.
+    static func onOneWorker(_ arguments: [String], in folder: String, server: HubServer, cache: String? = nil, workerArguments: [String] = [],
+                            extra: [String: String] = [:]) throws -> (coordinator: LaunchedProcess, worker: LaunchedProcess) {
+        let endpoint = "ipc://" + folder + "/coordinator.sock"
+        let coordinator = try crucible(arguments + ["--listen", endpoint, "--local-workers", "0", "--min-workers", "1"], server: server, cache: cache)
+        return (coordinator, try crucible(["worker", "--connect", endpoint, "-j", "1"] + workerArguments, server: server, extra: extra))
     }
 
     /// The workers of a JSON log's final report: bytes each fetched, read and had shipped.
@@ -265,10 +274,8 @@ import Testing
         let local = try Self.crucible(["score", fixture, "--json", folder + "/local.json"] + score, server: server)
         #expect(local.wait() == 0, "\(local.errors)")
 
-        let endpoint = "ipc://" + folder + "/coordinator.sock"
-        let coordinator = try Self.crucible(["score", server.folderURL("llama"), "--json", folder + "/remote.json", "--listen", endpoint,
-                                             "--local-workers", "0", "--min-workers", "1", "--log-format", "json"] + score, server: server)
-        let worker = try Self.crucible(["worker", "--connect", endpoint, "-j", "1"], server: server)
+        let (coordinator, worker) = try Self.onOneWorker(["score", server.folderURL("llama"), "--json", folder + "/remote.json",
+                                                          "--log-format", "json"] + score, in: folder, server: server)
         #expect(coordinator.wait(120) == 0, "\(coordinator.errors)\n\(worker.errors)")
         worker.wait(20)
         // The same numbers: every field but where the model was read from.
@@ -283,13 +290,9 @@ import Testing
         // 1 + layers forward passes read the model, but each tensor's bytes were fetched once,
         // all of them together (neighbouring tensors by one request).
         let model = try Checkpoint(path: fixture)
-        let tensorReads = try server.requests.filter { $0.path.hasSuffix("/llama/model.safetensors") && (Self.rangeStart($0.range) ?? 0) > 0 }
-        let tasks = model.detectedLayerCount + 1
-        let asked = tensorReads.compactMap(\.range).map { range in
-            range.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) }
-        }.reduce(0) { $0 + $1[1] - $1[0] + 1 }
-        #expect(asked == model.totalTensorBytes, "\(asked) tensor bytes asked for in \(tensorReads.count) requests; the model has \(model.totalTensorBytes), read by \(tasks) tasks")
-        #expect(tensorReads.count < model.tensorNames.count, "\(tensorReads.count) requests for \(model.tensorNames.count) neighbouring tensors")
+        let asked = try RangeReadMergeTests.tensorBytesServed(server), tasks = model.detectedLayerCount + 1
+        #expect(asked.bytes == model.totalTensorBytes, "\(asked.bytes) tensor bytes asked for in \(asked.reads) requests; the model has \(model.totalTensorBytes), read by \(tasks) tasks")
+        #expect(asked.reads < model.tensorNames.count, "\(asked.reads) requests for \(model.tensorNames.count) neighbouring tensors")
         let fetched = try server.answers.filter { $0.path.hasSuffix("/llama/model.safetensors") }.reduce(0) { $0 + $1.sent }
         #expect(fetched < 2 * model.totalTensorBytes, "\(fetched) bytes sent for a model of \(model.totalTensorBytes), read by \(tasks) tasks")
         #expect(Self.reportedWorkers(coordinator.errors).first?.fetched ?? 0 >= tasks * model.totalTensorBytes / 2)
@@ -341,10 +344,8 @@ import Testing
         let sweep = ["--sigmas", "1e-2,1e-1", "--seeds", "0,1", "--eval-tokens", folder + "/tokens.json", "--context", "32", "-q"]
         let local = try Self.crucible(["sweep", fixture, "--out", folder + "/local"] + sweep, server: server)
         #expect(local.wait() == 0, "\(local.errors)")
-        let endpoint = "ipc://" + folder + "/coordinator.sock"
-        let coordinator = try Self.crucible(["sweep", server.folderURL("llama"), "--out", folder + "/remote", "--listen", endpoint,
-                                             "--local-workers", "0", "--min-workers", "1"] + sweep, server: server)
-        let worker = try Self.crucible(["worker", "--connect", endpoint, "-j", "1"], server: server)
+        let (coordinator, worker) = try Self.onOneWorker(["sweep", server.folderURL("llama"), "--out", folder + "/remote"] + sweep,
+                                                         in: folder, server: server)
         #expect(coordinator.wait(120) == 0, "\(coordinator.errors)\n\(worker.errors)")
         worker.wait(20)
         /// sweep.json but its timings, the model named as in the local sweep.
@@ -361,9 +362,7 @@ import Testing
         #expect(remote == expected)
         // 4 variants and a baseline, each a forward pass over the model: its bytes fetched once.
         let model = try Checkpoint(path: fixture)
-        let asked = try server.requests.filter { $0.path.hasSuffix("/llama/model.safetensors") && (Self.rangeStart($0.range) ?? 0) > 0 }
-            .compactMap(\.range).map { $0.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) } }
-            .reduce(0) { $0 + $1[1] - $1[0] + 1 }
+        let asked = try RangeReadMergeTests.tensorBytesServed(server).bytes
         #expect(asked == model.totalTensorBytes, "\(asked) tensor bytes asked for; the model has \(model.totalTensorBytes)")
     }
 
@@ -374,10 +373,8 @@ import Testing
         let folder = TemporaryFolder.make("remote-prune")
         let local = try Self.crucible(["prune", fixture, folder + "/local", "--drop-layers", "0", "-q"], server: server)
         #expect(local.wait() == 0, "\(local.errors)")
-        let endpoint = "ipc://" + folder + "/coordinator.sock"
-        let coordinator = try Self.crucible(["prune", server.folderURL("llama"), folder + "/remote", "--drop-layers", "0", "-q",
-                                             "--listen", endpoint, "--local-workers", "0", "--min-workers", "1"], server: server)
-        let worker = try Self.crucible(["worker", "--connect", endpoint, "-j", "1"], server: server)
+        let (coordinator, worker) = try Self.onOneWorker(["prune", server.folderURL("llama"), folder + "/remote", "--drop-layers", "0", "-q"],
+                                                         in: folder, server: server)
         #expect(coordinator.wait(120) == 0, "\(coordinator.errors)\n\(worker.errors)")
         worker.wait(20)
         for name in ["model.safetensors", "config.json"] {
@@ -386,9 +383,7 @@ import Testing
         }
         let model = try Checkpoint(path: fixture)
         let kept = model.tensorNames.filter { LayerName($0)?.index != 0 }.reduce(0) { $0 + (model.info($1)?.byteCount ?? 0) }
-        let asked = try server.requests.filter { $0.path.hasSuffix("/llama/model.safetensors") && (Self.rangeStart($0.range) ?? 0) > 0 }
-            .compactMap(\.range).map { $0.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) } }
-            .reduce(0) { $0 + $1[1] - $1[0] + 1 }
+        let asked = try RangeReadMergeTests.tensorBytesServed(server).bytes
         #expect(kept < model.totalTensorBytes && asked == kept, "\(asked) tensor bytes asked for; the kept layers hold \(kept)")
     }
 
@@ -397,11 +392,9 @@ import Testing
         let scene = try Scene("remote-analyze")
         let local = try scene.crucible(["analyze", "--base", scene.base, scene.tuned, "--json", scene.folder + "/local.json", "-q"])
         #expect(local.wait() == 0, "\(local.errors)")
-        let endpoint = "ipc://" + scene.folder + "/coordinator.sock"
-        let coordinator = try scene.crucible(["analyze", "--base", "org/base", scene.server.folderURL("tuned"), "--range-reads", "--json",
-                                              scene.folder + "/remote.json", "-q", "--listen", endpoint, "--local-workers", "0", "--min-workers", "1"],
-                                             cache: scene.cache)
-        let worker = try scene.crucible(["worker", "--connect", endpoint, "-j", "1"])
+        let (coordinator, worker) = try Self.onOneWorker(["analyze", "--base", "org/base", scene.server.folderURL("tuned"), "--range-reads",
+                                                          "--json", scene.folder + "/remote.json", "-q"],
+                                                         in: scene.folder, server: scene.server, cache: scene.cache)
         #expect(coordinator.wait(120) == 0, "\(coordinator.errors)\n\(worker.errors)")
         worker.wait(20)
         let remote = try String(contentsOfFile: scene.folder + "/remote.json", encoding: .utf8)

@@ -339,14 +339,14 @@ public final class Worker: @unchecked Sendable {
     /// (`openRemote`); with how each is read (`local`, `fetch`). Otherwise nil and why, and the
     /// coordinator ships inputs.
     private func openModels(_ welcome: Header.Welcome) -> Opening.Models {
-        if let job = options.attachment { return (CheckpointInputs(job.models), job.models.map { $0.remote == nil ? "local" : "fetch" }, nil) }
+        if let job = options.attachment { return (CheckpointInputs(job.models), job.models.map(Self.readMode), nil) }
         if options.noSharedStorage { return (nil, [], "--no-shared-storage") }
         var checkpoints: [Checkpoint] = [], reads: [String] = []
         for model in welcome.models {
             let local = openLocal(model)
             if let checkpoint = local.checkpoint {
                 checkpoints.append(checkpoint)
-                reads.append("local")
+                reads.append(Self.readMode(checkpoint))
                 continue
             }
             guard model.hub != nil || model.url != nil else { return (nil, [], local.reason) }
@@ -357,10 +357,13 @@ public final class Worker: @unchecked Sendable {
             do { checkpoint = try openRemote(remote) } catch { return (nil, [], "cannot fetch \(model.path) here: \(error)") }
             if checkpoint.remote == nil, let mismatch = differences(checkpoint, model) { return (nil, [], mismatch) }
             checkpoints.append(checkpoint)
-            reads.append(checkpoint.remote == nil ? "local" : "fetch")
+            reads.append(Self.readMode(checkpoint))
         }
         return (CheckpointInputs(checkpoints), reads, nil)
     }
+
+    /// How `checkpoint` is read, as READY `reads` says it: `fetch` for a remote one, else `local`.
+    static func readMode(_ checkpoint: Checkpoint) -> String { checkpoint.remote == nil ? "local" : "fetch" }
 
     /// `model` from this host's files (its path, rewritten by `modelRoots`), when they are the
     /// coordinator's; else why not.
